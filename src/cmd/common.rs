@@ -1,0 +1,144 @@
+//! Options every data command shares (inputs, output, formats, threads, quiet) and the progress
+//! bar and summary they drive.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use raug::driver::Progress;
+use raug::io::{Format, Source, Target};
+
+/// Input and output options, flattened into each data command.
+#[derive(Debug, clap::Args)]
+pub struct IoArgs {
+    /// Input files; `-` or nothing reads standard input. Compression (gzip, zstd) is detected.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output file; `-` (the default) writes standard output. Regular files are written to a
+    /// temporary file and renamed into place on success, so a failed run leaves nothing behind.
+    #[arg(short, long, value_name = "OUTPUT", default_value = "-")]
+    pub output: PathBuf,
+
+    /// Input format, for standard input or unusual extensions. JSON input may be JSON Lines or
+    /// one array; the first byte tells.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<FormatArg>,
+
+    /// Output format; by default from the output's extension (`.jsonl`, `.json`, with `.gz` or
+    /// `.zst`), else JSON Lines.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub output_format: Option<FormatArg>,
+
+    /// Worker threads [default: the number of CPUs]. The output is the same for any number.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print nothing on standard error but errors: no progress bar, no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// A file format on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// JSON Lines, one object per line.
+    Jsonl,
+    /// A JSON array of objects.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+impl IoArgs {
+    /// The inputs as sources; standard input when none is given.
+    pub fn sources(&self) -> anyhow::Result<Vec<Source>> {
+        let sources: Vec<Source> = if self.inputs.is_empty() {
+            vec![Source::Stdin]
+        } else {
+            self.inputs
+                .iter()
+                .map(|p| {
+                    if p.as_os_str() == "-" {
+                        Source::Stdin
+                    } else {
+                        Source::File(p.clone())
+                    }
+                })
+                .collect()
+        };
+        if self.inputs.is_empty() && std::io::stdin().is_terminal() {
+            return Err(raug::Error::Usage(
+                "no input: name a file, or pipe data to standard input (see raug relabel --help)"
+                    .to_string(),
+            )
+            .into());
+        }
+        Ok(sources)
+    }
+
+    /// The output target.
+    pub fn target(&self) -> Target {
+        if self.output.as_os_str() == "-" {
+            Target::Stdout
+        } else {
+            Target::File(self.output.clone())
+        }
+    }
+
+    /// The thread count.
+    pub fn threads(&self) -> anyhow::Result<usize> {
+        match self.threads {
+            Some(0) => Err(raug::Error::Usage("--threads must be at least 1".to_string()).into()),
+            Some(n) => Ok(n),
+            None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        }
+    }
+
+    /// A progress bar on standard error when it is a terminal and not `--quiet`; none in a pipe.
+    pub fn progress(&self, sources: &[Source]) -> Option<(ProgressBar, Progress)> {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let sizes: Option<Vec<u64>> = sources.iter().map(Source::size).collect();
+        let bar = match sizes {
+            Some(sizes) => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(sizes.iter().sum()),
+                    ProgressDrawTarget::stderr(),
+                );
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                    )
+                    .expect("valid template"),
+                );
+                bar
+            }
+            None => {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bytes} ({bytes_per_sec})",
+                    )
+                    .expect("valid template"),
+                );
+                bar
+            }
+        };
+        let handle = bar.clone();
+        Some((
+            bar,
+            Progress(Arc::new(move |bytes| handle.set_position(bytes))),
+        ))
+    }
+}

@@ -1,0 +1,66 @@
+//! The subcommands; each file holds one command's arguments and its `run`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod common;
+pub mod relabel;
+
+/// Reward-augmented relabeling of LLM preference datasets.
+///
+/// Turns each scored preference pair into two reward-conditioned pairs, as in "Reward-Augmented
+/// Data Enhances Direct Preference Alignment of LLMs" (Zhang et al., arXiv 2410.08067).
+#[derive(Debug, Parser)]
+#[command(name = "raug", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Relabel(relabel::Args),
+}
+
+/// How a run ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Ok = 0,
+    /// Bad data or an I/O error.
+    Data = 1,
+    /// The command line can't work.
+    Usage = 2,
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Relabel(args) => relabel::run(args),
+    }
+}
+
+/// Prints an error chain with the tool's prefix and picks the exit code; a closed pipe downstream
+/// (`raug ... | head`) ends quietly.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let lib = err.chain().find_map(|e| e.downcast_ref::<raug::Error>());
+    if lib.is_some_and(raug::Error::is_broken_pipe)
+        || err.chain().any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    {
+        return ExitCode::from(Exit::Ok as u8);
+    }
+    let mut message = format!("raug: error: {err}");
+    for cause in err.chain().skip(1) {
+        message.push_str(&format!(": {cause}"));
+    }
+    eprintln!("{message}");
+    let code = match lib {
+        Some(raug::Error::Usage(_)) => Exit::Usage,
+        _ => Exit::Data,
+    };
+    ExitCode::from(code as u8)
+}

@@ -1,0 +1,244 @@
+//! `raug relabel`: the paper's reward-augmented relabeling of a preference dataset.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use raug::driver::{self, Job, OnError, Summary};
+use raug::fields::{FieldNames, FieldPath};
+use raug::io::{Compression, Output, Target};
+use raug::relabel::{Goals, Order, Spec, Style, Template, Ties};
+
+use super::common::IoArgs;
+
+const AFTER_HELP: &str = "\
+Each input pair (prompt, chosen, rejected, score_chosen, score_rejected) becomes two rows:
+  1. goal = score_chosen: chosen and rejected as they were;
+  2. goal = score_rejected: chosen and rejected swapped, and their score fields swapped too.
+The goal is written into the prompt with --template (by default the paper's text, ending in
+\"Overall score: 8.\"). Every other field passes through byte for byte.
+
+The layout is detected from the first row:
+  ultrafeedback_binarized   prompt string, chosen/rejected message lists -> goal in both lists
+  conversational            prompt message list -> goal at the head of the prompt
+  conversational, implicit  chosen/rejected full conversations -> goal in both lists
+  standard                  prompt/chosen/rejected strings -> goal + blank line before the prompt
+  standard, implicit        chosen/rejected full texts -> goal before both texts
+Scores are found as score_chosen/score_rejected, chosen_score/rejected_score,
+overall_score_chosen/..., chosen_rating/..., at the top level or one level down (metadata.*).
+
+Examples:
+  raug relabel train.jsonl -o train.raug.jsonl
+  zstdcat train.jsonl.zst | raug relabel --ties drop | head
+  raug relabel data/*.jsonl --chosen-score meta.rm_chosen --rejected-score meta.rm_rejected \\
+      --on-error skip --rejects bad.jsonl --stats stats.json -o out.jsonl.zst
+
+Exit codes: 0 ok, 1 bad data or I/O error, 2 usage error.";
+
+/// Turn each scored pair into two reward-conditioned pairs (Zhang et al., arXiv 2410.08067).
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    io: IoArgs,
+
+    /// Where the goal goes in message lists: a system message at index 0, or a prefix of the
+    /// first message's content (for models without a system role). Strings always take a prefix.
+    /// [default: system for message lists, prefix for strings]
+    #[arg(long, value_enum, value_name = "STYLE", help_heading = "Relabeling")]
+    style: Option<StyleArg>,
+
+    /// The goal text; `{score}` is replaced by the score (8.0 prints as 8, 7.5 as 7.5).
+    /// [default: the paper's text, "You are an assistant ... Overall score: {score}."]
+    #[arg(long, value_name = "TEXT", help_heading = "Relabeling")]
+    template: Option<String>,
+
+    /// Which goal rows to emit: both (the paper), or only one side for ablations.
+    #[arg(long, value_enum, default_value_t = GoalsArg::Both, help_heading = "Relabeling")]
+    goals: GoalsArg,
+
+    /// Also emit the unconditioned original pair, before its goal rows.
+    #[arg(long, help_heading = "Relabeling")]
+    keep_original: bool,
+
+    /// Pairs with equal scores: keep them (two contradictory rows, as in the paper) or drop them.
+    /// Ties are counted in the summary either way.
+    #[arg(long, value_enum, default_value_t = TiesArg::Keep, help_heading = "Relabeling")]
+    ties: TiesArg,
+
+    /// Row order: interleaved (pair 0's rows, then pair 1's, ...) or blocks (every goal-chosen
+    /// row, then every goal-rejected row: the authors' order). Both stream.
+    #[arg(long, value_enum, default_value_t = OrderArg::Interleaved, help_heading = "Relabeling")]
+    order: OrderArg,
+
+    /// The prompt field (a dotted path into nested objects) [default: prompt].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    prompt: Option<String>,
+
+    /// The chosen response field [default: chosen].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    chosen: Option<String>,
+
+    /// The rejected response field [default: rejected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    rejected: Option<String>,
+
+    /// The chosen response's score, e.g. metadata.score_chosen [default: detected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    chosen_score: Option<String>,
+
+    /// The rejected response's score [default: detected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    rejected_score: Option<String>,
+
+    /// Bad rows: fail stops at the first with its file, line and field (exit 1); skip counts them
+    /// by reason and goes on.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
+    on_error: OnErrorArg,
+
+    /// With --on-error skip: write skipped rows here, byte for byte, one per line.
+    #[arg(long, value_name = "FILE", help_heading = "Errors")]
+    rejects: Option<PathBuf>,
+
+    /// Write the summary as JSON here (rows in/out, ties, skipped by reason), for CI.
+    #[arg(long, value_name = "FILE", help_heading = "Errors")]
+    stats: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StyleArg {
+    /// A system message at the head of the message list.
+    System,
+    /// Goal + blank line before the first message's content or the prompt text.
+    Prefix,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GoalsArg {
+    /// Both goal rows.
+    Both,
+    /// Only the goal-chosen row (original roles).
+    Chosen,
+    /// Only the goal-rejected row (roles swapped).
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TiesArg {
+    /// Keep ties.
+    Keep,
+    /// Drop ties.
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OrderArg {
+    /// Each pair's rows together.
+    Interleaved,
+    /// All goal-chosen rows, then all goal-rejected rows.
+    Blocks,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OnErrorArg {
+    /// Stop at the first bad row.
+    Fail,
+    /// Skip bad rows and count them.
+    Skip,
+}
+
+fn path(option: &str, value: &Option<String>) -> anyhow::Result<Option<FieldPath>> {
+    value
+        .as_deref()
+        .map(|v| FieldPath::parse(v).map_err(|e| raug::Error::Usage(format!("{option}: {e}"))))
+        .transpose()
+        .map_err(Into::into)
+}
+
+impl Args {
+    /// Converts the command line into the library's job.
+    fn job(&self) -> anyhow::Result<Job> {
+        let template = match &self.template {
+            Some(text) => Template::new(text.as_str())
+                .map_err(|e| raug::Error::Usage(format!("--template: {e}")))?,
+            None => Template::default(),
+        };
+        if self.rejects.is_some() && matches!(self.on_error, OnErrorArg::Fail) {
+            return Err(raug::Error::Usage(
+                "--rejects needs --on-error skip (under fail, the first bad row stops the run)"
+                    .to_string(),
+            )
+            .into());
+        }
+        let spec = Spec {
+            template,
+            goals: match self.goals {
+                GoalsArg::Both => Goals::Both,
+                GoalsArg::Chosen => Goals::Chosen,
+                GoalsArg::Rejected => Goals::Rejected,
+            },
+            keep_original: self.keep_original,
+            ties: match self.ties {
+                TiesArg::Keep => Ties::Keep,
+                TiesArg::Drop => Ties::Drop,
+            },
+            order: match self.order {
+                OrderArg::Interleaved => Order::Interleaved,
+                OrderArg::Blocks => Order::Blocks,
+            },
+            style: self.style.map(|s| match s {
+                StyleArg::System => Style::System,
+                StyleArg::Prefix => Style::Prefix,
+            }),
+        };
+        let fields = FieldNames {
+            prompt: path("--prompt", &self.prompt)?,
+            chosen: path("--chosen", &self.chosen)?,
+            rejected: path("--rejected", &self.rejected)?,
+            chosen_score: path("--chosen-score", &self.chosen_score)?,
+            rejected_score: path("--rejected-score", &self.rejected_score)?,
+        };
+        let mut job = Job::new(self.io.sources()?, self.io.target());
+        job.spec = spec;
+        job.fields = fields;
+        job.threads = self.io.threads()?;
+        job.output_format = self.io.output_format.map(Into::into);
+        job.on_error = match self.on_error {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+        };
+        job.rejects = self.rejects.clone().map(Target::File);
+        Ok(job)
+    }
+}
+
+/// Runs `raug relabel`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut job = args.job()?;
+    let progress = args.io.progress(&job.inputs);
+    job.progress = progress.as_ref().map(|(_, p)| p.clone());
+    let result = driver::relabel(&job);
+    if let Some((bar, _)) = &progress {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if let Some(path) = &args.stats {
+        write_stats(path, &summary)?;
+    }
+    if !args.io.quiet {
+        eprintln!("raug: {}", summary.line());
+        if let Some(first) = &summary.first_skip {
+            eprintln!("raug: first skipped row: {first}");
+        }
+    }
+    Ok(())
+}
+
+fn write_stats(path: &std::path::Path, summary: &Summary) -> anyhow::Result<()> {
+    let mut out = Output::create(&Target::File(path.to_path_buf()), Compression::None)?;
+    let mut json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
+    json.push(b'\n');
+    out.write_bytes(&json)?;
+    out.finish()?;
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Which fields of a dataset hold the prompt, the two responses and their scores: user overrides,
+//! detection from a dataset's first row, and the resolved shape every row is then read with.
+
+use std::fmt;
+
+use crate::relabel::{Kind, Layout, Style};
+
+/// A dotted path to a field in nested objects (`metadata.score_chosen`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldPath {
+    text: String,
+    parts: Vec<String>,
+}
+
+impl FieldPath {
+    /// Splits a dotted path; fails on empty segments.
+    pub fn parse(text: &str) -> Result<FieldPath, String> {
+        let parts: Vec<String> = text.split('.').map(str::to_string).collect();
+        if parts.iter().any(String::is_empty) {
+            return Err(format!(
+                "invalid field path {text:?}: write keys joined by dots, like metadata.score_chosen"
+            ));
+        }
+        Ok(FieldPath {
+            text: text.to_string(),
+            parts,
+        })
+    }
+
+    /// The path as the user wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The keys, outermost first.
+    pub fn parts(&self) -> &[String] {
+        &self.parts
+    }
+
+    /// Whether one path lies inside the other (or both are the same), so their values overlap.
+    pub fn overlaps(&self, other: &FieldPath) -> bool {
+        let n = self.parts.len().min(other.parts.len());
+        self.parts[..n] == other.parts[..n]
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Field names the user gave (`--prompt`, `--chosen-score`, ...); `None` means detect.
+#[derive(Debug, Clone, Default)]
+pub struct FieldNames {
+    /// The prompt field.
+    pub prompt: Option<FieldPath>,
+    /// The chosen response.
+    pub chosen: Option<FieldPath>,
+    /// The rejected response.
+    pub rejected: Option<FieldPath>,
+    /// The chosen response's score.
+    pub chosen_score: Option<FieldPath>,
+    /// The rejected response's score.
+    pub rejected_score: Option<FieldPath>,
+}
+
+/// Score field pairs recognized without options, in order of preference. Each is looked for at the
+/// top level first, then one level down (`metadata.score_chosen`).
+pub const SCORE_NAMES: &[(&str, &str)] = &[
+    ("score_chosen", "score_rejected"),
+    ("chosen_score", "rejected_score"),
+    ("overall_score_chosen", "overall_score_rejected"),
+    ("chosen_rating", "rejected_rating"),
+    ("rating_chosen", "rating_rejected"),
+    ("chosen-rating", "rejected-rating"),
+];
+
+/// The shape of one row, as far as detection needs it.
+pub trait RowShape {
+    /// The kind of the value at a path: `Some(Ok(kind))` for a string or a list, `Some(Err(what))`
+    /// for anything else, `None` when absent.
+    fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>>;
+    /// Whether a path exists.
+    fn has(&self, path: &FieldPath) -> bool;
+    /// Top-level fields whose value is an object (where scores may be nested).
+    fn object_fields(&self) -> Vec<String>;
+}
+
+/// How every row of a dataset is read: the layout, the goal style and the field of each role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The detected layout.
+    pub layout: Layout,
+    /// The style goals are written in.
+    pub style: Style,
+    /// The prompt field, in layouts that have one.
+    pub prompt: Option<FieldPath>,
+    /// The chosen response.
+    pub chosen: FieldPath,
+    /// The rejected response.
+    pub rejected: FieldPath,
+    /// The chosen response's score.
+    pub chosen_score: FieldPath,
+    /// The rejected response's score.
+    pub rejected_score: FieldPath,
+}
+
+impl Resolved {
+    /// Detects the layout and fields from one row, with the user's overrides taking precedence.
+    /// An error here is about the dataset or the options, not one row: the message says which
+    /// option fixes it.
+    pub fn detect(
+        row: &dyn RowShape,
+        names: &FieldNames,
+        style: Option<Style>,
+    ) -> Result<Resolved, String> {
+        let path = |given: &Option<FieldPath>, default: &str| {
+            given
+                .clone()
+                .unwrap_or_else(|| FieldPath::parse(default).expect("valid default"))
+        };
+        let chosen = path(&names.chosen, "chosen");
+        let rejected = path(&names.rejected, "rejected");
+        let responses = match (row.kind(&chosen), row.kind(&rejected)) {
+            (None, _) => return Err(missing(&chosen, "--chosen")),
+            (_, None) => return Err(missing(&rejected, "--rejected")),
+            (Some(Err(what)), _) => {
+                return Err(format!(
+                    "field {:?} is {what}; expected a string or a message list",
+                    chosen.as_str()
+                ))
+            }
+            (_, Some(Err(what))) => {
+                return Err(format!(
+                    "field {:?} is {what}; expected a string or a message list",
+                    rejected.as_str()
+                ))
+            }
+            (Some(Ok(a)), Some(Ok(b))) if a != b => return Err(format!(
+                "fields {:?} and {:?} differ in kind (one is a string, the other a message list)",
+                chosen.as_str(),
+                rejected.as_str()
+            )),
+            (Some(Ok(kind)), Some(Ok(_))) => kind,
+        };
+        let prompt_path = path(&names.prompt, "prompt");
+        let prompt_kind = match row.kind(&prompt_path) {
+            None if names.prompt.is_some() => return Err(missing(&prompt_path, "--prompt")),
+            None => None,
+            Some(Err(what)) => {
+                return Err(format!(
+                    "field {:?} is {what}; expected a string or a message list (use --prompt to name another field)",
+                    prompt_path.as_str()
+                ))
+            }
+            Some(Ok(kind)) => Some(kind),
+        };
+        let layout = Layout::detect(prompt_kind, responses)?;
+        let style = layout.resolve_style(style)?;
+        let (chosen_score, rejected_score) = match (&names.chosen_score, &names.rejected_score) {
+            (Some(c), Some(r)) => (c.clone(), r.clone()),
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(
+                    "--chosen-score and --rejected-score go together: give both".to_string()
+                )
+            }
+            (None, None) => detect_scores(row).ok_or_else(|| {
+                let names: Vec<String> = SCORE_NAMES
+                    .iter()
+                    .map(|(c, r)| format!("{c}/{r}"))
+                    .collect();
+                format!(
+                    "no score fields found (looked for {} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH",
+                    names.join(", ")
+                )
+            })?,
+        };
+        let resolved = Resolved {
+            layout,
+            style,
+            prompt: layout.has_prompt().then_some(prompt_path),
+            chosen,
+            rejected,
+            chosen_score,
+            rejected_score,
+        };
+        resolved.check_disjoint()?;
+        Ok(resolved)
+    }
+
+    /// The paths the relabeler rewrites; they must not lie inside one another.
+    fn check_disjoint(&self) -> Result<(), String> {
+        let paths = self.edited();
+        for (i, a) in paths.iter().enumerate() {
+            for b in &paths[i + 1..] {
+                if a.overlaps(b) {
+                    return Err(format!(
+                        "fields {:?} and {:?} overlap; each role needs its own field",
+                        a.as_str(),
+                        b.as_str()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every path the relabeler reads or rewrites.
+    pub fn edited(&self) -> Vec<&FieldPath> {
+        let mut paths = vec![
+            &self.chosen,
+            &self.rejected,
+            &self.chosen_score,
+            &self.rejected_score,
+        ];
+        paths.extend(self.prompt.as_ref());
+        paths
+    }
+}
+
+impl fmt::Display for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "layout {}, scores {}/{}, style {}",
+            self.layout, self.chosen_score, self.rejected_score, self.style
+        )
+    }
+}
+
+fn missing(path: &FieldPath, option: &str) -> String {
+    format!(
+        "no field {:?} in the first row; name the field with {option} PATH",
+        path.as_str()
+    )
+}
+
+/// Finds the first known score pair present at the top level, then inside object-valued fields.
+fn detect_scores(row: &dyn RowShape) -> Option<(FieldPath, FieldPath)> {
+    let mut parents = vec![String::new()];
+    parents.extend(row.object_fields().into_iter().map(|p| p + "."));
+    for parent in &parents {
+        for (c, r) in SCORE_NAMES {
+            let c = FieldPath::parse(&format!("{parent}{c}")).ok()?;
+            let r = FieldPath::parse(&format!("{parent}{r}")).ok()?;
+            if row.has(&c) && row.has(&r) {
+                return Some((c, r));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_and_overlap() {
+        assert!(FieldPath::parse("a..b").is_err());
+        let a = FieldPath::parse("meta").unwrap();
+        let b = FieldPath::parse("meta.score").unwrap();
+        let c = FieldPath::parse("metadata").unwrap();
+        assert!(a.overlaps(&b));
+        assert!(!a.overlaps(&c));
+        assert_eq!(b.parts(), ["meta", "score"]);
+    }
+}

@@ -1,0 +1,458 @@
+//! Inputs and outputs: files or standard streams, gzip/zstd, and atomic writes (a temporary file
+//! renamed over the target on success) so a failed run never leaves a half-written file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// A data format `raug` reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines: one object per line.
+    Jsonl,
+    /// A JSON array of objects (JSON Lines are accepted on input too).
+    Json,
+}
+
+impl Format {
+    /// The format named by a file's extension, looking through `.gz`/`.zst`.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name
+            .strip_suffix(".gz")
+            .or_else(|| name.strip_suffix(".zst"))
+            .unwrap_or(&name);
+        if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            Some(Format::Jsonl)
+        } else if name.ends_with(".json") {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+}
+
+/// A compression applied to a whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip (`.gz`).
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression named by a file's extension.
+    pub fn from_path(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("gz") => Compression::Gzip,
+            Some(e) if e.eq_ignore_ascii_case("zst") => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    /// The compression whose magic number starts `head`.
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Where rows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Source {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_string(),
+            Source::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The size in bytes, when known up front.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Source::Stdin => None,
+            Source::File(path) => fs::metadata(path).ok().map(|m| m.len()),
+        }
+    }
+
+    /// Opens the source, decompressing by magic number; `counter` counts the raw bytes read.
+    pub fn open(&self, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+        let raw: Box<dyn Read + Send> = match self {
+            Source::Stdin => Box::new(io::stdin()),
+            Source::File(path) => {
+                let file = File::open(path).map_err(|e| Error::io(self.name(), e))?;
+                if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                    return Err(Error::io(
+                        self.name(),
+                        io::Error::other("is a directory, not a data file"),
+                    ));
+                }
+                Box::new(file)
+            }
+        };
+        let mut counted = Counting {
+            inner: raw,
+            counter,
+        };
+        let head = read_head(&mut counted, 4).map_err(|e| Error::io(self.name(), e))?;
+        let compression = Compression::sniff(&head);
+        let stream = io::Cursor::new(head).chain(counted);
+        Ok(match compression {
+            Compression::None => Box::new(stream),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                io::BufReader::with_capacity(256 * 1024, stream),
+            )),
+            Compression::Zstd => {
+                Box::new(zstd::Decoder::new(stream).map_err(|e| Error::io(self.name(), e))?)
+            }
+        })
+    }
+}
+
+/// Reads until `n` bytes or the end of input.
+pub fn read_head(reader: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(n);
+    reader.take(n as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// A reader that adds the bytes it reads to a shared counter (for the progress bar).
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    counter: Arc<AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Where rows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output.
+    Stdout,
+    /// A file; regular files are replaced atomically.
+    File(PathBuf),
+}
+
+impl Target {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Target::Stdout => "<stdout>".to_string(),
+            Target::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The format the target's extension names, if any.
+    pub fn format(&self) -> Option<Format> {
+        match self {
+            Target::File(path) => Format::from_path(path),
+            Target::Stdout => None,
+        }
+    }
+
+    /// The compression the target's extension names.
+    pub fn compression(&self) -> Compression {
+        match self {
+            Target::File(path) => Compression::from_path(path),
+            Target::Stdout => Compression::None,
+        }
+    }
+}
+
+/// Temporary files to delete if the process is interrupted.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Deletes every temporary output not yet committed; called on Ctrl-C before exiting.
+pub fn remove_pending() {
+    if let Ok(paths) = PENDING.lock() {
+        for path in paths.iter() {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+fn forget_pending(path: &Path) {
+    if let Ok(mut paths) = PENDING.lock() {
+        paths.retain(|p| p != path);
+    }
+}
+
+enum Sink {
+    Stdout(io::Stdout),
+    File(File),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(s) => s.write(buf),
+            Sink::File(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(s) => s.flush(),
+            Sink::File(f) => f.flush(),
+        }
+    }
+}
+
+enum Encoder {
+    Plain(BufWriter<Sink>),
+    Gzip(flate2::write::GzEncoder<BufWriter<Sink>>),
+    Zstd(zstd::Encoder<'static, BufWriter<Sink>>),
+}
+
+/// An output being written: committed by [`Output::finish`], deleted if dropped before.
+pub struct Output {
+    encoder: Encoder,
+    temp: Option<Pending>,
+    dest: PathBuf,
+    name: String,
+}
+
+impl Output {
+    /// Opens a target for writing. A regular file (or a new path) is written to a temporary file
+    /// beside it; devices, FIFOs and stdout are written directly.
+    pub fn create(target: &Target, compression: Compression) -> Result<Output> {
+        let name = target.name();
+        let (sink, temp, dest) = match target {
+            Target::Stdout => (Sink::Stdout(io::stdout()), None, PathBuf::new()),
+            Target::File(path) => {
+                let existing = fs::metadata(path).ok();
+                if existing.as_ref().is_some_and(|m| m.is_dir()) {
+                    return Err(Error::io(
+                        name,
+                        io::Error::other("is a directory; name an output file"),
+                    ));
+                }
+                if existing.as_ref().is_some_and(|m| !m.is_file()) {
+                    // /dev/null, /dev/full, a FIFO: can't be replaced by a rename.
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(|e| Error::io(&name, e))?;
+                    (Sink::File(file), None, path.clone())
+                } else {
+                    let dir = match path.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    let file_name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let temp = tempfile::Builder::new()
+                        .prefix(&format!(".{file_name}."))
+                        .suffix(".raug-tmp")
+                        .tempfile_in(&dir)
+                        .map_err(|e| Error::io(&name, e))?;
+                    let (file, temp_path) = temp.into_parts();
+                    let temp_path = Pending::new(temp_path);
+                    let permissions = existing
+                        .map(|m| m.permissions())
+                        .unwrap_or_else(|| default_permissions(&file));
+                    file.set_permissions(permissions)
+                        .map_err(|e| Error::io(&name, e))?;
+                    (Sink::File(file), Some(temp_path), path.clone())
+                }
+            }
+        };
+        let buffered = BufWriter::with_capacity(1 << 20, sink);
+        let encoder = match compression {
+            Compression::None => Encoder::Plain(buffered),
+            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+                buffered,
+                flate2::Compression::fast(),
+            )),
+            Compression::Zstd => {
+                Encoder::Zstd(zstd::Encoder::new(buffered, 3).map_err(|e| Error::io(&name, e))?)
+            }
+        };
+        Ok(Output {
+            encoder,
+            temp,
+            dest,
+            name,
+        })
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes bytes, naming the output in any error.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.write_all(bytes).map_err(|e| Error::io(&self.name, e))
+    }
+
+    /// Flushes everything and, for a temporary file, renames it over the target.
+    pub fn finish(self) -> Result<()> {
+        let name = self.name;
+        let buffered = match self.encoder {
+            Encoder::Plain(w) => Ok(w),
+            Encoder::Gzip(w) => w.finish(),
+            Encoder::Zstd(w) => w.finish(),
+        }
+        .map_err(|e| Error::io(&name, e))?;
+        let sink = buffered
+            .into_inner()
+            .map_err(|e| Error::io(&name, e.into_error()))?;
+        match sink {
+            Sink::Stdout(mut s) => s.flush().map_err(|e| Error::io(&name, e))?,
+            Sink::File(f) => {
+                if self.temp.is_some() {
+                    f.sync_all().map_err(|e| Error::io(&name, e))?;
+                }
+            }
+        }
+        if let Some(temp) = self.temp {
+            temp.persist(&self.dest).map_err(|e| Error::io(&name, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.encoder {
+            Encoder::Plain(w) => w.write(buf),
+            Encoder::Gzip(w) => w.write(buf),
+            Encoder::Zstd(w) => w.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.encoder {
+            Encoder::Plain(w) => w.write_all(buf),
+            Encoder::Gzip(w) => w.write_all(buf),
+            Encoder::Zstd(w) => w.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.encoder {
+            Encoder::Plain(w) => w.flush(),
+            Encoder::Gzip(w) => w.flush(),
+            Encoder::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+/// A temporary output file: deleted when dropped, unless persisted; registered for Ctrl-C cleanup
+/// while it exists.
+struct Pending(Option<tempfile::TempPath>);
+
+impl Pending {
+    fn new(temp: tempfile::TempPath) -> Pending {
+        if let Ok(mut pending) = PENDING.lock() {
+            pending.push(temp.to_path_buf());
+        }
+        Pending(Some(temp))
+    }
+
+    /// Renames the file over `dest`.
+    fn persist(mut self, dest: &Path) -> io::Result<()> {
+        let temp = self.0.take().expect("persisted once");
+        let path = temp.to_path_buf();
+        let result = temp.persist(dest).map_err(|e| e.error);
+        forget_pending(&path);
+        result
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(temp) = self.0.take() {
+            let path = temp.to_path_buf();
+            drop(temp);
+            forget_pending(&path);
+        }
+    }
+}
+
+/// Read/write for everyone the umask allows, as a freshly created file would get; the temporary
+/// file starts private.
+fn default_permissions(file: &File) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    let mut permissions = file
+        .metadata()
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| fs::Permissions::from_mode(0o600));
+    permissions.set_mode(0o644);
+    permissions
+}
+
+/// Whether two paths name the same existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_compression_from_names() {
+        assert_eq!(
+            Format::from_path(Path::new("a/train.jsonl.zst")),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(Format::from_path(Path::new("x.JSON")), Some(Format::Json));
+        assert_eq!(Format::from_path(Path::new("x.csv")), None);
+        assert_eq!(
+            Compression::from_path(Path::new("a.jsonl.gz")),
+            Compression::Gzip
+        );
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Compression::Zstd
+        );
+    }
+
+    #[test]
+    fn outputs_are_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        fs::write(&path, "old\n").unwrap();
+        let mut out = Output::create(&Target::File(path.clone()), Compression::None).unwrap();
+        out.write_bytes(b"new\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old\n");
+        drop(out);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut out = Output::create(&Target::File(path.clone()), Compression::None).unwrap();
+        out.write_bytes(b"new\n").unwrap();
+        out.finish().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+    }
+}

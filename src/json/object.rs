@@ -1,0 +1,271 @@
+//! A JSON object read as ordered `(key, raw value)` pairs, so fields can be found and their exact
+//! bytes spliced without re-serializing anything.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::{Reason, RowError};
+use crate::fields::FieldPath;
+
+/// An object's fields in input order, each value as its raw JSON text.
+#[derive(Debug)]
+pub struct Object<'a> {
+    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+impl<'a> Object<'a> {
+    /// Parses one JSON object; the text must be exactly one value (whitespace around is fine).
+    pub fn parse(text: &'a str) -> Result<Object<'a>, RowError> {
+        let first = text.trim_start().as_bytes().first().copied();
+        if first != Some(b'{') {
+            // Tell "not an object" apart from "not JSON" so users see the right problem.
+            return match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => Err(RowError::row(
+                    Reason::NotAnObject,
+                    format!("expected a JSON object, got {}", describe(raw.get())),
+                )),
+                Err(e) => Err(json_error(text, &e)),
+            };
+        }
+        serde_json::from_str::<Object>(text).map_err(|e| json_error(text, &e))
+    }
+
+    /// The raw value of a key, if present (the first one when a key repeats).
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| *value)
+    }
+
+    /// The keys in input order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// The fields in input order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    /// Position of a key among the fields.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == key)
+    }
+}
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(Key(key)) = map.next_key()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(Object { entries })
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// A key that borrows from the input unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Finds the raw value at `path`; `Ok(None)` when a key is absent, an error when a parent is
+/// not an object.
+pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a RawValue>, RowError> {
+    let parts = path.parts();
+    let mut value = match root.get(&parts[0]) {
+        Some(v) => v,
+        None => return Ok(None),
+    };
+    for (depth, part) in parts.iter().enumerate().skip(1) {
+        let parent = parts[..depth].join(".");
+        if !value.get().starts_with('{') {
+            return Err(RowError::field(
+                Reason::WrongType,
+                &parent,
+                format!("expected an object, got {}", describe(value.get())),
+            ));
+        }
+        let object =
+            Object::parse(value.get()).map_err(|e| RowError::field(e.reason, &parent, e.detail))?;
+        value = match object.get(part) {
+            Some(v) => v,
+            None => return Ok(None),
+        };
+    }
+    Ok(Some(value))
+}
+
+/// The byte range of `inner` inside `outer`; `inner` must be a subslice of `outer`.
+pub fn span(outer: &str, inner: &str) -> Range<usize> {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    debug_assert!(start + inner.len() <= outer.len());
+    start..start + inner.len()
+}
+
+/// A short description of a raw JSON value for error messages: its type, and short values in full.
+pub fn describe(raw: &str) -> String {
+    let raw = raw.trim();
+    let kind = match raw.as_bytes().first() {
+        Some(b'"') => "string",
+        Some(b'{') => return "an object".to_string(),
+        Some(b'[') => return "an array".to_string(),
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => return "null".to_string(),
+        _ => "number",
+    };
+    if raw.chars().count() <= 40 {
+        format!("{kind} {raw}")
+    } else {
+        let head: String = raw.chars().take(37).collect();
+        format!("{kind} {head}...")
+    }
+}
+
+/// Turns a serde_json error on one row into a row error: the column, and a plain word for NaN.
+fn json_error(text: &str, err: &serde_json::Error) -> RowError {
+    let column = err.column();
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => &message,
+    };
+    // serde_json reports column 1-based, pointing at the byte it choked on (or one past).
+    let offset = nth_char_offset(text, column.saturating_sub(1));
+    for word in ["NaN", "-Infinity", "Infinity"] {
+        if let Some(found) = find_near(text, offset, word) {
+            let detail = format!("{word} is not a JSON number (column {})", found + 1);
+            return match key_before(&text[..found]) {
+                Some(key) => RowError::field(Reason::BadScore, &key, detail),
+                None => RowError::row(Reason::BadScore, detail),
+            };
+        }
+    }
+    if err.is_eof() {
+        return RowError::row(
+            Reason::InvalidJson,
+            format!("invalid JSON: the row ends early (truncated?) at column {column}"),
+        );
+    }
+    RowError::row(
+        Reason::InvalidJson,
+        format!("invalid JSON: {message} at column {column}"),
+    )
+}
+
+/// Byte offset of the n-th character (serde_json counts columns in bytes, so this clamps).
+fn nth_char_offset(text: &str, n: usize) -> usize {
+    let mut n = n.min(text.len());
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    n
+}
+
+/// Finds `word` starting at, or shortly before, `offset` (serde_json may point past its start).
+fn find_near(text: &str, offset: usize, word: &str) -> Option<usize> {
+    let from = offset.saturating_sub(word.len() + 1);
+    let mut from = from.min(text.len());
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let to = (offset + word.len()).min(text.len());
+    let mut to = to;
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    text[from..to].find(word).map(|i| from + i)
+}
+
+/// The key whose value starts right after `before` (`... "score": ` -> `score`).
+fn key_before(before: &str) -> Option<String> {
+    let rest = before.trim_end().strip_suffix(':')?.trim_end();
+    let rest = rest.strip_suffix('"')?;
+    let start = rest.rfind('"')?;
+    Some(rest[start + 1..].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_order_and_raw_bytes() {
+        let line = r#"{"b": 1.50, "a": {"x": "\u00e9"}, "c\"q": [1, 2]}"#;
+        let obj = Object::parse(line).unwrap();
+        assert_eq!(obj.keys().collect::<Vec<_>>(), ["b", "a", "c\"q"]);
+        assert_eq!(obj.get("b").unwrap().get(), "1.50");
+        let path = FieldPath::parse("a.x").unwrap();
+        let raw = lookup(&obj, &path).unwrap().unwrap();
+        assert_eq!(raw.get(), r#""\u00e9""#);
+        assert_eq!(&line[span(line, raw.get())], r#""\u00e9""#);
+        assert!(lookup(&obj, &FieldPath::parse("b.y").unwrap()).is_err());
+        assert!(lookup(&obj, &FieldPath::parse("zz.y").unwrap())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let e = Object::parse("[1, 2]").unwrap_err();
+        assert_eq!(e.to_string(), "expected a JSON object, got an array");
+        assert_eq!(e.reason, Reason::NotAnObject);
+        let e = Object::parse(r#"{"prompt": "hi", "chosen": "#).unwrap_err();
+        assert_eq!(e.reason, Reason::InvalidJson);
+        assert_eq!(
+            e.to_string(),
+            "invalid JSON: the row ends early (truncated?) at column 27"
+        );
+        let e = Object::parse(r#"{"score_chosen": NaN, "x": 1}"#).unwrap_err();
+        assert_eq!(e.reason, Reason::BadScore);
+        assert_eq!(
+            e.to_string(),
+            "field \"score_chosen\": NaN is not a JSON number (column 18)"
+        );
+        let e = Object::parse(r#"{"s": -Infinity}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field \"s\": -Infinity is not a JSON number (column 7)"
+        );
+    }
+
+    #[test]
+    fn describe_is_short() {
+        assert_eq!(describe("\"eight\""), "string \"eight\"");
+        assert_eq!(describe("null"), "null");
+        assert_eq!(describe("5"), "number 5");
+        assert_eq!(describe("[1]"), "an array");
+    }
+}

@@ -1,0 +1,343 @@
+//! Cuts a JSON Lines stream, or a JSON array, into blocks of whole rows that can be relabeled in
+//! parallel, remembering the line number each row starts on.
+
+use std::io::{self, Read};
+
+/// Whole rows, one per line, and where they came from.
+#[derive(Debug, Default)]
+pub struct Block {
+    /// Rows, each ended by `\n` (the last one may lack it).
+    pub data: Vec<u8>,
+    /// The 1-based line number of the block's first line (JSON Lines).
+    pub first_line: u64,
+    /// For JSON arrays: the line each element starts on in the file; rows are elements made
+    /// single-line.
+    pub element_lines: Option<Vec<u64>>,
+}
+
+impl Block {
+    /// The line number of row `index` given the line counting so far.
+    pub fn line_of(&self, index: usize, lines_seen: u64) -> u64 {
+        match &self.element_lines {
+            Some(lines) => lines[index],
+            None => self.first_line + lines_seen,
+        }
+    }
+}
+
+/// Reads JSON Lines in blocks of about `block_size` bytes, cut after a newline.
+pub struct LineBlocks<R> {
+    reader: R,
+    carry: Vec<u8>,
+    next_line: u64,
+    block_size: usize,
+    done: bool,
+}
+
+impl<R: Read> LineBlocks<R> {
+    /// Starts reading; `first` are bytes already taken from the reader (by format sniffing).
+    pub fn new(reader: R, first: Vec<u8>, block_size: usize) -> LineBlocks<R> {
+        LineBlocks {
+            reader,
+            carry: first,
+            next_line: 1,
+            block_size: block_size.max(1),
+            done: false,
+        }
+    }
+
+    fn next_block(&mut self) -> io::Result<Option<Block>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        // Only search for the last newline in bytes not searched before: one huge line is read in
+        // many chunks.
+        let mut searched = 0;
+        loop {
+            if buf.len() >= self.block_size {
+                if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
+                    let cut = searched + i + 1;
+                    self.carry = buf[cut..].to_vec();
+                    buf.truncate(cut);
+                    return Ok(Some(self.emit(buf)));
+                }
+                searched = buf.len();
+            }
+            let want = self.block_size.max(buf.len() / 2).max(64 * 1024);
+            let start = buf.len();
+            buf.resize(start + want, 0);
+            let n = read_some(&mut self.reader, &mut buf[start..])?;
+            buf.truncate(start + n);
+            if n == 0 {
+                self.done = true;
+                return Ok((!buf.is_empty()).then(|| self.emit(buf)));
+            }
+        }
+    }
+
+    fn emit(&mut self, data: Vec<u8>) -> Block {
+        let first_line = self.next_line;
+        self.next_line += memchr::memchr_iter(b'\n', &data).count() as u64;
+        Block {
+            data,
+            first_line,
+            element_lines: None,
+        }
+    }
+}
+
+impl<R: Read> Iterator for LineBlocks<R> {
+    type Item = io::Result<Block>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_block().transpose()
+    }
+}
+
+/// Reads into `buf`, retrying on interruption.
+fn read_some<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads a top-level JSON array element by element, as blocks of single-line rows.
+///
+/// Whitespace outside strings is dropped from each element (JSON Lines can't hold a pretty-printed
+/// row); everything inside strings is kept byte for byte.
+pub struct ArrayBlocks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    line: u64,
+    state: ArrayState,
+    block_size: usize,
+    name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArrayState {
+    /// Before the opening bracket.
+    Start,
+    /// Between elements, expecting a value (or `]` right after `[`).
+    Before { first: bool },
+    /// After an element, expecting `,` or `]`.
+    After,
+    /// After the closing bracket.
+    End,
+}
+
+impl<R: Read> ArrayBlocks<R> {
+    /// Starts reading; `first` are bytes already taken from the reader; `name` goes in errors.
+    pub fn new(reader: R, first: Vec<u8>, block_size: usize, name: &str) -> ArrayBlocks<R> {
+        ArrayBlocks {
+            reader,
+            buf: first,
+            pos: 0,
+            line: 1,
+            state: ArrayState::Start,
+            block_size: block_size.max(1),
+            name: name.to_string(),
+        }
+    }
+
+    /// The next byte, refilling the buffer as needed; `None` at the end of input.
+    fn byte(&mut self) -> io::Result<Option<u8>> {
+        if self.pos == self.buf.len() {
+            self.buf.resize(256 * 1024, 0);
+            let n = read_some(&mut self.reader, &mut self.buf)?;
+            self.buf.truncate(n);
+            self.pos = 0;
+            if n == 0 {
+                return Ok(None);
+            }
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        if b == b'\n' {
+            self.line += 1;
+        }
+        Ok(Some(b))
+    }
+
+    fn bad(&self, what: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}:{}: {what}", self.name, self.line),
+        )
+    }
+
+    /// Skips whitespace and returns the next other byte.
+    fn token(&mut self) -> io::Result<Option<u8>> {
+        while let Some(b) = self.byte()? {
+            if !b.is_ascii_whitespace() {
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Copies one element (its first byte already read) into `out`, dropping whitespace outside
+    /// strings; stops after the element, leaving the following `,`/`]` unread.
+    fn element(&mut self, first: u8, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut depth = 0usize;
+        let mut b = first;
+        loop {
+            match b {
+                b'"' => {
+                    out.push(b);
+                    loop {
+                        let c = self
+                            .byte()?
+                            .ok_or_else(|| self.bad("the array ends inside a string"))?;
+                        out.push(c);
+                        if c == b'\\' {
+                            let e = self
+                                .byte()?
+                                .ok_or_else(|| self.bad("the array ends inside a string"))?;
+                            out.push(e);
+                        } else if c == b'"' {
+                            break;
+                        }
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    out.push(b);
+                }
+                b'}' | b']' => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or_else(|| self.bad("unbalanced brackets in the array"))?;
+                    out.push(b);
+                }
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                _ => out.push(b),
+            }
+            if depth == 0 {
+                // A scalar element runs until a delimiter; containers end at their bracket.
+                if matches!(b, b'}' | b']' | b'"') {
+                    return Ok(());
+                }
+                match self.peek()? {
+                    Some(b',' | b']') | None => return Ok(()),
+                    Some(c) if c.is_ascii_whitespace() => return Ok(()),
+                    _ => {}
+                }
+            }
+            b = self
+                .byte()?
+                .ok_or_else(|| self.bad("the array ends early (truncated?)"))?;
+        }
+    }
+
+    fn peek(&mut self) -> io::Result<Option<u8>> {
+        let b = self.byte()?;
+        if b.is_some() {
+            self.pos -= 1;
+            if b == Some(b'\n') {
+                self.line -= 1;
+            }
+        }
+        Ok(b)
+    }
+
+    fn next_block(&mut self) -> io::Result<Option<Block>> {
+        let mut block = Block {
+            element_lines: Some(Vec::new()),
+            ..Block::default()
+        };
+        while block.data.len() < self.block_size {
+            match self.state {
+                ArrayState::End => break,
+                ArrayState::Start => match self.token()? {
+                    Some(b'[') => self.state = ArrayState::Before { first: true },
+                    _ => return Err(self.bad("expected a JSON array starting with [")),
+                },
+                ArrayState::Before { first } => match self.token()? {
+                    Some(b']') if first => self.state = ArrayState::End,
+                    Some(b) => {
+                        let line = self.line;
+                        self.element(b, &mut block.data)?;
+                        block.data.push(b'\n');
+                        block.element_lines.as_mut().expect("set above").push(line);
+                        self.state = ArrayState::After;
+                    }
+                    None => return Err(self.bad("the array ends early (truncated?)")),
+                },
+                ArrayState::After => match self.token()? {
+                    Some(b',') => self.state = ArrayState::Before { first: false },
+                    Some(b']') => self.state = ArrayState::End,
+                    Some(_) => return Err(self.bad("expected , or ] between array elements")),
+                    None => return Err(self.bad("the array ends early (truncated?)")),
+                },
+            }
+        }
+        if self.state == ArrayState::End && block.data.is_empty() {
+            if self.token()?.is_some() {
+                return Err(self.bad("unexpected data after the array"));
+            }
+            return Ok(None);
+        }
+        Ok(Some(block))
+    }
+}
+
+impl<R: Read> Iterator for ArrayBlocks<R> {
+    type Item = io::Result<Block>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_block().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_blocks_cut_at_newlines_and_count_lines() {
+        let input = b"{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}".to_vec();
+        let blocks: Vec<Block> = LineBlocks::new(&input[3..], input[..3].to_vec(), 8)
+            .collect::<io::Result<_>>()
+            .unwrap();
+        let joined: Vec<u8> = blocks.iter().flat_map(|b| b.data.clone()).collect();
+        assert_eq!(joined, input);
+        assert_eq!(blocks[0].data, b"{\"a\":1}\n{\"a\":2}\n\n");
+        assert_eq!(blocks[0].first_line, 1);
+        assert_eq!(blocks[1].first_line, 4);
+        assert_eq!(blocks[1].data, b"{\"a\":3}");
+    }
+
+    #[test]
+    fn arrays_become_single_line_rows() {
+        let input = b"[\n  {\"a\": \"x y\\\"]\"},\n  {\"b\": [1, 2]}, 3\n]\n";
+        let blocks: Vec<Block> = ArrayBlocks::new(&input[..], Vec::new(), 1 << 20, "t.json")
+            .collect::<io::Result<_>>()
+            .unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(
+            String::from_utf8_lossy(&blocks[0].data),
+            "{\"a\":\"x y\\\"]\"}\n{\"b\":[1,2]}\n3\n"
+        );
+        assert_eq!(blocks[0].element_lines, Some(vec![2, 3, 3]));
+    }
+
+    #[test]
+    fn truncated_arrays_are_errors() {
+        let input = b"[{\"a\": 1}, {\"b\": ";
+        let err = ArrayBlocks::new(&input[..], Vec::new(), 1 << 20, "t.json")
+            .collect::<io::Result<Vec<_>>>()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.json:1: the array ends early (truncated?)"
+        );
+        let empty: Vec<Block> = ArrayBlocks::new(&b" [ ] "[..], Vec::new(), 8, "t.json")
+            .collect::<io::Result<_>>()
+            .unwrap();
+        assert!(empty.is_empty());
+    }
+}
