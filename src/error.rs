@@ -80,6 +80,8 @@ impl fmt::Display for RowError {
     }
 }
 
+impl std::error::Error for RowError {}
+
 /// Where a row is: a file and a 1-based line number (or, for Parquet, a 0-based row index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {

@@ -137,11 +137,13 @@ impl Resolved {
                     rejected.as_str()
                 ))
             }
-            (Some(Ok(a)), Some(Ok(b))) if a != b => return Err(format!(
+            (Some(Ok(a)), Some(Ok(b))) if a != b => {
+                return Err(format!(
                 "fields {:?} and {:?} differ in kind (one is a string, the other a message list)",
                 chosen.as_str(),
                 rejected.as_str()
-            )),
+            ))
+            }
             (Some(Ok(kind)), Some(Ok(_))) => kind,
         };
         let prompt_path = path(&names.prompt, "prompt");

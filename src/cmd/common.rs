@@ -39,6 +39,10 @@ pub struct IoArgs {
     /// Print nothing on standard error but errors: no progress bar, no summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Bytes per parallel work unit (for tests of block boundaries).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub block_size: Option<usize>,
 }
 
 /// A file format on the command line.

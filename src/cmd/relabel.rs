@@ -202,6 +202,9 @@ impl Args {
         job.spec = spec;
         job.fields = fields;
         job.threads = self.io.threads()?;
+        if let Some(size) = self.io.block_size {
+            job.block_size = size;
+        }
         job.output_format = self.io.output_format.map(Into::into);
         job.on_error = match self.on_error {
             OnErrorArg::Fail => OnError::Fail,

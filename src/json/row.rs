@@ -119,7 +119,8 @@ impl<'s> Relabeler<'s> {
     /// terminated, to `outs[i]`, or to `outs[0]` when only one buffer is given. Nothing is written
     /// when the row is bad.
     pub fn relabel(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Outcome, RowError> {
-        let line = line.trim();
+        // Only the end: trimming the start would shift the columns errors report.
+        let line = line.trim_end();
         let object = Object::parse(line)?;
         let r = self.resolved;
         let responses = r.layout.responses();

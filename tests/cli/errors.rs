@@ -1,0 +1,288 @@
+//! Bad input, usage mistakes and I/O faults: exact messages, exit codes, nothing half-written.
+
+use std::io::Read;
+use std::process::Stdio;
+
+use crate::harness::*;
+
+const GOOD: &str =
+    r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+
+/// One good row, then every kind of damage, one per line (line numbers in comments).
+fn damaged() -> Vec<u8> {
+    let mut data = Vec::new();
+    let lines: [&[u8]; 12] = [
+        GOOD.as_bytes(),                                                                         // 1
+        br#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": "eight", "score_rejected": 3}"#, // 2
+        br#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": NaN, "score_rejected": 3}"#,     // 3
+        br#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "#,                           // 4
+        b"{\"prompt\": \"p\xff\", \"chosen\": \"A\", \"rejected\": \"B\", \"score_chosen\": 8, \"score_rejected\": 3}", // 5
+        br#"["not", "an", "object"]"#,                                                                      // 6
+        br#"{"prompt": "p", "chosen": ["A"], "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#,     // 7
+        br#"{"prompt": "p", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#,                      // 8
+        b"",                                                                                     // 9 (blank)
+        br#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": null, "score_rejected": 3}"#,    // 10
+        br#"{"prompt": "", "chosen": "", "rejected": "", "score_chosen": 2, "score_rejected": 1}"#,          // 11: empty texts are fine
+        br#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 1e999}"#,   // 12
+    ];
+    for line in lines {
+        data.extend_from_slice(line);
+        data.push(b'\n');
+    }
+    data
+}
+
+#[test]
+fn fail_mode_stops_at_the_first_bad_row_and_writes_nothing() {
+    let wd = Workdir::new();
+    wd.write("data.jsonl", damaged());
+    wd.write("out.jsonl", "precious\n");
+    let run = wd.run(&["relabel", "data.jsonl", "-o", "out.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: data.jsonl:2: field \"score_chosen\": expected a number, got string \"eight\"\n"
+    );
+    assert_eq!(wd.read("out.jsonl"), "precious\n");
+    assert_eq!(wd.files(), ["data.jsonl", "out.jsonl"]);
+}
+
+#[test]
+fn each_kind_of_damage_has_a_precise_message() {
+    let wd = Workdir::new();
+    let data = damaged();
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    let expected = [
+        (
+            2,
+            "field \"score_chosen\": expected a number, got string \"eight\"",
+        ),
+        (
+            3,
+            "field \"score_chosen\": NaN is not a JSON number (column 65)",
+        ),
+        (
+            4,
+            "invalid JSON: the row ends early (truncated?) at column 66",
+        ),
+        (5, "invalid UTF-8 at byte 13"),
+        (6, "expected a JSON object, got an array"),
+        (
+            7,
+            "field \"chosen\": expected a string (layout standard (explicit prompt)), got an array",
+        ),
+        (8, "field \"chosen\": missing"),
+        (10, "field \"score_chosen\": expected a number, got null"),
+        (12, "field \"score_rejected\": number 1e999 is out of range"),
+    ];
+    for (line, message) in expected {
+        let mut file = GOOD.as_bytes().to_vec();
+        file.push(b'\n');
+        for _ in 1..line - 1 {
+            file.extend_from_slice(b"\n");
+        }
+        file.extend_from_slice(lines[line - 1]);
+        file.push(b'\n');
+        wd.write("one.jsonl", &file);
+        let run = wd.run(&["relabel", "one.jsonl"]);
+        assert_eq!(run.code, 1, "line {line}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: one.jsonl:{line}: {message}\n")
+        );
+    }
+}
+
+#[test]
+fn skip_mode_counts_reasons_and_keeps_rejects_verbatim() {
+    let wd = Workdir::new();
+    let data = damaged();
+    wd.write("data.jsonl", &data);
+    let run = wd.run(&[
+        "relabel",
+        "data.jsonl",
+        "--on-error",
+        "skip",
+        "--rejects",
+        "rejects.jsonl",
+        "--stats",
+        "stats.json",
+        "-o",
+        "out.jsonl",
+        "--template",
+        "G{score}",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 11 rows in, 4 rows out, 0 ties, 9 skipped (bad_score: 4, invalid_json: 1, invalid_utf8: 1, missing_field: 1, not_an_object: 1, wrong_type: 1)\n\
+         raug: first skipped row: data.jsonl:2: field \"score_chosen\": expected a number, got string \"eight\"\n"
+    );
+    assert_eq!(
+        wd.read("out.jsonl"),
+        concat!(
+            r#"{"prompt": "G8\n\np", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#,
+            "\n",
+            r#"{"prompt": "G3\n\np", "chosen": "B", "rejected": "A", "score_chosen": 3, "score_rejected": 8}"#,
+            "\n",
+            r#"{"prompt": "G2\n\n", "chosen": "", "rejected": "", "score_chosen": 2, "score_rejected": 1}"#,
+            "\n",
+            r#"{"prompt": "G1\n\n", "chosen": "", "rejected": "", "score_chosen": 1, "score_rejected": 2}"#,
+            "\n",
+        )
+    );
+    // Every bad row, byte for byte (the invalid UTF-8 included), in input order.
+    let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    let mut expected = Vec::new();
+    for i in [2, 3, 4, 5, 6, 7, 8, 10, 12] {
+        expected.extend_from_slice(lines[i - 1]);
+        expected.push(b'\n');
+    }
+    assert_eq!(std::fs::read(wd.path("rejects.jsonl")).unwrap(), expected);
+    let stats: serde_json::Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
+    assert_eq!(stats["rows_in"], 11);
+    assert_eq!(stats["skipped"], 9);
+    assert_eq!(stats["skipped_by_reason"]["bad_score"], 4);
+    assert_eq!(stats["blank_lines"], 1);
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_fix() {
+    let wd = Workdir::new();
+    wd.write("data.jsonl", format!("{GOOD}\n"));
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["relabel", "data.jsonl", "--style", "system"],
+            "raug: error: data.jsonl:1: --style system needs message lists, but this dataset's layout is standard (explicit prompt) (plain strings); use --style prefix\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "--template", "no placeholder"],
+            "raug: error: --template: the template must contain the placeholder {score}, got \"no placeholder\"\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "-o", "data.jsonl"],
+            "raug: error: the output data.jsonl is also an input; write to another file\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "--chosen-score", "x"],
+            "raug: error: data.jsonl:1: --chosen-score and --rejected-score go together: give both\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "--chosen-score", "a..b", "--rejected-score", "c"],
+            "raug: error: --chosen-score: invalid field path \"a..b\": write keys joined by dots, like metadata.score_chosen\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "--rejects", "r.jsonl"],
+            "raug: error: --rejects needs --on-error skip (under fail, the first bad row stops the run)\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "-j", "0"],
+            "raug: error: --threads must be at least 1\n",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = wd.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, message, "{args:?}");
+    }
+    wd.write(
+        "noscore.jsonl",
+        r#"{"prompt": "p", "chosen": "A", "rejected": "B"}"#.to_string() + "\n",
+    );
+    let run = wd.run(&["relabel", "noscore.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("raug: error: noscore.jsonl:1: no score fields found (looked for score_chosen/score_rejected, chosen_score/rejected_score,"),
+        "{}",
+        run.stderr
+    );
+    assert!(run
+        .stderr
+        .ends_with("name them with --chosen-score PATH --rejected-score PATH\n"));
+    let run = wd.run(&["relabel", "data.jsonl", "--bogus"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(wd.files(), ["data.jsonl", "noscore.jsonl"]);
+}
+
+#[test]
+fn io_faults_name_the_file() {
+    let wd = Workdir::new();
+    wd.write("data.jsonl", format!("{GOOD}\n"));
+    let run = wd.run(&["relabel", "missing.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: missing.jsonl: No such file or directory (os error 2)\n"
+    );
+    if std::path::Path::new("/dev/full").exists() {
+        let run = wd.run(&["relabel", "data.jsonl", "-o", "/dev/full"]);
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            "raug: error: /dev/full: No space left on device (os error 28)\n"
+        );
+    }
+    let run = wd.run(&["relabel", "data.jsonl", "-o", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::path::Path::new("/dev/null").exists());
+    std::fs::create_dir(wd.path("adir")).unwrap();
+    let run = wd.run(&["relabel", "adir"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: adir: is a directory, not a data file\n"
+    );
+}
+
+/// `raug relabel big | head -1`: the reader goes away; raug ends quietly with status 0.
+#[test]
+fn closed_pipe_downstream_ends_quietly() {
+    let wd = Workdir::new();
+    let mut big = String::new();
+    for _ in 0..20000 {
+        big.push_str(GOOD);
+        big.push('\n');
+    }
+    wd.write("big.jsonl", &big);
+    let mut child = wd
+        .command(&["relabel", "big.jsonl"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn huge_rows_are_not_errors() {
+    let wd = Workdir::new();
+    let response = "x".repeat(50 << 20);
+    let line = format!(
+        r#"{{"prompt": "p", "chosen": "{response}", "rejected": "short", "score_chosen": 9, "score_rejected": 1}}"#
+    );
+    wd.write("huge.jsonl", format!("{GOOD}\n{line}\n{GOOD}\n"));
+    let run = wd.run(&[
+        "relabel",
+        "huge.jsonl",
+        "-o",
+        "out.jsonl",
+        "--block-size",
+        "65536",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 3 rows in, 6 rows out, 0 ties, 0 skipped\n"
+    );
+    let out = wd.read("out.jsonl");
+    let lens: Vec<usize> = out.lines().map(str::len).collect();
+    assert_eq!(lens.len(), 6);
+    assert!(lens[2] > 50 << 20 && lens[3] > 50 << 20);
+}

@@ -1,0 +1,257 @@
+//! A small harness: a temporary work folder, the `raug` binary run in it, the real data beside the
+//! checkout, and an independent model of the paper's relabeling to compare outputs with.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+/// The paper's default goal text for a score, written independently of the library.
+pub fn goal(score: f64) -> String {
+    let printed = if score.fract() == 0.0 {
+        format!("{}", score as i64)
+    } else {
+        format!("{score}")
+    };
+    format!("You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of 1-10, where 1 is lowest and 10 is highest):\nOverall score: {printed}.")
+}
+
+/// A temporary folder to run `raug` in.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        fs::write(&path, data).expect("write fixture");
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+
+    /// Names of the files in the folder, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_raug"));
+        cmd.args(args).current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs raug with no standard input.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run raug")
+            .into()
+    }
+
+    /// Runs raug with bytes on standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn raug");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait raug");
+        writer.join().unwrap();
+        out.into()
+    }
+}
+
+/// A file of the real data beside the checkout (`../shared/data/real/`).
+pub fn real(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/real")
+        .join(name);
+    assert!(
+        path.exists(),
+        "missing real data file {} (the shared folder sits beside the checkout)",
+        path.display()
+    );
+    path
+}
+
+pub const H4: &str = "1.5-Pints__ultrafeedback_binarized_test.jsonl";
+pub const NOISE: &str = "ultrafeedback-dpo-noise-study__train_clean.jsonl";
+pub const ARGILLA: &str = "finetunelab.ai__ultrafeedback_sample_1k.jsonl";
+
+/// Reads JSON Lines into values, keeping key order.
+pub fn rows(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// Follows a dotted path.
+pub fn at<'a>(row: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(row, |v, k| &v[k])
+}
+
+fn at_mut<'a>(row: &'a mut Value, path: &str) -> &'a mut Value {
+    path.split('.').fold(row, |v, k| &mut v[k])
+}
+
+/// Where the model puts the goal.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Site {
+    /// System message (or prefix, with `prefix`) in the chosen/rejected lists.
+    ResponseLists,
+    /// System message at the head of the prompt list.
+    PromptList,
+    /// Prefix of the prompt string.
+    PromptText,
+    /// Prefix of both response strings.
+    ResponseTexts,
+}
+
+/// The model's view of a dataset.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub site: Site,
+    pub prefix: bool,
+    pub chosen_score: &'static str,
+    pub rejected_score: &'static str,
+}
+
+fn put_goal_in_list(list: &mut Value, goal: &str, prefix: bool) {
+    let messages = list.as_array_mut().unwrap();
+    let first = &mut messages[0];
+    if first["role"] == "system" || prefix {
+        let content = first["content"].as_str().unwrap();
+        first["content"] = Value::String(format!("{goal}\n\n{content}"));
+    } else {
+        let content_first = {
+            let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
+            keys.iter().position(|k| *k == "content") < keys.iter().position(|k| *k == "role")
+        };
+        let system = if content_first {
+            json!({"content": goal, "role": "system"})
+        } else {
+            json!({"role": "system", "content": goal})
+        };
+        messages.insert(0, system);
+    }
+}
+
+fn prefix_text(text: &mut Value, goal: &str) {
+    *text = Value::String(format!("{goal}\n\n{}", text.as_str().unwrap()));
+}
+
+impl Model {
+    /// The two rows the paper makes of one pair: goal s_w (as is), goal s_l (swapped).
+    pub fn relabel(&self, row: &Value) -> Vec<Value> {
+        let s_w = at(row, self.chosen_score).as_f64().unwrap();
+        let s_l = at(row, self.rejected_score).as_f64().unwrap();
+        let mut out = Vec::new();
+        for (swap, score) in [(false, s_w), (true, s_l)] {
+            let mut r = row.clone();
+            if swap {
+                let c = r["chosen"].clone();
+                r["chosen"] = r["rejected"].clone();
+                r["rejected"] = c;
+                let sc = at(&r, self.chosen_score).clone();
+                *at_mut(&mut r, self.chosen_score) = at(&r, self.rejected_score).clone();
+                *at_mut(&mut r, self.rejected_score) = sc;
+            }
+            let g = goal(score);
+            match self.site {
+                Site::ResponseLists => {
+                    put_goal_in_list(&mut r["chosen"], &g, self.prefix);
+                    put_goal_in_list(&mut r["rejected"], &g, self.prefix);
+                }
+                Site::PromptList => put_goal_in_list(&mut r["prompt"], &g, self.prefix),
+                Site::PromptText => prefix_text(&mut r["prompt"], &g),
+                Site::ResponseTexts => {
+                    prefix_text(&mut r["chosen"], &g);
+                    prefix_text(&mut r["rejected"], &g);
+                }
+            }
+            out.push(r);
+        }
+        out
+    }
+
+    /// The whole expected output of an input, interleaved.
+    pub fn relabel_all(&self, input: &str) -> Vec<Value> {
+        rows(input).iter().flat_map(|r| self.relabel(r)).collect()
+    }
+}
+
+/// Compares rows as text (key order included) and prints the first difference readably.
+pub fn assert_rows_eq(actual: &[Value], expected: &[Value]) {
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "row counts differ: got {}, expected {}",
+        actual.len(),
+        expected.len()
+    );
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        let (a, e) = (a.to_string(), e.to_string());
+        if a != e {
+            let at = a
+                .bytes()
+                .zip(e.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(e.len()));
+            let from = at.saturating_sub(80);
+            let cut = |s: &str| {
+                String::from_utf8_lossy(&s.as_bytes()[from..(at + 120).min(s.len())]).into_owned()
+            };
+            panic!(
+                "row {i} differs at byte {at}:\n  got:      ...{}\n  expected: ...{}",
+                cut(&a),
+                cut(&e)
+            );
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the `raug` binary: one test binary, one module per concern.
+
+mod errors;
+mod harness;
+mod relabel;
