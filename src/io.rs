@@ -233,6 +233,8 @@ enum Encoder {
 pub struct Output {
     encoder: Encoder,
     temp: Option<Pending>,
+    /// Whether the rename replaces an existing file, whose data a crash must not lose.
+    replaces: bool,
     dest: PathBuf,
     name: String,
 }
@@ -242,6 +244,7 @@ impl Output {
     /// beside it; devices, FIFOs and stdout are written directly.
     pub fn create(target: &Target, compression: Compression) -> Result<Output> {
         let name = target.name();
+        let mut replaces = false;
         let (sink, temp, dest) = match target {
             Target::Stdout => (Sink::Stdout(io::stdout()), None, PathBuf::new()),
             Target::File(path) => {
@@ -275,6 +278,7 @@ impl Output {
                         .map_err(|e| Error::io(&name, e))?;
                     let (file, temp_path) = temp.into_parts();
                     let temp_path = Pending::new(temp_path);
+                    replaces = existing.is_some();
                     let permissions = existing
                         .map(|m| m.permissions())
                         .unwrap_or_else(|| default_permissions(&file));
@@ -298,6 +302,7 @@ impl Output {
         Ok(Output {
             encoder,
             temp,
+            replaces,
             dest,
             name,
         })
@@ -328,7 +333,10 @@ impl Output {
         match sink {
             Sink::Stdout(mut s) => s.flush().map_err(|e| Error::io(&name, e))?,
             Sink::File(f) => {
-                if self.temp.is_some() {
+                // Before replacing a file, make the new data durable: after a power cut the
+                // rename must not be left pointing at empty blocks. A new file has nothing to
+                // lose, and syncing a gigabyte costs seconds.
+                if self.temp.is_some() && self.replaces {
                     f.sync_all().map_err(|e| Error::io(&name, e))?;
                 }
             }
