@@ -16,6 +16,8 @@ pub enum Format {
     Jsonl,
     /// A JSON array of objects (JSON Lines are accepted on input too).
     Json,
+    /// Apache Parquet, as Hugging Face datasets are stored.
+    Parquet,
 }
 
 impl Format {
@@ -26,7 +28,9 @@ impl Format {
             .strip_suffix(".gz")
             .or_else(|| name.strip_suffix(".zst"))
             .unwrap_or(&name);
-        if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        if name.ends_with(".parquet") {
+            Some(Format::Parquet)
+        } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
             Some(Format::Jsonl)
         } else if name.ends_with(".json") {
             Some(Format::Json)

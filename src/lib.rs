@@ -8,11 +8,13 @@
 //! The library has three layers: [`relabel`] holds the format-free rules, [`json`] applies them
 //! to JSON rows by splicing raw bytes, and [`driver`] streams files through them in parallel.
 
+pub mod columns;
 pub mod driver;
 pub mod error;
 pub mod fields;
 pub mod io;
 pub mod json;
 pub mod relabel;
+pub mod sink;
 
 pub use error::{Error, Result};

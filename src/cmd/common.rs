@@ -13,7 +13,8 @@ use raug::io::{Format, Source, Target};
 /// Input and output options, flattened into each data command.
 #[derive(Debug, clap::Args)]
 pub struct IoArgs {
-    /// Input files; `-` or nothing reads standard input. Compression (gzip, zstd) is detected.
+    /// Input files or one dataset folder; `-` or nothing reads standard input. JSON compression
+    /// (gzip, zstd) is detected. A folder is mirrored into the output folder, shard by shard.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -22,13 +23,13 @@ pub struct IoArgs {
     #[arg(short, long, value_name = "OUTPUT", default_value = "-")]
     pub output: PathBuf,
 
-    /// Input format, for standard input or unusual extensions. JSON input may be JSON Lines or
-    /// one array; the first byte tells.
+    /// Input format, for standard input or unusual extensions [default: from the extension, else
+    /// the first bytes]. JSON input may be JSON Lines or one array.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<FormatArg>,
 
-    /// Output format; by default from the output's extension (`.jsonl`, `.json`, with `.gz` or
-    /// `.zst`), else JSON Lines.
+    /// Output format; by default from the output's extension (`.jsonl`, `.json`, `.parquet`; `.gz`
+    /// or `.zst` compress JSON), else the input's format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub output_format: Option<FormatArg>,
 
@@ -52,6 +53,8 @@ pub enum FormatArg {
     Jsonl,
     /// A JSON array of objects.
     Json,
+    /// Apache Parquet (Hugging Face datasets' format).
+    Parquet,
 }
 
 impl From<FormatArg> for Format {
@@ -59,6 +62,7 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Json => Format::Json,
+            FormatArg::Parquet => Format::Parquet,
         }
     }
 }

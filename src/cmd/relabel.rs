@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use raug::driver::{self, Job, OnError, Summary};
+use raug::driver::{self, Job, OnError, ParquetCompression, Summary};
 use raug::fields::{FieldNames, FieldPath};
 use raug::io::{Compression, Output, Target};
 use raug::relabel::{Goals, Order, Spec, Style, Template, Ties};
@@ -27,8 +27,12 @@ The layout is detected from the first row:
 Scores are found as score_chosen/score_rejected, chosen_score/rejected_score,
 overall_score_chosen/..., chosen_rating/..., at the top level or one level down (metadata.*).
 
+Parquet is relabeled column by column and keeps its schema and Hugging Face metadata. A folder
+input (a downloaded dataset) is mirrored into -o OUTDIR with the same relative paths and shard names.
+
 Examples:
   raug relabel train.jsonl -o train.raug.jsonl
+  raug relabel ultrafeedback_binarized/data -o relabeled/data --passthrough 'test_*'
   zstdcat train.jsonl.zst | raug relabel --ties drop | head
   raug relabel data/*.jsonl --chosen-score meta.rm_chosen --rejected-score meta.rm_rejected \\
       --on-error skip --rejects bad.jsonl --stats stats.json -o out.jsonl.zst
@@ -103,6 +107,30 @@ pub struct Args {
     /// Write the summary as JSON here (rows in/out, ties, skipped by reason), for CI.
     #[arg(long, value_name = "FILE", help_heading = "Errors")]
     stats: Option<PathBuf>,
+
+    /// Parquet output compression [default: the input's, else snappy like `datasets`].
+    #[arg(
+        long,
+        value_enum,
+        value_name = "CODEC",
+        help_heading = "Parquet and folders"
+    )]
+    compression: Option<CodecArg>,
+
+    /// With a folder input: copy data files whose name matches GLOB unchanged (`*`, `?`;
+    /// repeatable), e.g. --passthrough 'test_*' keeps the test split as it is.
+    #[arg(long, value_name = "GLOB", help_heading = "Parquet and folders")]
+    passthrough: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CodecArg {
+    /// Zstandard.
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// No compression.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -206,6 +234,13 @@ impl Args {
             job.block_size = size;
         }
         job.output_format = self.io.output_format.map(Into::into);
+        job.input_format = self.io.input_format.map(Into::into);
+        job.parquet_compression = self.compression.map(|c| match c {
+            CodecArg::Zstd => ParquetCompression::Zstd,
+            CodecArg::Snappy => ParquetCompression::Snappy,
+            CodecArg::None => ParquetCompression::None,
+        });
+        job.passthrough = self.passthrough.clone();
         job.on_error = match self.on_error {
             OnErrorArg::Fail => OnError::Fail,
             OnErrorArg::Skip => OnError::Skip,

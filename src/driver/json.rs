@@ -1,160 +1,21 @@
-//! Streams files through the relabeler: reads blocks of rows on one thread, relabels them in
+//! Streams JSON through the relabeler: reads blocks of rows on one thread, relabels them in
 //! parallel on a rayon pool, and writes results in input order, with memory bounded by a fixed
 //! number of blocks in flight.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Seek, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
-use serde::Serialize;
-
+use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
-use crate::io::{read_head, same_file, Compression, Format, Output, Source, Target};
+use crate::io::{read_head, Output, Source};
 use crate::json::row::{detect, Outcome, Relabeler};
 use crate::json::split::{ArrayBlocks, Block, LineBlocks};
 use crate::relabel::{Order, Spec};
-
-/// What to do with a bad row (`--on-error`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnError {
-    /// Stop at the first bad row with an error naming file, line and field.
-    #[default]
-    Fail,
-    /// Skip bad rows, count them by reason and write them to the rejects file.
-    Skip,
-}
-
-/// A relabeling run: inputs, output and every option, free of command-line types.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// Input files, read one after another as one dataset.
-    pub inputs: Vec<Source>,
-    /// Where the relabeled rows go.
-    pub output: Target,
-    /// The output format; `None` takes it from the output's extension, else JSON Lines.
-    pub output_format: Option<Format>,
-    /// The output compression; `None` takes it from the output's extension.
-    pub output_compression: Option<Compression>,
-    /// The relabeling rules.
-    pub spec: Spec,
-    /// Field names given by the user.
-    pub fields: FieldNames,
-    /// Worker threads.
-    pub threads: usize,
-    /// What to do with bad rows.
-    pub on_error: OnError,
-    /// Where skipped rows are written, verbatim.
-    pub rejects: Option<Target>,
-    /// Block size in bytes: rows are relabeled in parallel a block at a time.
-    pub block_size: usize,
-    /// Called with the input bytes read so far, after each block is written.
-    pub progress: Option<Progress>,
-}
-
-/// A callback told the input bytes read so far, after each block is written.
-#[derive(Clone)]
-pub struct Progress(pub Arc<dyn Fn(u64) + Send + Sync>);
-
-impl std::fmt::Debug for Progress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Progress")
-    }
-}
-
-impl Job {
-    /// A job with default options.
-    pub fn new(inputs: Vec<Source>, output: Target) -> Job {
-        Job {
-            inputs,
-            output,
-            output_format: None,
-            output_compression: None,
-            spec: Spec::default(),
-            fields: FieldNames::default(),
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            on_error: OnError::Fail,
-            rejects: None,
-            block_size: 1 << 20,
-            progress: None,
-        }
-    }
-}
-
-/// What a run did; printed as one line and written as JSON by `--stats`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Non-blank input rows.
-    pub rows_in: u64,
-    /// Output rows.
-    pub rows_out: u64,
-    /// Input rows whose scores tie (kept or dropped).
-    pub ties: u64,
-    /// Ties dropped by `--ties drop`.
-    pub ties_dropped: u64,
-    /// Rows skipped as bad under `--on-error skip`.
-    pub skipped: u64,
-    /// Skipped rows by reason.
-    pub skipped_by_reason: BTreeMap<&'static str, u64>,
-    /// Blank lines, ignored.
-    pub blank_lines: u64,
-    /// The detected layout, fields and style.
-    pub layout: Option<String>,
-    /// The first skipped row's error, as a hint.
-    #[serde(skip)]
-    pub first_skip: Option<String>,
-}
-
-impl Summary {
-    fn add(&mut self, other: &Counts) {
-        self.rows_in += other.rows_in;
-        self.rows_out += other.rows_out;
-        self.ties += other.ties;
-        self.ties_dropped += other.ties_dropped;
-        self.blank_lines += other.blank;
-        for (reason, n) in &other.skipped {
-            self.skipped += n;
-            *self.skipped_by_reason.entry(reason.as_str()).or_default() += n;
-        }
-    }
-
-    /// The one-line summary printed at the end of a run.
-    pub fn line(&self) -> String {
-        let mut line = format!(
-            "{} rows in, {} rows out, {} ties{}, {} skipped",
-            self.rows_in,
-            self.rows_out,
-            self.ties,
-            if self.ties_dropped > 0 {
-                format!(" ({} dropped)", self.ties_dropped)
-            } else {
-                String::new()
-            },
-            self.skipped
-        );
-        if !self.skipped_by_reason.is_empty() {
-            let reasons: Vec<String> = self
-                .skipped_by_reason
-                .iter()
-                .map(|(r, n)| format!("{r}: {n}"))
-                .collect();
-            line.push_str(&format!(" ({})", reasons.join(", ")));
-        }
-        line
-    }
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    rows_in: u64,
-    rows_out: u64,
-    ties: u64,
-    ties_dropped: u64,
-    blank: u64,
-    skipped: HashMap<Reason, u64>,
-}
+use crate::sink::{ParquetOptions, Sink};
 
 /// The result of relabeling one block.
 struct BlockOut {
@@ -173,13 +34,9 @@ enum Msg {
     Error(Error),
 }
 
-/// Relabels a job's inputs into its output.
-pub fn relabel(job: &Job) -> Result<Summary> {
-    check_paths(job)?;
-    let format = job
-        .output_format
-        .or_else(|| job.output.format())
-        .unwrap_or(Format::Jsonl);
+/// Relabels JSON inputs into a JSON (or, through Arrow, Parquet) output.
+pub(super) fn relabel(job: &Job) -> Result<Summary> {
+    let format = output_format(job);
     let compression = job
         .output_compression
         .unwrap_or_else(|| job.output.compression());
@@ -191,19 +48,18 @@ pub fn relabel(job: &Job) -> Result<Summary> {
         .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
     let halves = job.spec.halves().len();
     let blocks_order = job.spec.order == Order::Blocks && halves > 1;
-    let mut output = Framed::new(Output::create(&job.output, compression)?, format)?;
+    let options = ParquetOptions {
+        compression: job
+            .parquet_compression
+            .unwrap_or(super::ParquetCompression::Snappy),
+        ..ParquetOptions::default()
+    };
+    let mut output = Sink::new(Output::create(&job.output, compression)?, format, options);
     // The second and third variants wait in anonymous temporary files until the first is written.
     let mut spills = Vec::new();
     if blocks_order {
         for _ in 1..halves {
-            let spill = match &job.output {
-                Target::File(path) => path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
-                Target::Stdout => tempfile::tempfile(),
-            }
-            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
+            let spill = super::parquet::spill_file(&job.output)?;
             spills.push(io::BufWriter::with_capacity(1 << 20, spill));
         }
     }
@@ -306,38 +162,6 @@ pub fn relabel(job: &Job) -> Result<Summary> {
         rejects.finish()?;
     }
     Ok(summary)
-}
-
-/// Refuses to overwrite an input: the rename would destroy it before it is read.
-fn check_paths(job: &Job) -> Result<()> {
-    let outputs = [Some(&job.output), job.rejects.as_ref()];
-    for target in outputs.into_iter().flatten() {
-        let Target::File(out) = target else { continue };
-        for input in &job.inputs {
-            if let Source::File(path) = input {
-                if same_file(path, out) {
-                    return Err(Error::Usage(format!(
-                        "the output {} is also an input; write to another file",
-                        out.display()
-                    )));
-                }
-            }
-        }
-    }
-    if let (Target::File(a), Some(Target::File(b))) = (&job.output, &job.rejects) {
-        if a == b || same_file(a, b) {
-            return Err(Error::Usage(format!(
-                "the output and the rejects file are both {}",
-                a.display()
-            )));
-        }
-    }
-    if job.inputs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
-        return Err(Error::Usage(
-            "standard input (-) can be read only once".to_string(),
-        ));
-    }
-    Ok(())
 }
 
 /// The reading side: opens each input, cuts it into blocks, detects the layout, and hands
@@ -571,87 +395,4 @@ fn relabel_block(
         }
     }
     result
-}
-
-/// An output with its framing: JSON Lines as they are, or the rows of a JSON array.
-struct Framed {
-    output: Output,
-    format: Format,
-    rows: u64,
-}
-
-impl Framed {
-    fn new(output: Output, format: Format) -> Result<Framed> {
-        Ok(Framed {
-            output,
-            format,
-            rows: 0,
-        })
-    }
-
-    /// Writes newline-terminated rows.
-    fn write_rows(&mut self, rows: &[u8]) -> Result<()> {
-        match self.format {
-            Format::Jsonl => self.output.write_bytes(rows),
-            Format::Json => {
-                for row in rows.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
-                    let sep: &[u8] = if self.rows == 0 { b"[\n" } else { b",\n" };
-                    self.output.write_bytes(sep)?;
-                    self.output.write_bytes(row)?;
-                    self.rows += 1;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn finish(mut self) -> Result<()> {
-        if self.format == Format::Json {
-            let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
-            self.output.write_bytes(end)?;
-        }
-        self.output.finish()
-    }
-}
-
-/// A counting semaphore bounding the blocks in flight, so memory stays flat.
-struct Permits {
-    state: Mutex<(usize, bool)>,
-    freed: Condvar,
-}
-
-impl Permits {
-    fn new(n: usize) -> Permits {
-        Permits {
-            state: Mutex::new((n, false)),
-            freed: Condvar::new(),
-        }
-    }
-
-    /// Takes a permit, waiting for one; `false` once closed.
-    fn acquire(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if state.1 {
-                return false;
-            }
-            if state.0 > 0 {
-                state.0 -= 1;
-                return true;
-            }
-            state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    fn release(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 += 1;
-        self.freed.notify_one();
-    }
-
-    fn close(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.1 = true;
-        self.freed.notify_all();
-    }
 }

@@ -1,0 +1,78 @@
+//! Detection from an Arrow schema: the same rules as for a JSON row, read off column types.
+
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
+use crate::relabel::{Kind, Style};
+
+struct SchemaShape<'a>(&'a Schema);
+
+impl SchemaShape<'_> {
+    fn field(&self, path: &FieldPath) -> Option<&Field> {
+        let parts = path.parts();
+        let mut field = self.0.field_with_name(&parts[0]).ok()?;
+        for part in &parts[1..] {
+            match field.data_type() {
+                DataType::Struct(children) => {
+                    field = children.iter().find(|f| f.name() == part)?.as_ref();
+                }
+                _ => return None,
+            }
+        }
+        Some(field)
+    }
+}
+
+fn kind(data_type: &DataType) -> Result<Kind, String> {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(Kind::Text),
+        DataType::List(item) | DataType::LargeList(item)
+            if matches!(item.data_type(), DataType::Struct(_)) =>
+        {
+            Ok(Kind::Messages)
+        }
+        other => Err(format!("a column of type {other}")),
+    }
+}
+
+impl RowShape for SchemaShape<'_> {
+    fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>> {
+        self.field(path).map(|f| kind(f.data_type()))
+    }
+
+    fn has(&self, path: &FieldPath) -> bool {
+        self.field(path).is_some()
+    }
+
+    fn object_fields(&self) -> Vec<String> {
+        self.0
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Struct(_)))
+            .map(|f| f.name().clone())
+            .collect()
+    }
+}
+
+/// Detects the layout and fields from a schema; scores must be numeric columns.
+pub fn detect(
+    schema: &Schema,
+    names: &FieldNames,
+    style: Option<Style>,
+) -> Result<Resolved, String> {
+    let shape = SchemaShape(schema);
+    let resolved = Resolved::detect(&shape, names, style)?;
+    for path in [&resolved.chosen_score, &resolved.rejected_score] {
+        let field = shape
+            .field(path)
+            .ok_or_else(|| format!("no column {:?}", path.as_str()))?;
+        if !field.data_type().is_numeric() {
+            return Err(format!(
+                "score column {:?} is {}; expected a number column",
+                path.as_str(),
+                field.data_type()
+            ));
+        }
+    }
+    Ok(resolved)
+}

@@ -1,0 +1,113 @@
+//! Folder mode: a dataset folder (`data/train-00000-of-00003.parquet`, ...) is mirrored into an
+//! output folder, each data file relabeled on its own, `--passthrough` files copied unchanged.
+//! Everything is staged in a temporary folder beside the output and moved in only on success.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{file_name, glob_match, Job, Summary};
+use crate::error::{Error, Result};
+use crate::io::{Format, Source, Target};
+
+/// Every file under `root`, sorted, as paths relative to it.
+fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let dir = root.join(&relative);
+        let entries = fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir.display().to_string(), e))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue; // .git, .cache, our own temporary files
+            }
+            let path = relative.join(&name);
+            if entry.path().is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Mirrors a folder of shards into the output folder.
+pub(super) fn relabel(job: &Job) -> Result<Summary> {
+    let Source::File(root) = &job.inputs[0] else {
+        unreachable!("folder mode needs a folder input");
+    };
+    let Target::File(out) = &job.output else {
+        return Err(Error::Usage(
+            "a folder input needs an output folder: -o OUTDIR".to_string(),
+        ));
+    };
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a file; a folder input needs an output folder",
+            out.display()
+        )));
+    }
+    let (root_real, out_real) = (fs::canonicalize(root), fs::canonicalize(out));
+    if let (Ok(a), Ok(b)) = (&root_real, &out_real) {
+        if b.starts_with(a) || a.starts_with(b) {
+            return Err(Error::Usage(format!(
+                "the output folder {} and the input folder {} overlap; write elsewhere",
+                out.display(),
+                root.display()
+            )));
+        }
+    }
+    if job.rejects.is_some() {
+        return Err(Error::Usage(
+            "--rejects takes one file; with a folder input, relabel shards one by one to keep rejects"
+                .to_string(),
+        ));
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
+    let stage = tempfile::Builder::new()
+        .prefix(&format!(".{}.", file_name(out)))
+        .suffix(".raug-tmp")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(out.display().to_string(), e))?;
+
+    let mut summary = Summary::default();
+    let files = walk(root)?;
+    for relative in &files {
+        let from = root.join(relative);
+        let to = stage.path().join(relative);
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        }
+        let name = file_name(relative);
+        let is_data = Format::from_path(relative).is_some();
+        let passthrough = job.passthrough.iter().any(|g| glob_match(g, &name));
+        if !is_data || passthrough {
+            fs::copy(&from, &to).map_err(|e| Error::io(from.display().to_string(), e))?;
+            if is_data {
+                summary.passed_through += 1;
+            }
+            continue;
+        }
+        let mut file_job = job.clone();
+        file_job.inputs = vec![Source::File(from)];
+        file_job.output = Target::File(to);
+        file_job.output_format = None;
+        summary.merge(super::relabel(&file_job)?);
+    }
+    // Move the staged files in; existing files of the same name are replaced.
+    for relative in &files {
+        let (from, to) = (stage.path().join(relative), out.join(relative));
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+        }
+        fs::rename(&from, &to).map_err(|e| Error::io(to.display().to_string(), e))?;
+    }
+    Ok(summary)
+}

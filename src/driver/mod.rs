@@ -1,0 +1,391 @@
+//! Runs relabeling jobs: what a job is, what a run reports, and the choice between the JSON
+//! streaming driver, the Parquet driver and folder mirroring.
+
+mod folder;
+mod json;
+mod parquet;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+use serde::Serialize;
+
+use crate::error::{Error, Reason, Result};
+use crate::fields::FieldNames;
+use crate::io::{same_file, Compression, Format, Source, Target};
+use crate::relabel::Spec;
+
+/// What to do with a bad row (`--on-error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Stop at the first bad row with an error naming file, line and field.
+    #[default]
+    Fail,
+    /// Skip bad rows, count them by reason and write them to the rejects file.
+    Skip,
+}
+
+/// A relabeling run: inputs, output and every option, free of command-line types.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Input files, read one after another as one dataset.
+    pub inputs: Vec<Source>,
+    /// Where the relabeled rows go.
+    pub output: Target,
+    /// The output format; `None` takes it from the output's extension, else JSON Lines.
+    pub output_format: Option<Format>,
+    /// The input format; `None` takes it from each file's extension and first bytes.
+    pub input_format: Option<Format>,
+    /// The output compression; `None` takes it from the output's extension.
+    pub output_compression: Option<Compression>,
+    /// Parquet output compression; `None` keeps the input's (snappy when there is none).
+    pub parquet_compression: Option<ParquetCompression>,
+    /// In folder mode, data files whose name matches one of these globs are copied unchanged.
+    pub passthrough: Vec<String>,
+    /// The relabeling rules.
+    pub spec: Spec,
+    /// Field names given by the user.
+    pub fields: FieldNames,
+    /// Worker threads.
+    pub threads: usize,
+    /// What to do with bad rows.
+    pub on_error: OnError,
+    /// Where skipped rows are written, verbatim.
+    pub rejects: Option<Target>,
+    /// Block size in bytes: rows are relabeled in parallel a block at a time.
+    pub block_size: usize,
+    /// Called with the input bytes read so far, after each block is written.
+    pub progress: Option<Progress>,
+}
+
+/// A callback told the input bytes read so far, after each block is written.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl Job {
+    /// A job with default options.
+    pub fn new(inputs: Vec<Source>, output: Target) -> Job {
+        Job {
+            inputs,
+            output,
+            output_format: None,
+            input_format: None,
+            output_compression: None,
+            parquet_compression: None,
+            passthrough: Vec::new(),
+            spec: Spec::default(),
+            fields: FieldNames::default(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            on_error: OnError::Fail,
+            rejects: None,
+            block_size: 1 << 20,
+            progress: None,
+        }
+    }
+}
+
+/// What a run did; printed as one line and written as JSON by `--stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Non-blank input rows.
+    pub rows_in: u64,
+    /// Output rows.
+    pub rows_out: u64,
+    /// Input rows whose scores tie (kept or dropped).
+    pub ties: u64,
+    /// Ties dropped by `--ties drop`.
+    pub ties_dropped: u64,
+    /// Rows skipped as bad under `--on-error skip`.
+    pub skipped: u64,
+    /// Skipped rows by reason.
+    pub skipped_by_reason: BTreeMap<&'static str, u64>,
+    /// Blank lines, ignored.
+    pub blank_lines: u64,
+    /// The detected layout, fields and style.
+    pub layout: Option<String>,
+    /// Files copied unchanged (`--passthrough`, folder mode).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub passed_through: u64,
+    /// The first skipped row's error, as a hint.
+    #[serde(skip)]
+    pub first_skip: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Summary {
+    pub(crate) fn add(&mut self, other: &Counts) {
+        self.rows_in += other.rows_in;
+        self.rows_out += other.rows_out;
+        self.ties += other.ties;
+        self.ties_dropped += other.ties_dropped;
+        self.blank_lines += other.blank;
+        for (reason, n) in &other.skipped {
+            self.skipped += n;
+            *self.skipped_by_reason.entry(reason.as_str()).or_default() += n;
+        }
+    }
+
+    /// The one-line summary printed at the end of a run.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{} rows in, {} rows out, {} ties{}, {} skipped",
+            self.rows_in,
+            self.rows_out,
+            self.ties,
+            if self.ties_dropped > 0 {
+                format!(" ({} dropped)", self.ties_dropped)
+            } else {
+                String::new()
+            },
+            self.skipped
+        );
+        if !self.skipped_by_reason.is_empty() {
+            let reasons: Vec<String> = self
+                .skipped_by_reason
+                .iter()
+                .map(|(r, n)| format!("{r}: {n}"))
+                .collect();
+            line.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+        line
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    rows_in: u64,
+    rows_out: u64,
+    ties: u64,
+    ties_dropped: u64,
+    blank: u64,
+    skipped: HashMap<Reason, u64>,
+}
+
+/// A counting semaphore bounding the work in flight, so memory stays flat.
+pub(crate) struct Permits {
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+}
+
+impl Permits {
+    pub(crate) fn new(n: usize) -> Permits {
+        Permits {
+            state: Mutex::new((n, false)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Takes a permit, waiting for one; `false` once closed.
+    pub(crate) fn acquire(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if state.1 {
+                return false;
+            }
+            if state.0 > 0 {
+                state.0 -= 1;
+                return true;
+            }
+            state = self.freed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub(crate) fn release(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += 1;
+        self.freed.notify_one();
+    }
+
+    pub(crate) fn close(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Parquet compression codecs `raug` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// Zstandard.
+    Zstd,
+    /// Snappy (what `datasets` writes).
+    Snappy,
+    /// None.
+    None,
+}
+
+/// Merges one run's summary into a total (folder mode).
+impl Summary {
+    pub(crate) fn merge(&mut self, other: Summary) {
+        self.rows_in += other.rows_in;
+        self.rows_out += other.rows_out;
+        self.ties += other.ties;
+        self.ties_dropped += other.ties_dropped;
+        self.skipped += other.skipped;
+        self.blank_lines += other.blank_lines;
+        self.passed_through += other.passed_through;
+        for (reason, n) in other.skipped_by_reason {
+            *self.skipped_by_reason.entry(reason).or_default() += n;
+        }
+        if self.layout.is_none() {
+            self.layout = other.layout;
+        }
+        if self.first_skip.is_none() {
+            self.first_skip = other.first_skip;
+        }
+    }
+
+    pub(crate) fn skip(&mut self, reason: Reason, first: impl FnOnce() -> String) {
+        self.skipped += 1;
+        *self.skipped_by_reason.entry(reason.as_str()).or_default() += 1;
+        if self.first_skip.is_none() {
+            self.first_skip = Some(first());
+        }
+    }
+}
+
+/// The format of a source: the job's, else Parquet for `.parquet` files or files starting with
+/// `PAR1`, else JSON (lines or an array).
+pub(crate) fn input_format(job: &Job, source: &Source) -> Format {
+    if let Some(format) = job.input_format {
+        return format;
+    }
+    match source {
+        Source::Stdin => Format::Jsonl,
+        Source::File(path) => Format::from_path(path).unwrap_or_else(|| {
+            let mut magic = [0u8; 4];
+            let is_parquet = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .is_ok()
+                && &magic == b"PAR1";
+            if is_parquet {
+                Format::Parquet
+            } else {
+                Format::Jsonl
+            }
+        }),
+    }
+}
+
+/// Refuses to overwrite an input: the rename would destroy it after it is read.
+pub(crate) fn check_paths(job: &Job) -> Result<()> {
+    let outputs = [Some(&job.output), job.rejects.as_ref()];
+    for target in outputs.into_iter().flatten() {
+        let Target::File(out) = target else { continue };
+        for input in &job.inputs {
+            if let Source::File(path) = input {
+                if same_file(path, out) {
+                    return Err(Error::Usage(format!(
+                        "the output {} is also an input; write to another file",
+                        out.display()
+                    )));
+                }
+            }
+        }
+    }
+    if let (Target::File(a), Some(Target::File(b))) = (&job.output, &job.rejects) {
+        if a == b || same_file(a, b) {
+            return Err(Error::Usage(format!(
+                "the output and the rejects file are both {}",
+                a.display()
+            )));
+        }
+    }
+    if job.inputs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
+        return Err(Error::Usage(
+            "standard input (-) can be read only once".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Relabels a job's inputs into its output: a folder is mirrored file by file, Parquet goes
+/// through Arrow, JSON streams as text.
+pub fn relabel(job: &Job) -> Result<Summary> {
+    let folders = job
+        .inputs
+        .iter()
+        .filter(|s| matches!(s, Source::File(p) if p.is_dir()))
+        .count();
+    if folders > 0 {
+        if job.inputs.len() > 1 {
+            return Err(Error::Usage(
+                "a folder input must be the only input; its files are mirrored into the output folder"
+                    .to_string(),
+            ));
+        }
+        return folder::relabel(job);
+    }
+    check_paths(job)?;
+    let formats: Vec<Format> = job.inputs.iter().map(|s| input_format(job, s)).collect();
+    let parquet = formats.iter().filter(|f| **f == Format::Parquet).count();
+    if parquet == 0 {
+        json::relabel(job)
+    } else if parquet == formats.len() {
+        parquet::relabel(job)
+    } else {
+        Err(Error::Usage(
+            "inputs mix Parquet and JSON; relabel them in separate runs".to_string(),
+        ))
+    }
+}
+
+/// The output format: the job's, else the output's extension, else the first input's format.
+pub(crate) fn output_format(job: &Job) -> Format {
+    job.output_format
+        .or_else(|| job.output.format())
+        .unwrap_or_else(|| {
+            job.inputs
+                .first()
+                .map_or(Format::Jsonl, |s| match input_format(job, s) {
+                    Format::Json => Format::Jsonl,
+                    other => other,
+                })
+        })
+}
+
+/// Whether a file name matches a glob of `*` (any run) and `?` (any one character).
+pub fn glob_match(glob: &str, name: &str) -> bool {
+    fn matches(g: &[char], n: &[char]) -> bool {
+        match g.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| matches(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && matches(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && matches(rest, &n[1..]),
+        }
+    }
+    let g: Vec<char> = glob.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches(&g, &n)
+}
+
+/// The file name of a path, for glob matching.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("test_*", "test_prefs-00000-of-00001.parquet"));
+        assert!(!glob_match("test_*", "train_prefs-00000.parquet"));
+        assert!(glob_match("*.json?", "a.jsonl"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+    }
+}

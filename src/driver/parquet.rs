@@ -1,0 +1,440 @@
+//! Streams Parquet through the Arrow relabeler: row groups are read and relabeled in parallel
+//! (each task opens its own `File`: readers on cloned handles share one cursor), and written in
+//! input order with memory bounded by the row groups in flight.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Seek;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use arrow_array::{RecordBatch, UInt32Array};
+use arrow_schema::SchemaRef;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression as Codec;
+
+use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
+use crate::columns::{detect, BatchRelabeler};
+use crate::error::{Error, Location, Position, Result};
+use crate::fields::Resolved;
+use crate::io::{Format, Output, Source, Target};
+use crate::relabel::Order;
+use crate::sink::{ParquetOptions, Sink};
+
+/// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
+const BATCH_ROWS: usize = 1024;
+
+/// The most input bytes relabeled as one batch. Output columns hold up to three copies of each
+/// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
+/// column under 2 GiB. Larger batches are split by rows.
+pub(crate) const BATCH_BYTES: usize = 512 << 20;
+
+/// The bytes a batch's rows use (for a slice, only its rows: buffers are shared with the whole).
+fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
+/// Splits a batch into row ranges of at most `limit` bytes each (a single row is never split).
+pub(crate) fn pieces(batch: &RecordBatch, limit: usize) -> Vec<RecordBatch> {
+    let rows = batch.num_rows();
+    if rows <= 1 || slice_bytes(batch) <= limit {
+        return vec![batch.clone()];
+    }
+    let half = rows / 2;
+    let mut out = pieces(&batch.slice(0, half), limit);
+    out.extend(pieces(&batch.slice(half, rows - half), limit));
+    out
+}
+
+/// A Parquet input: its name, path, schema and row groups.
+struct Input {
+    name: String,
+    path: std::path::PathBuf,
+    schema: SchemaRef,
+    /// The first row index of each row group.
+    row_group_starts: Vec<u64>,
+    codec: Codec,
+}
+
+fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
+    Error::Format {
+        path: name.to_string(),
+        detail: format!("not a readable Parquet file: {e}"),
+    }
+}
+
+fn open(source: &Source) -> Result<Input> {
+    let Source::File(path) = source else {
+        return Err(Error::Usage(
+            "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
+        ));
+    };
+    let name = source.name();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(&name, e))?;
+    let metadata = builder.metadata();
+    let mut starts = Vec::with_capacity(metadata.num_row_groups());
+    let mut at = 0u64;
+    for rg in metadata.row_groups() {
+        starts.push(at);
+        at += rg.num_rows() as u64;
+    }
+    let codec = metadata
+        .row_groups()
+        .first()
+        .and_then(|rg| rg.columns().first())
+        .map_or(Codec::SNAPPY, |c| c.compression());
+    Ok(Input {
+        name,
+        path: path.clone(),
+        schema: Arc::clone(builder.schema()),
+        row_group_starts: starts,
+        codec,
+    })
+}
+
+/// The codec to write: the job's, else the input's when `raug` can write it, else snappy.
+fn compression(job: &Job, codec: Codec) -> ParquetCompression {
+    job.parquet_compression.unwrap_or(match codec {
+        Codec::ZSTD(_) => ParquetCompression::Zstd,
+        Codec::UNCOMPRESSED => ParquetCompression::None,
+        _ => ParquetCompression::Snappy,
+    })
+}
+
+/// Relabeled batches of one row group, or the error that stopped it.
+struct Unit {
+    /// Output batches per half (one list when interleaved).
+    outs: Vec<Vec<RecordBatch>>,
+    /// Bad rows as (row index in the file, problem), and the rows themselves.
+    bad: Vec<(u64, crate::error::RowError)>,
+    rejects: Vec<RecordBatch>,
+    rows_in: u64,
+    ties: u64,
+    ties_dropped: u64,
+    kept: u64,
+    error: Option<Error>,
+}
+
+/// Relabels Parquet inputs into one output.
+pub(super) fn relabel(job: &Job) -> Result<Summary> {
+    let inputs: Vec<Input> = job.inputs.iter().map(open).collect::<Result<_>>()?;
+    let first = inputs.first().expect("at least one input");
+    for input in &inputs[1..] {
+        if input.schema.fields() != first.schema.fields() {
+            return Err(Error::Usage(format!(
+                "{} has another schema than {}; relabel them separately",
+                input.name, first.name
+            )));
+        }
+    }
+    let resolved = Arc::new(
+        detect(&first.schema, &job.fields, job.spec.style)
+            .map_err(|e| Error::Usage(format!("{}: {e}", first.name)))?,
+    );
+    let halves = job.spec.halves().len();
+    let blocks = job.spec.order == Order::Blocks && halves > 1;
+    let format = output_format(job);
+    let options = ParquetOptions {
+        compression: compression(job, first.codec),
+        ..ParquetOptions::default()
+    };
+    let compression_out = job
+        .output_compression
+        .unwrap_or_else(|| job.output.compression());
+    let mut sink = Sink::new(
+        Output::create(&job.output, compression_out)?,
+        format,
+        options.clone(),
+    );
+    sink.set_schema(Arc::clone(&first.schema))?;
+    let mut rejects = match &job.rejects {
+        Some(target) => {
+            let format = target.format().unwrap_or(Format::Jsonl);
+            let mut sink = Sink::new(
+                Output::create(target, target.compression())?,
+                format,
+                options.clone(),
+            );
+            sink.set_schema(Arc::clone(&first.schema))?;
+            Some(sink)
+        }
+        None => None,
+    };
+    let mut spills: Vec<arrow_ipc::writer::StreamWriter<File>> = Vec::new();
+    if blocks {
+        for _ in 1..halves {
+            let file = spill_file(&job.output)?;
+            spills.push(
+                arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
+                    .map_err(|e| spill_error(&e))?,
+            );
+        }
+    }
+
+    let threads = job.threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
+    let permits = Arc::new(Permits::new(threads + 1));
+    let abort = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<(usize, Unit)>();
+    let units: Vec<(usize, usize)> = inputs
+        .iter()
+        .enumerate()
+        .flat_map(|(f, input)| (0..input.row_group_starts.len()).map(move |rg| (f, rg)))
+        .collect();
+    let inputs = Arc::new(inputs);
+    let dispatcher = {
+        let (permits, abort, inputs, resolved) = (
+            Arc::clone(&permits),
+            Arc::clone(&abort),
+            Arc::clone(&inputs),
+            Arc::clone(&resolved),
+        );
+        let spec = Arc::new(job.spec.clone());
+        let units = units.clone();
+        std::thread::spawn(move || {
+            for (seq, (f, rg)) in units.into_iter().enumerate() {
+                if abort.load(Ordering::SeqCst) || !permits.acquire() {
+                    return;
+                }
+                let (tx, inputs, resolved, spec) = (
+                    tx.clone(),
+                    Arc::clone(&inputs),
+                    Arc::clone(&resolved),
+                    Arc::clone(&spec),
+                );
+                pool.spawn(move || {
+                    let unit = relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks);
+                    let _ = tx.send((seq, unit));
+                });
+            }
+        })
+    };
+
+    let result = (|| -> Result<(Summary, usize)> {
+        let mut summary = Summary {
+            layout: Some(resolved.to_string()),
+            ..Summary::default()
+        };
+        let mut pending = BTreeMap::new();
+        let mut next = 0usize;
+        for (seq, unit) in rx.iter() {
+            pending.insert(seq, unit);
+            while let Some(unit) = pending.remove(&next) {
+                let (f, _) = units[next];
+                next += 1;
+                permits.release();
+                if let Some(e) = unit.error {
+                    return Err(e);
+                }
+                let name = &inputs[f].name;
+                if let (OnError::Fail, Some((row, problem))) = (job.on_error, unit.bad.first()) {
+                    return Err(Error::Row {
+                        location: Location {
+                            file: name.clone(),
+                            position: Position::Row(*row),
+                        },
+                        problem: problem.clone(),
+                    });
+                }
+                for (row, problem) in &unit.bad {
+                    summary.skip(problem.reason, || format!("{name}: row {row}: {problem}"));
+                }
+                if let Some(rejects) = &mut rejects {
+                    for batch in &unit.rejects {
+                        rejects.write_batch(batch)?;
+                    }
+                }
+                summary.rows_in += unit.rows_in;
+                summary.ties += unit.ties;
+                summary.ties_dropped += unit.ties_dropped;
+                summary.rows_out += unit.kept * halves as u64;
+                let mut outs = unit.outs.into_iter();
+                for batch in outs.next().unwrap_or_default() {
+                    sink.write_batch(&batch)?;
+                }
+                for (spill, batches) in spills.iter_mut().zip(outs) {
+                    for batch in batches {
+                        spill.write(&batch).map_err(|e| spill_error(&e))?;
+                    }
+                }
+                if let Some(progress) = &job.progress {
+                    (progress.0)(next as u64);
+                }
+            }
+        }
+        Ok((summary, next))
+    })();
+    if result.is_err() {
+        abort.store(true, Ordering::SeqCst);
+        permits.close();
+    }
+    drop(rx);
+    let _ = dispatcher.join();
+    let (summary, done) = result?;
+    if done < units.len() {
+        // A worker died without reporting (a panic): never write a short file as if complete.
+        return Err(Error::Format {
+            path: inputs[units[done].0].name.clone(),
+            detail: format!(
+                "row group {} was not relabeled (a worker failed)",
+                units[done].1
+            ),
+        });
+    }
+    for spill in spills {
+        let mut file = spill.into_inner().map_err(|e| spill_error(&e))?;
+        file.rewind()
+            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
+        let reader =
+            arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))?;
+        for batch in reader {
+            sink.write_batch(&batch.map_err(|e| spill_error(&e))?)?;
+        }
+    }
+    sink.finish()?;
+    if let Some(rejects) = rejects {
+        rejects.finish()?;
+    }
+    Ok(summary)
+}
+
+fn spill_error(e: &dyn std::fmt::Display) -> Error {
+    Error::io(
+        "temporary file for --order blocks",
+        std::io::Error::other(e.to_string()),
+    )
+}
+
+/// An anonymous temporary file beside the output (same disk), or in the temp folder.
+pub(crate) fn spill_file(output: &Target) -> Result<File> {
+    match output {
+        Target::File(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
+        Target::Stdout => tempfile::tempfile(),
+    }
+    .map_err(|e| Error::io("temporary file for --order blocks", e))
+}
+
+/// Reads one row group in batches and relabels each.
+fn relabel_row_group(
+    input: &Input,
+    rg: usize,
+    spec: &crate::relabel::Spec,
+    resolved: &Resolved,
+    blocks: bool,
+) -> Unit {
+    let halves = spec.halves().len();
+    let mut unit = Unit {
+        outs: vec![Vec::new(); if blocks { halves } else { 1 }],
+        bad: Vec::new(),
+        rejects: Vec::new(),
+        rows_in: 0,
+        ties: 0,
+        ties_dropped: 0,
+        kept: 0,
+        error: None,
+    };
+    let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
+    let reader = File::open(&input.path)
+        .map_err(|e| Error::io(&input.name, e))
+        .and_then(|file| {
+            ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| {
+                    b.with_row_groups(vec![rg])
+                        .with_batch_size(BATCH_ROWS)
+                        .build()
+                })
+                .map_err(|e| fail(&e))
+        });
+    let reader = match reader {
+        Ok(reader) => reader,
+        Err(e) => {
+            unit.error = Some(e);
+            return unit;
+        }
+    };
+    let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&input.schema));
+    let mut row = input.row_group_starts[rg];
+    let batches = reader.flat_map(|batch| match batch {
+        Ok(batch) => pieces(&batch, BATCH_BYTES).into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    });
+    for batch in batches {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                unit.error = Some(fail(&e));
+                return unit;
+            }
+        };
+        let out = match relabeler.relabel(&batch, blocks) {
+            Ok(out) => out,
+            Err(e) => {
+                unit.error = Some(fail(&e));
+                return unit;
+            }
+        };
+        unit.rows_in += batch.num_rows() as u64;
+        unit.ties += out.ties;
+        unit.ties_dropped += out.ties_dropped;
+        unit.kept += out.kept;
+        if !out.bad.is_empty() {
+            let indices = UInt32Array::from_iter_values(out.bad.iter().map(|(i, _)| *i as u32));
+            match arrow_select::take::take_record_batch(&batch, &indices) {
+                Ok(rejected) => unit.rejects.push(rejected),
+                Err(e) => {
+                    unit.error = Some(fail(&e));
+                    return unit;
+                }
+            }
+        }
+        for (i, problem) in out.bad {
+            unit.bad.push((row + i as u64, problem));
+        }
+        for (slot, batch) in unit.outs.iter_mut().zip(out.batches) {
+            if batch.num_rows() > 0 {
+                slot.push(batch);
+            }
+        }
+        row += batch.num_rows() as u64;
+    }
+    unit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, StringArray};
+
+    /// Big batches are cut by rows until each piece fits; no row is lost or reordered.
+    #[test]
+    fn batches_split_under_the_offset_limit() {
+        let texts: Vec<String> = (0..100)
+            .map(|i| format!("{i}:{}", "x".repeat(1000)))
+            .collect();
+        let column: ArrayRef = Arc::new(StringArray::from(texts.clone()));
+        let batch = RecordBatch::try_from_iter([("t", column)]).unwrap();
+        let parts = pieces(&batch, 10_000);
+        // About 100 KB in 10 KB pieces: 16 pieces of 6-7 rows, not 100 single rows.
+        assert_eq!(parts.len(), 16);
+        assert!(parts.iter().all(|p| slice_bytes(p) <= 10_000));
+        let joined = arrow_select::concat::concat_batches(&batch.schema(), &parts).unwrap();
+        assert_eq!(joined, batch);
+        assert_eq!(pieces(&batch, usize::MAX).len(), 1);
+    }
+}
