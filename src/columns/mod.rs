@@ -210,17 +210,17 @@ fn scores(
     let floats = arrow_cast::cast(&array, &DataType::Float64)?;
     let floats = floats.as_primitive::<Float64Type>();
     let mut values = Vec::with_capacity(floats.len());
-    for i in 0..floats.len() {
+    for (i, problem) in problems.iter_mut().enumerate().take(floats.len()) {
         let v = floats.value(i);
-        if problems[i].is_none() {
+        if problem.is_none() {
             if floats.is_null(i) {
-                problems[i] = Some(RowError::field(
+                *problem = Some(RowError::field(
                     Reason::BadScore,
                     path.as_str(),
                     "expected a number, got null",
                 ));
             } else if !v.is_finite() {
-                problems[i] = Some(RowError::field(
+                *problem = Some(RowError::field(
                     Reason::BadScore,
                     path.as_str(),
                     format!("{v} is not a finite number"),
@@ -255,11 +255,10 @@ fn check_texts(
     }
     let (offsets, values) = list_parts(array)?;
     let (role, content) = message_columns(values, path)?;
-    for i in 0..array.len() {
+    for (i, &(start, end)) in offsets.iter().enumerate() {
         if array.is_null(i) {
             continue;
         }
-        let (start, end) = offsets[i];
         if start == end {
             note(i, Reason::BadMessage, "empty message list".to_string());
             continue;
@@ -286,8 +285,11 @@ fn check_texts(
     Ok(())
 }
 
-/// The (start, end) of each list and the struct of all messages.
-fn list_parts(array: &ArrayRef) -> Result<(Vec<(usize, usize)>, &StructArray), ArrowError> {
+/// The (start, end) of each list, and the struct of all messages.
+type ListParts<'a> = (Vec<(usize, usize)>, &'a StructArray);
+
+/// Splits a message-list column into its list bounds and messages.
+fn list_parts(array: &ArrayRef) -> Result<ListParts<'_>, ArrowError> {
     fn parts<O: OffsetSizeTrait>(list: &GenericListArray<O>) -> Vec<(usize, usize)> {
         list.offsets()
             .windows(2)

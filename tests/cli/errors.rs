@@ -226,11 +226,12 @@ fn io_faults_name_the_file() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(std::path::Path::new("/dev/null").exists());
     std::fs::create_dir(wd.path("adir")).unwrap();
+    // A folder is a dataset to mirror: it needs an output folder.
     let run = wd.run(&["relabel", "adir"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "raug: error: adir: is a directory, not a data file\n"
+        "raug: error: a folder input needs an output folder: -o OUTDIR\n"
     );
 }
 
