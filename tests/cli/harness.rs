@@ -255,3 +255,32 @@ pub fn assert_rows_eq(actual: &[Value], expected: &[Value]) {
         }
     }
 }
+
+/// Runs `tests/py/tool.py` in the test venv (made once by `tests/py/setup.sh`) and returns stdout.
+pub fn py(args: &[&str]) -> String {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = PYTHON.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(root.join("tests/py/setup.sh"))
+            .output()
+            .expect("run tests/py/setup.sh");
+        assert!(
+            out.status.success(),
+            "tests/py/setup.sh failed (it needs python3 and PyPI):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    });
+    let out = Command::new(python)
+        .arg(root.join("tests/py/tool.py"))
+        .args(args)
+        .output()
+        .expect("run tool.py");
+    assert!(
+        out.status.success(),
+        "tool.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -2,4 +2,5 @@
 
 mod errors;
 mod harness;
+mod parquet;
 mod relabel;

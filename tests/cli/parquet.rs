@@ -1,0 +1,346 @@
+//! Parquet written by the real `datasets` library and pyarrow: same schema and features out, the
+//! same rows as the JSONL path, both cross-format directions, folders, and damaged files.
+
+use std::fs;
+
+use crate::harness::*;
+
+/// The rows raug's JSONL path makes of `input` with `args`.
+fn jsonl_rows(wd: &Workdir, input: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["relabel", input, "-q", "--output-format", "jsonl"];
+    all.extend_from_slice(args);
+    let run = wd.run(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    rows(&run.stdout)
+}
+
+/// Relabels Parquet into Parquet and returns pyarrow's reading of the rows.
+fn parquet_rows(wd: &Workdir, input: &str, output: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["relabel", input, "-o", output, "-q"];
+    all.extend_from_slice(args);
+    let run = wd.run(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    rows(&py(&["rows", wd.path(output).to_str().unwrap()]))
+}
+
+#[test]
+fn datasets_parquet_keeps_schema_features_and_matches_jsonl() {
+    let wd = Workdir::new();
+    let real = real(H4);
+    let input = wd.path("in.parquet");
+    py(&[
+        "datasets-parquet",
+        real.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let run = wd.run(&["relabel", "in.parquet", "-o", "out.parquet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 16 rows in, 32 rows out, 4 ties, 0 skipped\n"
+    );
+    // `datasets` loads the output with the input's features, and the schema is the input's.
+    let features = py(&["features", input.to_str().unwrap()]);
+    assert!(
+        features.contains("'chosen': List({'content': Value('string'), 'role': Value('string')})"),
+        "{features}"
+    );
+    assert_eq!(
+        py(&["features", wd.path("out.parquet").to_str().unwrap()]),
+        features
+    );
+    let info_in = py(&["info", input.to_str().unwrap()]);
+    let info_out = py(&["info", wd.path("out.parquet").to_str().unwrap()]);
+    let schema = |info: &str| info.split("metadata:").next().unwrap().to_string();
+    assert_eq!(schema(&info_out), schema(&info_in));
+    assert!(info_out.contains("'huggingface'"), "{info_out}");
+    assert!(info_out.contains("codec: SNAPPY"), "{info_out}");
+    assert!(info_out.contains("rows: 32"), "{info_out}");
+    // The rows are the JSONL path's, and the JSONL path's are the paper's.
+    let got = rows(&py(&["rows", wd.path("out.parquet").to_str().unwrap()]));
+    let jsonl = jsonl_rows(&wd, real.to_str().unwrap(), &[]);
+    assert_rows_eq(&got, &jsonl);
+    let model = Model {
+        site: Site::ResponseLists,
+        prefix: false,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    assert_rows_eq(
+        &got,
+        &model.relabel_all(&fs::read_to_string(&real).unwrap()),
+    );
+}
+
+/// One relabel core, two representations: every option gives the same rows on both.
+#[test]
+fn every_option_gives_the_same_rows_on_parquet_and_jsonl() {
+    let wd = Workdir::new();
+    let real = real(H4);
+    let input = wd.path("in.parquet");
+    py(&[
+        "pyarrow-parquet",
+        real.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "5",
+    ]);
+    let options: [&[&str]; 6] = [
+        &["--style", "prefix"],
+        &["--ties", "drop"],
+        &["--goals", "rejected", "--keep-original"],
+        &["--goals", "chosen"],
+        &["--order", "blocks", "--keep-original"],
+        &["--template", "Aim for {score}!", "-j", "1"],
+    ];
+    for args in options {
+        let got = parquet_rows(&wd, "in.parquet", "out.parquet", args);
+        let expected = jsonl_rows(&wd, real.to_str().unwrap(), args);
+        assert!(!expected.is_empty());
+        assert_rows_eq(&got, &expected);
+    }
+}
+
+#[test]
+fn real_standard_strings_with_struct_scores() {
+    for file in [NOISE, ARGILLA] {
+        let wd = Workdir::new();
+        let real = real(file);
+        let input = wd.path("in.parquet");
+        py(&[
+            "pyarrow-parquet",
+            real.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "300",
+            "zstd",
+        ]);
+        let got = parquet_rows(&wd, "in.parquet", "out.parquet", &[]);
+        assert_rows_eq(&got, &jsonl_rows(&wd, real.to_str().unwrap(), &[]));
+        let info = py(&["info", wd.path("out.parquet").to_str().unwrap()]);
+        assert!(info.contains("codec: ZSTD"), "{info}");
+        assert!(info.contains("rows: 2000"), "{info}");
+    }
+}
+
+#[test]
+fn parquet_to_jsonl_and_jsonl_to_parquet() {
+    let wd = Workdir::new();
+    let real = real(H4);
+    let input = wd.path("in.parquet");
+    py(&[
+        "datasets-parquet",
+        real.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let expected = jsonl_rows(&wd, real.to_str().unwrap(), &[]);
+    // Parquet -> JSONL.
+    let run = wd.run(&["relabel", "in.parquet", "-o", "out.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&wd.read("out.jsonl")), &expected);
+    // JSONL -> Parquet: a schema is inferred, and `datasets` reads the features it would infer
+    // from the relabeled JSON Lines themselves.
+    let run = wd.run(&[
+        "relabel",
+        real.to_str().unwrap(),
+        "-o",
+        "from-json.parquet",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = wd.path("from-json.parquet");
+    assert_rows_eq(&rows(&py(&["rows", out.to_str().unwrap()])), &expected);
+    assert_eq!(
+        py(&["features", out.to_str().unwrap()]),
+        py(&["features", wd.path("out.jsonl").to_str().unwrap()])
+    );
+    assert!(py(&["info", out.to_str().unwrap()]).contains("'huggingface'"));
+}
+
+#[test]
+fn folder_of_shards_is_mirrored_with_test_passed_through() {
+    let wd = Workdir::new();
+    let lines: Vec<String> = fs::read_to_string(real(H4))
+        .unwrap()
+        .lines()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::create_dir_all(wd.path("ds/data")).unwrap();
+    let shards = [
+        ("train_prefs-00000-of-00002.parquet", &lines[0..6]),
+        ("train_prefs-00001-of-00002.parquet", &lines[6..12]),
+        ("test_prefs-00000-of-00001.parquet", &lines[12..16]),
+    ];
+    for (name, part) in shards {
+        let json = wd.write(&format!("{name}.jsonl"), part.concat());
+        let out = wd.path(&format!("ds/data/{name}"));
+        py(&[
+            "datasets-parquet",
+            json.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ]);
+    }
+    wd.write("ds/README.md", "# my dataset\n");
+    let run = wd.run(&["relabel", "ds", "-o", "out", "--passthrough", "test_*"]);
+    // The four ties of the H4 sample are rows 0, 1, 6 and 9: all in the train shards.
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 12 rows in, 24 rows out, 4 ties, 0 skipped\n"
+    );
+    let mut listing: Vec<String> = Vec::new();
+    for entry in fs::read_dir(wd.path("out/data")).unwrap() {
+        listing.push(entry.unwrap().file_name().to_string_lossy().into_owned());
+    }
+    listing.sort();
+    assert_eq!(
+        listing,
+        [
+            "test_prefs-00000-of-00001.parquet",
+            "train_prefs-00000-of-00002.parquet",
+            "train_prefs-00001-of-00002.parquet"
+        ]
+    );
+    assert_eq!(wd.read("out/README.md"), "# my dataset\n");
+    let test = "data/test_prefs-00000-of-00001.parquet";
+    assert_eq!(
+        fs::read(wd.path(&format!("out/{test}"))).unwrap(),
+        fs::read(wd.path(&format!("ds/{test}"))).unwrap()
+    );
+    for (name, _) in &shards[..2] {
+        let got = rows(&py(&[
+            "rows",
+            wd.path(&format!("out/data/{name}")).to_str().unwrap(),
+        ]));
+        let expected = jsonl_rows(&wd, &format!("{name}.jsonl"), &[]);
+        assert_rows_eq(&got, &expected);
+    }
+    // Nothing staged is left beside the output.
+    assert!(
+        !wd.files().iter().any(|f| f.contains("raug-tmp")),
+        "{:?}",
+        wd.files()
+    );
+}
+
+#[test]
+fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
+    let wd = Workdir::new();
+    let input = wd.path("in.parquet");
+    py(&[
+        "pyarrow-parquet",
+        real(H4).to_str().unwrap(),
+        input.to_str().unwrap(),
+        "4",
+    ]);
+    let bytes = fs::read(&input).unwrap();
+    wd.write("truncated.parquet", &bytes[..bytes.len() / 2]);
+    let mut corrupt = bytes.clone();
+    let middle = corrupt.len() / 2;
+    for b in &mut corrupt[middle - 2000..middle] {
+        *b = 0xAB;
+    }
+    wd.write("corrupt.parquet", &corrupt);
+    wd.write("notparquet.parquet", "hello, I am text\n");
+    for name in ["truncated.parquet", "notparquet.parquet", "corrupt.parquet"] {
+        let run = wd.run(&["relabel", name, "-o", "out.parquet"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with(&format!(
+                "raug: error: {name}: not a readable Parquet file: "
+            )),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(!wd.path("out.parquet").exists(), "{name} left an output");
+    }
+    assert!(
+        !wd.files().iter().any(|f| f.contains("raug-tmp")),
+        "{:?}",
+        wd.files()
+    );
+}
+
+#[test]
+fn parquet_output_is_the_same_for_any_thread_count() {
+    let wd = Workdir::new();
+    let input = wd.path("in.parquet");
+    py(&[
+        "pyarrow-parquet",
+        real(NOISE).to_str().unwrap(),
+        input.to_str().unwrap(),
+        "64",
+    ]);
+    let mut files = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = format!("out{threads}.parquet");
+        let run = wd.run(&["relabel", "in.parquet", "-o", &out, "-j", threads, "-q"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        files.push(fs::read(wd.path(&out)).unwrap());
+    }
+    assert_eq!(files[0], files[1]);
+    assert_eq!(files[0], files[2]);
+}
+
+#[test]
+fn bad_parquet_rows_fail_or_go_to_rejects() {
+    let wd = Workdir::new();
+    wd.write(
+        "bad.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#,
+            "\n",
+            r#"{"prompt": "q", "chosen": "C", "rejected": "D", "score_chosen": null, "score_rejected": 3.0}"#,
+            "\n",
+            r#"{"prompt": null, "chosen": "E", "rejected": "F", "score_chosen": 2.0, "score_rejected": 1.0}"#,
+            "\n"
+        ),
+    );
+    let input = wd.path("bad.parquet");
+    py(&[
+        "pyarrow-parquet",
+        wd.path("bad.jsonl").to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let run = wd.run(&["relabel", "bad.parquet", "-o", "out.parquet"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: bad.parquet: row 1: field \"score_chosen\": expected a number, got null\n"
+    );
+    assert!(!wd.path("out.parquet").exists());
+    let run = wd.run(&[
+        "relabel",
+        "bad.parquet",
+        "-o",
+        "out.jsonl",
+        "--on-error",
+        "skip",
+        "--rejects",
+        "rejects.jsonl",
+        "--template",
+        "G{score}",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (bad_score: 1, missing_field: 1)\n\
+         raug: first skipped row: bad.parquet: row 1: field \"score_chosen\": expected a number, got null\n"
+    );
+    assert_eq!(
+        wd.read("rejects.jsonl"),
+        concat!(
+            r#"{"prompt":"q","chosen":"C","rejected":"D","score_chosen":null,"score_rejected":3.0}"#,
+            "\n",
+            r#"{"prompt":null,"chosen":"E","rejected":"F","score_chosen":2.0,"score_rejected":1.0}"#,
+            "\n"
+        )
+    );
+    assert_eq!(
+        wd.read("out.jsonl"),
+        concat!(
+            r#"{"prompt":"G8\n\np","chosen":"A","rejected":"B","score_chosen":8.0,"score_rejected":3.0}"#,
+            "\n",
+            r#"{"prompt":"G3\n\np","chosen":"B","rejected":"A","score_chosen":3.0,"score_rejected":8.0}"#,
+            "\n"
+        )
+    );
+}

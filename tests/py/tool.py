@@ -1,0 +1,66 @@
+"""Parquet helpers for raug's tests: write Parquet with the real `datasets` and pyarrow, read it back.
+
+    tool.py datasets-parquet IN.jsonl OUT.parquet     write as `datasets` does (features metadata)
+    tool.py pyarrow-parquet IN.jsonl OUT.parquet [ROWS_PER_GROUP] [CODEC]
+    tool.py rows FILE.parquet                         the rows as JSON Lines
+    tool.py features FILE.parquet|FILE.jsonl          the features `datasets` loads, as text
+    tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+def load(path):
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    kind = "parquet" if path.endswith(".parquet") else "json"
+    cache = os.path.join(os.path.dirname(os.path.abspath(path)), ".hf-cache")
+    return datasets.load_dataset(kind, data_files=path, split="train", cache_dir=cache)
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "datasets-parquet":
+        load(args[0]).to_parquet(args[1])
+    elif cmd == "pyarrow-parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(read_jsonl(args[0]))
+        rows = int(args[2]) if len(args) > 2 else None
+        codec = args[3] if len(args) > 3 else "snappy"
+        pq.write_table(table, args[1], row_group_size=rows, compression=codec)
+    elif cmd == "rows":
+        import pyarrow.parquet as pq
+
+        for row in pq.read_table(args[0]).to_pylist():
+            print(json.dumps(row, ensure_ascii=False))
+    elif cmd == "features":
+        print(load(args[0]).features)
+    elif cmd == "info":
+        import pyarrow.parquet as pq
+
+        f = pq.ParquetFile(args[0])
+        md = f.metadata
+        print(f.schema_arrow.remove_metadata())
+        print("metadata:", sorted(k.decode() for k in (f.schema_arrow.metadata or {})))
+        print("codec:", md.row_group(0).column(0).compression if md.num_row_groups else None)
+        print("row groups:", md.num_row_groups, "rows:", md.num_rows)
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
