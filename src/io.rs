@@ -133,6 +133,36 @@ impl Source {
     }
 }
 
+/// Expands a path whose file name has `*` or `?` (quoted, so the shell left it) into the
+/// matching files, sorted; other paths are returned as they are.
+pub fn expand_glob(path: &Path) -> Result<Vec<PathBuf>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if path.exists() || !(name.contains('*') || name.contains('?')) {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| crate::driver::glob_match(&name, &e.file_name().to_string_lossy()))
+        .map(|e| match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join(e.file_name()),
+            _ => PathBuf::from(e.file_name()),
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(Error::Usage(format!("no file matches {}", path.display())));
+    }
+    Ok(found)
+}
+
 /// Reads until `n` bytes or the end of input.
 pub fn read_head(reader: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(n);

@@ -44,6 +44,10 @@ pub struct IoArgs {
     /// Bytes per parallel work unit (for tests of block boundaries).
     #[arg(long, hide = true, value_name = "BYTES")]
     pub block_size: Option<usize>,
+
+    /// Most Arrow bytes relabeled as one batch (for tests of batch splitting).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub batch_bytes: Option<usize>,
 }
 
 /// A file format on the command line.
@@ -73,16 +77,15 @@ impl IoArgs {
         let sources: Vec<Source> = if self.inputs.is_empty() {
             vec![Source::Stdin]
         } else {
-            self.inputs
-                .iter()
-                .map(|p| {
-                    if p.as_os_str() == "-" {
-                        Source::Stdin
-                    } else {
-                        Source::File(p.clone())
-                    }
-                })
-                .collect()
+            let mut sources = Vec::new();
+            for p in &self.inputs {
+                if p.as_os_str() == "-" {
+                    sources.push(Source::Stdin);
+                } else {
+                    sources.extend(raug::io::expand_glob(p)?.into_iter().map(Source::File));
+                }
+            }
+            sources
         };
         if self.inputs.is_empty() && std::io::stdin().is_terminal() {
             return Err(raug::Error::Usage(

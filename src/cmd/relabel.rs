@@ -233,6 +233,9 @@ impl Args {
         if let Some(size) = self.io.block_size {
             job.block_size = size;
         }
+        if let Some(size) = self.io.batch_bytes {
+            job.batch_bytes = size;
+        }
         job.output_format = self.io.output_format.map(Into::into);
         job.input_format = self.io.input_format.map(Into::into);
         job.parquet_compression = self.compression.map(|c| match c {

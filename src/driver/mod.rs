@@ -55,6 +55,8 @@ pub struct Job {
     pub rejects: Option<Target>,
     /// Block size in bytes: rows are relabeled in parallel a block at a time.
     pub block_size: usize,
+    /// The most Arrow input bytes relabeled as one batch (keeps output offsets under 2 GiB).
+    pub batch_bytes: usize,
     /// Called with the input bytes read so far, after each block is written.
     pub progress: Option<Progress>,
 }
@@ -86,6 +88,7 @@ impl Job {
             on_error: OnError::Fail,
             rejects: None,
             block_size: 1 << 20,
+            batch_bytes: parquet::BATCH_BYTES,
             progress: None,
         }
     }

@@ -27,7 +27,7 @@ const BATCH_ROWS: usize = 1024;
 /// The most input bytes relabeled as one batch. Output columns hold up to three copies of each
 /// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
 /// column under 2 GiB. Larger batches are split by rows.
-pub(crate) const BATCH_BYTES: usize = 512 << 20;
+pub const BATCH_BYTES: usize = 512 << 20;
 
 /// The bytes a batch's rows use (for a slice, only its rows: buffers are shared with the whole).
 fn slice_bytes(batch: &RecordBatch) -> usize {
@@ -204,6 +204,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         );
         let spec = Arc::new(job.spec.clone());
         let units = units.clone();
+        let batch_bytes = job.batch_bytes;
         std::thread::spawn(move || {
             for (seq, (f, rg)) in units.into_iter().enumerate() {
                 if abort.load(Ordering::SeqCst) || !permits.acquire() {
@@ -216,7 +217,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     Arc::clone(&spec),
                 );
                 pool.spawn(move || {
-                    let unit = relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks);
+                    let unit =
+                        relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks, batch_bytes);
                     let _ = tx.send((seq, unit));
                 });
             }
@@ -337,6 +339,7 @@ fn relabel_row_group(
     spec: &crate::relabel::Spec,
     resolved: &Resolved,
     blocks: bool,
+    batch_bytes: usize,
 ) -> Unit {
     let halves = spec.halves().len();
     let mut unit = Unit {
@@ -371,7 +374,7 @@ fn relabel_row_group(
     let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&input.schema));
     let mut row = input.row_group_starts[rg];
     let batches = reader.flat_map(|batch| match batch {
-        Ok(batch) => pieces(&batch, BATCH_BYTES).into_iter().map(Ok).collect(),
+        Ok(batch) => pieces(&batch, batch_bytes).into_iter().map(Ok).collect(),
         Err(e) => vec![Err(e)],
     });
     for batch in batches {

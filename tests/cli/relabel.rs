@@ -458,6 +458,15 @@ fn several_inputs_make_one_dataset() {
     wd.write("b.jsonl", &SMALL[SMALL.find('\n').unwrap() + 1..]);
     wd.write("all.jsonl", SMALL);
     let split = wd.run(&["relabel", "a.jsonl", "b.jsonl", "--order", "blocks", "-q"]);
+    // A quoted glob is expanded by raug, in name order.
+    let glob = wd.run(&["relabel", "?.jsonl", "--order", "blocks", "-q"]);
+    assert_eq!(glob.stdout, split.stdout);
+    let none = wd.run(&["relabel", "nothing-*.jsonl"]);
+    assert_eq!(none.code, 2);
+    assert_eq!(
+        none.stderr,
+        "raug: error: no file matches nothing-*.jsonl\n"
+    );
     let whole = wd.run(&["relabel", "all.jsonl", "--order", "blocks", "-q"]);
     assert_eq!(split.code, 0, "{}", split.stderr);
     assert_eq!(split.stdout, whole.stdout);

@@ -5,6 +5,7 @@
     tool.py rows FILE.parquet                         the rows as JSON Lines
     tool.py features FILE.parquet|FILE.jsonl          the features `datasets` loads, as text
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
+    tool.py big-parquet OUT.parquet ROWS MB           rows with MB-sized chosen and rejected texts
 """
 import json
 import os
@@ -58,6 +59,18 @@ def main():
         print("metadata:", sorted(k.decode() for k in (f.schema_arrow.metadata or {})))
         print("codec:", md.row_group(0).column(0).compression if md.num_row_groups else None)
         print("row groups:", md.num_row_groups, "rows:", md.num_rows)
+    elif cmd == "big-parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n, size = int(args[1]), int(args[2]) << 20
+        schema = pa.schema([("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string()),
+                            ("score_chosen", pa.float64()), ("score_rejected", pa.float64())])
+        texts = [str(i % 10) * size for i in range(n)]
+        table = pa.table({"prompt": [f"p{i}" for i in range(n)], "chosen": texts, "rejected": texts,
+                          "score_chosen": [9.0] * n, "score_rejected": [float(i) for i in range(n)]},
+                         schema=schema)
+        pq.write_table(table, args[0], compression="snappy")  # one row group: one big batch
     else:
         sys.exit(f"unknown command {cmd}")
 
