@@ -283,6 +283,50 @@ fn blocks_of(
     })
 }
 
+/// Relabels JSON Lines (or a JSON array) held in memory, on the calling thread, through the same
+/// block reader, detection and row relabeling as [`super::relabel`]. Returns the output rows as
+/// JSON Lines and the summary; under [`OnError::Fail`] the first bad row is an error.
+pub fn relabel_bytes(
+    data: &[u8],
+    spec: &Spec,
+    fields: &FieldNames,
+    on_error: OnError,
+) -> Result<(Vec<u8>, Summary)> {
+    let name = "<memory>";
+    let first = data.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let blocks: Box<dyn Iterator<Item = io::Result<Block>>> = if first == Some(b'[') {
+        Box::new(ArrayBlocks::new(data, Vec::new(), 1 << 20, name))
+    } else {
+        Box::new(LineBlocks::new(data, Vec::new(), 1 << 20))
+    };
+    let halves = spec.halves().len();
+    let split = spec.order == Order::Blocks && halves > 1;
+    let mut outs = vec![Vec::new(); if split { halves } else { 1 }];
+    let mut summary = Summary::default();
+    let mut resolved: Option<Resolved> = None;
+    for block in blocks {
+        let block = block.map_err(|e| read_error(name, e))?;
+        if resolved.is_none() {
+            resolved = detect_in(&block, name, fields, spec.style)?;
+            if let Some(r) = &resolved {
+                summary.layout = Some(r.to_string());
+            }
+        }
+        let out = relabel_block(&block, name, spec, resolved.as_ref(), outs.len(), on_error);
+        if let Some(e) = out.error {
+            return Err(e);
+        }
+        summary.add(&out.counts);
+        if summary.first_skip.is_none() {
+            summary.first_skip = out.first_skip;
+        }
+        for (all, part) in outs.iter_mut().zip(out.outs) {
+            all.extend_from_slice(&part);
+        }
+    }
+    Ok((outs.concat(), summary))
+}
+
 /// Splits a block into its lines, with the line number of each.
 fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
     let data = &block.data;

@@ -3,6 +3,8 @@
 
 mod folder;
 mod json;
+
+pub use json::relabel_bytes;
 mod parquet;
 
 use std::collections::{BTreeMap, HashMap};

@@ -287,3 +287,43 @@ fn huge_rows_are_not_errors() {
     assert_eq!(lens.len(), 6);
     assert!(lens[2] > 50 << 20 && lens[3] > 50 << 20);
 }
+
+/// Ctrl-C mid-run: the temporary output is deleted, an existing target is untouched.
+#[test]
+fn interrupt_leaves_no_output_behind() {
+    let wd = Workdir::new();
+    wd.write("out.jsonl", "precious\n");
+    let fifo = wd.path("in.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = wd
+        .command(&["relabel", "in.jsonl", "-o", "out.jsonl"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep the FIFO open (raug waits for more rows) after one row.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::io::Write::write_all(&mut writer, format!("{GOOD}\n").as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    while !wd.files().iter().any(|f| f.ends_with(".raug-tmp")) {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "no temporary file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    drop(writer);
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(wd.read("out.jsonl"), "precious\n");
+    assert_eq!(wd.files(), ["in.jsonl", "out.jsonl"]);
+}

@@ -3,4 +3,5 @@
 mod errors;
 mod harness;
 mod parquet;
+mod properties;
 mod relabel;
