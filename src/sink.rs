@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowLeafColumn, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 
 use crate::columns::hf;
 use crate::driver::ParquetCompression;
@@ -45,7 +48,7 @@ enum Kind {
 struct ParquetOut {
     /// The file, until the writer (which needs the schema) takes it.
     output: Option<Output>,
-    writer: Option<ArrowWriter<Output>>,
+    writer: Option<RowGroups>,
     /// Set when rows arrive as JSON: schema inferred from the first rows.
     decoder: Option<arrow_json::reader::Decoder>,
     options: ParquetOptions,
@@ -180,8 +183,7 @@ impl Sink {
                     open_writer(&mut out, Arc::new(Schema::empty()), &name)?;
                 }
                 let writer = out.writer.take().expect("opened above");
-                let output = writer.into_inner().map_err(|e| arrow_error(&name, e))?;
-                output.finish()
+                writer.finish(&name)?.finish()
             }
         }
     }
@@ -204,29 +206,89 @@ fn infer_schema(rows: &[u8]) -> std::result::Result<SchemaRef, arrow_schema::Arr
     Ok(Arc::new(schema.with_metadata(metadata)))
 }
 
-fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()> {
-    let codec = match out.options.compression {
-        ParquetCompression::Snappy => Codec::SNAPPY,
-        ParquetCompression::Zstd => Codec::ZSTD(ZstdLevel::default()),
-        ParquetCompression::None => Codec::UNCOMPRESSED,
-    };
-    let properties = WriterProperties::builder()
-        .set_compression(codec)
-        .set_max_row_group_bytes(Some(out.options.row_group_bytes))
-        .build();
-    let output = out.output.take().expect("the writer is opened once");
-    let writer =
-        ArrowWriter::try_new(output, schema, Some(properties)).map_err(|e| arrow_error(name, e))?;
-    out.writer = Some(writer);
-    Ok(())
+/// A Parquet file written a row group at a time: batches are buffered until the row group is
+/// full, then its columns are encoded and compressed in parallel (the writer is otherwise the
+/// bottleneck: one core compressing everything), and appended in order.
+struct RowGroups {
+    file: SerializedFileWriter<Output>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    buffered: Vec<RecordBatch>,
+    bytes: usize,
+    rows: usize,
+    written: usize,
+    limit: usize,
 }
 
-fn write_parquet(out: &mut ParquetOut, batch: &RecordBatch, name: &str) -> Result<()> {
-    if out.writer.is_none() {
-        open_writer(out, batch.schema(), name)?;
+/// Rows per row group at most (parquet's default).
+const ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+impl RowGroups {
+    fn write(&mut self, batch: &RecordBatch, name: &str) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.bytes += batch.get_array_memory_size();
+        self.rows += batch.num_rows();
+        self.buffered.push(batch.clone());
+        if self.bytes >= self.limit || self.rows >= ROW_GROUP_ROWS {
+            self.flush(name)?;
+        }
+        Ok(())
     }
-    let writer = out.writer.as_mut().expect("opened above");
-    writer.write(batch).map_err(|e| match e {
+
+    fn flush(&mut self, name: &str) -> Result<()> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
+        let writers = self
+            .factory
+            .create_column_writers(self.written)
+            .map_err(fail)?;
+        // Leaves of every batch, in the order of the column writers.
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = Vec::with_capacity(self.buffered.len());
+        for batch in &self.buffered {
+            let mut batch_leaves = Vec::with_capacity(writers.len());
+            for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+                batch_leaves.extend(compute_leaves(field, array).map_err(fail)?);
+            }
+            leaves.push(batch_leaves);
+        }
+        let chunks: Vec<_> = writers
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, mut writer)| {
+                for batch_leaves in &leaves {
+                    writer.write(&batch_leaves[i])?;
+                }
+                writer.close()
+            })
+            .collect();
+        let mut row_group = self.file.next_row_group().map_err(fail)?;
+        for chunk in chunks {
+            chunk
+                .map_err(fail)?
+                .append_to_row_group(&mut row_group)
+                .map_err(fail)?;
+        }
+        row_group.close().map_err(fail)?;
+        self.buffered.clear();
+        self.bytes = 0;
+        self.rows = 0;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn finish(mut self, name: &str) -> Result<Output> {
+        self.flush(name)?;
+        self.file.into_inner().map_err(|e| parquet_error(name, e))
+    }
+}
+
+/// An I/O error from the writer is reported as one (a full disk says so), others as format errors.
+fn parquet_error(name: &str, e: parquet::errors::ParquetError) -> Error {
+    match e {
         parquet::errors::ParquetError::External(inner) => {
             match inner.downcast::<std::io::Error>() {
                 Ok(io) => Error::io(name, *io),
@@ -234,5 +296,41 @@ fn write_parquet(out: &mut ParquetOut, batch: &RecordBatch, name: &str) -> Resul
             }
         }
         other => arrow_error(name, other),
-    })
+    }
+}
+
+fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()> {
+    let codec = match out.options.compression {
+        ParquetCompression::Snappy => Codec::SNAPPY,
+        ParquetCompression::Zstd => Codec::ZSTD(ZstdLevel::default()),
+        ParquetCompression::None => Codec::UNCOMPRESSED,
+    };
+    let properties = WriterProperties::builder().set_compression(codec).build();
+    let output = out.output.take().expect("the writer is opened once");
+    // ArrowWriter sets up the Parquet schema and the ARROW:schema metadata; the row groups are
+    // then written by hand.
+    let (file, factory) = ArrowWriter::try_new(output, Arc::clone(&schema), Some(properties))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(|e| parquet_error(name, e))?;
+    out.writer = Some(RowGroups {
+        file,
+        factory,
+        schema,
+        buffered: Vec::new(),
+        bytes: 0,
+        rows: 0,
+        written: 0,
+        limit: out.options.row_group_bytes,
+    });
+    Ok(())
+}
+
+fn write_parquet(out: &mut ParquetOut, batch: &RecordBatch, name: &str) -> Result<()> {
+    if out.writer.is_none() {
+        open_writer(out, batch.schema(), name)?;
+    }
+    out.writer
+        .as_mut()
+        .expect("opened above")
+        .write(batch, name)
 }

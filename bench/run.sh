@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# raug against its peers on UltraFeedback-scale data, in one run: median wall time and peak RSS.
+#
+#   bash bench/run.sh [--runs N] [--rows N] [--with-datasets] [--no-flat]
+#
+# Makes bench/.venv (polars, duckdb, pyarrow; datasets with --with-datasets), generates
+# bench/data/uf.{jsonl,parquet} from ../shared/data/real/ (61,135 rows, every text tagged unique),
+# builds raug --release, runs every tool N times (default 5) and prints a Markdown table with
+# ratios. Unless --no-flat, it also relabels 4x the rows to check memory stays flat.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=5 rows=61135 with_datasets=0 flat=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift ;;
+    --rows) rows=$2; shift ;;
+    --with-datasets) with_datasets=1 ;;
+    --no-flat) flat=0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+venv=bench/.venv data=bench/data out=bench/data/out
+if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+pkgs="polars duckdb pyarrow"; [ $with_datasets = 1 ] && pkgs="$pkgs datasets"
+"$venv/bin/pip" install --quiet --disable-pip-version-check $pkgs
+py="$venv/bin/python"
+mkdir -p "$data" "$out"
+if [ ! -f "$data/uf.parquet" ] || [ "$(cat "$data/rows" 2>/dev/null)" != "$rows" ]; then
+  "$py" bench/gen_data.py --rows "$rows" --out "$data/uf.jsonl" --parquet "$data/uf.parquet"
+  echo "$rows" > "$data/rows"
+fi
+cargo build --release --quiet
+raug=target/release/raug
+
+results=$(mktemp)
+# measure NAME CMD...: runs CMD $runs times, appends "NAME wall_s rss_kb" per run.
+measure() {
+  local name=$1; shift
+  for _ in $(seq "$runs"); do
+    rm -rf "$out"/*
+    /usr/bin/time -f "$name %e %M" -a -o "$results" "$@" > /dev/null 2>&1 \
+      || { echo "$name failed: $*" >&2; exit 1; }
+  done
+}
+J=$data/uf.jsonl P=$data/uf.parquet
+measure "cat-jsonl" sh -c "cat $J $J > $out/cat.jsonl"
+measure "raug-jsonl" $raug relabel "$J" -o "$out/r.jsonl" --order blocks -q
+measure "raug-jsonl-interleaved" $raug relabel "$J" -o "$out/r.jsonl" -q
+measure "polars-jsonl" "$py" bench/peers.py polars "$J" "$out/p.jsonl"
+measure "duckdb-jsonl" "$py" bench/peers.py duckdb "$J" "$out/d.jsonl"
+measure "raug-parquet" $raug relabel "$P" -o "$out/r.parquet" --order blocks -q
+measure "polars-parquet" "$py" bench/peers.py polars "$P" "$out/p.parquet"
+measure "duckdb-parquet" "$py" bench/peers.py duckdb "$P" "$out/d.parquet"
+if [ $with_datasets = 1 ]; then
+  measure "datasets-jsonl" "$py" bench/peers.py datasets "$J" "$out/h.jsonl"
+  measure "datasets-parquet" "$py" bench/peers.py datasets "$P" "$out/h.parquet"
+fi
+if [ $flat = 1 ]; then
+  if [ ! -f "$data/uf4.jsonl" ]; then
+    for _ in 1 2 3 4; do cat "$J"; done > "$data/uf4.jsonl"
+    "$py" -c "import pyarrow.parquet as pq, pyarrow as pa; t=pq.read_table('$P'); pq.write_table(pa.concat_tables([t]*4), '$data/uf4.parquet', row_group_size=1000)"
+  fi
+  measure "raug-jsonl-4x" $raug relabel "$data/uf4.jsonl" -o "$out/r.jsonl" --order blocks -q
+  measure "raug-parquet-4x" $raug relabel "$data/uf4.parquet" -o "$out/r.parquet" --order blocks -q
+fi
+rm -rf "$out"
+"$py" - "$results" "$runs" "$rows" <<'PY'
+import statistics, sys
+path, runs, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t = {}
+for line in open(path):
+    parts = line.split()
+    if len(parts) == 3 and not parts[0].startswith("Command"):
+        t.setdefault(parts[0], []).append((float(parts[1]), int(parts[2])))
+med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v) / 1024) for k, v in t.items()}
+print(f"{rows} rows, {runs} runs each, medians.\n")
+print("| tool | JSONL -> JSONL | Parquet -> Parquet | peak RSS (JSONL / Parquet) |")
+print("|---|---|---|---|")
+for tool in ["raug", "polars", "duckdb", "datasets", "cat"]:
+    j, p = med.get(f"{tool}-jsonl"), med.get(f"{tool}-parquet")
+    if not j and not p:
+        continue
+    cell = lambda x: f"{x[0]:.2f} s" if x else ""
+    mem = " / ".join(f"{x[1]:.0f} MiB" for x in (j, p) if x)
+    print(f"| {tool} | {cell(j)} | {cell(p)} | {mem} |")
+r = med
+def ratio(a, b):
+    return r[a][0] / r[b][0] if a in r and b in r else float("nan")
+print()
+print(f"- raug / polars, JSONL: {ratio('raug-jsonl', 'polars-jsonl'):.2f} (goal <= 0.33)")
+print(f"- raug / cat floor, JSONL: {ratio('raug-jsonl', 'cat-jsonl'):.2f} (goal <= 3)")
+print(f"- raug / polars, Parquet: {ratio('raug-parquet', 'polars-parquet'):.2f} (goal <= 0.5)")
+print(f"- raug / duckdb: JSONL {ratio('raug-jsonl', 'duckdb-jsonl'):.2f}, Parquet {ratio('raug-parquet', 'duckdb-parquet'):.2f}")
+if "raug-jsonl-interleaved" in r:
+    print(f"- raug interleaved order, JSONL: {r['raug-jsonl-interleaved'][0]:.2f} s, {r['raug-jsonl-interleaved'][1]:.0f} MiB")
+for f in ["jsonl", "parquet"]:
+    a, b = r.get(f"raug-{f}"), r.get(f"raug-{f}-4x")
+    if a and b:
+        print(f"- raug peak RSS, {f}: {a[1]:.0f} MiB at 1x, {b[1]:.0f} MiB at 4x the input ({(b[1]/a[1]-1)*100:+.0f}%; goal <= +25%)")
+PY
+rm -f "$results"
