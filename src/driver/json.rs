@@ -327,24 +327,6 @@ pub fn relabel_bytes(
     Ok((outs.concat(), summary))
 }
 
-/// Splits a block into its lines, with the line number of each.
-fn lines(block: &Block) -> impl Iterator<Item = (u64, &[u8])> {
-    let data = &block.data;
-    let mut start = 0;
-    let mut index = 0usize;
-    std::iter::from_fn(move || {
-        if start >= data.len() {
-            return None;
-        }
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
-        let line = &data[start..end];
-        let number = block.line_of(index, index as u64);
-        index += 1;
-        start = end + 1;
-        Some((number, line))
-    })
-}
-
 /// Finds the dataset's shape in the first row of a block that is a JSON object.
 fn detect_in(
     block: &Block,
@@ -352,7 +334,7 @@ fn detect_in(
     fields: &FieldNames,
     style: Option<crate::relabel::Style>,
 ) -> Result<Option<Resolved>> {
-    for (number, line) in lines(block) {
+    for (number, line) in block.rows() {
         let Ok(text) = std::str::from_utf8(line) else {
             continue;
         };
@@ -387,7 +369,7 @@ fn relabel_block(
         bytes_read: 0,
     };
     let per_pair = spec.halves().len() as u64;
-    for (number, line) in lines(block) {
+    for (number, line) in block.rows() {
         if line.iter().all(u8::is_ascii_whitespace) {
             result.counts.blank += 1;
             continue;

@@ -10,17 +10,36 @@ pub struct Block {
     pub data: Vec<u8>,
     /// The 1-based line number of the block's first line (JSON Lines).
     pub first_line: u64,
-    /// For JSON arrays: the line each element starts on in the file; rows are elements made
-    /// single-line.
-    pub element_lines: Option<Vec<u64>>,
+    /// For JSON arrays: each element's starting line in the file and its byte range in `data`.
+    /// Rows are these ranges, not lines: a broken element may hold a raw newline in a string.
+    pub elements: Option<Vec<(u64, std::ops::Range<usize>)>>,
 }
 
 impl Block {
-    /// The line number of row `index` given the line counting so far.
-    pub fn line_of(&self, index: usize, lines_seen: u64) -> u64 {
-        match &self.element_lines {
-            Some(lines) => lines[index],
-            None => self.first_line + lines_seen,
+    /// The rows of the block with their line numbers: lines (JSON Lines) or elements (arrays).
+    pub fn rows(&self) -> Box<dyn Iterator<Item = (u64, &[u8])> + '_> {
+        match &self.elements {
+            Some(elements) => Box::new(
+                elements
+                    .iter()
+                    .map(|(line, range)| (*line, &self.data[range.clone()])),
+            ),
+            None => {
+                let data = &self.data;
+                let mut start = 0;
+                let mut number = self.first_line;
+                Box::new(std::iter::from_fn(move || {
+                    if start >= data.len() {
+                        return None;
+                    }
+                    let end =
+                        memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+                    let row = (number, &data[start..end]);
+                    number += 1;
+                    start = end + 1;
+                    Some(row)
+                }))
+            }
         }
     }
 }
@@ -82,7 +101,7 @@ impl<R: Read> LineBlocks<R> {
         Block {
             data,
             first_line,
-            element_lines: None,
+            elements: None,
         }
     }
 }
@@ -247,7 +266,7 @@ impl<R: Read> ArrayBlocks<R> {
 
     fn next_block(&mut self) -> io::Result<Option<Block>> {
         let mut block = Block {
-            element_lines: Some(Vec::new()),
+            elements: Some(Vec::new()),
             ..Block::default()
         };
         while block.data.len() < self.block_size {
@@ -261,9 +280,15 @@ impl<R: Read> ArrayBlocks<R> {
                     Some(b']') if first => self.state = ArrayState::End,
                     Some(b) => {
                         let line = self.line;
+                        let start = block.data.len();
                         self.element(b, &mut block.data)?;
+                        let end = block.data.len();
                         block.data.push(b'\n');
-                        block.element_lines.as_mut().expect("set above").push(line);
+                        block
+                            .elements
+                            .as_mut()
+                            .expect("set above")
+                            .push((line, start..end));
                         self.state = ArrayState::After;
                     }
                     None => return Err(self.bad("the array ends early (truncated?)")),
@@ -322,7 +347,27 @@ mod tests {
             String::from_utf8_lossy(&blocks[0].data),
             "{\"a\":\"x y\\\"]\"}\n{\"b\":[1,2]}\n3\n"
         );
-        assert_eq!(blocks[0].element_lines, Some(vec![2, 3, 3]));
+        let rows: Vec<(u64, &[u8])> = blocks[0].rows().collect();
+        assert_eq!(
+            rows,
+            [
+                (2, &b"{\"a\":\"x y\\\"]\"}"[..]),
+                (3, &b"{\"b\":[1,2]}"[..]),
+                (3, &b"3"[..])
+            ]
+        );
+    }
+
+    /// Found by the fuzzer: a raw newline inside a (broken) string of an array element made the
+    /// block hold more lines than elements. Rows are element ranges, so it stays one row.
+    #[test]
+    fn raw_newline_in_an_array_element_stays_one_row() {
+        let input = b"[{\"a\n\": 1}, 2]";
+        let blocks: Vec<Block> = ArrayBlocks::new(&input[..], Vec::new(), 1 << 20, "t.json")
+            .collect::<io::Result<_>>()
+            .unwrap();
+        let rows: Vec<(u64, &[u8])> = blocks[0].rows().collect();
+        assert_eq!(rows, [(1, &b"{\"a\n\":1}"[..]), (2, &b"2"[..])]);
     }
 
     #[test]
