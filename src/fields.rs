@@ -63,6 +63,44 @@ pub struct FieldNames {
     pub chosen_score: Option<FieldPath>,
     /// The rejected response's score.
     pub rejected_score: Option<FieldPath>,
+    /// Attributes to condition on instead of one overall score (`--attribute`).
+    pub attributes: Vec<Attribute>,
+}
+
+/// One attribute a goal states (`--attribute NAME[=CHOSEN_PATH,REJECTED_PATH]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// The name, as given (`helpfulness`); its fields are found from it unless `paths` are set.
+    pub name: String,
+    /// The chosen and rejected fields, when given.
+    pub paths: Option<(FieldPath, FieldPath)>,
+}
+
+impl Attribute {
+    /// Parses `NAME` or `NAME=CHOSEN_PATH,REJECTED_PATH`.
+    pub fn parse(text: &str) -> Result<Attribute, String> {
+        let (name, paths) = match text.split_once('=') {
+            None => (text, None),
+            Some((name, paths)) => {
+                let (c, r) = paths.split_once(',').ok_or_else(|| {
+                    format!(
+                        "invalid attribute {text:?}: write NAME or NAME=CHOSEN_PATH,REJECTED_PATH"
+                    )
+                })?;
+                (
+                    name,
+                    Some((FieldPath::parse(c.trim())?, FieldPath::parse(r.trim())?)),
+                )
+            }
+        };
+        if name.trim().is_empty() {
+            return Err(format!("invalid attribute {text:?}: the name is empty"));
+        }
+        Ok(Attribute {
+            name: name.trim().to_string(),
+            paths,
+        })
+    }
 }
 
 /// Score field pairs recognized without options, in order of preference. Each is looked for at the
@@ -100,10 +138,11 @@ pub struct Resolved {
     pub chosen: FieldPath,
     /// The rejected response.
     pub rejected: FieldPath,
-    /// The chosen response's score.
-    pub chosen_score: FieldPath,
-    /// The rejected response's score.
-    pub rejected_score: FieldPath,
+    /// The (chosen, rejected) score fields of each attribute, in goal order.
+    pub scores: Vec<(FieldPath, FieldPath)>,
+    /// Score fields swapped with the responses but not stated in the goal: the overall score
+    /// when goals name attributes, so every row stays self-consistent.
+    pub also_swapped: Vec<(FieldPath, FieldPath)>,
 }
 
 impl Resolved {
@@ -160,23 +199,18 @@ impl Resolved {
         };
         let layout = Layout::detect(prompt_kind, responses)?;
         let style = layout.resolve_style(style)?;
-        let (chosen_score, rejected_score) = match (&names.chosen_score, &names.rejected_score) {
-            (Some(c), Some(r)) => (c.clone(), r.clone()),
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(
-                    "--chosen-score and --rejected-score go together: give both".to_string()
-                )
-            }
-            (None, None) => detect_scores(row).ok_or_else(|| {
-                let names: Vec<String> = SCORE_NAMES
-                    .iter()
-                    .map(|(c, r)| format!("{c}/{r}"))
-                    .collect();
-                format!(
-                    "no score fields found (looked for {} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH",
-                    names.join(", ")
-                )
-            })?,
+        let (scores, also_swapped) = if names.attributes.is_empty() {
+            (vec![overall_scores(row, names)?], Vec::new())
+        } else {
+            let scores: Vec<(FieldPath, FieldPath)> = names
+                .attributes
+                .iter()
+                .map(|a| attribute_scores(row, a))
+                .collect::<Result<_, _>>()?;
+            let overall = overall_scores(row, names)
+                .ok()
+                .filter(|(c, r)| !scores.iter().any(|(a, b)| a.overlaps(c) || b.overlaps(r)));
+            (scores, overall.into_iter().collect())
         };
         let resolved = Resolved {
             layout,
@@ -184,8 +218,8 @@ impl Resolved {
             prompt: layout.has_prompt().then_some(prompt_path),
             chosen,
             rejected,
-            chosen_score,
-            rejected_score,
+            scores,
+            also_swapped,
         };
         resolved.check_disjoint()?;
         Ok(resolved)
@@ -210,12 +244,11 @@ impl Resolved {
 
     /// Every path the relabeler reads or rewrites.
     pub fn edited(&self) -> Vec<&FieldPath> {
-        let mut paths = vec![
-            &self.chosen,
-            &self.rejected,
-            &self.chosen_score,
-            &self.rejected_score,
-        ];
+        let mut paths = vec![&self.chosen, &self.rejected];
+        for (c, r) in self.scores.iter().chain(&self.also_swapped) {
+            paths.push(c);
+            paths.push(r);
+        }
         paths.extend(self.prompt.as_ref());
         paths
     }
@@ -223,10 +256,17 @@ impl Resolved {
 
 impl fmt::Display for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scores: Vec<String> = self
+            .scores
+            .iter()
+            .map(|(c, r)| format!("{c}/{r}"))
+            .collect();
         write!(
             f,
-            "layout {}, scores {}/{}, style {}",
-            self.layout, self.chosen_score, self.rejected_score, self.style
+            "layout {}, scores {}, style {}",
+            self.layout,
+            scores.join(", "),
+            self.style
         )
     }
 }
@@ -238,12 +278,64 @@ fn missing(path: &FieldPath, option: &str) -> String {
     )
 }
 
-/// Finds the first known score pair present at the top level, then inside object-valued fields.
-fn detect_scores(row: &dyn RowShape) -> Option<(FieldPath, FieldPath)> {
+/// The overall score fields: given with `--chosen-score`/`--rejected-score`, or detected.
+fn overall_scores(
+    row: &dyn RowShape,
+    names: &FieldNames,
+) -> Result<(FieldPath, FieldPath), String> {
+    match (&names.chosen_score, &names.rejected_score) {
+        (Some(c), Some(r)) => Ok((c.clone(), r.clone())),
+        (Some(_), None) | (None, Some(_)) => {
+            Err("--chosen-score and --rejected-score go together: give both".to_string())
+        }
+        (None, None) => find_pair(row, SCORE_NAMES.iter().map(|(c, r)| (c.to_string(), r.to_string()))).ok_or_else(|| {
+            let names: Vec<String> = SCORE_NAMES.iter().map(|(c, r)| format!("{c}/{r}")).collect();
+            format!(
+                "no score fields found (looked for {} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH",
+                names.join(", ")
+            )
+        }),
+    }
+}
+
+/// An attribute's fields: given, or `NAME_chosen`/`NAME_rejected`, or `chosen_NAME`/`rejected_NAME`.
+fn attribute_scores(
+    row: &dyn RowShape,
+    attribute: &Attribute,
+) -> Result<(FieldPath, FieldPath), String> {
+    if let Some(paths) = &attribute.paths {
+        for path in [&paths.0, &paths.1] {
+            if !row.has(path) {
+                return Err(format!(
+                    "no field {:?} in the first row for --attribute {}",
+                    path.as_str(),
+                    attribute.name
+                ));
+            }
+        }
+        return Ok(paths.clone());
+    }
+    let n = &attribute.name;
+    let candidates = [
+        (format!("{n}_chosen"), format!("{n}_rejected")),
+        (format!("chosen_{n}"), format!("rejected_{n}")),
+    ];
+    find_pair(row, candidates.into_iter()).ok_or_else(|| {
+        format!(
+            "no fields for --attribute {n} (looked for {n}_chosen/{n}_rejected and chosen_{n}/rejected_{n}); write --attribute {n}=CHOSEN_PATH,REJECTED_PATH"
+        )
+    })
+}
+
+/// Finds the first candidate pair present at the top level, then inside object-valued fields.
+fn find_pair(
+    row: &dyn RowShape,
+    candidates: impl Iterator<Item = (String, String)> + Clone,
+) -> Option<(FieldPath, FieldPath)> {
     let mut parents = vec![String::new()];
     parents.extend(row.object_fields().into_iter().map(|p| p + "."));
     for parent in &parents {
-        for (c, r) in SCORE_NAMES {
+        for (c, r) in candidates.clone() {
             let c = FieldPath::parse(&format!("{parent}{c}")).ok()?;
             let r = FieldPath::parse(&format!("{parent}{r}")).ok()?;
             if row.has(&c) && row.has(&r) {

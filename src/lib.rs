@@ -9,12 +9,16 @@
 //! to JSON rows by splicing raw bytes, and [`driver`] streams files through them in parallel.
 
 pub mod columns;
+pub mod condition;
 pub mod driver;
 pub mod error;
 pub mod fields;
+pub mod inspect;
 pub mod io;
 pub mod json;
+pub mod pairs;
 pub mod relabel;
+pub mod rows;
 pub mod sink;
 
 pub use error::{Error, Result};

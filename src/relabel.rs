@@ -7,7 +7,10 @@
 
 use std::fmt;
 
-/// The paper's goal text; `{score}` is replaced by the formatted score.
+/// The header of the paper's goal text; `{lo}` and `{hi}` are the scale's ends.
+pub const DEFAULT_HEADER: &str = "You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of {lo}-{hi}, where {lo} is lowest and {hi} is highest):";
+
+/// The paper's goal text for one overall score.
 pub const DEFAULT_TEMPLATE: &str = "You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of 1-10, where 1 is lowest and 10 is highest):\nOverall score: {score}.";
 
 /// What separates a goal from the text it is put in front of.
@@ -25,34 +28,188 @@ pub fn format_score(score: f64) -> String {
     score.to_string()
 }
 
-/// A goal-text template with a `{score}` placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    text: String,
+/// A closed score range, written `LO-HI` (`1-10`, `0-4`, `-1-1`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    /// The lowest score.
+    pub lo: f64,
+    /// The highest score.
+    pub hi: f64,
 }
 
-impl Template {
-    /// Makes a template; fails when the text has no `{score}` placeholder.
-    pub fn new(text: impl Into<String>) -> Result<Template, String> {
-        let text = text.into();
-        if !text.contains("{score}") {
-            return Err(format!(
-                "the template must contain the placeholder {{score}}, got {text:?}"
-            ));
+impl Default for Scale {
+    fn default() -> Scale {
+        Scale { lo: 1.0, hi: 10.0 }
+    }
+}
+
+impl Scale {
+    /// Parses `LO-HI`; the `-` between the two is the first one after a digit.
+    pub fn parse(text: &str) -> Result<Scale, String> {
+        let bad = || format!("invalid scale {text:?}: write LO-HI, like 1-10 or 0-1");
+        let bytes = text.as_bytes();
+        let cut = (1..bytes.len())
+            .find(|&i| bytes[i] == b'-' && bytes[i - 1].is_ascii_digit())
+            .ok_or_else(bad)?;
+        let lo: f64 = text[..cut].trim().parse().map_err(|_| bad())?;
+        let hi: f64 = text[cut + 1..].trim().parse().map_err(|_| bad())?;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(format!("invalid scale {text:?}: LO must be below HI"));
         }
-        Ok(Template { text })
+        Ok(Scale { lo, hi })
     }
 
-    /// Renders the goal text for one score.
-    pub fn render(&self, score: f64) -> String {
-        self.text.replace("{score}", &format_score(score))
+    /// Whether a value lies in the range.
+    pub fn contains(&self, value: f64) -> bool {
+        self.lo <= value && value <= self.hi
     }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", format_score(self.lo), format_score(self.hi))
+    }
+}
+
+/// How goals are written: the template, the attribute names, the scale and the number format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// Custom text with `{score}`, `{scores}`, `{lo}`, `{hi}`; `None` is the paper's text.
+    text: Option<String>,
+    /// The display name of each attribute, in goal order (`Overall score` by default).
+    names: Vec<String>,
+    /// The scale the goal states.
+    scale: Scale,
+    /// The scale raw scores are on, mapped linearly onto `scale` (`--from-scale`).
+    from: Option<Scale>,
+    /// Decimals printed scores are rounded to (`--precision`).
+    precision: Option<u32>,
 }
 
 impl Default for Template {
     fn default() -> Template {
         Template {
-            text: DEFAULT_TEMPLATE.to_string(),
+            text: None,
+            names: vec!["Overall score".to_string()],
+            scale: Scale::default(),
+            from: None,
+            precision: None,
+        }
+    }
+}
+
+/// The display name of an attribute: `helpfulness` -> `Helpfulness`, `overall_score` ->
+/// `Overall score`.
+pub fn display_name(name: &str) -> String {
+    let spaced = name.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl Template {
+    /// A custom goal text; it must contain `{score}` or `{scores}`.
+    pub fn new(text: impl Into<String>) -> Result<Template, String> {
+        let text = text.into();
+        if !text.contains("{score}") && !text.contains("{scores}") {
+            return Err(format!(
+                "the template must contain the placeholder {{score}} (or {{scores}}), got {text:?}"
+            ));
+        }
+        Ok(Template {
+            text: Some(text),
+            ..Template::default()
+        })
+    }
+
+    /// Conditions on these attributes (display names, in goal order) instead of one overall score.
+    pub fn with_attributes(mut self, names: Vec<String>) -> Template {
+        if !names.is_empty() {
+            self.names = names;
+        }
+        self
+    }
+
+    /// States this scale in the goal.
+    pub fn with_scale(mut self, scale: Scale) -> Template {
+        self.scale = scale;
+        self
+    }
+
+    /// Maps raw scores from this scale onto the goal's scale.
+    pub fn with_from_scale(mut self, from: Option<Scale>) -> Template {
+        self.from = from;
+        self
+    }
+
+    /// Rounds printed scores to this many decimals.
+    pub fn with_precision(mut self, precision: Option<u32>) -> Template {
+        self.precision = precision;
+        self
+    }
+
+    /// The number of attributes a goal has.
+    pub fn attributes(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The scale the goal states.
+    pub fn scale(&self) -> Scale {
+        self.scale
+    }
+
+    /// Checks a raw score against `--from-scale`; a score outside it is a bad row.
+    pub fn check(&self, raw: f64) -> Result<(), String> {
+        match self.from {
+            Some(from) if !from.contains(raw) => Err(format!(
+                "{} is outside --from-scale {from}",
+                format_score(raw)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The printed form of a raw score: mapped onto the goal's scale, rounded, formatted.
+    pub fn value(&self, raw: f64) -> String {
+        let mut v = match self.from {
+            Some(from) => {
+                self.scale.lo
+                    + (raw - from.lo) * (self.scale.hi - self.scale.lo) / (from.hi - from.lo)
+            }
+            None => raw,
+        };
+        if let Some(digits) = self.precision {
+            let factor = 10f64.powi(digits as i32);
+            v = (v * factor).round() / factor;
+        }
+        format_score(v)
+    }
+
+    /// Renders the goal text for one value per attribute.
+    pub fn render(&self, values: &[f64]) -> String {
+        let lines: Vec<String> = self
+            .names
+            .iter()
+            .zip(values)
+            .map(|(name, &v)| format!("{name}: {}.", self.value(v)))
+            .collect();
+        let (lo, hi) = (format_score(self.scale.lo), format_score(self.scale.hi));
+        match &self.text {
+            None => format!(
+                "{}\n{}",
+                DEFAULT_HEADER.replace("{lo}", &lo).replace("{hi}", &hi),
+                lines.join("\n")
+            ),
+            Some(text) => text
+                .replace("{scores}", &lines.join("\n"))
+                .replace(
+                    "{score}",
+                    &values.first().map_or(String::new(), |&v| self.value(v)),
+                )
+                .replace("{lo}", &lo)
+                .replace("{hi}", &hi),
         }
     }
 }
@@ -158,13 +315,18 @@ impl Spec {
         halves
     }
 
+    /// Whether a pair is a tie: every attribute scores the same on both sides.
+    pub fn is_tie(chosen: &[f64], rejected: &[f64]) -> bool {
+        chosen == rejected
+    }
+
     /// Whether a pair with these scores is emitted at all.
-    pub fn keeps(&self, chosen: f64, rejected: f64) -> bool {
-        !(self.ties == Ties::Drop && chosen == rejected)
+    pub fn keeps(&self, chosen: &[f64], rejected: &[f64]) -> bool {
+        !(self.ties == Ties::Drop && Spec::is_tie(chosen, rejected))
     }
 
     /// The goal text of one output row, or `None` for the original row.
-    pub fn goal(&self, half: Half, chosen: f64, rejected: f64) -> Option<String> {
+    pub fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<String> {
         match half {
             Half::Original => None,
             Half::Chosen => Some(self.template.render(chosen)),
@@ -346,8 +508,42 @@ mod tests {
     #[test]
     fn default_template_renders_the_papers_text() {
         assert_eq!(
-            Template::default().render(8.0),
+            Template::default().render(&[8.0]),
+            DEFAULT_TEMPLATE.replace("{score}", "8")
+        );
+        assert_eq!(
+            Template::default().render(&[8.0]),
             "You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of 1-10, where 1 is lowest and 10 is highest):\nOverall score: 8."
+        );
+    }
+
+    #[test]
+    fn attributes_scales_and_precision() {
+        let t = Template::default()
+            .with_attributes(vec![
+                display_name("helpfulness"),
+                display_name("overall_score"),
+            ])
+            .with_scale(Scale::parse("0-4").unwrap());
+        assert_eq!(
+            t.render(&[4.0, 2.5]),
+            "You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of 0-4, where 0 is lowest and 4 is highest):\nHelpfulness: 4.\nOverall score: 2.5."
+        );
+        let t = Template::default()
+            .with_from_scale(Some(Scale::parse("0-1").unwrap()))
+            .with_precision(Some(1));
+        assert_eq!(t.value(0.8901), "9");
+        assert_eq!(t.value(0.5), "5.5");
+        assert_eq!(t.check(1.5).unwrap_err(), "1.5 is outside --from-scale 0-1");
+        assert_eq!(Scale::parse("-1-1").unwrap(), Scale { lo: -1.0, hi: 1.0 });
+        assert!(Scale::parse("10-1").is_err());
+        assert!(Scale::parse("abc").is_err());
+        let custom = Template::new("Aim: {scores} ({lo} to {hi}); first {score}")
+            .unwrap()
+            .with_attributes(vec!["A".into(), "B".into()]);
+        assert_eq!(
+            custom.render(&[1.0, 2.0]),
+            "Aim: A: 1.\nB: 2. (1 to 10); first 1"
         );
     }
 
@@ -356,7 +552,7 @@ mod tests {
         assert!(Template::new("Score: {score}").is_ok());
         assert_eq!(
             Template::new("no placeholder").unwrap_err(),
-            "the template must contain the placeholder {score}, got \"no placeholder\""
+            "the template must contain the placeholder {score} (or {scores}), got \"no placeholder\""
         );
     }
 
@@ -374,10 +570,11 @@ mod tests {
     #[test]
     fn ties_are_kept_unless_dropped() {
         let mut spec = Spec::default();
-        assert!(spec.keeps(8.0, 8.0));
+        assert!(spec.keeps(&[8.0], &[8.0]));
         spec.ties = Ties::Drop;
-        assert!(!spec.keeps(8.0, 8.0));
-        assert!(spec.keeps(8.0, 7.0));
+        assert!(!spec.keeps(&[8.0], &[8.0]));
+        assert!(spec.keeps(&[8.0], &[7.0]));
+        assert!(spec.keeps(&[8.0, 1.0], &[8.0, 2.0]));
     }
 
     #[test]

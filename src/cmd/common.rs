@@ -153,3 +153,153 @@ impl IoArgs {
         ))
     }
 }
+
+/// How goals are written, shared by `relabel` and `condition` so training and inference prompts
+/// match exactly.
+#[derive(Debug, clap::Args)]
+pub struct GoalArgs {
+    /// Where the goal goes in message lists: a system message at index 0, or a prefix of the
+    /// first message's content (for models without a system role). Strings always take a prefix.
+    /// [default: system for message lists, prefix for strings]
+    #[arg(long, value_enum, value_name = "STYLE", help_heading = "Goals")]
+    pub style: Option<StyleArg>,
+
+    /// The goal text: `{score}` is the score (8.0 prints as 8, 7.5 as 7.5), `{scores}` one line
+    /// per attribute, `{lo}`/`{hi}` the scale. [default: the paper's text, "You are an assistant
+    /// ... (on a scale of 1-10, ...):" then "Overall score: {score}."]
+    #[arg(long, value_name = "TEXT", help_heading = "Goals")]
+    pub template: Option<String>,
+
+    /// Condition on an attribute instead of the overall score (repeatable, in goal order): its
+    /// scores are NAME_chosen/NAME_rejected or chosen_NAME/rejected_NAME, or name them with
+    /// NAME=CHOSEN_PATH,REJECTED_PATH. The goal gets one line per attribute ("Helpfulness: 4.").
+    #[arg(long = "attribute", value_name = "NAME", help_heading = "Goals")]
+    pub attributes: Vec<String>,
+
+    /// The scale the goal states ("on a scale of LO-HI, where LO is lowest ...").
+    #[arg(
+        long,
+        value_name = "LO-HI",
+        default_value = "1-10",
+        help_heading = "Goals"
+    )]
+    pub scale: String,
+
+    /// The scale raw scores are on, mapped linearly onto --scale (reward models give 0-1 or
+    /// other ranges). A score outside it is a bad row.
+    #[arg(long, value_name = "LO-HI", help_heading = "Goals")]
+    pub from_scale: Option<String>,
+
+    /// Round printed scores to N decimals (then 9.0 prints as 9).
+    #[arg(long, value_name = "N", help_heading = "Goals")]
+    pub precision: Option<u32>,
+}
+
+/// Where goals go in message lists, on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StyleArg {
+    /// A system message at the head of the message list.
+    System,
+    /// Goal + blank line before the first message's content or the prompt text.
+    Prefix,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    raug::Error::Usage(message).into()
+}
+
+impl GoalArgs {
+    /// The style, if one was asked for.
+    pub fn style(&self) -> Option<raug::relabel::Style> {
+        self.style.map(|s| match s {
+            StyleArg::System => raug::relabel::Style::System,
+            StyleArg::Prefix => raug::relabel::Style::Prefix,
+        })
+    }
+
+    /// The attributes as given.
+    pub fn attributes(&self) -> anyhow::Result<Vec<raug::fields::Attribute>> {
+        self.attributes
+            .iter()
+            .map(|a| {
+                raug::fields::Attribute::parse(a).map_err(|e| usage(format!("--attribute: {e}")))
+            })
+            .collect()
+    }
+
+    /// The goal template with attributes, scale and number format applied.
+    pub fn template(&self) -> anyhow::Result<raug::relabel::Template> {
+        use raug::relabel::{display_name, Scale, Template};
+        let template = match &self.template {
+            Some(text) => {
+                Template::new(text.as_str()).map_err(|e| usage(format!("--template: {e}")))?
+            }
+            None => Template::default(),
+        };
+        let scale = Scale::parse(&self.scale).map_err(|e| usage(format!("--scale: {e}")))?;
+        let from = self
+            .from_scale
+            .as_deref()
+            .map(|s| Scale::parse(s).map_err(|e| usage(format!("--from-scale: {e}"))))
+            .transpose()?;
+        let names = self
+            .attributes()?
+            .iter()
+            .map(|a| display_name(&a.name))
+            .collect();
+        Ok(template
+            .with_attributes(names)
+            .with_scale(scale)
+            .with_from_scale(from)
+            .with_precision(self.precision))
+    }
+}
+
+/// Field names, when detection needs help; shared by `relabel` and `inspect`.
+#[derive(Debug, clap::Args)]
+pub struct FieldArgs {
+    /// The prompt field (a dotted path into nested objects) [default: prompt].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub prompt: Option<String>,
+
+    /// The chosen response field [default: chosen].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub chosen: Option<String>,
+
+    /// The rejected response field [default: rejected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub rejected: Option<String>,
+
+    /// The chosen response's overall score, e.g. metadata.score_chosen [default: detected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub chosen_score: Option<String>,
+
+    /// The rejected response's overall score [default: detected].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub rejected_score: Option<String>,
+}
+
+impl FieldArgs {
+    /// The library's field names, with the goal's attributes.
+    pub fn names(
+        &self,
+        attributes: Vec<raug::fields::Attribute>,
+    ) -> anyhow::Result<raug::fields::FieldNames> {
+        let path = |option: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| {
+                    raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}")))
+                })
+                .transpose()
+        };
+        Ok(raug::fields::FieldNames {
+            prompt: path("--prompt", &self.prompt)?,
+            chosen: path("--chosen", &self.chosen)?,
+            rejected: path("--rejected", &self.rejected)?,
+            chosen_score: path("--chosen-score", &self.chosen_score)?,
+            rejected_score: path("--rejected-score", &self.rejected_score)?,
+            attributes,
+        })
+    }
+}

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod common;
+pub mod condition;
+pub mod inspect;
+pub mod pairs;
 pub mod relabel;
 
 /// Reward-augmented relabeling of LLM preference datasets.
@@ -20,7 +23,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Inspect(inspect::Args),
+    Pairs(pairs::Args),
     Relabel(relabel::Args),
+    Condition(condition::Args),
 }
 
 /// How a run ended, as the process exit code.
@@ -38,6 +44,9 @@ pub enum Exit {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Relabel(args) => relabel::run(args),
+        Command::Pairs(args) => pairs::run(args),
+        Command::Condition(args) => condition::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }
 

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::ValueEnum;
 use raug::driver::{self, Job, OnError, ParquetCompression, Summary};
-use raug::fields::{FieldNames, FieldPath};
 use raug::io::{Compression, Output, Target};
-use raug::relabel::{Goals, Order, Spec, Style, Template, Ties};
+use raug::relabel::{Goals, Order, Spec, Ties};
 
-use super::common::IoArgs;
+use super::common::{FieldArgs, GoalArgs, IoArgs};
 
 const AFTER_HELP: &str = "\
 Each input pair (prompt, chosen, rejected, score_chosen, score_rejected) becomes two rows:
@@ -46,16 +45,8 @@ pub struct Args {
     #[command(flatten)]
     io: IoArgs,
 
-    /// Where the goal goes in message lists: a system message at index 0, or a prefix of the
-    /// first message's content (for models without a system role). Strings always take a prefix.
-    /// [default: system for message lists, prefix for strings]
-    #[arg(long, value_enum, value_name = "STYLE", help_heading = "Relabeling")]
-    style: Option<StyleArg>,
-
-    /// The goal text; `{score}` is replaced by the score (8.0 prints as 8, 7.5 as 7.5).
-    /// [default: the paper's text, "You are an assistant ... Overall score: {score}."]
-    #[arg(long, value_name = "TEXT", help_heading = "Relabeling")]
-    template: Option<String>,
+    #[command(flatten)]
+    goal: GoalArgs,
 
     /// Which goal rows to emit: both (the paper), or only one side for ablations.
     #[arg(long, value_enum, default_value_t = GoalsArg::Both, help_heading = "Relabeling")]
@@ -75,25 +66,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = OrderArg::Interleaved, help_heading = "Relabeling")]
     order: OrderArg,
 
-    /// The prompt field (a dotted path into nested objects) [default: prompt].
-    #[arg(long, value_name = "PATH", help_heading = "Fields")]
-    prompt: Option<String>,
-
-    /// The chosen response field [default: chosen].
-    #[arg(long, value_name = "PATH", help_heading = "Fields")]
-    chosen: Option<String>,
-
-    /// The rejected response field [default: rejected].
-    #[arg(long, value_name = "PATH", help_heading = "Fields")]
-    rejected: Option<String>,
-
-    /// The chosen response's score, e.g. metadata.score_chosen [default: detected].
-    #[arg(long, value_name = "PATH", help_heading = "Fields")]
-    chosen_score: Option<String>,
-
-    /// The rejected response's score [default: detected].
-    #[arg(long, value_name = "PATH", help_heading = "Fields")]
-    rejected_score: Option<String>,
+    #[command(flatten)]
+    fields: FieldArgs,
 
     /// Bad rows: fail stops at the first with its file, line and field (exit 1); skip counts them
     /// by reason and goes on.
@@ -134,14 +108,6 @@ enum CodecArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum StyleArg {
-    /// A system message at the head of the message list.
-    System,
-    /// Goal + blank line before the first message's content or the prompt text.
-    Prefix,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 enum GoalsArg {
     /// Both goal rows.
     Both,
@@ -175,22 +141,10 @@ enum OnErrorArg {
     Skip,
 }
 
-fn path(option: &str, value: &Option<String>) -> anyhow::Result<Option<FieldPath>> {
-    value
-        .as_deref()
-        .map(|v| FieldPath::parse(v).map_err(|e| raug::Error::Usage(format!("{option}: {e}"))))
-        .transpose()
-        .map_err(Into::into)
-}
-
 impl Args {
     /// Converts the command line into the library's job.
     fn job(&self) -> anyhow::Result<Job> {
-        let template = match &self.template {
-            Some(text) => Template::new(text.as_str())
-                .map_err(|e| raug::Error::Usage(format!("--template: {e}")))?,
-            None => Template::default(),
-        };
+        let template = self.goal.template()?;
         if self.rejects.is_some() && matches!(self.on_error, OnErrorArg::Fail) {
             return Err(raug::Error::Usage(
                 "--rejects needs --on-error skip (under fail, the first bad row stops the run)"
@@ -214,18 +168,9 @@ impl Args {
                 OrderArg::Interleaved => Order::Interleaved,
                 OrderArg::Blocks => Order::Blocks,
             },
-            style: self.style.map(|s| match s {
-                StyleArg::System => Style::System,
-                StyleArg::Prefix => Style::Prefix,
-            }),
+            style: self.goal.style(),
         };
-        let fields = FieldNames {
-            prompt: path("--prompt", &self.prompt)?,
-            chosen: path("--chosen", &self.chosen)?,
-            rejected: path("--rejected", &self.rejected)?,
-            chosen_score: path("--chosen-score", &self.chosen_score)?,
-            rejected_score: path("--rejected-score", &self.rejected_score)?,
-        };
+        let fields = self.fields.names(self.goal.attributes()?)?;
         let mut job = Job::new(self.io.sources()?, self.io.target());
         job.spec = spec;
         job.fields = fields;

@@ -20,7 +20,7 @@ use arrow_select::take::take;
 
 use crate::error::{Reason, RowError};
 use crate::fields::{FieldPath, Resolved};
-use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, GOAL_SEPARATOR};
+use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, Template, GOAL_SEPARATOR};
 
 pub use shape::detect;
 
@@ -84,8 +84,19 @@ impl<'s> BatchRelabeler<'s> {
         let r = self.resolved;
         let n = batch.num_rows();
         let mut problems: Vec<Option<RowError>> = vec![None; n];
-        let chosen_score = scores(batch, &r.chosen_score, &mut problems)?;
-        let rejected_score = scores(batch, &r.rejected_score, &mut problems)?;
+        // Per attribute, the chosen and the rejected values of every row.
+        let mut chosen_score = Vec::with_capacity(r.scores.len());
+        let mut rejected_score = Vec::with_capacity(r.scores.len());
+        for (c, rj) in &r.scores {
+            chosen_score.push(scores(batch, c, &self.spec.template, &mut problems)?);
+            rejected_score.push(scores(batch, rj, &self.spec.template, &mut problems)?);
+        }
+        let row_scores = |i: usize| -> (Vec<f64>, Vec<f64>) {
+            (
+                chosen_score.iter().map(|a| a[i]).collect(),
+                rejected_score.iter().map(|a| a[i]).collect(),
+            )
+        };
         let chosen = column(batch, &r.chosen)?;
         let rejected = column(batch, &r.rejected)?;
         let kind = r.layout.responses();
@@ -107,11 +118,11 @@ impl<'s> BatchRelabeler<'s> {
                 out.bad.push((i, problem));
                 continue;
             }
-            let (c, rj) = (chosen_score[i], rejected_score[i]);
-            if c == rj {
+            let (c, rj) = row_scores(i);
+            if Spec::is_tie(&c, &rj) {
                 out.ties += 1;
             }
-            if self.spec.keeps(c, rj) {
+            if self.spec.keeps(&c, &rj) {
                 keep.push(i as u32);
             } else {
                 out.ties_dropped += 1;
@@ -120,10 +131,10 @@ impl<'s> BatchRelabeler<'s> {
         out.kept = keep.len() as u64;
         let keep = UInt32Array::from(keep);
         let kept = |a: &ArrayRef| take(a.as_ref(), &keep, None);
-        let scores_kept: Vec<(f64, f64)> = keep
+        let scores_kept: Vec<(Vec<f64>, Vec<f64>)> = keep
             .values()
             .iter()
-            .map(|&i| (chosen_score[i as usize], rejected_score[i as usize]))
+            .map(|&i| row_scores(i as usize))
             .collect();
 
         // Each half's version of every column.
@@ -136,7 +147,7 @@ impl<'s> BatchRelabeler<'s> {
             let goals: Option<Vec<String>> = (half != Half::Original).then(|| {
                 scores_kept
                     .iter()
-                    .map(|&(c, rj)| self.spec.goal(half, c, rj).expect("goal halves"))
+                    .map(|(c, rj)| self.spec.goal(half, c, rj).expect("goal halves"))
                     .collect()
             });
             let (mut new_chosen, mut new_rejected) = if half.swapped() {
@@ -159,10 +170,12 @@ impl<'s> BatchRelabeler<'s> {
                 replaced.push((path, p));
             }
             if half.swapped() {
-                let cs = kept(&column(batch, &r.chosen_score)?)?;
-                let rs = kept(&column(batch, &r.rejected_score)?)?;
-                replaced.push((&r.chosen_score, rs));
-                replaced.push((&r.rejected_score, cs));
+                for (c, rj) in r.scores.iter().chain(&r.also_swapped) {
+                    let cs = kept(&column(batch, c)?)?;
+                    let rs = kept(&column(batch, rj)?)?;
+                    replaced.push((c, rs));
+                    replaced.push((rj, cs));
+                }
             }
             let mut columns = unchanged.clone();
             for (path, array) in replaced {
@@ -204,6 +217,7 @@ impl<'s> BatchRelabeler<'s> {
 fn scores(
     batch: &RecordBatch,
     path: &FieldPath,
+    template: &Template,
     problems: &mut [Option<RowError>],
 ) -> Result<Vec<f64>, ArrowError> {
     let array = column(batch, path)?;
@@ -225,6 +239,8 @@ fn scores(
                     path.as_str(),
                     format!("{v} is not a finite number"),
                 ));
+            } else if let Err(e) = template.check(v) {
+                *problem = Some(RowError::field(Reason::BadScore, path.as_str(), e));
             }
         }
         values.push(v);

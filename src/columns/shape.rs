@@ -62,7 +62,7 @@ pub fn detect(
 ) -> Result<Resolved, String> {
     let shape = SchemaShape(schema);
     let resolved = Resolved::detect(&shape, names, style)?;
-    for path in [&resolved.chosen_score, &resolved.rejected_score] {
+    for path in resolved.scores.iter().flat_map(|(c, r)| [c, r]) {
         let field = shape
             .field(path)
             .ok_or_else(|| format!("no column {:?}", path.as_str()))?;

@@ -246,7 +246,7 @@ fn dispatch(
 }
 
 /// Turns a reading error into the library error, keeping our own "file:line: ..." messages.
-fn read_error(name: &str, e: io::Error) -> Error {
+pub(crate) fn read_error(name: &str, e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::InvalidData {
         Error::Format {
             path: name.to_string(),
@@ -259,7 +259,7 @@ fn read_error(name: &str, e: io::Error) -> Error {
 
 /// Opens a source and picks the block reader by its first byte: `[` is a JSON array, anything
 /// else JSON Lines.
-fn blocks_of(
+pub(crate) fn blocks_of(
     source: &Source,
     block_size: usize,
     counter: Arc<AtomicU64>,

@@ -2,10 +2,10 @@
 //! streaming driver, the Parquet driver and folder mirroring.
 
 mod folder;
-mod json;
+pub(crate) mod json;
 
 pub use json::relabel_bytes;
-mod parquet;
+pub(crate) mod parquet;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -262,7 +262,13 @@ impl Summary {
 /// The format of a source: the job's, else Parquet for `.parquet` files or files starting with
 /// `PAR1`, else JSON (lines or an array).
 pub(crate) fn input_format(job: &Job, source: &Source) -> Format {
-    if let Some(format) = job.input_format {
+    source_format(source, job.input_format)
+}
+
+/// The format of a source: `given`, else Parquet for `.parquet` files or files starting with
+/// `PAR1`, else JSON (lines or an array, told apart when read).
+pub fn source_format(source: &Source, given: Option<Format>) -> Format {
+    if let Some(format) = given {
         return format;
     }
     match source {

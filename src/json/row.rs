@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::error::{Reason, RowError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::json::object::{describe, lookup, span, Object};
-use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, GOAL_SEPARATOR};
+use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, Template, GOAL_SEPARATOR};
 
 /// A parsed row seen through the [`RowShape`] detection needs.
 struct Shape<'a>(Object<'a>);
@@ -36,7 +36,8 @@ impl RowShape for Shape<'_> {
     }
 }
 
-fn kind_of(raw: &str) -> Result<Kind, String> {
+/// The kind of a raw JSON value: a string, a list, or (as an error) what it is instead.
+pub(crate) fn kind_of(raw: &str) -> Result<Kind, String> {
     match raw.as_bytes().first() {
         Some(b'"') => Ok(Kind::Text),
         Some(b'[') => Ok(Kind::Messages),
@@ -78,10 +79,24 @@ pub struct Relabeler<'s> {
 }
 
 /// A text field of the row: its raw JSON and where it sits in the line.
-struct Text<'a> {
+pub(crate) struct Text<'a> {
     raw: &'a str,
-    span: Range<usize>,
+    pub(crate) span: Range<usize>,
     list: Option<List<'a>>,
+}
+
+impl Text<'_> {
+    /// Whether the goal can go in: a message list needs a string content in message 0 unless a
+    /// system message is inserted.
+    pub(crate) fn takes_goal(&self, style: Style) -> bool {
+        match &self.list {
+            Some(list) => {
+                list_edit(style, list.first_is_system) == ListEdit::InsertSystem
+                    || list.first_content.is_some()
+            }
+            None => true,
+        }
+    }
 }
 
 /// What the relabeler needs to know of a message list.
@@ -110,6 +125,18 @@ impl<'s> Relabeler<'s> {
         }
     }
 
+    /// The goal attributes' (chosen, rejected) values of a row, as `relabel` reads them.
+    pub fn scores(&self, line: &str) -> Result<(Vec<f64>, Vec<f64>), RowError> {
+        let object = Object::parse(line.trim_end())?;
+        let mut chosen = Vec::new();
+        let mut rejected = Vec::new();
+        for (c, r) in &self.resolved.scores {
+            chosen.push(score(&object, c, &self.spec.template)?.1);
+            rejected.push(score(&object, r, &self.spec.template)?.1);
+        }
+        Ok((chosen, rejected))
+    }
+
     /// The number of output rows each kept input row yields.
     pub fn rows_per_pair(&self) -> usize {
         self.halves.len()
@@ -130,10 +157,28 @@ impl<'s> Relabeler<'s> {
             (Some(path), Some(kind)) => Some(self.text(line, &object, path, kind)?),
             _ => None,
         };
-        let (chosen_score_raw, chosen_score) = score(&object, &r.chosen_score)?;
-        let (rejected_score_raw, rejected_score) = score(&object, &r.rejected_score)?;
-        let tie = chosen_score == rejected_score;
-        if !self.spec.keeps(chosen_score, rejected_score) {
+        // One (raw, value) per attribute and side.
+        let mut chosen_raw = Vec::with_capacity(r.scores.len());
+        let mut rejected_raw = Vec::with_capacity(r.scores.len());
+        let mut chosen_scores = Vec::with_capacity(r.scores.len());
+        let mut rejected_scores = Vec::with_capacity(r.scores.len());
+        for (c, rj) in &r.scores {
+            let (raw, value) = score(&object, c, &self.spec.template)?;
+            chosen_raw.push(raw);
+            chosen_scores.push(value);
+            let (raw, value) = score(&object, rj, &self.spec.template)?;
+            rejected_raw.push(raw);
+            rejected_scores.push(value);
+        }
+        // Fields swapped but not in the goal: swapped where both are present.
+        for (c, rj) in &r.also_swapped {
+            if let (Some(c), Some(rj)) = (lookup(&object, c)?, lookup(&object, rj)?) {
+                chosen_raw.push(c.get());
+                rejected_raw.push(rj.get());
+            }
+        }
+        let tie = Spec::is_tie(&chosen_scores, &rejected_scores);
+        if !self.spec.keeps(&chosen_scores, &rejected_scores) {
             return Ok(Outcome::DroppedTie);
         }
 
@@ -158,11 +203,9 @@ impl<'s> Relabeler<'s> {
             }
         }
 
-        let chosen_score_span = span(line, chosen_score_raw);
-        let rejected_score_span = span(line, rejected_score_raw);
         let single = outs.len() == 1;
         for (i, &half) in self.halves.iter().enumerate() {
-            let goal = self.spec.goal(half, chosen_score, rejected_score);
+            let goal = self.spec.goal(half, &chosen_scores, &rejected_scores);
             let swapped = half.swapped();
             let mut edits: Vec<(Range<usize>, Cow<[u8]>)> = Vec::with_capacity(5);
             let (to_chosen, to_rejected) = if swapped {
@@ -176,14 +219,10 @@ impl<'s> Relabeler<'s> {
                 edits.push((rejected.span.clone(), self.put(to_rejected, response_goal)));
             }
             if swapped {
-                edits.push((
-                    chosen_score_span.clone(),
-                    Cow::Borrowed(rejected_score_raw.as_bytes()),
-                ));
-                edits.push((
-                    rejected_score_span.clone(),
-                    Cow::Borrowed(chosen_score_raw.as_bytes()),
-                ));
+                for (c, rj) in chosen_raw.iter().zip(&rejected_raw) {
+                    edits.push((span(line, c), Cow::Borrowed(rj.as_bytes())));
+                    edits.push((span(line, rj), Cow::Borrowed(c.as_bytes())));
+                }
             }
             if let (Some(goal), Some(prompt)) = (&goal, &prompt) {
                 if !site.in_responses() {
@@ -196,7 +235,6 @@ impl<'s> Relabeler<'s> {
         Ok(Outcome::Emitted { tie })
     }
 
-    /// Finds a text field and checks its kind; message lists are validated message by message.
     fn text<'a>(
         &self,
         line: &'a str,
@@ -204,6 +242,24 @@ impl<'s> Relabeler<'s> {
         path: &FieldPath,
         kind: Kind,
     ) -> Result<Text<'a>, RowError> {
+        read_text(line, object, path, kind, &self.resolved.layout.to_string())
+    }
+
+    fn put<'a>(&self, text: &Text<'a>, goal: Option<&str>) -> Cow<'a, [u8]> {
+        put_goal(text, goal, self.resolved.style)
+    }
+}
+
+/// Finds a text field and checks its kind; message lists are validated message by message.
+/// `layout` names what was expected, for the error message.
+pub(crate) fn read_text<'a>(
+    line: &'a str,
+    object: &Object<'a>,
+    path: &FieldPath,
+    kind: Kind,
+    layout: &str,
+) -> Result<Text<'a>, RowError> {
+    {
         let raw = lookup(object, path)?
             .ok_or_else(|| RowError::field(Reason::MissingField, path.as_str(), "missing"))?
             .get();
@@ -215,11 +271,7 @@ impl<'s> Relabeler<'s> {
             return Err(RowError::field(
                 Reason::WrongType,
                 path.as_str(),
-                format!(
-                    "expected {want} (layout {}), got {}",
-                    self.resolved.layout,
-                    describe(raw)
-                ),
+                format!("expected {want} (layout {layout}), got {}", describe(raw)),
             ));
         }
         let list = match kind {
@@ -234,9 +286,11 @@ impl<'s> Relabeler<'s> {
             list,
         })
     }
+}
 
-    /// The bytes a text field gets: its own raw JSON, or that with the goal put in.
-    fn put<'a>(&self, text: &Text<'a>, goal: Option<&str>) -> Cow<'a, [u8]> {
+/// The bytes a text field gets: its own raw JSON, or that with the goal put in.
+pub(crate) fn put_goal<'a>(text: &Text<'a>, goal: Option<&str>, style: Style) -> Cow<'a, [u8]> {
+    {
         let Some(goal) = goal else {
             return Cow::Borrowed(text.raw.as_bytes());
         };
@@ -245,7 +299,7 @@ impl<'s> Relabeler<'s> {
         };
         let raw = text.raw;
         let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
-        match list_edit(self.resolved.style, list.first_is_system) {
+        match list_edit(style, list.first_is_system) {
             ListEdit::InsertSystem => {
                 let (kv, sep) = (list.key_sep, &list.item_sep);
                 let goal = escape(goal);
@@ -276,8 +330,12 @@ impl<'s> Relabeler<'s> {
     }
 }
 
-/// Reads a score; JSON numbers only, finite.
-fn score<'a>(object: &Object<'a>, path: &FieldPath) -> Result<(&'a str, f64), RowError> {
+/// Reads a score; JSON numbers only, finite, and inside `--from-scale` when given.
+fn score<'a>(
+    object: &Object<'a>,
+    path: &FieldPath,
+    template: &Template,
+) -> Result<(&'a str, f64), RowError> {
     let raw = lookup(object, path)?
         .ok_or_else(|| RowError::field(Reason::MissingField, path.as_str(), "missing"))?
         .get();
@@ -288,7 +346,10 @@ fn score<'a>(object: &Object<'a>, path: &FieldPath) -> Result<(&'a str, f64), Ro
         None
     };
     match value {
-        Some(v) if v.is_finite() => Ok((raw, v)),
+        Some(v) if v.is_finite() => match template.check(v) {
+            Ok(()) => Ok((raw, v)),
+            Err(e) => Err(RowError::field(Reason::BadScore, path.as_str(), e)),
+        },
         Some(_) => Err(RowError::field(
             Reason::BadScore,
             path.as_str(),
@@ -393,7 +454,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes `line` with each edited range replaced, then a newline.
-fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &mut Vec<u8>) {
+pub(crate) fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &mut Vec<u8>) {
     edits.sort_by_key(|(range, _)| range.start);
     let mut at = 0;
     for (range, bytes) in edits.iter() {
@@ -408,7 +469,7 @@ fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &mut Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relabel::{Goals, Template, Ties};
+    use crate::relabel::{Goals, Ties};
 
     fn resolved(line: &str, style: Option<Style>) -> Resolved {
         detect(line, &FieldNames::default(), style)

@@ -157,7 +157,7 @@ fn usage_errors_exit_2_with_a_fix() {
         ),
         (
             &["relabel", "data.jsonl", "--template", "no placeholder"],
-            "raug: error: --template: the template must contain the placeholder {score}, got \"no placeholder\"\n",
+            "raug: error: --template: the template must contain the placeholder {score} (or {scores}), got \"no placeholder\"\n",
         ),
         (
             &["relabel", "data.jsonl", "-o", "data.jsonl"],

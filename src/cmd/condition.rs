@@ -1,0 +1,101 @@
+//! `raug condition`: eval-time goals for prompt-only data.
+
+use raug::condition::{condition, ConditionSpec, TargetScore};
+use raug::driver::{source_format, ParquetCompression};
+use raug::fields::FieldPath;
+use raug::io::{Format, Output};
+use raug::sink::{ParquetOptions, Sink};
+
+use super::common::{GoalArgs, IoArgs};
+
+const AFTER_HELP: &str = "\
+At inference the paper asks the model for the top score. Use the same goal options as for
+`raug relabel` (--template, --style, --scale, --attribute) so prompts match training exactly:
+  raug condition alpaca_eval.json -o alpaca_eval.goal.jsonl --target max
+  raug condition mt_bench.jsonl --prompt turns_as_messages --style prefix --target 9
+The prompt is a string (goal + blank line before it) or a message list (a system message at its
+head, or a prefix of message 0 with --style prefix).";
+
+/// Put the goal (e.g. the top score) into prompt-only data for evaluation.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    io: IoArgs,
+
+    #[command(flatten)]
+    goal: GoalArgs,
+
+    /// The prompt field, a string or a message list [default: prompt, else instruction].
+    #[arg(long, value_name = "PATH")]
+    prompt: Option<String>,
+
+    /// The goal score: max (the top of --scale) or a value, given to every attribute.
+    #[arg(long, value_name = "max|VALUE", default_value = "max")]
+    target: String,
+}
+
+/// Runs `raug condition`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let usage = |m: String| anyhow::Error::from(raug::Error::Usage(m));
+    let target = match args.target.as_str() {
+        "max" => TargetScore::Max,
+        v => TargetScore::Value(
+            v.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| usage(format!("--target: expected max or a number, got {v:?}")))?,
+        ),
+    };
+    if args.goal.attributes()?.iter().any(|a| a.paths.is_some()) {
+        return Err(usage(
+            "--attribute NAME=PATHS names score fields, which prompt-only data has none of; give names only"
+                .to_string(),
+        ));
+    }
+    let spec = ConditionSpec {
+        template: args.goal.template()?,
+        style: args.goal.style(),
+        prompt: args
+            .prompt
+            .as_deref()
+            .map(|p| FieldPath::parse(p).map_err(|e| usage(format!("--prompt: {e}"))))
+            .transpose()?,
+        target,
+    };
+    let sources = args.io.sources()?;
+    let input_format = args.io.input_format.map(Format::from);
+    let target = args.io.target();
+    let format = args
+        .io
+        .output_format
+        .map(Format::from)
+        .or_else(|| target.format())
+        .unwrap_or(Format::Jsonl);
+    let options = ParquetOptions {
+        compression: ParquetCompression::Snappy,
+        ..ParquetOptions::default()
+    };
+    let mut sink = Sink::new(
+        Output::create(&target, target.compression())?,
+        format,
+        options,
+    );
+    let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
+        Box::new(std::iter::empty());
+    for source in &sources {
+        rows = Box::new(rows.chain(raug::rows::rows(
+            source,
+            source_format(source, input_format),
+        )?));
+    }
+    let summary = condition(rows, &spec, |line| sink.write_rows(line))?;
+    sink.finish()?;
+    if !args.io.quiet {
+        eprintln!(
+            "raug: {} rows conditioned (field {})",
+            summary.rows, summary.prompt
+        );
+    }
+    Ok(())
+}

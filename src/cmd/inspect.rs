@@ -1,0 +1,63 @@
+//! `raug inspect`: look at a dataset the way `relabel` will, before converting it.
+
+use raug::driver::source_format;
+use raug::inspect::inspect;
+use raug::io::Format;
+use raug::relabel::Spec;
+
+use super::common::{FieldArgs, GoalArgs, IoArgs};
+
+/// Show the detected format, layout and score fields, row count, score histogram, ties, the
+/// rows that would be rejected and why, and one relabeled row.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    io: IoArgs,
+
+    #[command(flatten)]
+    fields: FieldArgs,
+
+    #[command(flatten)]
+    goal: GoalArgs,
+
+    /// Print the report as JSON, for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `raug inspect`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = Spec {
+        template: args.goal.template()?,
+        style: args.goal.style(),
+        ..Spec::default()
+    };
+    let names = args.fields.names(args.goal.attributes()?)?;
+    let sources = args.io.sources()?;
+    let given = args.io.input_format.map(Format::from);
+    let mut reports = Vec::new();
+    for source in &sources {
+        let format = source_format(source, given);
+        let mut report = inspect(raug::rows::rows(source, format)?, &spec, &names)?;
+        report.file = source.name();
+        report.format = match format {
+            Format::Parquet => "Parquet",
+            _ => "JSON (lines or array)",
+        }
+        .to_string();
+        reports.push(report);
+    }
+    if args.json {
+        let json = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])?
+        } else {
+            serde_json::to_string_pretty(&reports)?
+        };
+        println!("{json}");
+    } else {
+        for report in &reports {
+            print!("{}", report.text());
+        }
+    }
+    Ok(())
+}

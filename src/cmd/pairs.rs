@@ -1,0 +1,165 @@
+//! `raug pairs`: preference pairs from several scored responses per prompt.
+
+use raug::driver::{source_format, ParquetCompression};
+use raug::fields::FieldPath;
+use raug::io::{Format, Output};
+use raug::pairs::{pairs, PairSpec, Strategy};
+use raug::sink::{ParquetOptions, Sink};
+
+use super::common::IoArgs;
+
+const AFTER_HELP: &str = "\
+Nested data has one row per prompt with a list of responses:
+  raug pairs stack_exchange.jsonl --prompt question --responses answers --text text --score pm_score
+  raug pairs ultrafeedback_raw.jsonl --prompt instruction --responses completions \\
+      --text response --score overall_score --strategy best-random --seed 42
+Flat data has one row per response; rows with the same --group-by value are one prompt:
+  raug pairs helpsteer.jsonl --group-by prompt --text response --score helpfulness --strategy all
+
+Each output row has prompt, chosen, rejected, score_chosen, score_rejected, and every numeric
+field of the responses as FIELD_chosen/FIELD_rejected, so `raug relabel --attribute FIELD` works
+on the result directly. A prompt whose responses all tie (or that has one) yields no pair.";
+
+/// Build preference pairs from several scored responses per prompt.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    #[command(flatten)]
+    io: IoArgs,
+
+    /// The prompt field [default: prompt (nested), the --group-by field (flat)].
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    prompt: Option<String>,
+
+    /// Nested: the field holding each row's list of responses.
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Fields",
+        conflicts_with = "group_by"
+    )]
+    responses: Option<String>,
+
+    /// Flat: rows with the same value here are responses to one prompt.
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    group_by: Option<String>,
+
+    /// The response text field (inside each response when nested).
+    #[arg(long, value_name = "FIELD", help_heading = "Fields")]
+    text: String,
+
+    /// The score field responses are ranked by.
+    #[arg(long, value_name = "FIELD", help_heading = "Fields")]
+    score: String,
+
+    /// best-worst: the best against the worst; best-random: the best against a random other
+    /// (UltraFeedback's binarization, reproducible with --seed); all: every pair whose score gap
+    /// is at least --min-gap.
+    #[arg(long, value_enum, default_value_t = StrategyArg::BestWorst, help_heading = "Pairing")]
+    strategy: StrategyArg,
+
+    /// The seed of best-random.
+    #[arg(long, default_value_t = 42, help_heading = "Pairing")]
+    seed: u64,
+
+    /// The smallest score gap of a pair under --strategy all (pairs always differ in score).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "GAP",
+        help_heading = "Pairing"
+    )]
+    min_gap: f64,
+
+    /// Write chosen and rejected as [user prompt, assistant response] message lists (the
+    /// ultrafeedback_binarized layout) instead of strings.
+    #[arg(long, help_heading = "Pairing")]
+    messages: bool,
+
+    /// Skip bad rows and responses (counted) instead of stopping at the first.
+    #[arg(long, help_heading = "Pairing")]
+    skip_bad: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StrategyArg {
+    /// Best against worst.
+    BestWorst,
+    /// Best against a random other.
+    BestRandom,
+    /// Every pair with enough gap.
+    All,
+}
+
+fn path(option: &str, value: &str) -> anyhow::Result<FieldPath> {
+    FieldPath::parse(value).map_err(|e| raug::Error::Usage(format!("{option}: {e}")).into())
+}
+
+/// Runs `raug pairs`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.responses.is_none() && args.group_by.is_none() {
+        return Err(raug::Error::Usage(
+            "name the responses: --responses PATH (a list in each row) or --group-by PATH (one row per response)"
+                .to_string(),
+        )
+        .into());
+    }
+    let spec = PairSpec {
+        prompt: args
+            .prompt
+            .as_deref()
+            .map(|p| path("--prompt", p))
+            .transpose()?,
+        responses: args
+            .responses
+            .as_deref()
+            .map(|p| path("--responses", p))
+            .transpose()?,
+        group_by: args
+            .group_by
+            .as_deref()
+            .map(|p| path("--group-by", p))
+            .transpose()?,
+        text: path("--text", &args.text)?,
+        score: path("--score", &args.score)?,
+        strategy: match args.strategy {
+            StrategyArg::BestWorst => Strategy::BestWorst,
+            StrategyArg::BestRandom => Strategy::BestRandom,
+            StrategyArg::All => Strategy::All,
+        },
+        seed: args.seed,
+        min_gap: args.min_gap,
+        messages: args.messages,
+        skip_bad: args.skip_bad,
+    };
+    let sources = args.io.sources()?;
+    let input_format = args.io.input_format.map(Format::from);
+    let target = args.io.target();
+    let format = args
+        .io
+        .output_format
+        .map(Format::from)
+        .or_else(|| target.format())
+        .unwrap_or(Format::Jsonl);
+    let options = ParquetOptions {
+        compression: ParquetCompression::Snappy,
+        ..ParquetOptions::default()
+    };
+    let mut sink = Sink::new(
+        Output::create(&target, target.compression())?,
+        format,
+        options,
+    );
+    let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
+        Box::new(std::iter::empty());
+    for source in &sources {
+        let more = raug::rows::rows(source, source_format(source, input_format))?;
+        rows = Box::new(rows.chain(more));
+    }
+    let summary = pairs(rows, &spec, |line| sink.write_rows(line))?;
+    sink.finish()?;
+    if !args.io.quiet {
+        eprintln!("raug: {}", summary.line());
+    }
+    Ok(())
+}

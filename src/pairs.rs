@@ -1,0 +1,400 @@
+//! Preference pairs from several scored responses per prompt, for `relabel` to condition on:
+//! nested (a list of responses in each row) or flat (one row per response, grouped by a key).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Location, Reason, Result, RowError};
+use crate::fields::FieldPath;
+use crate::rows::Row;
+
+/// How pairs are picked among a prompt's responses (`--strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The best response against the worst.
+    BestWorst,
+    /// The best against a random other one, as UltraFeedback was binarized (seeded).
+    BestRandom,
+    /// Every pair whose score gap is at least the minimum gap.
+    All,
+}
+
+/// Where the responses are and how to pair them.
+#[derive(Debug, Clone)]
+pub struct PairSpec {
+    /// The prompt field; in flat mode it defaults to the group key.
+    pub prompt: Option<FieldPath>,
+    /// Nested mode: the list of responses in each row.
+    pub responses: Option<FieldPath>,
+    /// Flat mode: the field that groups rows (responses) into prompts.
+    pub group_by: Option<FieldPath>,
+    /// The response text field (inside each response, or of the row in flat mode).
+    pub text: FieldPath,
+    /// The score field ranked by.
+    pub score: FieldPath,
+    /// The pairing strategy.
+    pub strategy: Strategy,
+    /// The seed of `best-random`.
+    pub seed: u64,
+    /// The smallest score gap of a pair under `all` (pairs always differ in score).
+    pub min_gap: f64,
+    /// Write chosen/rejected as `[user prompt, assistant response]` message lists.
+    pub messages: bool,
+    /// Skip bad rows (counted) instead of failing.
+    pub skip_bad: bool,
+}
+
+/// What `pairs` did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PairSummary {
+    /// Input rows read.
+    pub rows_in: u64,
+    /// Prompts seen.
+    pub prompts: u64,
+    /// Pairs written.
+    pub pairs: u64,
+    /// Prompts with fewer than two responses, or all tied: no pair.
+    pub no_pair: u64,
+    /// Bad rows or responses skipped.
+    pub skipped: u64,
+}
+
+impl PairSummary {
+    /// The one-line summary.
+    pub fn line(&self) -> String {
+        format!(
+            "{} rows in, {} prompts, {} pairs out, {} prompts without a pair (one response or all tied), {} skipped",
+            self.rows_in, self.prompts, self.pairs, self.no_pair, self.skipped
+        )
+    }
+}
+
+/// One scored response.
+struct Response {
+    text: Value,
+    score: f64,
+    /// Numeric fields of the response, in order (the score field included).
+    numbers: Vec<(String, Value)>,
+}
+
+fn get<'a>(value: &'a Value, path: &FieldPath) -> Option<&'a Value> {
+    path.parts().iter().try_fold(value, |v, k| v.get(k))
+}
+
+fn bad(location: &Location, problem: RowError) -> Error {
+    Error::Row {
+        location: location.clone(),
+        problem,
+    }
+}
+
+/// Reads one response object: its text, its score and its numeric fields.
+fn response(
+    object: &Value,
+    spec: &PairSpec,
+    skip: &[&FieldPath],
+    what: &str,
+) -> std::result::Result<Response, RowError> {
+    let text = get(object, &spec.text)
+        .ok_or_else(|| {
+            RowError::field(
+                Reason::MissingField,
+                spec.text.as_str(),
+                format!("missing in {what}"),
+            )
+        })?
+        .clone();
+    let score = get(object, &spec.score).ok_or_else(|| {
+        RowError::field(
+            Reason::MissingField,
+            spec.score.as_str(),
+            format!("missing in {what}"),
+        )
+    })?;
+    let score = score.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
+        RowError::field(
+            Reason::BadScore,
+            spec.score.as_str(),
+            format!("expected a number in {what}, got {score}"),
+        )
+    })?;
+    let numbers = object
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, v)| v.is_number() && !skip.iter().any(|p| p.parts() == [k.as_str()]))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Response {
+        text,
+        score,
+        numbers,
+    })
+}
+
+/// A small, seeded, portable random number: splitmix64.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The (chosen, rejected) indices for one prompt's responses. `group` seeds `best-random` so
+/// each prompt's draw depends only on the seed and its position.
+fn choose(responses: &[Response], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
+    if responses.len() < 2 {
+        return Vec::new();
+    }
+    let first_max = (0..responses.len())
+        .reduce(|a, b| {
+            if responses[b].score > responses[a].score {
+                b
+            } else {
+                a
+            }
+        })
+        .expect("two or more");
+    let first_min = (0..responses.len())
+        .reduce(|a, b| {
+            if responses[b].score < responses[a].score {
+                b
+            } else {
+                a
+            }
+        })
+        .expect("two or more");
+    if responses[first_max].score == responses[first_min].score {
+        return Vec::new(); // all tied
+    }
+    match spec.strategy {
+        Strategy::BestWorst => vec![(first_max, first_min)],
+        Strategy::BestRandom => {
+            let draw = splitmix64(spec.seed ^ splitmix64(group)) % (responses.len() as u64 - 1);
+            let mut other = draw as usize;
+            if other >= first_max {
+                other += 1;
+            }
+            vec![(first_max, other)]
+        }
+        Strategy::All => {
+            let mut pairs = Vec::new();
+            for (i, a) in responses.iter().enumerate() {
+                for (j, b) in responses.iter().enumerate() {
+                    if a.score > b.score && a.score - b.score >= spec.min_gap {
+                        pairs.push((i, j));
+                    }
+                }
+            }
+            pairs
+        }
+    }
+}
+
+/// The output row of one pair.
+fn pair_row(prompt: &Value, chosen: &Response, rejected: &Response, spec: &PairSpec) -> Value {
+    let side = |r: &Response| {
+        if spec.messages {
+            json!([{"content": prompt, "role": "user"}, {"content": r.text, "role": "assistant"}])
+        } else {
+            r.text.clone()
+        }
+    };
+    let mut row = Map::new();
+    row.insert("prompt".into(), prompt.clone());
+    row.insert("chosen".into(), side(chosen));
+    row.insert("rejected".into(), side(rejected));
+    row.insert("score_chosen".into(), json!(chosen.score));
+    row.insert("score_rejected".into(), json!(rejected.score));
+    for (name, value) in &chosen.numbers {
+        let other = rejected
+            .numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(Value::Null, |(_, v)| v.clone());
+        row.insert(format!("{name}_chosen"), value.clone());
+        row.insert(format!("{name}_rejected"), other);
+    }
+    Value::Object(row)
+}
+
+/// Builds pairs from rows, writing each as a JSON line through `emit`.
+pub fn pairs(
+    rows: impl Iterator<Item = Result<Row>>,
+    spec: &PairSpec,
+    mut emit: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<PairSummary> {
+    let mut summary = PairSummary::default();
+    let mut write = |prompt: &Value, responses: &[Response], group: u64, s: &mut PairSummary| {
+        s.prompts += 1;
+        let chosen = choose(responses, spec, group);
+        if chosen.is_empty() {
+            s.no_pair += 1;
+        }
+        for (c, r) in chosen {
+            let mut line = pair_row(prompt, &responses[c], &responses[r], spec).to_string();
+            line.push('\n');
+            emit(line.as_bytes())?;
+            s.pairs += 1;
+        }
+        Ok::<(), Error>(())
+    };
+    // Flat mode collects responses per key, in order of first appearance.
+    let mut groups: Vec<(Value, Vec<Response>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        let row = row?;
+        summary.rows_in += 1;
+        let value: Value = match serde_json::from_slice(&row.data) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) | Err(_) => {
+                let problem =
+                    crate::json::object::Object::parse(&String::from_utf8_lossy(&row.data))
+                        .err()
+                        .unwrap_or_else(|| {
+                            RowError::row(Reason::NotAnObject, "expected a JSON object")
+                        });
+                if spec.skip_bad {
+                    summary.skipped += 1;
+                    continue;
+                }
+                return Err(bad(&row.location, problem));
+            }
+        };
+        if let Some(list_path) = &spec.responses {
+            let prompt_path = spec
+                .prompt
+                .clone()
+                .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
+            let read = || -> std::result::Result<(Value, Vec<Response>), RowError> {
+                let prompt = get(&value, &prompt_path)
+                    .ok_or_else(|| {
+                        RowError::field(Reason::MissingField, prompt_path.as_str(), "missing")
+                    })?
+                    .clone();
+                let list = get(&value, list_path)
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| {
+                        RowError::field(
+                            Reason::WrongType,
+                            list_path.as_str(),
+                            "expected a list of responses",
+                        )
+                    })?;
+                let responses = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| response(r, spec, &[], &format!("response {i}")))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok((prompt, responses))
+            };
+            match read() {
+                Ok((prompt, responses)) => {
+                    write(&prompt, &responses, summary.rows_in - 1, &mut summary)?
+                }
+                Err(problem) if spec.skip_bad => {
+                    let _ = problem;
+                    summary.skipped += 1;
+                }
+                Err(problem) => return Err(bad(&row.location, problem)),
+            }
+        } else {
+            let key_path = spec.group_by.as_ref().ok_or_else(|| {
+                Error::Usage(
+                    "name the responses: --responses PATH (nested) or --group-by PATH (flat)"
+                        .to_string(),
+                )
+            })?;
+            let read = || -> std::result::Result<(String, Value, Response), RowError> {
+                let key = get(&value, key_path).ok_or_else(|| {
+                    RowError::field(Reason::MissingField, key_path.as_str(), "missing")
+                })?;
+                let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+                let prompt = get(&value, prompt_path).ok_or_else(|| {
+                    RowError::field(Reason::MissingField, prompt_path.as_str(), "missing")
+                })?;
+                let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                Ok((
+                    key.to_string(),
+                    prompt.clone(),
+                    response(&value, spec, &skip, "the row")?,
+                ))
+            };
+            match read() {
+                Ok((key, prompt, response)) => {
+                    let at = *index.entry(key).or_insert_with(|| {
+                        groups.push((prompt, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[at].1.push(response);
+                }
+                Err(_) if spec.skip_bad => summary.skipped += 1,
+                Err(problem) => return Err(bad(&row.location, problem)),
+            }
+        }
+    }
+    for (group, (prompt, responses)) in groups.iter().enumerate() {
+        write(prompt, responses, group as u64, &mut summary)?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(score: f64) -> Response {
+        Response {
+            text: json!(format!("r{score}")),
+            score,
+            numbers: vec![],
+        }
+    }
+
+    fn spec(strategy: Strategy) -> PairSpec {
+        PairSpec {
+            prompt: None,
+            responses: None,
+            group_by: None,
+            text: FieldPath::parse("text").unwrap(),
+            score: FieldPath::parse("score").unwrap(),
+            strategy,
+            seed: 7,
+            min_gap: 0.0,
+            messages: false,
+            skip_bad: false,
+        }
+    }
+
+    #[test]
+    fn strategies_pick_as_documented() {
+        let r = [resp(2.0), resp(5.0), resp(1.0), resp(5.0)];
+        assert_eq!(choose(&r, &spec(Strategy::BestWorst), 0), [(1, 2)]);
+        let mut all = spec(Strategy::All);
+        all.min_gap = 3.5;
+        assert_eq!(choose(&r, &all, 0), [(1, 2), (3, 2)]);
+        all.min_gap = 0.0;
+        assert_eq!(
+            choose(&r, &all, 0),
+            [(0, 2), (1, 0), (1, 2), (3, 0), (3, 2)]
+        );
+        let random = spec(Strategy::BestRandom);
+        for group in 0..50 {
+            let picked = choose(&r, &random, group);
+            assert_eq!(picked.len(), 1);
+            assert_eq!(picked[0].0, 1);
+            assert_ne!(picked[0].1, 1);
+            assert_eq!(choose(&r, &random, group), picked, "reproducible");
+        }
+        assert!(choose(&[resp(3.0), resp(3.0)], &spec(Strategy::BestWorst), 0).is_empty());
+        assert!(choose(&[resp(3.0)], &spec(Strategy::All), 0).is_empty());
+    }
+}

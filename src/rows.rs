@@ -1,0 +1,95 @@
+//! Rows one at a time from any input, as JSON text: what the commands that look at whole rows
+//! (`pairs`, `condition`, `inspect`) read. Parquet rows are converted through Arrow's JSON writer.
+
+use std::fs::File;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::driver::json::{blocks_of, read_error};
+use crate::error::{Error, Location, Position, Result};
+use crate::io::{Format, Source};
+
+/// One input row: where it is and its bytes (a JSON object, unless the input is damaged).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The file and line (or row index).
+    pub location: Location,
+    /// The row's bytes.
+    pub data: Vec<u8>,
+}
+
+/// The non-blank rows of a source, in order.
+pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+    let name = source.name();
+    if format == Format::Parquet {
+        return parquet_rows(source, name);
+    }
+    let blocks = blocks_of(source, 1 << 20, Arc::new(AtomicU64::new(0)))?;
+    Ok(Box::new(blocks.flat_map(move |block| {
+        let rows: Vec<Result<Row>> = match block {
+            Err(e) => vec![Err(read_error(&name, e))],
+            Ok(block) => block
+                .rows()
+                .filter(|(_, data)| !data.iter().all(u8::is_ascii_whitespace))
+                .map(|(line, data)| {
+                    Ok(Row {
+                        location: Location {
+                            file: name.clone(),
+                            position: Position::Line(line),
+                        },
+                        data: data.to_vec(),
+                    })
+                })
+                .collect(),
+        };
+        rows
+    })))
+}
+
+fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+    let Source::File(path) = source else {
+        return Err(Error::Usage(
+            "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
+        ));
+    };
+    let fail = move |name: &str, e: &dyn std::fmt::Display| Error::Format {
+        path: name.to_string(),
+        detail: format!("not a readable Parquet file: {e}"),
+    };
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(1024).build())
+        .map_err(|e| fail(&name, &e))?;
+    let mut index = 0u64;
+    Ok(Box::new(reader.flat_map(move |batch| {
+        let lines = batch.map_err(|e| fail(&name, &e)).and_then(|batch| {
+            let mut writer = arrow_json::writer::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+            writer.write(&batch).map_err(|e| fail(&name, &e))?;
+            writer.finish().map_err(|e| fail(&name, &e))?;
+            Ok(writer.into_inner())
+        });
+        let rows: Vec<Result<Row>> = match lines {
+            Err(e) => vec![Err(e)],
+            Ok(lines) => lines
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let row = Row {
+                        location: Location {
+                            file: name.clone(),
+                            position: Position::Row(index),
+                        },
+                        data: l.to_vec(),
+                    };
+                    index += 1;
+                    Ok(row)
+                })
+                .collect(),
+        };
+        rows
+    })))
+}
