@@ -187,14 +187,16 @@ impl Report {
                 .max(1);
             for b in &self.histogram {
                 let bar = |n: u64| "#".repeat((n * 20).div_ceil(most) as usize);
-                out.push_str(&format!(
-                    "{:<12} {:>8} {:>9}  {:<20} {}\n",
+                let line = format!(
+                    "{:<12} {:>8} {:>9}  {:<20} {}",
                     b.score,
                     b.chosen,
                     b.rejected,
                     bar(b.chosen),
                     bar(b.rejected)
-                ));
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
         }
         if let Some(example) = &self.example {

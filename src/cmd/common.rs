@@ -181,13 +181,19 @@ pub struct GoalArgs {
         long,
         value_name = "LO-HI",
         default_value = "1-10",
+        allow_hyphen_values = true,
         help_heading = "Goals"
     )]
     pub scale: String,
 
     /// The scale raw scores are on, mapped linearly onto --scale (reward models give 0-1 or
     /// other ranges). A score outside it is a bad row.
-    #[arg(long, value_name = "LO-HI", help_heading = "Goals")]
+    #[arg(
+        long,
+        value_name = "LO-HI",
+        allow_hyphen_values = true,
+        help_heading = "Goals"
+    )]
     pub from_scale: Option<String>,
 
     /// Round printed scores to N decimals (then 9.0 prints as 9).

@@ -2,6 +2,7 @@
 
 mod errors;
 mod harness;
+mod method;
 mod parquet;
 mod properties;
 mod relabel;

@@ -367,3 +367,70 @@ fn batches_split_for_offsets_give_the_same_output() {
     assert_eq!(whole[3]["score_chosen"], 1.0);
     assert_eq!(whole[3]["score_rejected"], 9.0);
 }
+
+/// pairs, multi-attribute relabel with scales, condition and inspect work on Parquet too, with
+/// the same rows as on JSONL.
+#[test]
+fn method_features_on_parquet_match_jsonl() {
+    let wd = Workdir::new();
+    let helpsteer = real("llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl");
+    let pairs = [
+        "pairs",
+        helpsteer.to_str().unwrap(),
+        "--group-by",
+        "prompt",
+        "--text",
+        "response",
+        "--score",
+        "helpfulness",
+        "-q",
+    ];
+    let run = wd.run(&[&pairs[..], &["-o", "pairs.parquet"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = wd.run(&[&pairs[..], &["-o", "pairs.jsonl"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(
+        &rows(&py(&["rows", wd.path("pairs.parquet").to_str().unwrap()])),
+        &rows(&wd.read("pairs.jsonl")),
+    );
+    let goal = [
+        "--attribute",
+        "helpfulness",
+        "--attribute",
+        "verbosity",
+        "--scale",
+        "0-4",
+        "--from-scale",
+        "0-4",
+        "--precision",
+        "0",
+        "--ties",
+        "drop",
+    ];
+    let got = parquet_rows(&wd, "pairs.parquet", "out.parquet", &goal);
+    let expected = jsonl_rows(&wd, "pairs.jsonl", &goal);
+    assert!(expected.len() > 100);
+    assert_rows_eq(&got, &expected);
+    // condition and inspect read Parquet rows.
+    let run = wd.run(&[
+        "condition",
+        "pairs.parquet",
+        "--output-format",
+        "jsonl",
+        "--target",
+        "9",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let conditioned = rows(&run.stdout);
+    assert_eq!(conditioned.len(), rows(&wd.read("pairs.jsonl")).len());
+    assert!(conditioned[0]["prompt"]
+        .as_str()
+        .unwrap()
+        .contains("Overall score: 9.\n\nWhat are"));
+    let run = wd.run(&["inspect", "pairs.parquet", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["format"], "Parquet");
+    assert_eq!(report["rows"].as_u64().unwrap() as usize, conditioned.len());
+}
