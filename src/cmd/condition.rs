@@ -12,7 +12,7 @@ const AFTER_HELP: &str = "\
 At inference the paper asks the model for the top score. Use the same goal options as for
 `raug relabel` (--template, --style, --scale, --attribute) so prompts match training exactly:
   raug condition alpaca_eval.json -o alpaca_eval.goal.jsonl --target max
-  raug condition mt_bench.jsonl --prompt turns_as_messages --style prefix --target 9
+  raug condition chats.jsonl --prompt messages --attribute helpfulness --scale 0-4 --target 4
 The prompt is a string (goal + blank line before it) or a message list (a system message at its
 head, or a prefix of message 0 with --style prefix).";
 
