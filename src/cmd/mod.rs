@@ -73,3 +73,15 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     };
     ExitCode::from(code as u8)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks of every command and option.
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

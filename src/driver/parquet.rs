@@ -61,6 +61,8 @@ struct Input {
     schema: SchemaRef,
     /// The first row index of each row group.
     row_group_starts: Vec<u64>,
+    /// The compressed bytes of each row group (for progress).
+    row_group_bytes: Vec<u64>,
     codec: Codec,
 }
 
@@ -83,9 +85,11 @@ fn open(source: &Source) -> Result<Input> {
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(&name, e))?;
     let metadata = builder.metadata();
     let mut starts = Vec::with_capacity(metadata.num_row_groups());
+    let mut sizes = Vec::with_capacity(metadata.num_row_groups());
     let mut at = 0u64;
     for rg in metadata.row_groups() {
         starts.push(at);
+        sizes.push(rg.compressed_size().max(0) as u64);
         at += rg.num_rows() as u64;
     }
     let codec = metadata
@@ -98,6 +102,7 @@ fn open(source: &Source) -> Result<Input> {
         path: path.clone(),
         schema: Arc::clone(builder.schema()),
         row_group_starts: starts,
+        row_group_bytes: sizes,
         codec,
     })
 }
@@ -232,11 +237,13 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         };
         let mut pending = BTreeMap::new();
         let mut next = 0usize;
+        let mut bytes_done = 0u64;
         for (seq, unit) in rx.iter() {
             pending.insert(seq, unit);
             while let Some(unit) = pending.remove(&next) {
-                let (f, _) = units[next];
+                let (f, rg) = units[next];
                 next += 1;
+                bytes_done += inputs[f].row_group_bytes[rg];
                 permits.release();
                 if let Some(e) = unit.error {
                     return Err(e);
@@ -273,7 +280,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     }
                 }
                 if let Some(progress) = &job.progress {
-                    (progress.0)(next as u64);
+                    (progress.0)(bytes_done);
                 }
             }
         }

@@ -222,6 +222,16 @@ fn io_faults_name_the_file() {
             "raug: error: /dev/full: No space left on device (os error 28)\n"
         );
     }
+    // An unreadable file (root reads everything, but /proc/self/mem fails at offset 0).
+    if std::path::Path::new("/proc/self/mem").exists() {
+        let run = wd.run(&["relabel", "/proc/self/mem", "-o", "out.jsonl"]);
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            "raug: error: /proc/self/mem: Input/output error (os error 5)\n"
+        );
+        assert!(!wd.path("out.jsonl").exists());
+    }
     let run = wd.run(&["relabel", "data.jsonl", "-o", "/dev/null"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(std::path::Path::new("/dev/null").exists());
