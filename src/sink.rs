@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowLeafColumn, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -206,19 +208,27 @@ fn infer_schema(rows: &[u8]) -> std::result::Result<SchemaRef, arrow_schema::Arr
     Ok(Arc::new(schema.with_metadata(metadata)))
 }
 
-/// A Parquet file written a row group at a time: batches are buffered until the row group is
-/// full, then its columns are encoded and compressed in parallel (the writer is otherwise the
-/// bottleneck: one core compressing everything), and appended in order.
+/// A Parquet file written a row group at a time. Each batch's leaf columns are encoded and
+/// compressed in parallel as it arrives (one core compressing everything is otherwise the
+/// bottleneck); the row group is closed, and its chunks appended in order, once it holds about
+/// `limit` bytes. Only compressed pages are held in memory.
 struct RowGroups {
     file: SerializedFileWriter<Output>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    buffered: Vec<RecordBatch>,
+    writers: Option<Vec<ArrowColumnWriter>>,
+    /// Batches waiting to be encoded: handed to the column writers a slice at a time, large
+    /// enough that each column's work outweighs the cost of spreading it over threads.
+    pending: Vec<RecordBatch>,
+    pending_bytes: usize,
     bytes: usize,
     rows: usize,
     written: usize,
     limit: usize,
 }
+
+/// Bytes of batches encoded together.
+const ENCODE_SLICE: usize = 32 << 20;
 
 /// Rows per row group at most (parquet's default).
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
@@ -228,43 +238,63 @@ impl RowGroups {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.bytes += batch.get_array_memory_size();
+        let size = batch.get_array_memory_size();
+        self.pending.push(batch.clone());
+        self.pending_bytes += size;
+        self.bytes += size;
         self.rows += batch.num_rows();
-        self.buffered.push(batch.clone());
         if self.bytes >= self.limit || self.rows >= ROW_GROUP_ROWS {
-            self.flush(name)?;
+            self.close_row_group(name)?;
+        } else if self.pending_bytes >= ENCODE_SLICE {
+            self.encode(name)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self, name: &str) -> Result<()> {
-        if self.buffered.is_empty() {
+    /// Encodes the pending batches, each column on its own thread.
+    fn encode(&mut self, name: &str) -> Result<()> {
+        if self.pending.is_empty() {
             return Ok(());
         }
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
-        let writers = self
-            .factory
-            .create_column_writers(self.written)
-            .map_err(fail)?;
+        if self.writers.is_none() {
+            self.writers = Some(
+                self.factory
+                    .create_column_writers(self.written)
+                    .map_err(fail)?,
+            );
+        }
         // Leaves of every batch, in the order of the column writers.
-        let mut leaves: Vec<Vec<ArrowLeafColumn>> = Vec::with_capacity(self.buffered.len());
-        for batch in &self.buffered {
-            let mut batch_leaves = Vec::with_capacity(writers.len());
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = Vec::with_capacity(self.pending.len());
+        for batch in &self.pending {
+            let mut batch_leaves = Vec::new();
             for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
                 batch_leaves.extend(compute_leaves(field, array).map_err(fail)?);
             }
             leaves.push(batch_leaves);
         }
-        let chunks: Vec<_> = writers
-            .into_par_iter()
+        let writers = self.writers.as_mut().expect("created above");
+        writers
+            .par_iter_mut()
             .enumerate()
-            .map(|(i, mut writer)| {
-                for batch_leaves in &leaves {
-                    writer.write(&batch_leaves[i])?;
-                }
-                writer.close()
+            .try_for_each(|(i, writer)| {
+                leaves
+                    .iter()
+                    .try_for_each(|batch_leaves| writer.write(&batch_leaves[i]))
             })
-            .collect();
+            .map_err(fail)?;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    fn close_row_group(&mut self, name: &str) -> Result<()> {
+        self.encode(name)?;
+        let Some(writers) = self.writers.take() else {
+            return Ok(());
+        };
+        let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
+        let chunks: Vec<_> = writers.into_par_iter().map(|w| w.close()).collect();
         let mut row_group = self.file.next_row_group().map_err(fail)?;
         for chunk in chunks {
             chunk
@@ -273,7 +303,6 @@ impl RowGroups {
                 .map_err(fail)?;
         }
         row_group.close().map_err(fail)?;
-        self.buffered.clear();
         self.bytes = 0;
         self.rows = 0;
         self.written += 1;
@@ -281,7 +310,7 @@ impl RowGroups {
     }
 
     fn finish(mut self, name: &str) -> Result<Output> {
-        self.flush(name)?;
+        self.close_row_group(name)?;
         self.file.into_inner().map_err(|e| parquet_error(name, e))
     }
 }
@@ -316,7 +345,9 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         file,
         factory,
         schema,
-        buffered: Vec::new(),
+        writers: None,
+        pending: Vec::new(),
+        pending_bytes: 0,
         bytes: 0,
         rows: 0,
         written: 0,

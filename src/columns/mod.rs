@@ -129,8 +129,16 @@ impl<'s> BatchRelabeler<'s> {
             }
         }
         out.kept = keep.len() as u64;
+        // Every row kept (the usual case): the input arrays are reused, not copied.
+        let all_kept = keep.len() == n;
         let keep = UInt32Array::from(keep);
-        let kept = |a: &ArrayRef| take(a.as_ref(), &keep, None);
+        let kept = |a: &ArrayRef| {
+            if all_kept {
+                Ok(Arc::clone(a))
+            } else {
+                take(a.as_ref(), &keep, None)
+            }
+        };
         let scores_kept: Vec<(Vec<f64>, Vec<f64>)> = keep
             .values()
             .iter()
@@ -463,7 +471,23 @@ fn goals_into_lists<O: OffsetSizeTrait>(
             list.nulls().cloned(),
         )?));
     }
-    // New system messages go after the existing ones; a take then puts each at its list's head.
+    if let Some(values) = build_messages(&messages, &offsets, &insert, goals)? {
+        let mut new_offsets: Vec<O> = Vec::with_capacity(rows + 1);
+        new_offsets.push(O::usize_as(0));
+        let mut at = 0;
+        for i in 0..rows {
+            at += offsets[i + 1] - offsets[i] + usize::from(insert[i]);
+            new_offsets.push(O::usize_as(at));
+        }
+        return Ok(Arc::new(GenericListArray::<O>::try_new(
+            Arc::clone(item),
+            OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
+            values,
+            list.nulls().cloned(),
+        )?));
+    }
+    // Other message fields: new system messages go after the existing ones, and a take puts
+    // each at its list's head.
     let system_goals: Vec<&str> = inserts.iter().map(|&i| goals[i].as_str()).collect();
     let system = system_messages(messages.fields(), &system_goals)?;
     let all = arrow_select::concat::concat(&[&messages, &system])?;
@@ -487,6 +511,82 @@ fn goals_into_lists<O: OffsetSizeTrait>(
         values,
         list.nulls().cloned(),
     )?))
+}
+
+/// Builds the messages of lists that get a system message inserted, in one pass, when messages
+/// are just role and content (the usual shape); `None` for other shapes.
+fn build_messages(
+    messages: &StructArray,
+    offsets: &[usize],
+    insert: &[bool],
+    goals: &[String],
+) -> Result<Option<ArrayRef>, ArrowError> {
+    if messages.num_columns() != 2 || messages.nulls().is_some_and(|n| n.null_count() > 0) {
+        return Ok(None);
+    }
+    let (Some(role), Some(content)) = (
+        messages.column_by_name("role"),
+        messages.column_by_name("content"),
+    ) else {
+        return Ok(None);
+    };
+    let (roles, contents) = (strings_of(role)?, strings_of(content)?);
+    let mut new_roles: Vec<Option<&str>> = Vec::with_capacity(roles.len() + insert.len());
+    let mut new_contents: Vec<Option<&str>> = Vec::with_capacity(roles.len() + insert.len());
+    for i in 0..insert.len() {
+        if insert[i] {
+            new_roles.push(Some("system"));
+            new_contents.push(Some(goals[i].as_str()));
+        }
+        for j in offsets[i]..offsets[i + 1] {
+            new_roles.push(roles[j]);
+            new_contents.push(contents[j]);
+        }
+    }
+    let columns: Vec<ArrayRef> = messages
+        .fields()
+        .iter()
+        .map(|f| {
+            let values = if f.name() == "role" {
+                &new_roles
+            } else {
+                &new_contents
+            };
+            strings_like(f.data_type(), values)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Arc::new(StructArray::try_new(
+        messages.fields().clone(),
+        columns,
+        None,
+    )?)))
+}
+
+/// A string array of the given string type.
+fn strings_like(data_type: &DataType, values: &[Option<&str>]) -> Result<ArrayRef, ArrowError> {
+    let bytes: usize = values.iter().map(|v| v.map_or(0, str::len)).sum();
+    Ok(match data_type {
+        DataType::Utf8 => {
+            let mut b = GenericStringBuilder::<i32>::with_capacity(values.len(), bytes);
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+        DataType::LargeUtf8 => {
+            let mut b = GenericStringBuilder::<i64>::with_capacity(values.len(), bytes);
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+        DataType::Utf8View => {
+            let mut b = arrow_array::builder::StringViewBuilder::with_capacity(values.len());
+            values.iter().for_each(|v| b.append_option(*v));
+            Arc::new(b.finish())
+        }
+        other => {
+            return Err(ArrowError::SchemaError(format!(
+                "expected a string type, got {other}"
+            )))
+        }
+    })
 }
 
 /// System messages with these goals: role "system", content the goal, other fields null.

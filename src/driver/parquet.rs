@@ -162,6 +162,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         options.clone(),
     );
     sink.set_schema(Arc::clone(&first.schema))?;
+    // The output is encoded on its own thread (Parquet encoding and compression are the heaviest
+    // step), so relabeled row groups keep flowing while a row group is compressed.
+    let mut writer = Writer::start(sink);
     let mut rejects = match &job.rejects {
         Some(target) => {
             let format = target.format().unwrap_or(Format::Jsonl);
@@ -272,7 +275,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 summary.rows_out += unit.kept * halves as u64;
                 let mut outs = unit.outs.into_iter();
                 for batch in outs.next().unwrap_or_default() {
-                    sink.write_batch(&batch)?;
+                    writer.send(batch)?;
                 }
                 for (spill, batches) in spills.iter_mut().zip(outs) {
                     for batch in batches {
@@ -292,7 +295,14 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     }
     drop(rx);
     let _ = dispatcher.join();
-    let (summary, done) = result?;
+    let (summary, done) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Stop the writer; its own error, if any, came first in time but not in order.
+            drop(writer);
+            return Err(e);
+        }
+    };
     if done < units.len() {
         // A worker died without reporting (a panic): never write a short file as if complete.
         return Err(Error::Format {
@@ -310,14 +320,68 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let reader =
             arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))?;
         for batch in reader {
-            sink.write_batch(&batch.map_err(|e| spill_error(&e))?)?;
+            writer.send(batch.map_err(|e| spill_error(&e))?)?;
         }
     }
-    sink.finish()?;
+    writer.finish()?;
     if let Some(rejects) = rejects {
         rejects.finish()?;
     }
     Ok(summary)
+}
+
+/// A sink on its own thread, fed through a bounded channel.
+struct Writer {
+    tx: Option<mpsc::SyncSender<RecordBatch>>,
+    handle: Option<std::thread::JoinHandle<Result<Sink>>>,
+}
+
+impl Writer {
+    fn start(mut sink: Sink) -> Writer {
+        let (tx, rx) = mpsc::sync_channel::<RecordBatch>(2);
+        let handle = std::thread::spawn(move || {
+            for batch in rx {
+                sink.write_batch(&batch)?;
+            }
+            Ok(sink)
+        });
+        Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Queues a batch; if the writer has stopped, returns its error.
+    fn send(&mut self, batch: RecordBatch) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
+        if sent {
+            return Ok(());
+        }
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(Error::Usage("the output writer stopped".to_string())),
+        }
+    }
+
+    /// Waits for everything to be written, then commits the output.
+    fn finish(mut self) -> Result<()> {
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(sink)) => sink?.finish(),
+            _ => Err(Error::Usage("the output writer stopped".to_string())),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(handle) = self.handle.take() {
+            // The sink (and its temporary file) is dropped with the thread: nothing is committed.
+            let _ = handle.join();
+        }
+    }
 }
 
 fn spill_error(e: &dyn std::fmt::Display) -> Error {
