@@ -352,6 +352,20 @@ impl Output {
         self.write_all(bytes).map_err(|e| Error::io(&self.name, e))
     }
 
+    /// Appends the rest of `file`. Uncompressed output takes the kernel's file-to-file copy
+    /// (`copy_file_range`, through `std::io::copy`), so nothing passes through this process.
+    pub fn append(&mut self, file: &mut File) -> Result<()> {
+        let name = self.name.clone();
+        let copied = match &mut self.encoder {
+            Encoder::Plain(w) => w.flush().and_then(|()| match w.get_mut() {
+                Sink::File(f) => io::copy(file, f),
+                Sink::Stdout(s) => io::copy(file, s),
+            }),
+            _ => io::copy(file, self),
+        };
+        copied.map(|_| ()).map_err(|e| Error::io(name, e))
+    }
+
     /// Flushes everything and, for a temporary file, renames it over the target.
     pub fn finish(self) -> Result<()> {
         let name = self.name;

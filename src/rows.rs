@@ -26,7 +26,12 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
     if format == Format::Parquet {
         return parquet_rows(source, name);
     }
-    let blocks = blocks_of(source, 1 << 20, Arc::new(AtomicU64::new(0)))?;
+    let blocks = blocks_of(
+        source,
+        1 << 20,
+        Arc::new(AtomicU64::new(0)),
+        &Default::default(),
+    )?;
     Ok(Box::new(blocks.flat_map(move |block| {
         let rows: Vec<Result<Row>> = match block {
             Err(e) => vec![Err(read_error(&name, e))],

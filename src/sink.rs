@@ -133,6 +133,18 @@ impl Sink {
         }
     }
 
+    /// Writes the JSON rows held in a file (a spill of `--order blocks`).
+    pub fn write_rows_from(&mut self, file: &mut std::fs::File) -> Result<()> {
+        if let Kind::Lines(output) = &mut self.kind {
+            return output.append(file);
+        }
+        for block in crate::json::split::LineBlocks::new(file, Vec::new(), 1 << 20) {
+            let block = block.map_err(|e| Error::io("temporary file for --order blocks", e))?;
+            self.write_rows(&block.data)?;
+        }
+        Ok(())
+    }
+
     /// Writes an Arrow batch.
     pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.kind {

@@ -13,7 +13,7 @@ use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
 use crate::io::{read_head, Output, Source};
 use crate::json::row::{detect, Outcome, Relabeler};
-use crate::json::split::{ArrayBlocks, Block, LineBlocks};
+use crate::json::split::{ArrayBlocks, Block, BufferPool, LineBlocks};
 use crate::relabel::{Order, Spec};
 use crate::sink::{ParquetOptions, Sink};
 
@@ -71,12 +71,14 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let permits = Arc::new(Permits::new(threads * 2 + 2));
     let abort = Arc::new(AtomicBool::new(false));
     let read_bytes = Arc::new(AtomicU64::new(0));
+    let buffers = BufferPool::default();
     let (tx, rx) = mpsc::channel::<(u64, Msg)>();
     let reader = {
         let job = job.clone();
         let permits = Arc::clone(&permits);
         let abort = Arc::clone(&abort);
         let read_bytes = Arc::clone(&read_bytes);
+        let buffers = buffers.clone();
         std::thread::Builder::new()
             .name("raug-reader".to_string())
             .spawn(move || {
@@ -88,6 +90,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     &permits,
                     &abort,
                     &read_bytes,
+                    &buffers,
                     tx,
                 )
             })
@@ -117,11 +120,13 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                         let mut outs = block.outs.into_iter();
                         if let Some(first) = outs.next() {
                             output.write_rows(&first)?;
+                            buffers.give(first);
                         }
                         for (spill, rows) in spills.iter_mut().zip(outs) {
                             spill
                                 .write_all(&rows)
                                 .map_err(|e| Error::io("temporary file for --order blocks", e))?;
+                            buffers.give(rows);
                         }
                         if let Some(rejects) = &mut rejects {
                             rejects.write_bytes(&block.rejects)?;
@@ -152,10 +157,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             .map_err(|e| Error::io("temporary file for --order blocks", e.into_error()))?;
         file.rewind()
             .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-        for block in LineBlocks::new(file, Vec::new(), 1 << 20) {
-            let block = block.map_err(|e| Error::io("temporary file for --order blocks", e))?;
-            output.write_rows(&block.data)?;
-        }
+        output.write_rows_from(&mut file)?;
     }
     output.finish()?;
     if let Some(rejects) = rejects {
@@ -175,6 +177,7 @@ fn dispatch(
     permits: &Permits,
     abort: &AtomicBool,
     read_bytes: &Arc<AtomicU64>,
+    buffers: &BufferPool,
     tx: mpsc::Sender<(u64, Msg)>,
 ) {
     let mut seq = 0u64;
@@ -188,7 +191,7 @@ fn dispatch(
     let mut resolved: Option<Arc<Resolved>> = None;
     for source in &job.inputs {
         let name: Arc<str> = source.name().into();
-        let blocks = match blocks_of(source, job.block_size, Arc::clone(read_bytes)) {
+        let blocks = match blocks_of(source, job.block_size, Arc::clone(read_bytes), buffers) {
             Ok(blocks) => blocks,
             Err(e) => {
                 send(&mut seq, Msg::Error(e));
@@ -234,11 +237,15 @@ fn dispatch(
             let my_seq = seq;
             seq += 1;
             let on_error = job.on_error;
+            let buffers = buffers.clone();
             pool.spawn(move || {
-                let outs = if blocks_order { halves } else { 1 };
+                let outs = (0..if blocks_order { halves } else { 1 })
+                    .map(|_| buffers.take())
+                    .collect();
                 let mut out =
                     relabel_block(&block, &name, &spec, resolved.as_deref(), outs, on_error);
                 out.bytes_read = bytes_read;
+                buffers.give(block.data);
                 let _ = tx.send((my_seq, Msg::Block(out)));
             });
         }
@@ -263,6 +270,7 @@ pub(crate) fn blocks_of(
     source: &Source,
     block_size: usize,
     counter: Arc<AtomicU64>,
+    buffers: &BufferPool,
 ) -> Result<Box<dyn Iterator<Item = io::Result<Block>> + Send>> {
     let mut reader = source.open(counter)?;
     let mut head = Vec::new();
@@ -279,7 +287,7 @@ pub(crate) fn blocks_of(
     Ok(if first == Some(b'[') {
         Box::new(ArrayBlocks::new(reader, head, block_size, &source.name()))
     } else {
-        Box::new(LineBlocks::new(reader, head, block_size))
+        Box::new(LineBlocks::new(reader, head, block_size).with_pool(buffers.clone()))
     })
 }
 
@@ -312,7 +320,8 @@ pub fn relabel_bytes(
                 summary.layout = Some(r.to_string());
             }
         }
-        let out = relabel_block(&block, name, spec, resolved.as_ref(), outs.len(), on_error);
+        let fresh = (0..outs.len()).map(|_| Vec::new()).collect();
+        let out = relabel_block(&block, name, spec, resolved.as_ref(), fresh, on_error);
         if let Some(e) = out.error {
             return Err(e);
         }
@@ -356,12 +365,12 @@ fn relabel_block(
     name: &str,
     spec: &Spec,
     resolved: Option<&Resolved>,
-    outs: usize,
+    outs: Vec<Vec<u8>>,
     on_error: OnError,
 ) -> BlockOut {
     let relabeler = resolved.map(|r| Relabeler::new(spec, r));
     let mut result = BlockOut {
-        outs: vec![Vec::with_capacity(block.data.len() * 2 / outs + 1024); outs],
+        outs,
         rejects: Vec::new(),
         counts: Counts::default(),
         first_skip: None,

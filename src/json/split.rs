@@ -3,6 +3,35 @@
 
 use std::io::{self, Read};
 
+/// Buffers handed back after use and reused, so a long run's memory stays flat: blocks are
+/// allocated on one thread and freed on another, which fragments the system allocator's heap.
+#[derive(Debug, Clone, Default)]
+pub struct BufferPool(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl BufferPool {
+    /// The most buffers kept for reuse.
+    const KEEP: usize = 64;
+
+    /// An empty buffer, reused when one is available.
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse.
+    pub fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        if let Ok(mut buffers) = self.0.lock() {
+            if buffers.len() < Self::KEEP {
+                buffers.push(buffer);
+            }
+        }
+    }
+}
+
 /// Whole rows, one per line, and where they came from.
 #[derive(Debug, Default)]
 pub struct Block {
@@ -51,6 +80,7 @@ pub struct LineBlocks<R> {
     next_line: u64,
     block_size: usize,
     done: bool,
+    pool: BufferPool,
 }
 
 impl<R: Read> LineBlocks<R> {
@@ -62,14 +92,23 @@ impl<R: Read> LineBlocks<R> {
             next_line: 1,
             block_size: block_size.max(1),
             done: false,
+            pool: BufferPool::default(),
         }
+    }
+
+    /// Takes block buffers from `pool` (give them back when done with a block).
+    pub fn with_pool(mut self, pool: BufferPool) -> LineBlocks<R> {
+        self.pool = pool;
+        self
     }
 
     fn next_block(&mut self) -> io::Result<Option<Block>> {
         if self.done {
             return Ok(None);
         }
-        let mut buf = std::mem::take(&mut self.carry);
+        let mut buf = self.pool.take();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
         // Only search for the last newline in bytes not searched before: one huge line is read in
         // many chunks.
         let mut searched = 0;
@@ -77,7 +116,7 @@ impl<R: Read> LineBlocks<R> {
             if buf.len() >= self.block_size {
                 if let Some(i) = memchr::memrchr(b'\n', &buf[searched..]) {
                     let cut = searched + i + 1;
-                    self.carry = buf[cut..].to_vec();
+                    self.carry.extend_from_slice(&buf[cut..]);
                     buf.truncate(cut);
                     return Ok(Some(self.emit(buf)));
                 }
