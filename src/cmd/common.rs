@@ -115,6 +115,35 @@ impl IoArgs {
         }
     }
 
+    /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow).
+    pub fn rows(&self) -> anyhow::Result<Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>>> {
+        let given = self.input_format.map(Format::from);
+        let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
+            Box::new(std::iter::empty());
+        for source in self.sources()? {
+            let format = raug::driver::source_format(&source, given);
+            rows = Box::new(rows.chain(raug::rows::rows(&source, format)?));
+        }
+        Ok(rows)
+    }
+
+    /// The output as a sink of JSON rows, in the format asked for or named by the extension
+    /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
+    pub fn row_sink(&self) -> anyhow::Result<raug::sink::Sink> {
+        let target = self.target();
+        let format = self
+            .output_format
+            .map(Format::from)
+            .or_else(|| target.format())
+            .unwrap_or(Format::Jsonl);
+        let output = raug::io::Output::create(&target, target.compression())?;
+        Ok(raug::sink::Sink::new(
+            output,
+            format,
+            raug::sink::ParquetOptions::default(),
+        ))
+    }
+
     /// A progress bar on standard error when it is a terminal and not `--quiet`; none in a pipe.
     pub fn progress(&self, sources: &[Source]) -> Option<(ProgressBar, Progress)> {
         if self.quiet || !std::io::stderr().is_terminal() {

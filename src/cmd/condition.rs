@@ -1,10 +1,7 @@
 //! `raug condition`: eval-time goals for prompt-only data.
 
 use raug::condition::{condition, ConditionSpec, TargetScore};
-use raug::driver::{source_format, ParquetCompression};
 use raug::fields::FieldPath;
-use raug::io::{Format, Output};
-use raug::sink::{ParquetOptions, Sink};
 
 use super::common::{GoalArgs, IoArgs};
 
@@ -63,32 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .transpose()?,
         target,
     };
-    let sources = args.io.sources()?;
-    let input_format = args.io.input_format.map(Format::from);
-    let target = args.io.target();
-    let format = args
-        .io
-        .output_format
-        .map(Format::from)
-        .or_else(|| target.format())
-        .unwrap_or(Format::Jsonl);
-    let options = ParquetOptions {
-        compression: ParquetCompression::Snappy,
-        ..ParquetOptions::default()
-    };
-    let mut sink = Sink::new(
-        Output::create(&target, target.compression())?,
-        format,
-        options,
-    );
-    let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
-        Box::new(std::iter::empty());
-    for source in &sources {
-        rows = Box::new(rows.chain(raug::rows::rows(
-            source,
-            source_format(source, input_format),
-        )?));
-    }
+    let rows = args.io.rows()?;
+    let mut sink = args.io.row_sink()?;
     let summary = condition(rows, &spec, |line| sink.write_rows(line))?;
     sink.finish()?;
     if !args.io.quiet {

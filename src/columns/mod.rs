@@ -384,16 +384,7 @@ fn prefix_strings(array: &ArrayRef, goals: &[Option<&str>]) -> Result<ArrayRef, 
         }
         Arc::new(builder.finish())
     }
-    let strings: Vec<Option<&str>> = match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().iter().collect(),
-        DataType::LargeUtf8 => array.as_string::<i64>().iter().collect(),
-        DataType::Utf8View => array.as_string_view().iter().collect(),
-        other => {
-            return Err(ArrowError::SchemaError(format!(
-                "expected a string column, got {other}"
-            )))
-        }
-    };
+    let strings = strings_of(array)?;
     let extra: usize = goals
         .iter()
         .map(|g| g.map_or(0, |g| g.len() + GOAL_SEPARATOR.len()))
