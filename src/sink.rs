@@ -20,6 +20,20 @@ use crate::driver::ParquetCompression;
 use crate::error::{Error, Result};
 use crate::io::{Format, Output};
 
+/// A relabeled row group aligned with an input row group (every row kept): only `changed`
+/// columns were rebuilt; the rest are the input's column chunks.
+#[derive(Debug, Clone)]
+pub struct AlignedRowGroup {
+    /// The input file.
+    pub path: std::path::PathBuf,
+    /// The input row group's metadata (its column chunks are copied from there).
+    pub metadata: parquet::file::metadata::RowGroupMetaData,
+    /// Top-level indices of the rebuilt columns, in schema order.
+    pub changed: Vec<usize>,
+    /// The rebuilt columns, in `changed` order.
+    pub batches: Vec<RecordBatch>,
+}
+
 /// Row groups are closed at about this many bytes, like `datasets`' 100 MB shards.
 pub const ROW_GROUP_BYTES: usize = 100 << 20;
 
@@ -143,6 +157,26 @@ impl Sink {
             self.write_rows(&block.data)?;
         }
         Ok(())
+    }
+
+    /// Writes a row group aligned with an input row group: the `changed` columns from `batches`,
+    /// every other column copied from the input as compressed bytes. Parquet output only.
+    pub fn write_aligned(&mut self, aligned: &AlignedRowGroup) -> Result<()> {
+        match &mut self.kind {
+            Kind::Parquet(out) => {
+                if out.writer.is_none() {
+                    return Err(arrow_error(&self.name, "the Parquet schema was not set"));
+                }
+                out.writer
+                    .as_mut()
+                    .expect("checked above")
+                    .write_aligned(aligned, &self.name)
+            }
+            _ => Err(arrow_error(
+                &self.name,
+                "aligned row groups need Parquet output",
+            )),
+        }
     }
 
     /// Writes an Arrow batch.
@@ -317,6 +351,75 @@ impl RowGroups {
         row_group.close().map_err(fail)?;
         self.bytes = 0;
         self.rows = 0;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Closes the current row group and writes an aligned one: changed leaves encoded in
+    /// parallel, the others appended from the input file byte for byte.
+    fn write_aligned(&mut self, aligned: &AlignedRowGroup, name: &str) -> Result<()> {
+        self.close_row_group(name)?;
+        let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
+        let descr = self.file.schema_descr();
+        let roots: Vec<usize> = (0..descr.num_columns())
+            .map(|leaf| descr.get_column_root_idx(leaf))
+            .collect();
+        let writers = self
+            .factory
+            .create_column_writers(self.written)
+            .map_err(fail)?;
+        // Leaves of the changed columns, by leaf index.
+        let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..roots.len()).map(|_| Vec::new()).collect();
+        for batch in &aligned.batches {
+            for (k, &root) in aligned.changed.iter().enumerate() {
+                let field = self.schema.field(root);
+                let leaf_ids = (0..roots.len()).filter(|&l| roots[l] == root);
+                let computed = compute_leaves(field, batch.column(k)).map_err(fail)?;
+                for (leaf, column) in leaf_ids.zip(computed) {
+                    leaves[leaf].push(column);
+                }
+            }
+        }
+        let chunks: Vec<Option<parquet::errors::Result<_>>> = writers
+            .into_par_iter()
+            .zip(leaves.into_par_iter())
+            .enumerate()
+            .map(|(leaf, (mut writer, columns))| {
+                if !aligned.changed.contains(&roots[leaf]) {
+                    return None;
+                }
+                Some(
+                    columns
+                        .iter()
+                        .try_for_each(|c| writer.write(c))
+                        .and_then(|()| writer.close()),
+                )
+            })
+            .collect();
+        let input = std::fs::File::open(&aligned.path)
+            .map_err(|e| Error::io(aligned.path.display().to_string(), e))?;
+        let mut row_group = self.file.next_row_group().map_err(fail)?;
+        for (leaf, chunk) in chunks.into_iter().enumerate() {
+            match chunk {
+                Some(chunk) => chunk
+                    .map_err(fail)?
+                    .append_to_row_group(&mut row_group)
+                    .map_err(fail)?,
+                None => {
+                    let column = aligned.metadata.column(leaf);
+                    let close = parquet::column::writer::ColumnCloseResult {
+                        bytes_written: column.compressed_size() as u64,
+                        rows_written: aligned.metadata.num_rows() as u64,
+                        metadata: column.clone(),
+                        bloom_filter: None,
+                        column_index: None,
+                        offset_index: None,
+                    };
+                    row_group.append_column(&input, close).map_err(fail)?;
+                }
+            }
+        }
+        row_group.close().map_err(fail)?;
         self.written += 1;
         Ok(())
     }

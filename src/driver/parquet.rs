@@ -19,7 +19,7 @@ use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source, Target};
 use crate::relabel::Order;
-use crate::sink::{ParquetOptions, Sink};
+use crate::sink::{AlignedRowGroup, ParquetOptions, Sink};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
 const BATCH_ROWS: usize = 1024;
@@ -120,6 +120,8 @@ fn compression(job: &Job, codec: Codec) -> ParquetCompression {
 struct Unit {
     /// Output batches per half (one list when interleaved).
     outs: Vec<Vec<RecordBatch>>,
+    /// Instead of `outs`: one row group per half, aligned with the input row group.
+    aligned: Option<Vec<AlignedRowGroup>>,
     /// Bad rows as (row index in the file, problem), and the rows themselves.
     bad: Vec<(u64, crate::error::RowError)>,
     rejects: Vec<RecordBatch>,
@@ -178,23 +180,33 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         }
         None => None,
     };
-    let mut spills: Vec<arrow_ipc::writer::StreamWriter<File>> = Vec::new();
+    let mut spills: Vec<Spill> = Vec::new();
     if blocks {
         for _ in 1..halves {
             let file = spill_file(&job.output)?;
-            spills.push(
-                arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
+            spills.push(Spill {
+                full: arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
                     .map_err(|e| spill_error(&e))?,
-            );
+                aligned: None,
+                entries: Vec::new(),
+            });
         }
     }
+    // Row groups whose rows are all kept are written aligned with the input's, copying the
+    // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
+    // halves are written apart, the output is Parquet and the codec stays the input's.
+    let align = (job.spec.order == Order::Blocks || halves == 1) && format == Format::Parquet;
+    let align: Vec<bool> = inputs
+        .iter()
+        .map(|input| align && same_codec(options.compression, input.codec))
+        .collect();
 
     let threads = job.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
-    let permits = Arc::new(Permits::new(threads + 1));
+    let permits = Arc::new(Permits::new(2 * threads + 2));
     let abort = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<(usize, Unit)>();
     let units: Vec<(usize, usize)> = inputs
@@ -213,11 +225,13 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let spec = Arc::new(job.spec.clone());
         let units = units.clone();
         let batch_bytes = job.batch_bytes;
+        let align = align.clone();
         std::thread::spawn(move || {
             for (seq, (f, rg)) in units.into_iter().enumerate() {
                 if abort.load(Ordering::SeqCst) || !permits.acquire() {
                     return;
                 }
+                let aligned_ok = align[f];
                 let (tx, inputs, resolved, spec) = (
                     tx.clone(),
                     Arc::clone(&inputs),
@@ -225,8 +239,14 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     Arc::clone(&spec),
                 );
                 pool.spawn(move || {
-                    let unit =
-                        relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks, batch_bytes);
+                    let aligned = if aligned_ok {
+                        aligned_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes)
+                    } else {
+                        None
+                    };
+                    let unit = aligned.unwrap_or_else(|| {
+                        relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks, batch_bytes)
+                    });
                     let _ = tx.send((seq, unit));
                 });
             }
@@ -273,13 +293,21 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 summary.ties += unit.ties;
                 summary.ties_dropped += unit.ties_dropped;
                 summary.rows_out += unit.kept * halves as u64;
-                let mut outs = unit.outs.into_iter();
-                for batch in outs.next().unwrap_or_default() {
-                    writer.send(batch)?;
-                }
-                for (spill, batches) in spills.iter_mut().zip(outs) {
-                    for batch in batches {
-                        spill.write(&batch).map_err(|e| spill_error(&e))?;
+                if let Some(aligned) = unit.aligned {
+                    let mut halves = aligned.into_iter();
+                    if let Some(first) = halves.next() {
+                        writer.send_msg(WriteMsg::Aligned(first))?;
+                    }
+                    for (spill, half) in spills.iter_mut().zip(halves) {
+                        spill.push_aligned(half, &job.output)?;
+                    }
+                } else {
+                    let mut outs = unit.outs.into_iter();
+                    for batch in outs.next().unwrap_or_default() {
+                        writer.send(batch)?;
+                    }
+                    for (spill, batches) in spills.iter_mut().zip(outs) {
+                        spill.push_full(batches)?;
                     }
                 }
                 if let Some(progress) = &job.progress {
@@ -314,14 +342,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         });
     }
     for spill in spills {
-        let mut file = spill.into_inner().map_err(|e| spill_error(&e))?;
-        file.rewind()
-            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-        let reader =
-            arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))?;
-        for batch in reader {
-            writer.send(batch.map_err(|e| spill_error(&e))?)?;
-        }
+        spill.replay(&mut writer)?;
     }
     writer.finish()?;
     if let Some(rejects) = rejects {
@@ -331,17 +352,25 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
 }
 
 /// A sink on its own thread, fed through a bounded channel.
+enum WriteMsg {
+    Batch(RecordBatch),
+    Aligned(AlignedRowGroup),
+}
+
 struct Writer {
-    tx: Option<mpsc::SyncSender<RecordBatch>>,
+    tx: Option<mpsc::SyncSender<WriteMsg>>,
     handle: Option<std::thread::JoinHandle<Result<Sink>>>,
 }
 
 impl Writer {
     fn start(mut sink: Sink) -> Writer {
-        let (tx, rx) = mpsc::sync_channel::<RecordBatch>(2);
+        let (tx, rx) = mpsc::sync_channel::<WriteMsg>(4);
         let handle = std::thread::spawn(move || {
-            for batch in rx {
-                sink.write_batch(&batch)?;
+            for msg in rx {
+                match msg {
+                    WriteMsg::Batch(batch) => sink.write_batch(&batch)?,
+                    WriteMsg::Aligned(aligned) => sink.write_aligned(&aligned)?,
+                }
             }
             Ok(sink)
         });
@@ -353,7 +382,11 @@ impl Writer {
 
     /// Queues a batch; if the writer has stopped, returns its error.
     fn send(&mut self, batch: RecordBatch) -> Result<()> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
+        self.send_msg(WriteMsg::Batch(batch))
+    }
+
+    fn send_msg(&mut self, msg: WriteMsg) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok());
         if sent {
             return Ok(());
         }
@@ -382,6 +415,218 @@ impl Drop for Writer {
             let _ = handle.join();
         }
     }
+}
+
+/// One later half of `--order blocks`, waiting on disk: batches in input order, some of them
+/// aligned row groups (their rebuilt columns in a second stream).
+struct Spill {
+    full: arrow_ipc::writer::StreamWriter<File>,
+    aligned: Option<arrow_ipc::writer::StreamWriter<File>>,
+    entries: Vec<SpillEntry>,
+}
+
+enum SpillEntry {
+    Full(usize),
+    Aligned(AlignedRowGroup),
+}
+
+fn rewound(file: Result<File>) -> Result<arrow_ipc::reader::StreamReader<File>> {
+    let mut file = file?;
+    file.rewind()
+        .map_err(|e| Error::io("temporary file for --order blocks", e))?;
+    arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))
+}
+
+impl Spill {
+    fn push_full(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
+        for batch in &batches {
+            self.full.write(batch).map_err(|e| spill_error(&e))?;
+        }
+        self.entries.push(SpillEntry::Full(batches.len()));
+        Ok(())
+    }
+
+    fn push_aligned(&mut self, mut half: AlignedRowGroup, output: &Target) -> Result<()> {
+        if self.aligned.is_none() {
+            let schema = match half.batches.first() {
+                Some(batch) => batch.schema(),
+                None => Arc::new(arrow_schema::Schema::empty()),
+            };
+            self.aligned = Some(
+                arrow_ipc::writer::StreamWriter::try_new(spill_file(output)?, &schema)
+                    .map_err(|e| spill_error(&e))?,
+            );
+        }
+        let stream = self.aligned.as_mut().expect("opened above");
+        for batch in &half.batches {
+            stream.write(batch).map_err(|e| spill_error(&e))?;
+        }
+        let n = half.batches.len();
+        half.batches = Vec::with_capacity(n);
+        half.batches.resize(
+            n,
+            RecordBatch::new_empty(Arc::new(arrow_schema::Schema::empty())),
+        );
+        self.entries.push(SpillEntry::Aligned(half));
+        Ok(())
+    }
+
+    /// Sends the spilled half to the writer, in order.
+    fn replay(self, writer: &mut Writer) -> Result<()> {
+        let mut full = rewound(self.full.into_inner().map_err(|e| spill_error(&e)))?;
+        let mut aligned = match self.aligned {
+            Some(stream) => Some(rewound(stream.into_inner().map_err(|e| spill_error(&e)))?),
+            None => None,
+        };
+        let next = |reader: &mut arrow_ipc::reader::StreamReader<File>| {
+            reader
+                .next()
+                .unwrap_or_else(|| {
+                    Err(arrow_schema::ArrowError::IpcError(
+                        "spill ended early".into(),
+                    ))
+                })
+                .map_err(|e| spill_error(&e))
+        };
+        for entry in self.entries {
+            match entry {
+                SpillEntry::Full(n) => {
+                    for _ in 0..n {
+                        writer.send(next(&mut full)?)?;
+                    }
+                }
+                SpillEntry::Aligned(mut half) => {
+                    let reader = aligned.as_mut().expect("aligned entries have a stream");
+                    for slot in half.batches.iter_mut() {
+                        *slot = next(reader)?;
+                    }
+                    writer.send_msg(WriteMsg::Aligned(half))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the output codec is the input's, so compressed chunks can be copied as they are.
+fn same_codec(output: ParquetCompression, input: Codec) -> bool {
+    matches!(
+        (output, input),
+        (ParquetCompression::Snappy, Codec::SNAPPY)
+            | (ParquetCompression::Zstd, Codec::ZSTD(_))
+            | (ParquetCompression::None, Codec::UNCOMPRESSED)
+    )
+}
+
+/// Top-level columns holding the given paths, sorted.
+fn roots(schema: &arrow_schema::Schema, paths: &[&crate::fields::FieldPath]) -> Vec<usize> {
+    let mut roots: Vec<usize> = paths
+        .iter()
+        .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    roots
+}
+
+/// Relabels a row group reading only the columns the rules use, and makes one aligned row group
+/// per half. `None` when a row is bad or dropped (then the row group takes the full path).
+fn aligned_row_group(
+    input: &Input,
+    rg: usize,
+    spec: &crate::relabel::Spec,
+    resolved: &Resolved,
+    batch_bytes: usize,
+) -> Option<Unit> {
+    let schema = &input.schema;
+    let mut read: Vec<&crate::fields::FieldPath> = vec![&resolved.chosen, &resolved.rejected];
+    read.extend(resolved.prompt.iter());
+    for (c, r) in resolved.scores.iter().chain(&resolved.also_swapped) {
+        read.extend([c, r]);
+    }
+    let read_roots = roots(schema, &read);
+    let projected = Arc::new(schema.project(&read_roots).ok()?);
+    let file = File::open(&input.path).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    let metadata = builder.metadata().row_group(rg).clone();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), read_roots.clone());
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(vec![rg])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .ok()?;
+    let halves = spec.halves();
+    let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&projected));
+    // Per half: the rebuilt top-level columns and their positions in the projected batches.
+    let changed: Vec<Vec<usize>> = halves
+        .iter()
+        .map(|half| {
+            let mut paths: Vec<&crate::fields::FieldPath> = Vec::new();
+            if *half != crate::relabel::Half::Original {
+                if resolved.layout.site().in_responses() {
+                    paths.extend([&resolved.chosen, &resolved.rejected]);
+                } else {
+                    paths.extend(resolved.prompt.iter());
+                }
+            }
+            if half.swapped() {
+                paths.extend([&resolved.chosen, &resolved.rejected]);
+                for (c, r) in resolved.scores.iter().chain(&resolved.also_swapped) {
+                    paths.extend([c, r]);
+                }
+            }
+            roots(schema, &paths)
+        })
+        .collect();
+    let positions: Vec<Vec<usize>> = changed
+        .iter()
+        .map(|roots| {
+            roots
+                .iter()
+                .map(|&r| read_roots.iter().position(|&x| x == r).expect("read"))
+                .collect()
+        })
+        .collect();
+    let mut unit = Unit {
+        outs: Vec::new(),
+        aligned: None,
+        bad: Vec::new(),
+        rejects: Vec::new(),
+        rows_in: 0,
+        ties: 0,
+        ties_dropped: 0,
+        kept: 0,
+        error: None,
+    };
+    let mut out_halves: Vec<Vec<RecordBatch>> = vec![Vec::new(); halves.len()];
+    for batch in reader {
+        for piece in pieces(&batch.ok()?, batch_bytes) {
+            let out = relabeler.relabel(&piece, true).ok()?;
+            if !out.bad.is_empty() || out.ties_dropped > 0 {
+                return None;
+            }
+            unit.rows_in += piece.num_rows() as u64;
+            unit.ties += out.ties;
+            unit.kept += out.kept;
+            for (h, batch) in out.batches.into_iter().enumerate() {
+                out_halves[h].push(batch.project(&positions[h]).ok()?);
+            }
+        }
+    }
+    unit.aligned = Some(
+        out_halves
+            .into_iter()
+            .zip(changed)
+            .map(|(batches, changed)| AlignedRowGroup {
+                path: input.path.clone(),
+                metadata: metadata.clone(),
+                changed,
+                batches,
+            })
+            .collect(),
+    );
+    Some(unit)
 }
 
 fn spill_error(e: &dyn std::fmt::Display) -> Error {
@@ -415,6 +660,7 @@ fn relabel_row_group(
     let halves = spec.halves().len();
     let mut unit = Unit {
         outs: vec![Vec::new(); if blocks { halves } else { 1 }],
+        aligned: None,
         bad: Vec::new(),
         rejects: Vec::new(),
         rows_in: 0,

@@ -434,3 +434,44 @@ fn method_features_on_parquet_match_jsonl() {
     assert_eq!(report["format"], "Parquet");
     assert_eq!(report["rows"].as_u64().unwrap() as usize, conditioned.len());
 }
+
+/// In blocks order, a row group whose rows are all kept becomes one row group per half, aligned
+/// with the input's: unchanged columns are copied as compressed bytes, not re-encoded.
+#[test]
+fn blocks_order_copies_unchanged_column_chunks() {
+    let wd = Workdir::new();
+    let input = wd.path("in.parquet");
+    py(&[
+        "datasets-parquet",
+        real(H4).to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let got = parquet_rows(&wd, "in.parquet", "out.parquet", &["--order", "blocks"]);
+    assert_rows_eq(
+        &got,
+        &jsonl_rows(&wd, real(H4).to_str().unwrap(), &["--order", "blocks"]),
+    );
+    let out = wd.path("out.parquet");
+    assert!(py(&["info", out.to_str().unwrap()]).contains("row groups: 2 rows: 32"));
+    // Leaves: prompt 0, prompt_id 1, chosen 2-3, rejected 4-5, messages 6-7, scores 8-9.
+    let chunk = |file: &std::path::Path, rg: &str, leaf: &str| {
+        py(&["chunk", file.to_str().unwrap(), rg, leaf])
+    };
+    for rg in ["0", "1"] {
+        for leaf in ["0", "1", "6", "7"] {
+            assert_eq!(
+                chunk(&out, rg, leaf),
+                chunk(&input, "0", leaf),
+                "row group {rg}, leaf {leaf}"
+            );
+        }
+        assert_ne!(chunk(&out, rg, "2"), chunk(&input, "0", "2"));
+    }
+    // The goal-chosen half keeps the score columns; the goal-rejected half swaps them.
+    assert_eq!(chunk(&out, "0", "8"), chunk(&input, "0", "8"));
+    assert_eq!(chunk(&out, "1", "8"), chunk(&input, "0", "9"));
+    assert_eq!(
+        py(&["features", out.to_str().unwrap()]),
+        py(&["features", input.to_str().unwrap()])
+    );
+}

@@ -6,6 +6,7 @@
     tool.py features FILE.parquet|FILE.jsonl          the features `datasets` loads, as text
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
     tool.py big-parquet OUT.parquet ROWS MB           rows with MB-sized chosen and rejected texts
+    tool.py chunk FILE.parquet RG COLUMN              a column chunk's compressed bytes, as hex
 """
 import json
 import os
@@ -59,6 +60,14 @@ def main():
         print("metadata:", sorted(k.decode() for k in (f.schema_arrow.metadata or {})))
         print("codec:", md.row_group(0).column(0).compression if md.num_row_groups else None)
         print("row groups:", md.num_row_groups, "rows:", md.num_rows)
+    elif cmd == "chunk":
+        import pyarrow.parquet as pq
+
+        col = pq.ParquetFile(args[0]).metadata.row_group(int(args[1])).column(int(args[2]))
+        start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
+        with open(args[0], "rb") as f:
+            f.seek(start)
+            print(f.read(col.total_compressed_size).hex())
     elif cmd == "big-parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
