@@ -117,6 +117,7 @@ fn compression(job: &Job, codec: Codec) -> ParquetCompression {
 }
 
 /// Relabeled batches of one row group, or the error that stopped it.
+#[derive(Default)]
 struct Unit {
     /// Output batches per half (one list when interleaved).
     outs: Vec<Vec<RecordBatch>>,
@@ -588,17 +589,7 @@ fn aligned_row_group(
                 .collect()
         })
         .collect();
-    let mut unit = Unit {
-        outs: Vec::new(),
-        aligned: None,
-        bad: Vec::new(),
-        rejects: Vec::new(),
-        rows_in: 0,
-        ties: 0,
-        ties_dropped: 0,
-        kept: 0,
-        error: None,
-    };
+    let mut unit = Unit::default();
     let mut out_halves: Vec<Vec<RecordBatch>> = vec![Vec::new(); halves.len()];
     for batch in reader {
         for piece in pieces(&batch.ok()?, batch_bytes) {
@@ -660,14 +651,7 @@ fn relabel_row_group(
     let halves = spec.halves().len();
     let mut unit = Unit {
         outs: vec![Vec::new(); if blocks { halves } else { 1 }],
-        aligned: None,
-        bad: Vec::new(),
-        rejects: Vec::new(),
-        rows_in: 0,
-        ties: 0,
-        ties_dropped: 0,
-        kept: 0,
-        error: None,
+        ..Unit::default()
     };
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
     let reader = File::open(&input.path)
