@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc};
 
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression as Codec;
 
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
@@ -59,6 +59,8 @@ struct Input {
     name: String,
     path: std::path::PathBuf,
     schema: SchemaRef,
+    /// The footer, parsed once: every task reopens the file but reuses this.
+    reader_metadata: ArrowReaderMetadata,
     /// The first row index of each row group.
     row_group_starts: Vec<u64>,
     /// The compressed bytes of each row group (for progress).
@@ -81,9 +83,9 @@ fn open(source: &Source) -> Result<Input> {
     };
     let name = source.name();
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format_error(&name, e))?;
-    let metadata = builder.metadata();
+    let reader_metadata =
+        ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| format_error(&name, e))?;
+    let metadata = reader_metadata.metadata();
     let mut starts = Vec::with_capacity(metadata.num_row_groups());
     let mut sizes = Vec::with_capacity(metadata.num_row_groups());
     let mut at = 0u64;
@@ -100,11 +102,24 @@ fn open(source: &Source) -> Result<Input> {
     Ok(Input {
         name,
         path: path.clone(),
-        schema: Arc::clone(builder.schema()),
+        schema: Arc::clone(reader_metadata.schema()),
+        reader_metadata: reader_metadata.clone(),
         row_group_starts: starts,
         row_group_bytes: sizes,
         codec,
     })
+}
+
+impl Input {
+    /// A reader on a file handle of its own (readers on cloned handles share one cursor),
+    /// with the footer parsed once in `open`.
+    fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file,
+            self.reader_metadata.clone(),
+        ))
+    }
 }
 
 /// The codec to write: the job's, else the input's when `raug` can write it, else snappy.
@@ -427,8 +442,10 @@ struct Spill {
 }
 
 enum SpillEntry {
+    /// This many full batches.
     Full(usize),
-    Aligned(AlignedRowGroup),
+    /// An aligned row group (its `batches` left empty) and how many batches it had.
+    Aligned(AlignedRowGroup, usize),
 }
 
 fn rewound(file: Result<File>) -> Result<arrow_ipc::reader::StreamReader<File>> {
@@ -463,12 +480,8 @@ impl Spill {
             stream.write(batch).map_err(|e| spill_error(&e))?;
         }
         let n = half.batches.len();
-        half.batches = Vec::with_capacity(n);
-        half.batches.resize(
-            n,
-            RecordBatch::new_empty(Arc::new(arrow_schema::Schema::empty())),
-        );
-        self.entries.push(SpillEntry::Aligned(half));
+        half.batches = Vec::new();
+        self.entries.push(SpillEntry::Aligned(half, n));
         Ok(())
     }
 
@@ -496,11 +509,9 @@ impl Spill {
                         writer.send(next(&mut full)?)?;
                     }
                 }
-                SpillEntry::Aligned(mut half) => {
+                SpillEntry::Aligned(mut half, n) => {
                     let reader = aligned.as_mut().expect("aligned entries have a stream");
-                    for slot in half.batches.iter_mut() {
-                        *slot = next(reader)?;
-                    }
+                    half.batches = (0..n).map(|_| next(reader)).collect::<Result<_>>()?;
                     writer.send_msg(WriteMsg::Aligned(half))?;
                 }
             }
@@ -547,8 +558,7 @@ fn aligned_row_group(
     }
     let read_roots = roots(schema, &read);
     let projected = Arc::new(schema.project(&read_roots).ok()?);
-    let file = File::open(&input.path).ok()?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    let builder = input.builder().ok()?;
     let metadata = builder.metadata().row_group(rg).clone();
     let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), read_roots.clone());
     let reader = builder
@@ -654,17 +664,12 @@ fn relabel_row_group(
         ..Unit::default()
     };
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
-    let reader = File::open(&input.path)
-        .map_err(|e| Error::io(&input.name, e))
-        .and_then(|file| {
-            ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| {
-                    b.with_row_groups(vec![rg])
-                        .with_batch_size(BATCH_ROWS)
-                        .build()
-                })
-                .map_err(|e| fail(&e))
-        });
+    let reader = input.builder().and_then(|b| {
+        b.with_row_groups(vec![rg])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| fail(&e))
+    });
     let reader = match reader {
         Ok(reader) => reader,
         Err(e) => {
