@@ -71,6 +71,15 @@ impl Workdir {
         names
     }
 
+    /// Asserts that no temporary output (`*.raug-tmp`, staged or interrupted) is left behind.
+    pub fn assert_no_temporary_files(&self) {
+        let files = self.files();
+        assert!(
+            !files.iter().any(|f| f.contains("raug-tmp")),
+            "temporary files left: {files:?}"
+        );
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_raug"));
         cmd.args(args).current_dir(self.dir.path());

@@ -179,28 +179,31 @@ fn real_helpsteer_pairs_then_five_attribute_relabel() {
     assert_rows_eq(&rows(&wd.read("out.jsonl")), &expected);
 }
 
+/// `raug pairs` on the StackExchange sample: answers ranked by pm_score, plus `extra`.
+fn stack_pairs(wd: &Workdir, extra: &[&str]) -> Run {
+    let real = real(STACK);
+    let mut args = vec![
+        "pairs",
+        real.to_str().unwrap(),
+        "--prompt",
+        "question",
+        "--responses",
+        "answers",
+        "--text",
+        "text",
+        "--score",
+        "pm_score",
+    ];
+    args.extend_from_slice(extra);
+    wd.run(&args)
+}
+
 #[test]
 fn real_stack_exchange_nested_pairs() {
     let wd = Workdir::new();
     let questions = rows(&fs::read_to_string(real(STACK)).unwrap());
     for (strategy, gap) in [("best-worst", "0"), ("all", "2")] {
-        let run = wd.run(&[
-            "pairs",
-            real(STACK).to_str().unwrap(),
-            "--prompt",
-            "question",
-            "--responses",
-            "answers",
-            "--text",
-            "text",
-            "--score",
-            "pm_score",
-            "--strategy",
-            strategy,
-            "--min-gap",
-            gap,
-            "-q",
-        ]);
+        let run = stack_pairs(&wd, &["--strategy", strategy, "--min-gap", gap, "-q"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let mut expected = Vec::new();
         for q in &questions {
@@ -238,22 +241,7 @@ fn real_stack_exchange_nested_pairs() {
         assert_rows_eq(&rows(&run.stdout), &expected);
     }
     // Message lists make the ultrafeedback_binarized layout, which relabel detects.
-    let run = wd.run(&[
-        "pairs",
-        real(STACK).to_str().unwrap(),
-        "--prompt",
-        "question",
-        "--responses",
-        "answers",
-        "--text",
-        "text",
-        "--score",
-        "pm_score",
-        "--messages",
-        "-o",
-        "msgs.jsonl",
-        "-q",
-    ]);
+    let run = stack_pairs(&wd, &["--messages", "-o", "msgs.jsonl", "-q"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let first = &rows(&wd.read("msgs.jsonl"))[0];
     assert_eq!(

@@ -214,11 +214,7 @@ fn folder_of_shards_is_mirrored_with_test_passed_through() {
         assert_rows_eq(&got, &expected);
     }
     // Nothing staged is left beside the output.
-    assert!(
-        !wd.files().iter().any(|f| f.contains("raug-tmp")),
-        "{:?}",
-        wd.files()
-    );
+    wd.assert_no_temporary_files();
 }
 
 #[test]
@@ -252,11 +248,7 @@ fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
         );
         assert!(!wd.path("out.parquet").exists(), "{name} left an output");
     }
-    assert!(
-        !wd.files().iter().any(|f| f.contains("raug-tmp")),
-        "{:?}",
-        wd.files()
-    );
+    wd.assert_no_temporary_files();
 }
 
 #[test]
