@@ -7,11 +7,12 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
+    ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
@@ -20,18 +21,90 @@ use crate::driver::ParquetCompression;
 use crate::error::{Error, Result};
 use crate::io::{Format, Output};
 
-/// A relabeled row group aligned with an input row group (every row kept): only `changed`
-/// columns were rebuilt; the rest are the input's column chunks.
-#[derive(Debug, Clone)]
+/// Where rows belong in the output's order: which half (variant) of the relabeling, and which
+/// unit of the input (a row group, in input order). Parquet output may be written out of this
+/// order (later halves of `--order blocks` as soon as they are ready); the footer lists its row
+/// groups in it, so readers see them in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    /// The half, 0 first.
+    pub half: usize,
+    /// The input unit, in input order.
+    pub unit: usize,
+}
+
+/// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
+/// rules rebuilt, already encoded; the others are the input's column chunks, copied.
+#[derive(Debug)]
 pub struct AlignedRowGroup {
     /// The input file.
     pub path: std::path::PathBuf,
     /// The input row group's metadata (its column chunks are copied from there).
     pub metadata: parquet::file::metadata::RowGroupMetaData,
-    /// Top-level indices of the rebuilt columns, in schema order.
-    pub changed: Vec<usize>,
-    /// The rebuilt columns, in `changed` order.
-    pub batches: Vec<RecordBatch>,
+    /// Per leaf column: the rebuilt chunk, or `None` to copy the input's.
+    pub chunks: Vec<Option<ArrowColumnChunk>>,
+    /// Where its rows belong.
+    pub place: Place,
+}
+
+/// What workers need to encode columns exactly as a Parquet sink would: its writer settings and
+/// schema. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ColumnEncoding {
+    factory: Arc<ArrowRowGroupWriterFactory>,
+    schema: SchemaRef,
+    /// The top-level column of each leaf column.
+    roots: Arc<Vec<usize>>,
+}
+
+impl ColumnEncoding {
+    /// Starts encoding the top-level columns `changed` (schema order) of a row group.
+    pub fn encoder(&self, changed: Vec<usize>) -> parquet::errors::Result<AlignedEncoder> {
+        let writers = self
+            .factory
+            .create_column_writers(0)?
+            .into_iter()
+            .zip(self.roots.iter())
+            .map(|(writer, root)| changed.contains(root).then_some(writer))
+            .collect();
+        Ok(AlignedEncoder {
+            schema: Arc::clone(&self.schema),
+            changed,
+            writers,
+        })
+    }
+}
+
+/// Encodes the rebuilt columns of an aligned row group (on a worker thread).
+pub struct AlignedEncoder {
+    schema: SchemaRef,
+    changed: Vec<usize>,
+    /// Per leaf: its writer when its top-level column is rebuilt.
+    writers: Vec<Option<ArrowColumnWriter>>,
+}
+
+impl AlignedEncoder {
+    /// Encodes a batch holding only the changed columns, in schema order.
+    pub fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
+        let mut writers = self.writers.iter_mut().flatten();
+        for (k, &root) in self.changed.iter().enumerate() {
+            for leaf in compute_leaves(self.schema.field(root), batch.column(k))? {
+                let writer = writers.next().ok_or_else(|| {
+                    parquet::errors::ParquetError::General("more leaves than writers".into())
+                })?;
+                writer.write(&leaf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The encoded chunks, per leaf (`None` for leaves to copy).
+    pub fn finish(self) -> parquet::errors::Result<Vec<Option<ArrowColumnChunk>>> {
+        self.writers
+            .into_iter()
+            .map(|w| w.map(ArrowColumnWriter::close).transpose())
+            .collect()
+    }
 }
 
 /// Row groups are closed at about this many bytes, like `datasets`' 100 MB shards.
@@ -44,6 +117,9 @@ pub struct ParquetOptions {
     pub compression: ParquetCompression,
     /// The largest row group in bytes.
     pub row_group_bytes: usize,
+    /// Whether to write the page index (column and offset indexes). Off where row groups may be
+    /// written out of order: the footer is then rewritten, and page index offsets can't be.
+    pub page_index: bool,
 }
 
 impl Default for ParquetOptions {
@@ -51,6 +127,7 @@ impl Default for ParquetOptions {
         ParquetOptions {
             compression: ParquetCompression::Snappy,
             row_group_bytes: ROW_GROUP_BYTES,
+            page_index: true,
         }
     }
 }
@@ -159,24 +236,49 @@ impl Sink {
         Ok(())
     }
 
-    /// Writes a row group aligned with an input row group: the `changed` columns from `batches`,
-    /// every other column copied from the input as compressed bytes. Parquet output only.
-    pub fn write_aligned(&mut self, aligned: &AlignedRowGroup) -> Result<()> {
+    /// Writes a row group aligned with an input row group: the encoded chunks, and every other
+    /// column copied from the input as compressed bytes. Parquet output only.
+    pub fn write_aligned(&mut self, aligned: AlignedRowGroup) -> Result<()> {
         match &mut self.kind {
-            Kind::Parquet(out) => {
-                if out.writer.is_none() {
-                    return Err(arrow_error(&self.name, "the Parquet schema was not set"));
-                }
-                out.writer
-                    .as_mut()
-                    .expect("checked above")
-                    .write_aligned(aligned, &self.name)
-            }
+            Kind::Parquet(out) => match out.writer.as_mut() {
+                Some(writer) => writer.write_aligned(aligned, &self.name),
+                None => Err(arrow_error(&self.name, "the Parquet schema was not set")),
+            },
             _ => Err(arrow_error(
                 &self.name,
                 "aligned row groups need Parquet output",
             )),
         }
+    }
+
+    /// How this sink encodes columns, for encoding them elsewhere (Parquet, once the schema is
+    /// set).
+    pub fn column_encoding(&self) -> Option<ColumnEncoding> {
+        match &self.kind {
+            Kind::Parquet(out) => out.writer.as_ref().map(|w| ColumnEncoding {
+                factory: Arc::clone(&w.factory),
+                schema: Arc::clone(&w.schema),
+                roots: Arc::clone(&w.roots),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Says where the rows written next belong (see [`Place`]). JSON output is written in
+    /// order and ignores it.
+    pub fn set_place(&mut self, place: Place) -> Result<()> {
+        if let Kind::Parquet(out) = &mut self.kind {
+            if let Some(writer) = out.writer.as_mut() {
+                let next = place.half == writer.place.half
+                    && (place.unit == writer.place.unit || place.unit == writer.place.unit + 1);
+                if !next {
+                    // A row group never spans rows that are apart in the output's order.
+                    writer.close_row_group(&self.name)?;
+                }
+                writer.place = place;
+            }
+        }
+        Ok(())
     }
 
     /// Writes an Arrow batch.
@@ -259,9 +361,16 @@ fn infer_schema(rows: &[u8]) -> std::result::Result<SchemaRef, arrow_schema::Arr
 /// bottleneck); the row group is closed, and its chunks appended in order, once it holds about
 /// `limit` bytes. Only compressed pages are held in memory.
 struct RowGroups {
-    file: SerializedFileWriter<Output>,
-    factory: ArrowRowGroupWriterFactory,
+    file: SerializedFileWriter<Body>,
+    factory: Arc<ArrowRowGroupWriterFactory>,
     schema: SchemaRef,
+    /// The top-level column of each leaf column.
+    roots: Arc<Vec<usize>>,
+    /// Where the rows written next belong, where those of the open row group do, and where
+    /// each written row group's do.
+    place: Place,
+    open_place: Place,
+    places: Vec<Place>,
     writers: Option<Vec<ArrowColumnWriter>>,
     /// Batches waiting to be encoded: handed to the column writers a slice at a time, large
     /// enough that each column's work outweighs the cost of spreading it over threads.
@@ -283,6 +392,9 @@ impl RowGroups {
     fn write(&mut self, batch: &RecordBatch, name: &str) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
+        }
+        if self.rows == 0 {
+            self.open_place = self.place;
         }
         let size = batch.get_array_memory_size();
         self.pending.push(batch.clone());
@@ -352,59 +464,21 @@ impl RowGroups {
         self.bytes = 0;
         self.rows = 0;
         self.written += 1;
+        self.places.push(self.open_place);
         Ok(())
     }
 
-    /// Closes the current row group and writes an aligned one: changed leaves encoded in
-    /// parallel, the others appended from the input file byte for byte.
-    fn write_aligned(&mut self, aligned: &AlignedRowGroup, name: &str) -> Result<()> {
+    /// Closes the current row group and writes an aligned one: the encoded chunks, and the
+    /// other leaves appended from the input file byte for byte.
+    fn write_aligned(&mut self, aligned: AlignedRowGroup, name: &str) -> Result<()> {
         self.close_row_group(name)?;
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
-        let descr = self.file.schema_descr();
-        let roots: Vec<usize> = (0..descr.num_columns())
-            .map(|leaf| descr.get_column_root_idx(leaf))
-            .collect();
-        let writers = self
-            .factory
-            .create_column_writers(self.written)
-            .map_err(fail)?;
-        // Leaves of the changed columns, by leaf index.
-        let mut leaves: Vec<Vec<ArrowLeafColumn>> = (0..roots.len()).map(|_| Vec::new()).collect();
-        for batch in &aligned.batches {
-            for (k, &root) in aligned.changed.iter().enumerate() {
-                let field = self.schema.field(root);
-                let leaf_ids = (0..roots.len()).filter(|&l| roots[l] == root);
-                let computed = compute_leaves(field, batch.column(k)).map_err(fail)?;
-                for (leaf, column) in leaf_ids.zip(computed) {
-                    leaves[leaf].push(column);
-                }
-            }
-        }
-        let chunks: Vec<Option<parquet::errors::Result<_>>> = writers
-            .into_par_iter()
-            .zip(leaves.into_par_iter())
-            .enumerate()
-            .map(|(leaf, (mut writer, columns))| {
-                if !aligned.changed.contains(&roots[leaf]) {
-                    return None;
-                }
-                Some(
-                    columns
-                        .iter()
-                        .try_for_each(|c| writer.write(c))
-                        .and_then(|()| writer.close()),
-                )
-            })
-            .collect();
         let input = std::fs::File::open(&aligned.path)
             .map_err(|e| Error::io(aligned.path.display().to_string(), e))?;
         let mut row_group = self.file.next_row_group().map_err(fail)?;
-        for (leaf, chunk) in chunks.into_iter().enumerate() {
+        for (leaf, chunk) in aligned.chunks.into_iter().enumerate() {
             match chunk {
-                Some(chunk) => chunk
-                    .map_err(fail)?
-                    .append_to_row_group(&mut row_group)
-                    .map_err(fail)?,
+                Some(chunk) => chunk.append_to_row_group(&mut row_group).map_err(fail)?,
                 None => {
                     let column = aligned.metadata.column(leaf);
                     let close = parquet::column::writer::ColumnCloseResult {
@@ -421,12 +495,94 @@ impl RowGroups {
         }
         row_group.close().map_err(fail)?;
         self.written += 1;
+        self.places.push(aligned.place);
         Ok(())
     }
 
+    /// Writes the footer, listing the row groups in the order of their places, and returns
+    /// the output.
     fn finish(mut self, name: &str) -> Result<Output> {
         self.close_row_group(name)?;
-        self.file.into_inner().map_err(|e| parquet_error(name, e))
+        let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
+        if self.places.is_sorted() {
+            return self
+                .file
+                .into_inner()
+                .map_err(fail)?
+                .output
+                .ok_or_else(|| arrow_error(name, "the output was taken"));
+        }
+        // Row groups were written out of order: let the writer make its footer (into nothing),
+        // then write it again with the row groups in order. Their data stays where it is.
+        self.file.flush().map_err(|e| Error::io(name, e))?;
+        self.file.inner_mut().discard = true;
+        let metadata = self.file.finish().map_err(fail)?;
+        let mut output = self
+            .file
+            .inner_mut()
+            .output
+            .take()
+            .ok_or_else(|| arrow_error(name, "the output was taken"))?;
+        let mut order: Vec<usize> = (0..self.places.len()).collect();
+        order.sort_by_key(|&i| self.places[i]);
+        let row_groups = order
+            .iter()
+            .enumerate()
+            .map(|(ordinal, &i)| {
+                let ordinal = i32::try_from(ordinal).map_err(|_| {
+                    parquet::errors::ParquetError::General("too many row groups".into())
+                })?;
+                metadata
+                    .row_group(i)
+                    .clone()
+                    .into_builder()
+                    .set_ordinal(ordinal)
+                    .build()
+            })
+            .collect::<parquet::errors::Result<Vec<_>>>()
+            .map_err(fail)?;
+        let metadata = metadata
+            .into_builder()
+            .set_row_groups(row_groups)
+            .set_page_index(None)
+            .build();
+        // Made in memory first: the metadata writer's buffer would drop a late write error.
+        let mut footer = Vec::new();
+        parquet::file::metadata::ParquetMetaDataWriter::new(&mut footer, &metadata)
+            .with_preserve_page_index_locations(false)
+            .finish()
+            .map_err(fail)?;
+        output.write_bytes(&footer)?;
+        Ok(output)
+    }
+}
+
+/// The file under the Parquet writer: the output, or nothing once `discard` is set.
+struct Body {
+    output: Option<Output>,
+    discard: bool,
+}
+
+impl std::io::Write for Body {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.output {
+            Some(output) if !self.discard => output.write(buf),
+            _ => Ok(buf.len()),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match &mut self.output {
+            Some(output) if !self.discard => output.write_all(buf),
+            _ => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.output {
+            Some(output) if !self.discard => output.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -449,17 +605,34 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         ParquetCompression::Zstd => Codec::ZSTD(ZstdLevel::default()),
         ParquetCompression::None => Codec::UNCOMPRESSED,
     };
-    let properties = WriterProperties::builder().set_compression(codec).build();
-    let output = out.output.take().expect("the writer is opened once");
+    let mut properties = WriterProperties::builder().set_compression(codec);
+    if !out.options.page_index {
+        properties = properties
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true);
+    }
+    let properties = properties.build();
+    let output = Body {
+        output: Some(out.output.take().expect("the writer is opened once")),
+        discard: false,
+    };
     // ArrowWriter sets up the Parquet schema and the ARROW:schema metadata; the row groups are
     // then written by hand.
     let (file, factory) = ArrowWriter::try_new(output, Arc::clone(&schema), Some(properties))
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| parquet_error(name, e))?;
+    let descr = file.schema_descr();
+    let roots = (0..descr.num_columns())
+        .map(|leaf| descr.get_column_root_idx(leaf))
+        .collect();
     out.writer = Some(RowGroups {
         file,
-        factory,
+        factory: Arc::new(factory),
         schema,
+        roots: Arc::new(roots),
+        place: Place::default(),
+        open_place: Place::default(),
+        places: Vec::new(),
         writers: None,
         pending: Vec::new(),
         pending_bytes: 0,

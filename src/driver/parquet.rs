@@ -19,7 +19,7 @@ use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source, Target};
 use crate::relabel::Order;
-use crate::sink::{AlignedRowGroup, ParquetOptions, Sink};
+use crate::sink::{AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Sink};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
 const BATCH_ROWS: usize = 1024;
@@ -167,8 +167,20 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let halves = job.spec.halves().len();
     let blocks = job.spec.order == Order::Blocks && halves > 1;
     let format = output_format(job);
+    let codec = compression(job, first.codec);
+    // Row groups whose rows are all kept are written aligned with the input's, copying the
+    // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
+    // halves are written apart, the output is Parquet and the codec stays the input's.
+    let align = (job.spec.order == Order::Blocks || halves == 1) && format == Format::Parquet;
+    let align: Vec<bool> = inputs
+        .iter()
+        .map(|input| align && same_codec(codec, input.codec))
+        .collect();
     let options = ParquetOptions {
-        compression: compression(job, first.codec),
+        compression: codec,
+        // Later halves' aligned row groups are written as soon as they are ready, before
+        // earlier halves end, and the footer is rewritten to list them in order.
+        page_index: !(blocks && align.contains(&true)),
         ..ParquetOptions::default()
     };
     let compression_out = job
@@ -180,6 +192,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         options.clone(),
     );
     sink.set_schema(Arc::clone(&first.schema))?;
+    let encoding = sink.column_encoding();
     // The output is encoded on its own thread (Parquet encoding and compression are the heaviest
     // step), so relabeled row groups keep flowing while a row group is compressed.
     let mut writer = Writer::start(sink);
@@ -201,21 +214,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         for _ in 1..halves {
             let file = spill_file(&job.output)?;
             spills.push(Spill {
-                full: arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
+                stream: arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
                     .map_err(|e| spill_error(&e))?,
-                aligned: None,
                 entries: Vec::new(),
             });
         }
     }
-    // Row groups whose rows are all kept are written aligned with the input's, copying the
-    // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
-    // halves are written apart, the output is Parquet and the codec stays the input's.
-    let align = (job.spec.order == Order::Blocks || halves == 1) && format == Format::Parquet;
-    let align: Vec<bool> = inputs
-        .iter()
-        .map(|input| align && same_codec(options.compression, input.codec))
-        .collect();
 
     let threads = job.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -242,12 +246,13 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let units = units.clone();
         let batch_bytes = job.batch_bytes;
         let align = align.clone();
+        let encoding = encoding.clone();
         std::thread::spawn(move || {
             for (seq, (f, rg)) in units.into_iter().enumerate() {
                 if abort.load(Ordering::SeqCst) || !permits.acquire() {
                     return;
                 }
-                let aligned_ok = align[f];
+                let encoding = encoding.clone().filter(|_| align[f]);
                 let (tx, inputs, resolved, spec) = (
                     tx.clone(),
                     Arc::clone(&inputs),
@@ -255,11 +260,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     Arc::clone(&spec),
                 );
                 pool.spawn(move || {
-                    let aligned = if aligned_ok {
-                        aligned_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes)
-                    } else {
-                        None
-                    };
+                    let aligned = encoding.and_then(|encoding| {
+                        aligned_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes, &encoding)
+                    });
                     let unit = aligned.unwrap_or_else(|| {
                         relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks, batch_bytes)
                     });
@@ -281,6 +284,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             pending.insert(seq, unit);
             while let Some(unit) = pending.remove(&next) {
                 let (f, rg) = units[next];
+                let seq = next;
                 next += 1;
                 bytes_done += inputs[f].row_group_bytes[rg];
                 permits.release();
@@ -310,20 +314,19 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 summary.ties_dropped += unit.ties_dropped;
                 summary.rows_out += unit.kept * halves as u64;
                 if let Some(aligned) = unit.aligned {
-                    let mut halves = aligned.into_iter();
-                    if let Some(first) = halves.next() {
-                        writer.send_msg(WriteMsg::Aligned(first))?;
-                    }
-                    for (spill, half) in spills.iter_mut().zip(halves) {
-                        spill.push_aligned(half, &job.output)?;
+                    // Every half is written now; the footer puts them in order.
+                    for (half, mut row_group) in aligned.into_iter().enumerate() {
+                        row_group.place = Place { half, unit: seq };
+                        writer.send_msg(WriteMsg::Aligned(row_group))?;
                     }
                 } else {
                     let mut outs = unit.outs.into_iter();
+                    writer.send_msg(WriteMsg::Place(Place { half: 0, unit: seq }))?;
                     for batch in outs.next().unwrap_or_default() {
                         writer.send(batch)?;
                     }
                     for (spill, batches) in spills.iter_mut().zip(outs) {
-                        spill.push_full(batches)?;
+                        spill.push(batches, seq)?;
                     }
                 }
                 if let Some(progress) = &job.progress {
@@ -357,8 +360,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             ),
         });
     }
-    for spill in spills {
-        spill.replay(&mut writer)?;
+    for (half, spill) in spills.into_iter().enumerate() {
+        spill.replay(half + 1, &mut writer)?;
     }
     writer.finish()?;
     if let Some(rejects) = rejects {
@@ -371,6 +374,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
 enum WriteMsg {
     Batch(RecordBatch),
     Aligned(AlignedRowGroup),
+    Place(Place),
 }
 
 struct Writer {
@@ -385,7 +389,8 @@ impl Writer {
             for msg in rx {
                 match msg {
                     WriteMsg::Batch(batch) => sink.write_batch(&batch)?,
-                    WriteMsg::Aligned(aligned) => sink.write_aligned(&aligned)?,
+                    WriteMsg::Aligned(aligned) => sink.write_aligned(aligned)?,
+                    WriteMsg::Place(place) => sink.set_place(place)?,
                 }
             }
             Ok(sink)
@@ -433,87 +438,42 @@ impl Drop for Writer {
     }
 }
 
-/// One later half of `--order blocks`, waiting on disk: batches in input order, some of them
-/// aligned row groups (their rebuilt columns in a second stream).
+/// One later half of `--order blocks`, waiting on disk: the batches of row groups that were not
+/// aligned, in input order (aligned ones are written at once).
 struct Spill {
-    full: arrow_ipc::writer::StreamWriter<File>,
-    aligned: Option<arrow_ipc::writer::StreamWriter<File>>,
-    entries: Vec<SpillEntry>,
-}
-
-enum SpillEntry {
-    /// This many full batches.
-    Full(usize),
-    /// An aligned row group (its `batches` left empty) and how many batches it had.
-    Aligned(AlignedRowGroup, usize),
-}
-
-fn rewound(file: Result<File>) -> Result<arrow_ipc::reader::StreamReader<File>> {
-    let mut file = file?;
-    file.rewind()
-        .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-    arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))
+    stream: arrow_ipc::writer::StreamWriter<File>,
+    /// Per unit: its number, and how many batches it has.
+    entries: Vec<(usize, usize)>,
 }
 
 impl Spill {
-    fn push_full(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
+    fn push(&mut self, batches: Vec<RecordBatch>, unit: usize) -> Result<()> {
         for batch in &batches {
-            self.full.write(batch).map_err(|e| spill_error(&e))?;
+            self.stream.write(batch).map_err(|e| spill_error(&e))?;
         }
-        self.entries.push(SpillEntry::Full(batches.len()));
-        Ok(())
-    }
-
-    fn push_aligned(&mut self, mut half: AlignedRowGroup, output: &Target) -> Result<()> {
-        if self.aligned.is_none() {
-            let schema = match half.batches.first() {
-                Some(batch) => batch.schema(),
-                None => Arc::new(arrow_schema::Schema::empty()),
-            };
-            self.aligned = Some(
-                arrow_ipc::writer::StreamWriter::try_new(spill_file(output)?, &schema)
-                    .map_err(|e| spill_error(&e))?,
-            );
-        }
-        let stream = self.aligned.as_mut().expect("opened above");
-        for batch in &half.batches {
-            stream.write(batch).map_err(|e| spill_error(&e))?;
-        }
-        let n = half.batches.len();
-        half.batches = Vec::new();
-        self.entries.push(SpillEntry::Aligned(half, n));
+        self.entries.push((unit, batches.len()));
         Ok(())
     }
 
     /// Sends the spilled half to the writer, in order.
-    fn replay(self, writer: &mut Writer) -> Result<()> {
-        let mut full = rewound(self.full.into_inner().map_err(|e| spill_error(&e)))?;
-        let mut aligned = match self.aligned {
-            Some(stream) => Some(rewound(stream.into_inner().map_err(|e| spill_error(&e)))?),
-            None => None,
-        };
-        let next = |reader: &mut arrow_ipc::reader::StreamReader<File>| {
-            reader
-                .next()
-                .unwrap_or_else(|| {
-                    Err(arrow_schema::ArrowError::IpcError(
-                        "spill ended early".into(),
-                    ))
-                })
-                .map_err(|e| spill_error(&e))
-        };
-        for entry in self.entries {
-            match entry {
-                SpillEntry::Full(n) => {
-                    for _ in 0..n {
-                        writer.send(next(&mut full)?)?;
-                    }
-                }
-                SpillEntry::Aligned(mut half, n) => {
-                    let reader = aligned.as_mut().expect("aligned entries have a stream");
-                    half.batches = (0..n).map(|_| next(reader)).collect::<Result<_>>()?;
-                    writer.send_msg(WriteMsg::Aligned(half))?;
-                }
+    fn replay(self, half: usize, writer: &mut Writer) -> Result<()> {
+        let mut file = self.stream.into_inner().map_err(|e| spill_error(&e))?;
+        file.rewind()
+            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
+        let mut reader =
+            arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))?;
+        for (unit, n) in self.entries {
+            writer.send_msg(WriteMsg::Place(Place { half, unit }))?;
+            for _ in 0..n {
+                let batch = reader
+                    .next()
+                    .unwrap_or_else(|| {
+                        Err(arrow_schema::ArrowError::IpcError(
+                            "spill ended early".into(),
+                        ))
+                    })
+                    .map_err(|e| spill_error(&e))?;
+                writer.send(batch)?;
             }
         }
         Ok(())
@@ -542,13 +502,15 @@ fn roots(schema: &arrow_schema::Schema, paths: &[&crate::fields::FieldPath]) -> 
 }
 
 /// Relabels a row group reading only the columns the rules use, and makes one aligned row group
-/// per half. `None` when a row is bad or dropped (then the row group takes the full path).
+/// per half, its rebuilt columns encoded. `None` when a row is bad or dropped (then the row
+/// group takes the full path).
 fn aligned_row_group(
     input: &Input,
     rg: usize,
     spec: &crate::relabel::Spec,
     resolved: &Resolved,
     batch_bytes: usize,
+    encoding: &ColumnEncoding,
 ) -> Option<Unit> {
     let schema = &input.schema;
     let mut read: Vec<&crate::fields::FieldPath> = vec![&resolved.chosen, &resolved.rejected];
@@ -599,8 +561,15 @@ fn aligned_row_group(
                 .collect()
         })
         .collect();
+    let mut encoders = match changed
+        .iter()
+        .map(|changed| encoding.encoder(changed.clone()))
+        .collect::<parquet::errors::Result<Vec<_>>>()
+    {
+        Ok(encoders) => encoders,
+        Err(e) => return Some(failed(&input.name, e)),
+    };
     let mut unit = Unit::default();
-    let mut out_halves: Vec<Vec<RecordBatch>> = vec![Vec::new(); halves.len()];
     for batch in reader {
         for piece in pieces(&batch.ok()?, batch_bytes) {
             let out = relabeler.relabel(&piece, true).ok()?;
@@ -611,23 +580,45 @@ fn aligned_row_group(
             unit.ties += out.ties;
             unit.kept += out.kept;
             for (h, batch) in out.batches.into_iter().enumerate() {
-                out_halves[h].push(batch.project(&positions[h]).ok()?);
+                let written = batch
+                    .project(&positions[h])
+                    .map_err(parquet::errors::ParquetError::from)
+                    .and_then(|batch| encoders[h].write(&batch));
+                if let Err(e) = written {
+                    return Some(failed(&input.name, e));
+                }
             }
         }
     }
-    unit.aligned = Some(
-        out_halves
-            .into_iter()
-            .zip(changed)
-            .map(|(batches, changed)| AlignedRowGroup {
-                path: input.path.clone(),
-                metadata: metadata.clone(),
-                changed,
-                batches,
-            })
-            .collect(),
-    );
-    Some(unit)
+    let chunks = encoders
+        .into_iter()
+        .map(|e| e.finish())
+        .collect::<parquet::errors::Result<Vec<_>>>();
+    match chunks {
+        Ok(chunks) => {
+            unit.aligned = Some(
+                chunks
+                    .into_iter()
+                    .map(|chunks| AlignedRowGroup {
+                        path: input.path.clone(),
+                        metadata: metadata.clone(),
+                        chunks,
+                        place: Place::default(),
+                    })
+                    .collect(),
+            );
+            Some(unit)
+        }
+        Err(e) => Some(failed(&input.name, e)),
+    }
+}
+
+/// A unit that stopped on an error encoding its output.
+fn failed(name: &str, e: parquet::errors::ParquetError) -> Unit {
+    Unit {
+        error: Some(format_error(name, e)),
+        ..Unit::default()
+    }
 }
 
 fn spill_error(e: &dyn std::fmt::Display) -> Error {

@@ -261,15 +261,18 @@ fn parquet_output_is_the_same_for_any_thread_count() {
         input.to_str().unwrap(),
         "64",
     ]);
-    let mut files = Vec::new();
-    for threads in ["1", "2", "3"] {
-        let out = format!("out{threads}.parquet");
-        let run = wd.run(&["relabel", "in.parquet", "-o", &out, "-j", threads, "-q"]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        files.push(fs::read(wd.path(&out)).unwrap());
+    for order in ["interleaved", "blocks"] {
+        let mut files = Vec::new();
+        for threads in ["1", "2", "3"] {
+            let out = format!("out{threads}.parquet");
+            let args = ["relabel", "in.parquet", "-o", &out, "-j", threads, "-q"];
+            let run = wd.run(&[&args[..], &["--order", order]].concat());
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            files.push(fs::read(wd.path(&out)).unwrap());
+        }
+        assert_eq!(files[0], files[1], "--order {order}");
+        assert_eq!(files[0], files[2], "--order {order}");
     }
-    assert_eq!(files[0], files[1]);
-    assert_eq!(files[0], files[2]);
 }
 
 #[test]
@@ -466,4 +469,55 @@ fn blocks_order_copies_unchanged_column_chunks() {
         py(&["features", out.to_str().unwrap()]),
         py(&["features", input.to_str().unwrap()])
     );
+}
+
+#[test]
+fn blocks_order_lists_row_groups_in_order_whatever_their_place_in_the_file() {
+    // Aligned row groups of every half are written as soon as they are ready (so the goal-rejected
+    // half of input row group 0 sits before the goal-chosen half of row group 1), and the footer
+    // lists them in order. With --ties drop, the row groups holding a tie (rows 0, 1, 6, 9)
+    // take the other path, spilled and written last: the order still holds.
+    let wd = Workdir::new();
+    let input = wd.path("in.parquet");
+    py(&[
+        "pyarrow-parquet",
+        real(H4).to_str().unwrap(),
+        input.to_str().unwrap(),
+        "3",
+    ]);
+    let layout = |file: &str| -> Vec<(u64, u64)> {
+        py(&["layout", wd.path(file).to_str().unwrap()])
+            .lines()
+            .map(|line| {
+                let (rows, offset) = line.split_once(' ').unwrap();
+                (rows.parse().unwrap(), offset.parse().unwrap())
+            })
+            .collect()
+    };
+    for ties in ["keep", "drop"] {
+        let args = ["--order", "blocks", "--ties", ties];
+        let got = parquet_rows(&wd, "in.parquet", "out.parquet", &args);
+        let expected = jsonl_rows(&wd, real(H4).to_str().unwrap(), &args);
+        assert_eq!(expected.len(), if ties == "keep" { 32 } else { 24 });
+        assert_rows_eq(&got, &expected);
+        let offsets: Vec<u64> = layout("out.parquet").iter().map(|&(_, o)| o).collect();
+        if ties == "keep" {
+            // Six input row groups, each aligned: footer order h0u0..h0u5 h1u0..h1u5, file
+            // order h0u0 h1u0 h0u1 h1u1 ...
+            assert_eq!(offsets.len(), 12);
+            let mut file_order: Vec<usize> = (0..12).collect();
+            file_order.sort_by_key(|&i| offsets[i]);
+            assert_eq!(file_order, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11]);
+        } else {
+            // Row groups 1, 4 and 5 (rows 3-5, 12-14, 15) are aligned; 0 (one row kept), 2 and
+            // 3 (two each, written together) are not.
+            let rows: Vec<u64> = layout("out.parquet").iter().map(|&(r, _)| r).collect();
+            assert_eq!(rows, [1, 3, 4, 3, 1, 1, 3, 4, 3, 1]);
+            assert!(!offsets.is_sorted(), "{offsets:?}");
+        }
+        assert_eq!(
+            py(&["features", wd.path("out.parquet").to_str().unwrap()]),
+            py(&["features", input.to_str().unwrap()])
+        );
+    }
 }

@@ -7,6 +7,7 @@
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
     tool.py big-parquet OUT.parquet ROWS MB           rows with MB-sized chosen and rejected texts
     tool.py chunk FILE.parquet RG COLUMN              a column chunk's compressed bytes, as hex
+    tool.py layout FILE.parquet                       per row group, in the footer's order: rows, file offset
 """
 import json
 import os
@@ -68,6 +69,15 @@ def main():
         with open(args[0], "rb") as f:
             f.seek(start)
             print(f.read(col.total_compressed_size).hex())
+    elif cmd == "layout":
+        import pyarrow.parquet as pq
+
+        md = pq.ParquetFile(args[0]).metadata
+        for i in range(md.num_row_groups):
+            rg = md.row_group(i)
+            starts = [c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset
+                      for c in (rg.column(j) for j in range(rg.num_columns))]
+            print(rg.num_rows, min(starts))
     elif cmd == "big-parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
