@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::json::object::{lookup, Object};
-use crate::json::row::{kind_of, put_goal, read_text, splice};
+use crate::json::row::{escape, kind_of, put_goal, read_text, splice};
 use crate::relabel::{Kind, Style, Template};
 use crate::rows::Row;
 
@@ -53,11 +53,13 @@ pub fn condition(
         TargetScore::Max => spec.template.scale().hi,
         TargetScore::Value(v) => v,
     };
-    let goal = spec
-        .template
-        .clone()
-        .with_from_scale(None)
-        .render(&vec![value; spec.template.attributes()]);
+    let goal = escape(
+        &spec
+            .template
+            .clone()
+            .with_from_scale(None)
+            .render(&vec![value; spec.template.attributes()]),
+    );
     let mut summary = ConditionSummary::default();
     let mut prompt_path: Option<FieldPath> = spec.prompt.clone();
     let mut out = Vec::new();

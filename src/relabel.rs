@@ -265,7 +265,7 @@ impl fmt::Display for Style {
 }
 
 /// One kind of output row made from an input pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Half {
     /// The input pair as it was, without a goal (`--keep-original`).
     Original,

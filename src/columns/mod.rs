@@ -152,10 +152,23 @@ impl<'s> BatchRelabeler<'s> {
         let (chosen, rejected) = (kept(&chosen)?, kept(&rejected)?);
         let prompt = prompt.as_ref().map(kept).transpose()?;
         for &half in &self.halves {
-            let goals: Option<Vec<String>> = (half != Half::Original).then(|| {
+            // Scores take few distinct values: each goal text is rendered once.
+            let key = |(c, rj): &(Vec<f64>, Vec<f64>)| -> Vec<u64> {
+                let values = if half == Half::Rejected { rj } else { c };
+                values.iter().map(|v| v.to_bits()).collect()
+            };
+            let mut texts: std::collections::HashMap<Vec<u64>, String> = Default::default();
+            if half != Half::Original {
+                for pair in &scores_kept {
+                    texts.entry(key(pair)).or_insert_with(|| {
+                        self.spec.goal(half, &pair.0, &pair.1).expect("goal halves")
+                    });
+                }
+            }
+            let goals: Option<Vec<&str>> = (half != Half::Original).then(|| {
                 scores_kept
                     .iter()
-                    .map(|(c, rj)| self.spec.goal(half, c, rj).expect("goal halves"))
+                    .map(|p| texts[&key(p)].as_str())
                     .collect()
             });
             let (mut new_chosen, mut new_rejected) = if half.swapped() {
@@ -357,10 +370,10 @@ fn message_columns<'a>(
 }
 
 /// Puts one goal per row into a text or message-list column.
-fn put_goals(array: &ArrayRef, goals: &[String], style: Style) -> Result<ArrayRef, ArrowError> {
+fn put_goals(array: &ArrayRef, goals: &[&str], style: Style) -> Result<ArrayRef, ArrowError> {
     match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let firsts: Vec<Option<&str>> = goals.iter().map(|g| Some(g.as_str())).collect();
+            let firsts: Vec<Option<&str>> = goals.iter().map(|&g| Some(g)).collect();
             prefix_strings(array, &firsts)
         }
         DataType::List(field) => goals_into_lists::<i32>(array, field, goals, style),
@@ -412,7 +425,7 @@ fn prefix_strings(array: &ArrayRef, goals: &[Option<&str>]) -> Result<ArrayRef, 
 fn goals_into_lists<O: OffsetSizeTrait>(
     array: &ArrayRef,
     item: &Arc<Field>,
-    goals: &[String],
+    goals: &[&str],
     style: Style,
 ) -> Result<ArrayRef, ArrowError> {
     let list = array.as_list::<O>();
@@ -436,7 +449,7 @@ fn goals_into_lists<O: OffsetSizeTrait>(
         }
         match list_edit(style, roles[first] == Some("system")) {
             ListEdit::InsertSystem => insert[i] = true,
-            ListEdit::PrefixFirst => content_goals[first] = Some(goals[i].as_str()),
+            ListEdit::PrefixFirst => content_goals[first] = Some(goals[i]),
         }
     }
     let content_index = messages
@@ -479,7 +492,7 @@ fn goals_into_lists<O: OffsetSizeTrait>(
     }
     // Other message fields: new system messages go after the existing ones, and a take puts
     // each at its list's head.
-    let system_goals: Vec<&str> = inserts.iter().map(|&i| goals[i].as_str()).collect();
+    let system_goals: Vec<&str> = inserts.iter().map(|&i| goals[i]).collect();
     let system = system_messages(messages.fields(), &system_goals)?;
     let all = arrow_select::concat::concat(&[&messages, &system])?;
     let base = messages.len();
@@ -510,7 +523,7 @@ fn build_messages(
     messages: &StructArray,
     offsets: &[usize],
     insert: &[bool],
-    goals: &[String],
+    goals: &[&str],
 ) -> Result<Option<ArrayRef>, ArrowError> {
     if messages.num_columns() != 2 || messages.nulls().is_some_and(|n| n.null_count() > 0) {
         return Ok(None);
@@ -527,7 +540,7 @@ fn build_messages(
     for i in 0..insert.len() {
         if insert[i] {
             new_roles.push(Some("system"));
-            new_contents.push(Some(goals[i].as_str()));
+            new_contents.push(Some(goals[i]));
         }
         for j in offsets[i]..offsets[i + 1] {
             new_roles.push(roles[j]);

@@ -2,6 +2,7 @@
 //! replaced, so every other byte (key order, spacing, escapes, float digits) stays as it was.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use serde_json::value::RawValue;
@@ -76,7 +77,13 @@ pub struct Relabeler<'s> {
     spec: &'s Spec,
     resolved: &'s Resolved,
     halves: Vec<Half>,
+    /// Goal texts made so far, JSON-escaped, by half and score values: scores take few
+    /// distinct values, and rendering each row's goal anew was a tenth of the work.
+    goals: std::cell::RefCell<GoalCache>,
 }
+
+/// Escaped goal texts by half and score values (as bits).
+type GoalCache = HashMap<(Half, Vec<u64>), std::rc::Rc<str>>;
 
 /// A text field of the row: its raw JSON and where it sits in the line.
 pub(crate) struct Text<'a> {
@@ -122,6 +129,7 @@ impl<'s> Relabeler<'s> {
             spec,
             resolved,
             halves: spec.halves(),
+            goals: Default::default(),
         }
     }
 
@@ -205,7 +213,7 @@ impl<'s> Relabeler<'s> {
 
         let single = outs.len() == 1;
         for (i, &half) in self.halves.iter().enumerate() {
-            let goal = self.spec.goal(half, &chosen_scores, &rejected_scores);
+            let goal = self.goal(half, &chosen_scores, &rejected_scores);
             let swapped = half.swapped();
             let mut edits: Vec<(Range<usize>, Cow<[u8]>)> = Vec::with_capacity(5);
             let (to_chosen, to_rejected) = if swapped {
@@ -248,6 +256,22 @@ impl<'s> Relabeler<'s> {
     fn put<'a>(&self, text: &Text<'a>, goal: Option<&str>) -> Cow<'a, [u8]> {
         put_goal(text, goal, self.resolved.style)
     }
+
+    /// The goal of one output row, JSON-escaped, or `None` for the original row.
+    fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<std::rc::Rc<str>> {
+        let values = match half {
+            Half::Original => return None,
+            Half::Chosen => chosen,
+            Half::Rejected => rejected,
+        };
+        let key = (half, values.iter().map(|v| v.to_bits()).collect());
+        let mut goals = self.goals.borrow_mut();
+        let goal = goals.entry(key).or_insert_with(|| {
+            let text = self.spec.goal(half, chosen, rejected).unwrap_or_default();
+            escape(&text).into()
+        });
+        Some(std::rc::Rc::clone(goal))
+    }
 }
 
 /// Finds a text field and checks its kind; message lists are validated message by message.
@@ -289,6 +313,7 @@ pub(crate) fn read_text<'a>(
 }
 
 /// The bytes a text field gets: its own raw JSON, or that with the goal put in.
+/// The text's raw JSON with the goal put in (`goal` is JSON-escaped already).
 pub(crate) fn put_goal<'a>(text: &Text<'a>, goal: Option<&str>, style: Style) -> Cow<'a, [u8]> {
     {
         let Some(goal) = goal else {
@@ -301,19 +326,20 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, goal: Option<&str>, style: Style) ->
         let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
         match list_edit(style, list.first_is_system) {
             ListEdit::InsertSystem => {
-                let (kv, sep) = (list.key_sep, &list.item_sep);
-                let goal = escape(goal);
-                out.push(b'[');
-                if list.content_first {
-                    out.extend_from_slice(
-                        format!(r#"{{"content"{kv}"{goal}"{sep}"role"{kv}"system"}}"#).as_bytes(),
-                    );
+                let (kv, sep) = (list.key_sep.as_bytes(), list.item_sep.as_bytes());
+                let content: [&[u8]; 5] = [b"\"content\"", kv, b"\"", goal.as_bytes(), b"\""];
+                let role: [&[u8]; 3] = [b"\"role\"", kv, b"\"system\""];
+                let (first, second): (&[&[u8]], &[&[u8]]) = if list.content_first {
+                    (&content, &role)
                 } else {
-                    out.extend_from_slice(
-                        format!(r#"{{"role"{kv}"system"{sep}"content"{kv}"{goal}"}}"#).as_bytes(),
-                    );
-                }
-                out.extend_from_slice(sep.as_bytes());
+                    (&role, &content)
+                };
+                out.extend_from_slice(b"[{");
+                first.iter().for_each(|part| out.extend_from_slice(part));
+                out.extend_from_slice(sep);
+                second.iter().for_each(|part| out.extend_from_slice(part));
+                out.extend_from_slice(b"}");
+                out.extend_from_slice(sep);
                 out.extend_from_slice(&raw.as_bytes()[list.first_start..]);
             }
             ListEdit::PrefixFirst => {
@@ -438,17 +464,18 @@ fn spaced_colon(object: &str) -> bool {
 }
 
 /// A JSON string with goal + separator put in front of its content, keeping the rest's escapes.
+/// A JSON string (`raw`, quoted) with the escaped goal and the separator in front.
 fn prefix_string(raw: &str, goal: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + goal.len() + 8);
     out.push(b'"');
-    out.extend_from_slice(escape(goal).as_bytes());
+    out.extend_from_slice(goal.as_bytes());
     out.extend_from_slice(escape(GOAL_SEPARATOR).as_bytes());
     out.extend_from_slice(&raw.as_bytes()[1..]);
     out
 }
 
 /// A string escaped for JSON, without the surrounding quotes.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let quoted = serde_json::to_string(text).expect("strings always serialize");
     quoted[1..quoted.len() - 1].to_string()
 }
