@@ -50,6 +50,7 @@ measure "raug-jsonl-interleaved" $raug relabel "$J" -o "$out/r.jsonl" -q
 measure "polars-jsonl" "$py" bench/peers.py polars "$J" "$out/p.jsonl"
 measure "duckdb-jsonl" "$py" bench/peers.py duckdb "$J" "$out/d.jsonl"
 measure "raug-parquet" $raug relabel "$P" -o "$out/r.parquet" --order blocks -q
+measure "raug-parquet-interleaved" $raug relabel "$P" -o "$out/r.parquet" -q
 measure "polars-parquet" "$py" bench/peers.py polars "$P" "$out/p.parquet"
 measure "duckdb-parquet" "$py" bench/peers.py duckdb "$P" "$out/d.parquet"
 if [ $with_datasets = 1 ]; then
@@ -92,8 +93,10 @@ print(f"- raug / polars, JSONL: {ratio('raug-jsonl', 'polars-jsonl'):.2f} (goal 
 print(f"- raug / cat floor, JSONL: {ratio('raug-jsonl', 'cat-jsonl'):.2f} (goal <= 3)")
 print(f"- raug / polars, Parquet: {ratio('raug-parquet', 'polars-parquet'):.2f} (goal <= 0.5)")
 print(f"- raug / duckdb: JSONL {ratio('raug-jsonl', 'duckdb-jsonl'):.2f}, Parquet {ratio('raug-parquet', 'duckdb-parquet'):.2f}")
-if "raug-jsonl-interleaved" in r:
-    print(f"- raug interleaved order, JSONL: {r['raug-jsonl-interleaved'][0]:.2f} s, {r['raug-jsonl-interleaved'][1]:.0f} MiB")
+for f in ["jsonl", "parquet"]:
+    if f"raug-{f}-interleaved" in r:
+        w, m = r[f"raug-{f}-interleaved"]
+        print(f"- raug interleaved order (the default), {f}: {w:.2f} s, {m:.0f} MiB")
 for f in ["jsonl", "parquet"]:
     a, b = r.get(f"raug-{f}"), r.get(f"raug-{f}-4x")
     if a and b:

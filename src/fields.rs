@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::relabel::{Kind, Layout, Style};
+use crate::relabel::{Half, Kind, Layout, Style};
 
 /// A dotted path to a field in nested objects (`metadata.score_chosen`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -146,6 +146,26 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The fields one half of the relabeling rewrites: where its goal goes, and what it swaps.
+    /// Every other field passes through untouched (the Parquet writer copies those columns).
+    pub fn rewritten(&self, half: Half) -> Vec<&FieldPath> {
+        let mut paths: Vec<&FieldPath> = Vec::new();
+        if half != Half::Original {
+            if self.layout.site().in_responses() {
+                paths.extend([&self.chosen, &self.rejected]);
+            } else {
+                paths.extend(self.prompt.iter());
+            }
+        }
+        if half.swapped() {
+            paths.extend([&self.chosen, &self.rejected]);
+            for (c, r) in self.scores.iter().chain(&self.also_swapped) {
+                paths.extend([c, r]);
+            }
+        }
+        paths
+    }
+
     /// Detects the layout and fields from one row, with the user's overrides taking precedence.
     /// An error here is about the dataset or the options, not one row: the message says which
     /// option fixes it.

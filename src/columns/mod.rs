@@ -198,6 +198,9 @@ impl<'s> BatchRelabeler<'s> {
                     replaced.push((rj, cs));
                 }
             }
+            // Only what the rules say a half rewrites: the Parquet writer copies the rest.
+            let rewritten = r.rewritten(half);
+            replaced.retain(|(path, _)| rewritten.contains(path));
             let mut columns = unchanged.clone();
             for (path, array) in replaced {
                 replace(&self.schema, &mut columns, path, array)?;

@@ -534,23 +534,7 @@ fn aligned_row_group(
     // Per half: the rebuilt top-level columns and their positions in the projected batches.
     let changed: Vec<Vec<usize>> = halves
         .iter()
-        .map(|half| {
-            let mut paths: Vec<&crate::fields::FieldPath> = Vec::new();
-            if *half != crate::relabel::Half::Original {
-                if resolved.layout.site().in_responses() {
-                    paths.extend([&resolved.chosen, &resolved.rejected]);
-                } else {
-                    paths.extend(resolved.prompt.iter());
-                }
-            }
-            if half.swapped() {
-                paths.extend([&resolved.chosen, &resolved.rejected]);
-                for (c, r) in resolved.scores.iter().chain(&resolved.also_swapped) {
-                    paths.extend([c, r]);
-                }
-            }
-            roots(schema, &paths)
-        })
+        .map(|&half| roots(schema, &resolved.rewritten(half)))
         .collect();
     let positions: Vec<Vec<usize>> = changed
         .iter()
