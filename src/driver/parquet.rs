@@ -111,6 +111,17 @@ fn open(source: &Source) -> Result<Input> {
 }
 
 impl Input {
+    /// Rows read at once from row group `rg`: about `batch_bytes` of decoded data, so that huge
+    /// rows don't overflow Arrow's 32-bit offsets while being read (a batch is split again
+    /// after reading, by its real size: see [`pieces`]).
+    fn batch_rows(&self, rg: usize, batch_bytes: usize) -> usize {
+        let row_group = self.reader_metadata.metadata().row_group(rg);
+        let rows = row_group.num_rows().max(1) as u128;
+        let bytes = row_group.total_byte_size().max(1) as u128;
+        let fit = rows * batch_bytes as u128 / bytes;
+        fit.clamp(1, BATCH_ROWS as u128) as usize
+    }
+
     /// A reader on a file handle of its own (readers on cloned handles share one cursor),
     /// with the footer parsed once in `open`.
     fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
@@ -526,7 +537,7 @@ fn aligned_row_group(
     let reader = builder
         .with_projection(mask)
         .with_row_groups(vec![rg])
-        .with_batch_size(BATCH_ROWS)
+        .with_batch_size(input.batch_rows(rg, batch_bytes))
         .build()
         .ok()?;
     let halves = spec.halves();
@@ -641,7 +652,7 @@ fn relabel_row_group(
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
     let reader = input.builder().and_then(|b| {
         b.with_row_groups(vec![rg])
-            .with_batch_size(BATCH_ROWS)
+            .with_batch_size(input.batch_rows(rg, batch_bytes))
             .build()
             .map_err(|e| fail(&e))
     });

@@ -348,7 +348,8 @@ fn batches_split_for_offsets_give_the_same_output() {
     let wd = Workdir::new();
     let input = wd.path("big.parquet");
     py(&["big-parquet", input.to_str().unwrap(), "12", "1"]);
-    // One row group of 12 rows x 2 MB: with a 3 MB limit it is cut into single rows.
+    // One row group of 12 rows x 2 MB: with a 3 MB limit it is read a row at a time, and each
+    // read batch is cut again by its real size.
     assert!(py(&["info", input.to_str().unwrap()]).contains("row groups: 1 rows: 12"));
     let whole = parquet_rows(&wd, "big.parquet", "whole.parquet", &[]);
     let split = parquet_rows(
