@@ -265,6 +265,19 @@ pub fn assert_rows_eq(actual: &[Value], expected: &[Value]) {
     }
 }
 
+/// Writes `source` (JSON Lines) as Parquet with pyarrow into `wd`'s `name`, with `rows` rows per
+/// row group (and its default codec, snappy), and returns the path.
+pub fn pyarrow_parquet(wd: &Workdir, source: &Path, name: &str, rows: usize) -> PathBuf {
+    let path = wd.path(name);
+    py(&[
+        "pyarrow-parquet",
+        source.to_str().unwrap(),
+        path.to_str().unwrap(),
+        &rows.to_string(),
+    ]);
+    path
+}
+
 /// Runs `tests/py/tool.py` in the test venv (made once by `tests/py/setup.sh`) and returns stdout.
 pub fn py(args: &[&str]) -> String {
     static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -77,13 +77,7 @@ fn datasets_parquet_keeps_schema_features_and_matches_jsonl() {
 fn every_option_gives_the_same_rows_on_parquet_and_jsonl() {
     let wd = Workdir::new();
     let real = real(H4);
-    let input = wd.path("in.parquet");
-    py(&[
-        "pyarrow-parquet",
-        real.to_str().unwrap(),
-        input.to_str().unwrap(),
-        "5",
-    ]);
+    pyarrow_parquet(&wd, &real, "in.parquet", 5);
     let options: [&[&str]; 6] = [
         &["--style", "prefix"],
         &["--ties", "drop"],
@@ -220,13 +214,7 @@ fn folder_of_shards_is_mirrored_with_test_passed_through() {
 #[test]
 fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
     let wd = Workdir::new();
-    let input = wd.path("in.parquet");
-    py(&[
-        "pyarrow-parquet",
-        real(H4).to_str().unwrap(),
-        input.to_str().unwrap(),
-        "4",
-    ]);
+    let input = pyarrow_parquet(&wd, &real(H4), "in.parquet", 4);
     let bytes = fs::read(&input).unwrap();
     wd.write("truncated.parquet", &bytes[..bytes.len() / 2]);
     let mut corrupt = bytes.clone();
@@ -254,13 +242,7 @@ fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
 #[test]
 fn parquet_output_is_the_same_for_any_thread_count() {
     let wd = Workdir::new();
-    let input = wd.path("in.parquet");
-    py(&[
-        "pyarrow-parquet",
-        real(NOISE).to_str().unwrap(),
-        input.to_str().unwrap(),
-        "64",
-    ]);
+    pyarrow_parquet(&wd, &real(NOISE), "in.parquet", 64);
     for order in ["interleaved", "blocks"] {
         let mut files = Vec::new();
         for threads in ["1", "2", "3"] {
@@ -479,13 +461,7 @@ fn blocks_order_lists_row_groups_in_order_whatever_their_place_in_the_file() {
     // lists them in order. With --ties drop, the row groups holding a tie (rows 0, 1, 6, 9)
     // take the other path, spilled and written last: the order still holds.
     let wd = Workdir::new();
-    let input = wd.path("in.parquet");
-    py(&[
-        "pyarrow-parquet",
-        real(H4).to_str().unwrap(),
-        input.to_str().unwrap(),
-        "3",
-    ]);
+    let input = pyarrow_parquet(&wd, &real(H4), "in.parquet", 3);
     let layout = |file: &str| -> Vec<(u64, u64)> {
         py(&["layout", wd.path(file).to_str().unwrap()])
             .lines()
