@@ -585,6 +585,12 @@ fn aligned_row_group(
             }
         }
     }
+    if let Err(e) = check_copied(input, rg, &metadata, &read_roots) {
+        return Some(Unit {
+            error: Some(e),
+            ..Unit::default()
+        });
+    }
     let chunks = encoders
         .into_iter()
         .map(|e| e.finish())
@@ -606,6 +612,44 @@ fn aligned_row_group(
         }
         Err(e) => Some(failed(&input.name, e)),
     }
+}
+
+/// Reads every page of the column chunks an aligned row group copies without decoding (those of
+/// columns the rules don't read), decompressing it and checking its checksum when it has one,
+/// so that damage is reported as it is on the decoding path instead of being copied.
+fn check_copied(
+    input: &Input,
+    rg: usize,
+    metadata: &parquet::file::metadata::RowGroupMetaData,
+    read_roots: &[usize],
+) -> Result<()> {
+    use parquet::column::page::PageReader;
+    let file = Arc::new(File::open(&input.path).map_err(|e| Error::io(&input.name, e))?);
+    let descr = metadata.schema_descr();
+    let rows = usize::try_from(metadata.num_rows()).unwrap_or(usize::MAX);
+    for (leaf, column) in metadata.columns().iter().enumerate() {
+        if read_roots.contains(&descr.get_column_root_idx(leaf)) {
+            continue;
+        }
+        let damaged = |e: parquet::errors::ParquetError| {
+            format_error(
+                &input.name,
+                format!(
+                    "row group {rg}, column {}: {e}",
+                    column.column_path().string()
+                ),
+            )
+        };
+        let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
+            Arc::clone(&file),
+            column,
+            rows,
+            None,
+        )
+        .map_err(damaged)?;
+        while pages.get_next_page().map_err(damaged)?.is_some() {}
+    }
+    Ok(())
 }
 
 /// A unit that stopped on an error encoding its output.

@@ -240,6 +240,52 @@ fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
 }
 
 #[test]
+fn damage_in_a_copied_column_is_reported_in_blocks_order_too() {
+    // In --order blocks, `messages` is copied as compressed bytes, never decoded: its pages are
+    // still read and decompressed, so damage there stops the run as on the decoding path.
+    let wd = Workdir::new();
+    let input = pyarrow_parquet(&wd, &real(H4), "in.parquet", 4);
+    // Leaf 6 is messages.list.element.content.
+    let span = py(&["span", input.to_str().unwrap(), "1", "6"]);
+    let (start, len) = span.trim().split_once(' ').unwrap();
+    let (start, len): (usize, usize) = (start.parse().unwrap(), len.parse().unwrap());
+    let mut bytes = fs::read(&input).unwrap();
+    for b in &mut bytes[start + len / 4..start + len / 2] {
+        *b = 0xAB;
+    }
+    wd.write("corrupt.parquet", &bytes);
+    for order in ["interleaved", "blocks"] {
+        let run = wd.run(&[
+            "relabel",
+            "corrupt.parquet",
+            "-o",
+            "out.parquet",
+            "--order",
+            order,
+        ]);
+        assert_eq!(run.code, 1, "{order}: {}", run.stderr);
+        let expected = match order {
+            "blocks" => "raug: error: corrupt.parquet: not a readable Parquet file: row group 1, column messages.list.element.content: ",
+            _ => "raug: error: corrupt.parquet: not a readable Parquet file: ",
+        };
+        assert!(run.stderr.starts_with(expected), "{order}: {}", run.stderr);
+        assert!(!wd.path("out.parquet").exists(), "{order} left an output");
+    }
+    // The undamaged file goes through the same path.
+    let run = wd.run(&[
+        "relabel",
+        "in.parquet",
+        "-o",
+        "out.parquet",
+        "--order",
+        "blocks",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    wd.assert_no_temporary_files();
+}
+
+#[test]
 fn parquet_output_is_the_same_for_any_thread_count() {
     let wd = Workdir::new();
     pyarrow_parquet(&wd, &real(NOISE), "in.parquet", 64);

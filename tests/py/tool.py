@@ -7,6 +7,7 @@
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
     tool.py big-parquet OUT.parquet ROWS MB           rows with MB-sized chosen and rejected texts
     tool.py chunk FILE.parquet RG COLUMN              a column chunk's compressed bytes, as hex
+    tool.py span FILE.parquet RG COLUMN               a column chunk's first byte and length
     tool.py layout FILE.parquet                       per row group, in the footer's order: rows, file offset
 """
 import json
@@ -69,6 +70,12 @@ def main():
         with open(args[0], "rb") as f:
             f.seek(start)
             print(f.read(col.total_compressed_size).hex())
+    elif cmd == "span":
+        import pyarrow.parquet as pq
+
+        col = pq.ParquetFile(args[0]).metadata.row_group(int(args[1])).column(int(args[2]))
+        start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
+        print(start, col.total_compressed_size)
     elif cmd == "layout":
         import pyarrow.parquet as pq
 
