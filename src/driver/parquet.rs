@@ -298,7 +298,6 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 let seq = next;
                 next += 1;
                 bytes_done += inputs[f].row_group_bytes[rg];
-                permits.release();
                 if let Some(e) = unit.error {
                     return Err(e);
                 }
@@ -340,6 +339,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                         spill.push(batches, seq)?;
                     }
                 }
+                // Only now is the unit's output out of this thread's hands: a slow writer holds
+                // back new row groups instead of letting finished ones pile up here.
+                permits.release();
                 if let Some(progress) = &job.progress {
                     (progress.0)(bytes_done);
                 }
