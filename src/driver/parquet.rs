@@ -237,7 +237,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         .num_threads(threads)
         .build()
         .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
-    let permits = Arc::new(Permits::new(2 * threads + 2));
+    // Row groups in flight: one per worker and two finished, waiting to be written. More only
+    // held memory (measured: 6 cost 60 MiB more than 4 in the interleaved order, no faster).
+    let permits = Arc::new(Permits::new(threads + 2));
     let abort = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<(usize, Unit)>();
     let units: Vec<(usize, usize)> = inputs
@@ -397,7 +399,7 @@ struct Writer {
 
 impl Writer {
     fn start(mut sink: Sink) -> Writer {
-        let (tx, rx) = mpsc::sync_channel::<WriteMsg>(4);
+        let (tx, rx) = mpsc::sync_channel::<WriteMsg>(2);
         let handle = std::thread::spawn(move || {
             for msg in rx {
                 match msg {
