@@ -566,7 +566,7 @@ fn aligned_row_group(
         .collect::<parquet::errors::Result<Vec<_>>>()
     {
         Ok(encoders) => encoders,
-        Err(e) => return Some(failed(&input.name, e)),
+        Err(e) => return Some(failed(format_error(&input.name, e))),
     };
     let mut unit = Unit::default();
     for batch in reader {
@@ -584,16 +584,13 @@ fn aligned_row_group(
                     .map_err(parquet::errors::ParquetError::from)
                     .and_then(|batch| encoders[h].write(&batch));
                 if let Err(e) = written {
-                    return Some(failed(&input.name, e));
+                    return Some(failed(format_error(&input.name, e)));
                 }
             }
         }
     }
     if let Err(e) = check_copied(input, rg, &metadata, &read_roots) {
-        return Some(Unit {
-            error: Some(e),
-            ..Unit::default()
-        });
+        return Some(failed(e));
     }
     let chunks = encoders
         .into_iter()
@@ -614,7 +611,7 @@ fn aligned_row_group(
             );
             Some(unit)
         }
-        Err(e) => Some(failed(&input.name, e)),
+        Err(e) => Some(failed(format_error(&input.name, e))),
     }
 }
 
@@ -656,10 +653,10 @@ fn check_copied(
     Ok(())
 }
 
-/// A unit that stopped on an error encoding its output.
-fn failed(name: &str, e: parquet::errors::ParquetError) -> Unit {
+/// A unit that stopped on an error.
+fn failed(error: Error) -> Unit {
     Unit {
-        error: Some(format_error(name, e)),
+        error: Some(error),
         ..Unit::default()
     }
 }
