@@ -265,7 +265,7 @@ impl fmt::Display for Style {
 }
 
 /// One kind of output row made from an input pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Half {
     /// The input pair as it was, without a goal (`--keep-original`).
     Original,
@@ -327,10 +327,20 @@ impl Spec {
 
     /// The goal text of one output row, or `None` for the original row.
     pub fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<String> {
+        Spec::goal_values(half, chosen, rejected).map(|values| self.template.render(values))
+    }
+
+    /// The scores one output row's goal states: the chosen side's, the rejected side's, or none
+    /// for the original row. Equal values make equal goal texts.
+    pub fn goal_values<'a>(
+        half: Half,
+        chosen: &'a [f64],
+        rejected: &'a [f64],
+    ) -> Option<&'a [f64]> {
         match half {
             Half::Original => None,
-            Half::Chosen => Some(self.template.render(chosen)),
-            Half::Rejected => Some(self.template.render(rejected)),
+            Half::Chosen => Some(chosen),
+            Half::Rejected => Some(rejected),
         }
     }
 }

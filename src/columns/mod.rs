@@ -153,22 +153,22 @@ impl<'s> BatchRelabeler<'s> {
         let prompt = prompt.as_ref().map(kept).transpose()?;
         for &half in &self.halves {
             // Scores take few distinct values: each goal text is rendered once.
-            let key = |(c, rj): &(Vec<f64>, Vec<f64>)| -> Vec<u64> {
-                let values = if half == Half::Rejected { rj } else { c };
-                values.iter().map(|v| v.to_bits()).collect()
-            };
+            let values: Vec<Option<&[f64]>> = scores_kept
+                .iter()
+                .map(|(c, rj)| Spec::goal_values(half, c, rj))
+                .collect();
+            let key = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
             let mut texts: std::collections::HashMap<Vec<u64>, String> = Default::default();
-            if half != Half::Original {
-                for pair in &scores_kept {
-                    texts.entry(key(pair)).or_insert_with(|| {
-                        self.spec.goal(half, &pair.0, &pair.1).expect("goal halves")
-                    });
-                }
+            for v in values.iter().flatten() {
+                texts
+                    .entry(key(v))
+                    .or_insert_with(|| self.spec.template.render(v));
             }
             let goals: Option<Vec<&str>> = (half != Half::Original).then(|| {
-                scores_kept
+                values
                     .iter()
-                    .map(|p| texts[&key(p)].as_str())
+                    .flatten()
+                    .map(|v| texts[&key(v)].as_str())
                     .collect()
             });
             let (mut new_chosen, mut new_rejected) = if half.swapped() {

@@ -77,13 +77,13 @@ pub struct Relabeler<'s> {
     spec: &'s Spec,
     resolved: &'s Resolved,
     halves: Vec<Half>,
-    /// Goal texts made so far, JSON-escaped, by half and score values: scores take few
-    /// distinct values, and rendering each row's goal anew was a tenth of the work.
+    /// Goal texts made so far, JSON-escaped, by the scores they state: scores take few distinct
+    /// values, and rendering each row's goal anew was a third of the work.
     goals: std::cell::RefCell<GoalCache>,
 }
 
-/// Escaped goal texts by half and score values (as bits).
-type GoalCache = HashMap<(Half, Vec<u64>), std::rc::Rc<str>>;
+/// Escaped goal texts by the scores they state (as bits).
+type GoalCache = HashMap<Vec<u64>, std::rc::Rc<str>>;
 
 /// A text field of the row: its raw JSON and where it sits in the line.
 pub(crate) struct Text<'a> {
@@ -259,17 +259,12 @@ impl<'s> Relabeler<'s> {
 
     /// The goal of one output row, JSON-escaped, or `None` for the original row.
     fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<std::rc::Rc<str>> {
-        let values = match half {
-            Half::Original => return None,
-            Half::Chosen => chosen,
-            Half::Rejected => rejected,
-        };
-        let key = (half, values.iter().map(|v| v.to_bits()).collect());
+        let values = Spec::goal_values(half, chosen, rejected)?;
+        let key = values.iter().map(|v| v.to_bits()).collect();
         let mut goals = self.goals.borrow_mut();
-        let goal = goals.entry(key).or_insert_with(|| {
-            let text = self.spec.goal(half, chosen, rejected).unwrap_or_default();
-            escape(&text).into()
-        });
+        let goal = goals
+            .entry(key)
+            .or_insert_with(|| escape(&self.spec.template.render(values)).into());
         Some(std::rc::Rc::clone(goal))
     }
 }
