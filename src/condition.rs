@@ -8,8 +8,9 @@ use serde::Serialize;
 use crate::error::{Error, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::json::object::{lookup, Object};
-use crate::json::row::{escape, kind_of, put_goal, read_text, splice};
-use crate::relabel::{Kind, Style, Template};
+use crate::json::row::{escape, put_goal, read_text, splice};
+use crate::plan::{check_text, insert, text_kind};
+use crate::relabel::{resolve_style, Style, Template};
 use crate::rows::Row;
 
 /// The goal value asked for (`--target`).
@@ -95,40 +96,17 @@ pub fn condition(
                 found
             }
         };
-        let raw = lookup(&object, &path).map_err(fail)?.ok_or_else(|| {
-            fail(RowError::field(
-                Reason::MissingField,
-                path.as_str(),
-                "missing",
-            ))
-        })?;
-        let kind = kind_of(raw.get()).map_err(|what| {
-            fail(RowError::field(
-                Reason::WrongType,
-                path.as_str(),
-                format!("expected a string or a message list, got {what}"),
-            ))
-        })?;
-        let style = match (kind, spec.style) {
-            (Kind::Text, Some(Style::System)) => {
-                return Err(Error::Usage(format!(
-                    "--style system needs a message-list prompt, but {:?} is a string; use --style prefix",
-                    path.as_str()
-                )))
-            }
-            (Kind::Text, _) => Style::Prefix,
-            (Kind::Messages, style) => style.unwrap_or(Style::System),
-        };
-        let text = read_text(line, &object, &path, kind, "prompt-only").map_err(fail)?;
-        if !text.takes_goal(style) {
-            return Err(fail(RowError::field(
-                Reason::BadMessage,
-                path.as_str(),
-                "message 0 has non-string \"content\"; the goal can only be put in front of a string",
-            )));
-        }
+        // The same rules as relabel's: the field's kind, the style it takes, whether the goal
+        // fits.
+        let (fact, text) = read_text(line, &object, &path).map_err(fail)?;
+        let kind = text_kind(&fact, path.as_str()).map_err(fail)?;
+        let style = resolve_style(kind, spec.style, &format!("field {:?}", path.as_str()))
+            .map_err(Error::Usage)?;
+        check_text(&fact, path.as_str(), kind, "prompt-only").map_err(fail)?;
+        let insert = insert(&fact, style, path.as_str()).map_err(fail)?;
+        let text = text.expect("a checked text is found");
         let mut edits: Vec<(std::ops::Range<usize>, Cow<[u8]>)> =
-            vec![(text.span.clone(), put_goal(&text, Some(&goal), style))];
+            vec![(text.span.clone(), put_goal(&text, Some(insert), &goal))];
         out.clear();
         splice(line, &mut edits, &mut out);
         emit(&out)?;

@@ -131,6 +131,10 @@ pub enum Error {
     /// The options can't work together or with this data; the user must change the command.
     #[error("{0}")]
     Usage(String),
+    /// A bug, not the data's or the user's fault: a worker thread panicked or stopped without a
+    /// word. Nothing is written.
+    #[error("internal error: {0}; this is a bug in raug, please report it")]
+    Internal(String),
     /// A file is not in the format it claims (a bad Parquet footer, say).
     #[error("{path}: {detail}")]
     Format {
@@ -148,6 +152,16 @@ impl Error {
             path: path.into(),
             cause: source,
         }
+    }
+
+    /// The internal error for a panic caught in a thread doing `what`.
+    pub fn panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        Error::Internal(format!("{what} panicked: {message}"))
     }
 
     /// Whether this is a closed pipe downstream, which ends a run quietly.

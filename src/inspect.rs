@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use arrow_array::RecordBatch;
+
+use crate::columns::BatchRelabeler;
+use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldNames;
-use crate::json::row::{detect, Outcome, Relabeler};
+use crate::json::row::{detect, Relabeler};
+use crate::plan::Plan;
 use crate::relabel::{format_score, Spec};
 use crate::rows::Row;
 
@@ -47,20 +51,60 @@ pub struct Report {
     pub example: Option<String>,
 }
 
-/// Reads every row as `relabel` would, without writing anything.
+/// Gathers a report from the outcome of each record, whichever applier planned it.
+struct Tally {
+    report: Report,
+    scores: Vec<(f64, f64)>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            report: Report::default(),
+            scores: Vec::new(),
+        }
+    }
+
+    /// Counts one record: its plan, or why it is rejected.
+    fn record(&mut self, location: &Location, outcome: Result<&Plan, &RowError>) {
+        let report = &mut self.report;
+        report.rows += 1;
+        match outcome {
+            Ok(plan) => {
+                report.ties += u64::from(plan.is_tie());
+                let (c, r) = plan.scores();
+                if let (Some(&c), Some(&r)) = (c.first(), r.first()) {
+                    self.scores.push((c, r));
+                }
+            }
+            Err(problem) => {
+                *report.rejected.entry(problem.reason.as_str()).or_default() += 1;
+                if report.first_rejected.len() < 5 {
+                    report.first_rejected.push(format!("{location}: {problem}"));
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        self.report.histogram = histogram(&self.scores);
+        self.report
+    }
+}
+
+/// Reads every JSON row as `relabel` would, without writing anything.
 pub fn inspect(
     rows: impl Iterator<Item = Result<Row>>,
     spec: &Spec,
     names: &FieldNames,
 ) -> Result<Report> {
-    let mut report = Report::default();
+    let mut tally = Tally::new();
     let mut resolved = None;
-    let mut scores: Vec<(f64, f64)> = Vec::new();
-    let mut scratch = vec![Vec::new()];
+    let mut scratch = vec![Vec::new(); 3];
     for row in rows {
         let row = row?;
-        report.rows += 1;
         let text = String::from_utf8_lossy(&row.data);
+        let report = &mut tally.report;
         if resolved.is_none() && report.detection_error.is_none() {
             match detect(&text, names, spec.style) {
                 Ok(Some(r)) => {
@@ -71,44 +115,86 @@ pub fn inspect(
                 Err(e) => report.detection_error = Some(format!("{}: {e}", row.location)),
             }
         }
-        let Some(resolved) = &resolved else { continue };
+        let Some(resolved) = &resolved else {
+            tally.report.rows += 1;
+            continue;
+        };
         let relabeler = Relabeler::new(spec, resolved);
         let outcome = match std::str::from_utf8(&row.data) {
-            Ok(line) => relabeler.relabel(line, &mut scratch).map(|o| (o, line)),
-            Err(e) => Err(crate::error::RowError::row(
-                crate::error::Reason::InvalidUtf8,
+            Ok(line) => relabeler.relabel(line, &mut scratch),
+            Err(e) => Err(RowError::row(
+                Reason::InvalidUtf8,
                 format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             )),
         };
-        match outcome {
-            Ok((outcome, line)) => {
-                if matches!(
-                    outcome,
-                    Outcome::Emitted { tie: true } | Outcome::DroppedTie
-                ) {
-                    report.ties += 1;
-                }
-                if let Ok((c, r)) = relabeler.scores(line) {
-                    scores.push((c[0], r[0]));
-                }
-                if report.example.is_none() && !scratch[0].is_empty() {
-                    let first = scratch[0].split(|&b| b == b'\n').next().unwrap_or_default();
-                    report.example = Some(String::from_utf8_lossy(first).into_owned());
-                }
-                scratch[0].clear();
+        tally.record(&row.location, outcome.as_ref());
+        if tally.report.example.is_none() && !scratch[0].is_empty() {
+            let first = scratch[0].split(|&b| b == b'\n').next().unwrap_or_default();
+            tally.report.example = Some(String::from_utf8_lossy(first).into_owned());
+        }
+        scratch.iter_mut().for_each(Vec::clear);
+    }
+    Ok(tally.finish())
+}
+
+/// Reads every Arrow record as `relabel` would (through the Arrow applier, so Parquet is judged
+/// as Parquet), without writing anything. `name` is the file, for locations.
+pub fn inspect_batches(
+    schema: &arrow_schema::Schema,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    name: &str,
+    spec: &Spec,
+    names: &FieldNames,
+) -> Result<Report> {
+    let mut tally = Tally::new();
+    let resolved = match crate::columns::detect(schema, names, spec.style) {
+        Ok(r) => r,
+        Err(e) => {
+            tally.report.detection_error = Some(format!("{name}: {e}"));
+            for batch in batches {
+                tally.report.rows += batch?.num_rows() as u64;
             }
-            Err(problem) => {
-                *report.rejected.entry(problem.reason.as_str()).or_default() += 1;
-                if report.first_rejected.len() < 5 {
-                    report
-                        .first_rejected
-                        .push(format!("{}: {problem}", row.location));
-                }
+            return Ok(tally.finish());
+        }
+    };
+    tally.report.layout = Some(resolved.to_string());
+    let arrow = |e: arrow_schema::ArrowError| Error::Format {
+        path: name.to_string(),
+        detail: e.to_string(),
+    };
+    let mut row = 0u64;
+    for batch in batches {
+        let batch = batch?;
+        let relabeler = BatchRelabeler::new(spec, &resolved, batch.schema());
+        let out = relabeler.relabel(&batch).map_err(arrow)?;
+        let mut bad = out.bad.iter().peekable();
+        let mut plans = out.plans.iter().peekable();
+        for i in 0..batch.num_rows() {
+            let location = Location {
+                file: name.to_string(),
+                position: Position::Row(row + i as u64),
+            };
+            if let Some((_, problem)) = bad.next_if(|(j, _)| *j == i) {
+                tally.record(&location, Err(problem));
+            } else if let Some((_, plan)) = plans.next_if(|(j, _)| *j == i) {
+                tally.record(&location, Ok(plan));
             }
         }
+        row += batch.num_rows() as u64;
+        let first = out.batches.first().filter(|b| b.num_rows() > 0);
+        if let (None, Some(first)) = (&tally.report.example, first) {
+            let mut writer = arrow_json::writer::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+            writer.write(&first.slice(0, 1)).map_err(arrow)?;
+            writer.finish().map_err(arrow)?;
+            let line = String::from_utf8_lossy(&writer.into_inner())
+                .trim_end()
+                .to_string();
+            tally.report.example = Some(line);
+        }
     }
-    report.histogram = histogram(&scores);
-    Ok(report)
+    Ok(tally.finish())
 }
 
 /// One bin per distinct score when there are few, else ten equal ranges.

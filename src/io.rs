@@ -150,7 +150,7 @@ pub fn expand_glob(path: &Path) -> Result<Vec<PathBuf>> {
     let entries = fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| crate::driver::glob_match(&name, &e.file_name().to_string_lossy()))
+        .filter(|e| glob_match(&name, &e.file_name().to_string_lossy()))
         .map(|e| match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.join(e.file_name()),
             _ => PathBuf::from(e.file_name()),
@@ -473,6 +473,33 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// An anonymous temporary file beside the output (same disk), or in the temp folder.
+pub fn spill_file(output: &Target) -> Result<File> {
+    match output {
+        Target::File(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
+        Target::Stdout => tempfile::tempfile(),
+    }
+    .map_err(|e| Error::io("temporary file for --order blocks", e))
+}
+
+/// Whether a file name matches a glob of `*` (any run) and `?` (any one character).
+pub fn glob_match(glob: &str, name: &str) -> bool {
+    fn matches(g: &[char], n: &[char]) -> bool {
+        match g.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| matches(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && matches(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && matches(rest, &n[1..]),
+        }
+    }
+    let g: Vec<char> = glob.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches(&g, &n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,5 +537,14 @@ mod tests {
         out.write_bytes(b"new\n").unwrap();
         out.finish().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("test_*", "test_prefs-00000-of-00001.parquet"));
+        assert!(!glob_match("test_*", "train_prefs-00000.parquet"));
+        assert!(glob_match("*.json?", "a.jsonl"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
     }
 }

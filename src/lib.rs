@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod io;
 pub mod json;
 pub mod pairs;
+pub mod plan;
 pub mod relabel;
 pub mod rows;
 pub mod sink;

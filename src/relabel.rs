@@ -324,25 +324,6 @@ impl Spec {
     pub fn keeps(&self, chosen: &[f64], rejected: &[f64]) -> bool {
         !(self.ties == Ties::Drop && Spec::is_tie(chosen, rejected))
     }
-
-    /// The goal text of one output row, or `None` for the original row.
-    pub fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<String> {
-        Spec::goal_values(half, chosen, rejected).map(|values| self.template.render(values))
-    }
-
-    /// The scores one output row's goal states: the chosen side's, the rejected side's, or none
-    /// for the original row. Equal values make equal goal texts.
-    pub fn goal_values<'a>(
-        half: Half,
-        chosen: &'a [f64],
-        rejected: &'a [f64],
-    ) -> Option<&'a [f64]> {
-        match half {
-            Half::Original => None,
-            Half::Chosen => Some(chosen),
-            Half::Rejected => Some(rejected),
-        }
-    }
 }
 
 /// How a dataset stores its pairs; detected once per dataset.
@@ -425,15 +406,23 @@ impl Layout {
 
     /// The style used when none is asked for, or an error when the asked one can't apply.
     pub fn resolve_style(self, asked: Option<Style>) -> Result<Style, String> {
-        match (self.site(), asked) {
-            (Site::PromptText | Site::ResponseTexts, Some(Style::System)) => Err(format!(
-                "--style system needs message lists, but this dataset's layout is {} (plain strings); use --style prefix",
-                self.name()
-            )),
-            (Site::PromptText | Site::ResponseTexts, _) => Ok(Style::Prefix),
-            (_, Some(style)) => Ok(style),
-            (_, None) => Ok(Style::System),
-        }
+        let kind = match self.site() {
+            Site::PromptText | Site::ResponseTexts => Kind::Text,
+            Site::PromptList | Site::ResponseLists => Kind::Messages,
+        };
+        resolve_style(kind, asked, &format!("the layout {}", self.name()))
+    }
+}
+
+/// The style goals take in a field of this kind: strings always take a prefix; message lists take
+/// the asked style, a system message by default. `what` names the field or layout for the error.
+pub fn resolve_style(kind: Kind, asked: Option<Style>, what: &str) -> Result<Style, String> {
+    match (kind, asked) {
+        (Kind::Text, Some(Style::System)) => Err(format!(
+            "--style system needs message lists, but {what} holds plain strings; use --style prefix"
+        )),
+        (Kind::Text, _) => Ok(Style::Prefix),
+        (Kind::Messages, asked) => Ok(asked.unwrap_or(Style::System)),
     }
 }
 
@@ -469,25 +458,6 @@ impl Site {
     /// Whether the goal goes into the responses rather than the prompt.
     pub fn in_responses(self) -> bool {
         matches!(self, Site::ResponseLists | Site::ResponseTexts)
-    }
-}
-
-/// What to do to a message list to put a goal in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListEdit {
-    /// Insert a new system message at index 0.
-    InsertSystem,
-    /// Put goal + separator in front of the content of message 0.
-    PrefixFirst,
-}
-
-/// Decides how a message list takes the goal: an existing system message absorbs it, never a
-/// second one; otherwise the style decides.
-pub fn list_edit(style: Style, first_is_system: bool) -> ListEdit {
-    if first_is_system || style == Style::Prefix {
-        ListEdit::PrefixFirst
-    } else {
-        ListEdit::InsertSystem
     }
 }
 
@@ -600,8 +570,5 @@ mod tests {
         assert_eq!(Layout::Standard.resolve_style(None), Ok(Style::Prefix));
         assert!(Layout::Standard.resolve_style(Some(Style::System)).is_err());
         assert_eq!(Layout::H4.resolve_style(None), Ok(Style::System));
-        assert_eq!(list_edit(Style::System, true), ListEdit::PrefixFirst);
-        assert_eq!(list_edit(Style::System, false), ListEdit::InsertSystem);
-        assert_eq!(list_edit(Style::Prefix, false), ListEdit::PrefixFirst);
     }
 }

@@ -5,11 +5,14 @@ use std::fs::File;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+use arrow_array::RecordBatchReader;
+use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::driver::json::{blocks_of, read_error};
 use crate::error::{Error, Location, Position, Result};
 use crate::io::{Format, Source};
+use crate::json::split::{blocks_of, read_error};
 
 /// One input row: where it is and its bytes (a JSON object, unless the input is damaged).
 #[derive(Debug, Clone)]
@@ -53,12 +56,15 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
     })))
 }
 
-fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+/// The record batches of a Parquet file, with its schema: what the commands that read whole
+/// records natively (`inspect`, `condition`) take from Parquet.
+pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
     let Source::File(path) = source else {
         return Err(Error::Usage(
             "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
         ));
     };
+    let name = source.name();
     let fail = move |name: &str, e: &dyn std::fmt::Display| Error::Format {
         path: name.to_string(),
         detail: format!("not a readable Parquet file: {e}"),
@@ -67,9 +73,25 @@ fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item =
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(1024).build())
         .map_err(|e| fail(&name, &e))?;
+    let schema = reader.schema();
+    Ok((
+        schema,
+        Box::new(reader.map(move |batch| batch.map_err(|e| fail(&name, &e)))),
+    ))
+}
+
+/// Record batches, read one after another.
+pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
+
+fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+    let (_, batches) = parquet_batches(source)?;
+    let fail = move |name: &str, e: &dyn std::fmt::Display| Error::Format {
+        path: name.to_string(),
+        detail: format!("not a readable Parquet file: {e}"),
+    };
     let mut index = 0u64;
-    Ok(Box::new(reader.flat_map(move |batch| {
-        let lines = batch.map_err(|e| fail(&name, &e)).and_then(|batch| {
+    Ok(Box::new(batches.flat_map(move |batch| {
+        let lines = batch.and_then(|batch| {
             let mut writer = arrow_json::writer::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow_json::writer::LineDelimited>(Vec::new());

@@ -17,7 +17,6 @@ use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
 use crate::columns::hf;
-use crate::driver::ParquetCompression;
 use crate::error::{Error, Result};
 use crate::io::{Format, Output};
 
@@ -105,6 +104,17 @@ impl AlignedEncoder {
             .map(|w| w.map(ArrowColumnWriter::close).transpose())
             .collect()
     }
+}
+
+/// Parquet compression codecs `raug` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// Zstandard.
+    Zstd,
+    /// Snappy (what `datasets` writes).
+    Snappy,
+    /// None.
+    None,
 }
 
 /// Row groups are closed at about this many bytes, like `datasets`' 100 MB shards.

@@ -48,6 +48,10 @@ pub struct IoArgs {
     /// Most Arrow bytes relabeled as one batch (for tests of batch splitting).
     #[arg(long, hide = true, value_name = "BYTES")]
     pub batch_bytes: Option<usize>,
+
+    /// Make every worker panic (for tests of what a bug does to a run).
+    #[arg(long, hide = true)]
+    pub test_panic_in_worker: bool,
 }
 
 /// A file format on the command line.

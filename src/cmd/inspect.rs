@@ -1,7 +1,7 @@
 //! `raug inspect`: look at a dataset the way `relabel` will, before converting it.
 
 use raug::driver::source_format;
-use raug::inspect::inspect;
+use raug::inspect::{inspect, inspect_batches};
 use raug::io::Format;
 use raug::relabel::Spec;
 
@@ -38,7 +38,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for source in &sources {
         let format = source_format(source, given);
-        let mut report = inspect(raug::rows::rows(source, format)?, &spec, &names)?;
+        // Each representation is judged by its own applier: Parquet as Arrow columns.
+        let mut report = if format == Format::Parquet {
+            let (schema, batches) = raug::rows::parquet_batches(source)?;
+            inspect_batches(&schema, batches, &source.name(), &spec, &names)?
+        } else {
+            inspect(raug::rows::rows(source, format)?, &spec, &names)?
+        };
         report.file = source.name();
         report.format = match format {
             Format::Parquet => "Parquet",

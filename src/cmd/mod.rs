@@ -38,6 +38,8 @@ pub enum Exit {
     Data = 1,
     /// The command line can't work.
     Usage = 2,
+    /// A bug in raug (a worker panicked): neither the data's nor the user's fault.
+    Internal = 3,
 }
 
 /// Runs the chosen subcommand.
@@ -69,6 +71,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     eprintln!("{message}");
     let code = match lib {
         Some(raug::Error::Usage(_)) => Exit::Usage,
+        Some(raug::Error::Internal(_)) => Exit::Internal,
         _ => Exit::Data,
     };
     ExitCode::from(code as u8)

@@ -36,7 +36,7 @@ Examples:
   raug relabel data/*.jsonl --chosen-score meta.rm_chosen --rejected-score meta.rm_rejected \\
       --on-error skip --rejects bad.jsonl --stats stats.json -o out.jsonl.zst
 
-Exit codes: 0 ok, 1 bad data or I/O error, 2 usage error.";
+Exit codes: 0 ok, 1 bad data or I/O error, 2 usage error, 3 an internal error (a bug in raug).";
 
 /// Turn each scored pair into two reward-conditioned pairs (Zhang et al., arXiv 2410.08067).
 #[derive(Debug, clap::Args)]
@@ -178,6 +178,7 @@ impl Args {
         if let Some(size) = self.io.block_size {
             job.block_size = size;
         }
+        job.panic_in_worker = self.io.test_panic_in_worker;
         if let Some(size) = self.io.batch_bytes {
             job.batch_bytes = size;
         }

@@ -1,36 +1,41 @@
-//! The Arrow representation: relabels a record batch column by column, with the same rules as the
-//! JSON side. Unchanged columns are copied with Arrow kernels (`take`); only the conditioned
-//! columns (the goal field, and the swapped responses and scores) are rebuilt.
+//! The Arrow applier: carries out each record's [`Plan`] column by column. It reads [`Facts`]
+//! off a record batch, asks the planner for every row, and rebuilds only the columns the plans
+//! edit (the goal field, and the swapped responses and scores); the others are copied with Arrow
+//! kernels (`take`). It decides nothing itself.
 
 pub mod hf;
 mod shape;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::GenericStringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_array::{
-    Array, ArrayRef, GenericListArray, GenericStringArray, OffsetSizeTrait, RecordBatch,
-    StructArray, UInt32Array,
+    Array, ArrayRef, BooleanArray, GenericListArray, GenericStringArray, OffsetSizeTrait,
+    RecordBatch, StructArray, UInt32Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Fields, SchemaRef};
 use arrow_select::take::take;
 
-use crate::error::{Reason, RowError};
+use crate::error::RowError;
 use crate::fields::{FieldPath, Resolved};
-use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, Template, GOAL_SEPARATOR};
+use crate::plan::{Arrangement, Facts, Insert, ListFact, Plan, Planner, ScoreFact, TextFact};
+use crate::relabel::{Spec, GOAL_SEPARATOR};
 
 pub use shape::detect;
 
 /// What relabeling one batch produced.
 #[derive(Debug, Default)]
 pub struct BatchOut {
-    /// Output batches: one per half (blocks order) or one interleaved.
+    /// Output batches: one per half (blocks order) or one (interleaved, or a single half).
     pub batches: Vec<RecordBatch>,
     /// Bad rows: index in the batch and what is wrong, in row order.
     pub bad: Vec<(usize, RowError)>,
+    /// The plan of every good row, in row order, with its index in the batch.
+    pub plans: Vec<(usize, Plan)>,
     /// Rows whose scores tie.
     pub ties: u64,
     /// Ties dropped.
@@ -42,10 +47,9 @@ pub struct BatchOut {
 /// Relabels Arrow record batches of one dataset.
 #[derive(Debug)]
 pub struct BatchRelabeler<'s> {
-    spec: &'s Spec,
-    resolved: &'s Resolved,
+    planner: Planner<'s>,
+    arrangement: Arrangement,
     schema: SchemaRef,
-    halves: Vec<Half>,
 }
 
 /// A column looked up by path: the top-level index and the array.
@@ -71,159 +75,193 @@ impl<'s> BatchRelabeler<'s> {
     /// Makes a relabeler for batches of `schema`, already resolved with [`detect`].
     pub fn new(spec: &'s Spec, resolved: &'s Resolved, schema: SchemaRef) -> BatchRelabeler<'s> {
         BatchRelabeler {
-            spec,
-            resolved,
+            planner: Planner::new(spec, resolved),
+            arrangement: Arrangement::of(spec),
             schema,
-            halves: spec.halves(),
         }
     }
 
-    /// Relabels one batch. `split` gives one batch per half (blocks order) instead of one
-    /// interleaved batch. Bad rows are left out and reported; the caller decides to fail or skip.
-    pub fn relabel(&self, batch: &RecordBatch, split: bool) -> Result<BatchOut, ArrowError> {
-        let r = self.resolved;
+    /// The facts of every row of a batch, in row order.
+    pub fn facts(&self, batch: &RecordBatch) -> Result<Vec<Facts>, ArrowError> {
+        let r = self.planner.resolved();
         let n = batch.num_rows();
-        let mut problems: Vec<Option<RowError>> = vec![None; n];
-        // Per attribute, the chosen and the rejected values of every row.
-        let mut chosen_score = Vec::with_capacity(r.scores.len());
-        let mut rejected_score = Vec::with_capacity(r.scores.len());
+        let mut chosen = text_facts(&column(batch, &r.chosen)?)?.into_iter();
+        let mut rejected = text_facts(&column(batch, &r.rejected)?)?.into_iter();
+        let mut prompt = match &r.prompt {
+            Some(path) => Some(text_facts(&column(batch, path)?)?.into_iter()),
+            None => None,
+        };
+        let mut scores = Vec::with_capacity(r.scores.len());
         for (c, rj) in &r.scores {
-            chosen_score.push(scores(batch, c, &self.spec.template, &mut problems)?);
-            rejected_score.push(scores(batch, rj, &self.spec.template, &mut problems)?);
+            scores.push((
+                score_facts(&column(batch, c)?)?.into_iter(),
+                score_facts(&column(batch, rj)?)?.into_iter(),
+            ));
         }
-        let row_scores = |i: usize| -> (Vec<f64>, Vec<f64>) {
-            (
-                chosen_score.iter().map(|a| a[i]).collect(),
-                rejected_score.iter().map(|a| a[i]).collect(),
-            )
-        };
-        let chosen = column(batch, &r.chosen)?;
-        let rejected = column(batch, &r.rejected)?;
-        let kind = r.layout.responses();
-        check_texts(&chosen, &r.chosen, kind, &mut problems)?;
-        check_texts(&rejected, &r.rejected, kind, &mut problems)?;
-        let prompt = match (&r.prompt, r.layout.prompt()) {
-            (Some(path), Some(kind)) => {
-                let array = column(batch, path)?;
-                check_texts(&array, path, kind, &mut problems)?;
-                Some(array)
-            }
-            _ => None,
-        };
-        // Bad rows first, in order; a problem found by an earlier check wins.
+        let mut also = Vec::with_capacity(r.also_swapped.len());
+        for (c, rj) in &r.also_swapped {
+            let (c, rj) = (column(batch, c)?, column(batch, rj)?);
+            also.push(
+                (0..n)
+                    .map(|i| c.is_valid(i) && rj.is_valid(i))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok((0..n)
+            .map(|i| Facts {
+                chosen: chosen.next().expect("one per row"),
+                rejected: rejected.next().expect("one per row"),
+                prompt: prompt.as_mut().map(|p| p.next().expect("one per row")),
+                scores: scores
+                    .iter_mut()
+                    .map(|(c, rj)| {
+                        (
+                            c.next().expect("one per row"),
+                            rj.next().expect("one per row"),
+                        )
+                    })
+                    .collect(),
+                also_present: also.iter().map(|a| a[i]).collect(),
+            })
+            .collect())
+    }
+
+    /// Relabels one batch, in the arrangement the spec asks for. Bad rows are left out and
+    /// reported; the caller decides to fail or skip.
+    pub fn relabel(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
+        let r = self.planner.resolved();
+        let n = batch.num_rows();
         let mut out = BatchOut::default();
-        let mut keep: Vec<u32> = Vec::with_capacity(n);
-        for (i, problem) in problems.into_iter().enumerate() {
-            if let Some(problem) = problem {
-                out.bad.push((i, problem));
-                continue;
-            }
-            let (c, rj) = row_scores(i);
-            if Spec::is_tie(&c, &rj) {
-                out.ties += 1;
-            }
-            if self.spec.keeps(&c, &rj) {
-                keep.push(i as u32);
-            } else {
-                out.ties_dropped += 1;
+        for (i, facts) in self.facts(batch)?.iter().enumerate() {
+            match self.planner.plan(facts) {
+                Err(problem) => out.bad.push((i, problem)),
+                Ok(plan) => {
+                    out.ties += u64::from(plan.is_tie());
+                    out.ties_dropped += u64::from(matches!(plan, Plan::DropTie { .. }));
+                    out.plans.push((i, plan));
+                }
             }
         }
-        out.kept = keep.len() as u64;
+        // The rows kept, with the records each becomes.
+        let kept: Vec<(u32, &[crate::plan::OutRecord], &Plan)> = out
+            .plans
+            .iter()
+            .filter_map(|(i, plan)| match plan {
+                Plan::Emit { records, .. } => Some((*i as u32, records.as_slice(), plan)),
+                Plan::DropTie { .. } => None,
+            })
+            .collect();
+        out.kept = kept.len() as u64;
         // Every row kept (the usual case): the input arrays are reused, not copied.
-        let all_kept = keep.len() == n;
-        let keep = UInt32Array::from(keep);
-        let kept = |a: &ArrayRef| {
+        let all_kept = kept.len() == n;
+        let keep = UInt32Array::from_iter_values(kept.iter().map(|k| k.0));
+        let take_kept = |a: &ArrayRef| {
             if all_kept {
                 Ok(Arc::clone(a))
             } else {
                 take(a.as_ref(), &keep, None)
             }
         };
-        let scores_kept: Vec<(Vec<f64>, Vec<f64>)> = keep
-            .values()
-            .iter()
-            .map(|&i| row_scores(i as usize))
-            .collect();
 
         // Each half's version of every column.
-        let mut halves: Vec<Vec<ArrayRef>> = Vec::with_capacity(self.halves.len());
-        let unchanged: Vec<ArrayRef> =
-            batch.columns().iter().map(kept).collect::<Result<_, _>>()?;
-        let (chosen, rejected) = (kept(&chosen)?, kept(&rejected)?);
-        let prompt = prompt.as_ref().map(kept).transpose()?;
-        for &half in &self.halves {
+        let halves = self.planner.halves().len();
+        let mut versions: Vec<Vec<ArrayRef>> = Vec::with_capacity(halves);
+        let unchanged: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(take_kept)
+            .collect::<Result<_, _>>()?;
+        let chosen = take_kept(&column(batch, &r.chosen)?)?;
+        let rejected = take_kept(&column(batch, &r.rejected)?)?;
+        let prompt = match &r.prompt {
+            Some(path) => Some(take_kept(&column(batch, path)?)?),
+            None => None,
+        };
+        let mut texts: HashMap<Vec<u64>, String> = HashMap::new();
+        for h in 0..halves {
+            let records: Vec<&crate::plan::OutRecord> = kept.iter().map(|k| &k.1[h]).collect();
             // Scores take few distinct values: each goal text is rendered once.
-            let values: Vec<Option<&[f64]>> = scores_kept
+            let keys: Vec<Option<Vec<u64>>> = kept
                 .iter()
-                .map(|(c, rj)| Spec::goal_values(half, c, rj))
+                .zip(&records)
+                .map(|((_, _, plan), record)| {
+                    record.goal.map(|side| {
+                        let values = plan.goal_values(side);
+                        let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+                        texts
+                            .entry(key.clone())
+                            .or_insert_with(|| self.planner.spec().template.render(values));
+                        key
+                    })
+                })
                 .collect();
-            let key = |v: &[f64]| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
-            let mut texts: std::collections::HashMap<Vec<u64>, String> = Default::default();
-            for v in values.iter().flatten() {
-                texts
-                    .entry(key(v))
-                    .or_insert_with(|| self.spec.template.render(v));
+            let goals: Vec<Option<&str>> = keys
+                .iter()
+                .map(|k| k.as_ref().map(|k| texts[k].as_str()))
+                .collect();
+            let swap: Vec<bool> = records.iter().map(|rec| rec.swap).collect();
+            let (base_chosen, base_rejected) = pick(&swap, &chosen, &rejected)?;
+            let inserts =
+                |f: fn(&crate::plan::OutRecord) -> Option<Insert>| -> Vec<Option<Insert>> {
+                    records.iter().map(|rec| f(rec)).collect()
+                };
+            let mut replaced: Vec<(&FieldPath, ArrayRef)> = vec![
+                (
+                    &r.chosen,
+                    put_goals(&base_chosen, &goals, &inserts(|rec| rec.chosen))?,
+                ),
+                (
+                    &r.rejected,
+                    put_goals(&base_rejected, &goals, &inserts(|rec| rec.rejected))?,
+                ),
+            ];
+            if let (Some(path), Some(p)) = (&r.prompt, &prompt) {
+                replaced.push((path, put_goals(p, &goals, &inserts(|rec| rec.prompt))?));
             }
-            let goals: Option<Vec<&str>> = (half != Half::Original).then(|| {
-                values
-                    .iter()
-                    .flatten()
-                    .map(|v| texts[&key(v)].as_str())
-                    .collect()
-            });
-            let (mut new_chosen, mut new_rejected) = if half.swapped() {
-                (rejected.clone(), chosen.clone())
-            } else {
-                (chosen.clone(), rejected.clone())
-            };
-            let mut new_prompt = prompt.clone();
-            if let Some(goals) = &goals {
-                if r.layout.site().in_responses() {
-                    new_chosen = put_goals(&new_chosen, goals, r.style)?;
-                    new_rejected = put_goals(&new_rejected, goals, r.style)?;
-                } else if let Some(p) = &new_prompt {
-                    new_prompt = Some(put_goals(p, goals, r.style)?);
-                }
-            }
-            let mut replaced: Vec<(&FieldPath, ArrayRef)> =
-                vec![(&r.chosen, new_chosen), (&r.rejected, new_rejected)];
-            if let (Some(path), Some(p)) = (&r.prompt, new_prompt) {
-                replaced.push((path, p));
-            }
-            if half.swapped() {
-                for (c, rj) in r.scores.iter().chain(&r.also_swapped) {
-                    let cs = kept(&column(batch, c)?)?;
-                    let rs = kept(&column(batch, rj)?)?;
-                    replaced.push((c, rs));
-                    replaced.push((rj, cs));
-                }
+            let pairs = r.scores.iter().map(|pair| (pair, swap.clone()));
+            let also = r
+                .also_swapped
+                .iter()
+                .enumerate()
+                .map(|(k, pair)| (pair, records.iter().map(|rec| rec.swap_also[k]).collect()));
+            for ((c, rj), mask) in pairs.chain(also) {
+                let (cs, rs) = pick(
+                    &mask,
+                    &take_kept(&column(batch, c)?)?,
+                    &take_kept(&column(batch, rj)?)?,
+                )?;
+                replaced.push((c, cs));
+                replaced.push((rj, rs));
             }
             // Only what the rules say a half rewrites: the Parquet writer copies the rest.
-            let rewritten = r.rewritten(half);
+            let rewritten = r.rewritten(self.planner.halves()[h]);
             replaced.retain(|(path, _)| rewritten.contains(path));
             let mut columns = unchanged.clone();
             for (path, array) in replaced {
                 replace(&self.schema, &mut columns, path, array)?;
             }
-            halves.push(columns);
+            versions.push(columns);
         }
 
-        let rows = keep.len();
-        if split || halves.len() == 1 {
-            for columns in halves {
-                out.batches.push(self.batch(columns, rows)?);
+        let rows = kept.len();
+        match self.arrangement {
+            Arrangement::Blocks | Arrangement::Single => {
+                for columns in versions {
+                    out.batches.push(self.batch(columns, rows)?);
+                }
             }
-        } else {
-            // Interleave: pair 0's halves, then pair 1's, ...
-            let order: Vec<(usize, usize)> = (0..rows)
-                .flat_map(|row| (0..halves.len()).map(move |h| (h, row)))
-                .collect();
-            let mut columns = Vec::with_capacity(self.schema.fields().len());
-            for c in 0..self.schema.fields().len() {
-                let parts: Vec<&dyn Array> = halves.iter().map(|h| h[c].as_ref()).collect();
-                columns.push(arrow_select::interleave::interleave(&parts, &order)?);
+            Arrangement::Interleaved => {
+                // Pair 0's records, then pair 1's, ...
+                let order: Vec<(usize, usize)> = (0..rows)
+                    .flat_map(|row| (0..halves).map(move |h| (h, row)))
+                    .collect();
+                let mut columns = Vec::with_capacity(self.schema.fields().len());
+                for c in 0..self.schema.fields().len() {
+                    let parts: Vec<&dyn Array> = versions.iter().map(|h| h[c].as_ref()).collect();
+                    columns.push(arrow_select::interleave::interleave(&parts, &order)?);
+                }
+                out.batches.push(self.batch(columns, rows * halves)?);
             }
-            out.batches.push(self.batch(columns, rows * halves.len())?);
         }
         Ok(out)
     }
@@ -237,92 +275,93 @@ impl<'s> BatchRelabeler<'s> {
     }
 }
 
-/// Reads a score column as f64, noting nulls and non-finite values as bad rows.
-fn scores(
-    batch: &RecordBatch,
-    path: &FieldPath,
-    template: &Template,
-    problems: &mut [Option<RowError>],
-) -> Result<Vec<f64>, ArrowError> {
-    let array = column(batch, path)?;
-    let floats = arrow_cast::cast(&array, &DataType::Float64)?;
-    let floats = floats.as_primitive::<Float64Type>();
-    let mut values = Vec::with_capacity(floats.len());
-    for (i, problem) in problems.iter_mut().enumerate().take(floats.len()) {
-        let v = floats.value(i);
-        if problem.is_none() {
-            if floats.is_null(i) {
-                *problem = Some(RowError::field(
-                    Reason::BadScore,
-                    path.as_str(),
-                    "expected a number, got null",
-                ));
-            } else if !v.is_finite() {
-                *problem = Some(RowError::field(
-                    Reason::BadScore,
-                    path.as_str(),
-                    format!("{v} is not a finite number"),
-                ));
-            } else if let Err(e) = template.check(v) {
-                *problem = Some(RowError::field(Reason::BadScore, path.as_str(), e));
-            }
-        }
-        values.push(v);
+/// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`.
+fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
+    if swap.iter().all(|&s| s) {
+        return Ok((Arc::clone(b), Arc::clone(a)));
     }
-    Ok(values)
+    if !swap.iter().any(|&s| s) {
+        return Ok((Arc::clone(a), Arc::clone(b)));
+    }
+    let mask = BooleanArray::from(swap.to_vec());
+    Ok((
+        arrow_select::zip::zip(&mask, b, a)?,
+        arrow_select::zip::zip(&mask, a, b)?,
+    ))
 }
 
-/// Notes rows whose text field is null, or whose message list is empty or has a message without
-/// role or content.
-fn check_texts(
-    array: &ArrayRef,
-    path: &FieldPath,
-    kind: Kind,
-    problems: &mut [Option<RowError>],
-) -> Result<(), ArrowError> {
-    let mut note = |i: usize, reason, detail: String| {
-        if problems[i].is_none() {
-            problems[i] = Some(RowError::field(reason, path.as_str(), detail));
-        }
-    };
-    for i in 0..array.len() {
-        if array.is_null(i) {
-            note(i, Reason::MissingField, "missing (null)".to_string());
-        }
-    }
-    if kind == Kind::Text {
-        return Ok(());
+/// The fact of each row's score: a number (any numeric column, read as f64), or null.
+fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
+    let floats = arrow_cast::cast(array, &DataType::Float64)?;
+    let floats = floats.as_primitive::<Float64Type>();
+    Ok((0..floats.len())
+        .map(|i| {
+            if floats.is_null(i) {
+                ScoreFact::Other("null".to_string())
+            } else {
+                ScoreFact::Number(floats.value(i))
+            }
+        })
+        .collect())
+}
+
+/// The fact of each row's text field: a string, a message list (as far as the rules look into
+/// it), or null.
+fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
+    let null = || TextFact::Other("null".to_string());
+    if matches!(
+        array.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return Ok((0..array.len())
+            .map(|i| {
+                if array.is_null(i) {
+                    null()
+                } else {
+                    TextFact::Text
+                }
+            })
+            .collect());
     }
     let (offsets, values) = list_parts(array)?;
-    let (role, content) = message_columns(values, path)?;
-    for (i, &(start, end)) in offsets.iter().enumerate() {
-        if array.is_null(i) {
-            continue;
-        }
-        if start == end {
-            note(i, Reason::BadMessage, "empty message list".to_string());
-            continue;
-        }
-        for j in start..end {
-            if values.is_null(j) || role.is_null(j) {
-                note(
-                    i,
-                    Reason::BadMessage,
-                    format!("message {} has no \"role\"", j - start),
-                );
-                break;
+    let role = values
+        .column_by_name("role")
+        .ok_or_else(|| ArrowError::SchemaError("messages have no \"role\" field".into()))?;
+    let role = arrow_cast::cast(role, &DataType::Utf8)?;
+    let roles = role.as_string::<i32>();
+    let content = values.column_by_name("content");
+    let content_is_text = |j: usize| {
+        content.is_some_and(|c| {
+            matches!(
+                c.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) && c.is_valid(j)
+        })
+    };
+    Ok(offsets
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, end))| {
+            if array.is_null(i) {
+                return null();
             }
-            if content.is_null(j) {
-                note(
-                    i,
-                    Reason::BadMessage,
-                    format!("message {} has no \"content\"", j - start),
-                );
-                break;
+            if start == end {
+                return TextFact::Messages(ListFact::Empty);
             }
-        }
-    }
-    Ok(())
+            for j in start..end {
+                if values.is_null(j) {
+                    return TextFact::Messages(ListFact::NotAnObject(j - start, "null".into()));
+                }
+                if roles.is_null(j) {
+                    return TextFact::Messages(ListFact::BadRole(j - start, Some("null".into())));
+                }
+            }
+            TextFact::Messages(ListFact::Messages {
+                first_is_system: roles.value(start) == "system",
+                first_content_is_text: content_is_text(start),
+            })
+        })
+        .collect())
 }
 
 /// The (start, end) of each list, and the struct of all messages.
@@ -357,30 +396,27 @@ fn list_parts(array: &ArrayRef) -> Result<ListParts<'_>, ArrowError> {
     Ok((offsets, values))
 }
 
-/// The role and content columns of a message struct.
-fn message_columns<'a>(
-    messages: &'a StructArray,
-    path: &FieldPath,
-) -> Result<(&'a ArrayRef, &'a ArrayRef), ArrowError> {
-    let get = |name: &str| {
-        messages.column_by_name(name).ok_or_else(|| {
-            ArrowError::SchemaError(format!(
-                "the messages in column {path} have no {name:?} field"
-            ))
-        })
-    };
-    Ok((get("role")?, get("content")?))
-}
-
-/// Puts one goal per row into a text or message-list column.
-fn put_goals(array: &ArrayRef, goals: &[&str], style: Style) -> Result<ArrayRef, ArrowError> {
+/// Puts each row's goal into a text or message-list column, as the row's insert says (`None`:
+/// the row stays as it is).
+fn put_goals(
+    array: &ArrayRef,
+    goals: &[Option<&str>],
+    inserts: &[Option<Insert>],
+) -> Result<ArrayRef, ArrowError> {
+    if inserts.iter().all(Option::is_none) {
+        return Ok(Arc::clone(array));
+    }
     match array.data_type() {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let firsts: Vec<Option<&str>> = goals.iter().map(|&g| Some(g)).collect();
-            prefix_strings(array, &firsts)
+            let goals: Vec<Option<&str>> = goals
+                .iter()
+                .zip(inserts)
+                .map(|(g, i)| g.filter(|_| i.is_some()))
+                .collect();
+            prefix_strings(array, &goals)
         }
-        DataType::List(field) => goals_into_lists::<i32>(array, field, goals, style),
-        DataType::LargeList(field) => goals_into_lists::<i64>(array, field, goals, style),
+        DataType::List(field) => goals_into_lists::<i32>(array, field, goals, inserts),
+        DataType::LargeList(field) => goals_into_lists::<i64>(array, field, goals, inserts),
         other => Err(ArrowError::SchemaError(format!(
             "can't put a goal into a column of type {other}"
         ))),
@@ -424,35 +460,31 @@ fn prefix_strings(array: &ArrayRef, goals: &[Option<&str>]) -> Result<ArrayRef, 
 }
 
 /// Puts each row's goal into its message list: a new system message at index 0, or in front of
-/// message 0's content (prefix style, or when message 0 is already a system message).
+/// message 0's content, as the row's insert says.
 fn goals_into_lists<O: OffsetSizeTrait>(
     array: &ArrayRef,
     item: &Arc<Field>,
-    goals: &[&str],
-    style: Style,
+    goals: &[Option<&str>],
+    inserts: &[Option<Insert>],
 ) -> Result<ArrayRef, ArrowError> {
     let list = array.as_list::<O>();
     let messages = list
         .values()
         .as_struct_opt()
         .ok_or_else(|| ArrowError::SchemaError("message lists must hold structs".into()))?;
-    let role = messages
-        .column_by_name("role")
-        .ok_or_else(|| ArrowError::SchemaError("messages have no role field".into()))?;
-    let roles: Vec<Option<&str>> = strings_of(role)?;
     let offsets: Vec<usize> = list.offsets().iter().map(|o| o.as_usize()).collect();
     let rows = list.len();
-    // Decide the edit per row, and prefix message 0's content where that's the edit.
+    let goals: Vec<&str> = goals.iter().map(|g| g.unwrap_or_default()).collect();
+    let goals = goals.as_slice();
     let mut insert = vec![false; rows];
     let mut content_goals: Vec<Option<&str>> = vec![None; messages.len()];
     for i in 0..rows {
-        let first = offsets[i];
-        if first == offsets[i + 1] {
-            continue; // Empty lists were rejected as bad rows before.
-        }
-        match list_edit(style, roles[first] == Some("system")) {
-            ListEdit::InsertSystem => insert[i] = true,
-            ListEdit::PrefixFirst => content_goals[first] = Some(goals[i]),
+        match inserts[i] {
+            Some(Insert::InsertSystem) => insert[i] = true,
+            Some(Insert::PrefixFirstContent | Insert::PrefixText) => {
+                content_goals[offsets[i]] = Some(goals[i])
+            }
+            None => {}
         }
     }
     let content_index = messages
@@ -469,8 +501,8 @@ fn goals_into_lists<O: OffsetSizeTrait>(
         children,
         messages.nulls().cloned(),
     )?;
-    let inserts: Vec<usize> = (0..rows).filter(|&i| insert[i]).collect();
-    if inserts.is_empty() {
+    let system_rows: Vec<usize> = (0..rows).filter(|&i| insert[i]).collect();
+    if system_rows.is_empty() {
         return Ok(Arc::new(GenericListArray::<O>::try_new(
             Arc::clone(item),
             list.offsets().clone(),
@@ -495,11 +527,11 @@ fn goals_into_lists<O: OffsetSizeTrait>(
     }
     // Other message fields: new system messages go after the existing ones, and a take puts
     // each at its list's head.
-    let system_goals: Vec<&str> = inserts.iter().map(|&i| goals[i]).collect();
+    let system_goals: Vec<&str> = system_rows.iter().map(|&i| goals[i]).collect();
     let system = system_messages(messages.fields(), &system_goals)?;
     let all = arrow_select::concat::concat(&[&messages, &system])?;
     let base = messages.len();
-    let mut indices: Vec<u32> = Vec::with_capacity(base + inserts.len());
+    let mut indices: Vec<u32> = Vec::with_capacity(base + system_rows.len());
     let mut new_offsets: Vec<O> = Vec::with_capacity(rows + 1);
     new_offsets.push(O::usize_as(0));
     let mut k = 0;
@@ -537,7 +569,9 @@ fn build_messages(
     ) else {
         return Ok(None);
     };
-    let (roles, contents) = (strings_of(role)?, strings_of(content)?);
+    let (Ok(roles), Ok(contents)) = (strings_of(role), strings_of(content)) else {
+        return Ok(None);
+    };
     let mut new_roles: Vec<Option<&str>> = Vec::with_capacity(roles.len() + insert.len());
     let mut new_contents: Vec<Option<&str>> = Vec::with_capacity(roles.len() + insert.len());
     for i in 0..insert.len() {

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
-use crate::io::{read_head, Output, Source};
-use crate::json::row::{detect, Outcome, Relabeler};
-use crate::json::split::{ArrayBlocks, Block, BufferPool, LineBlocks};
-use crate::relabel::{Order, Spec};
+use crate::io::{spill_file, Output};
+use crate::json::row::{detect, Relabeler};
+use crate::json::split::{blocks_of, read_error, ArrayBlocks, Block, BufferPool, LineBlocks};
+use crate::plan::Arrangement;
+use crate::plan::Plan;
+use crate::relabel::Spec;
 use crate::sink::{ParquetOptions, Sink};
 
 /// The result of relabeling one block.
@@ -46,8 +48,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         .thread_name(|i| format!("raug-worker-{i}"))
         .build()
         .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
-    let halves = job.spec.halves().len();
-    let blocks_order = job.spec.order == Order::Blocks && halves > 1;
+    // One stream per half in blocks order: the first is written as it comes, the later ones
+    // wait in anonymous temporary files until it is done.
+    let streams = Arrangement::of(&job.spec).streams(job.spec.halves().len());
     let options = ParquetOptions {
         compression: job
             .parquet_compression
@@ -55,13 +58,10 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         ..ParquetOptions::default()
     };
     let mut output = Sink::new(Output::create(&job.output, compression)?, format, options);
-    // The second and third variants wait in anonymous temporary files until the first is written.
     let mut spills = Vec::new();
-    if blocks_order {
-        for _ in 1..halves {
-            let spill = super::parquet::spill_file(&job.output)?;
-            spills.push(io::BufWriter::with_capacity(1 << 20, spill));
-        }
+    for _ in 1..streams {
+        let spill = spill_file(&job.output)?;
+        spills.push(io::BufWriter::with_capacity(1 << 20, spill));
     }
     let mut rejects = match &job.rejects {
         Some(target) => Some(Output::create(target, target.compression())?),
@@ -85,8 +85,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 dispatch(
                     &job,
                     &pool,
-                    halves,
-                    blocks_order,
+                    streams,
                     &permits,
                     &abort,
                     &read_bytes,
@@ -149,7 +148,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let reader_result = reader.join();
     let summary = result?;
     if reader_result.is_err() {
-        return Err(Error::Usage("the reader thread panicked".to_string()));
+        return Err(Error::Internal("the reader thread panicked".to_string()));
     }
     for spill in spills {
         let mut file = spill
@@ -172,8 +171,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
 fn dispatch(
     job: &Job,
     pool: &rayon::ThreadPool,
-    halves: usize,
-    blocks_order: bool,
+    streams: usize,
     permits: &Permits,
     abort: &AtomicBool,
     read_bytes: &Arc<AtomicU64>,
@@ -237,58 +235,30 @@ fn dispatch(
             let my_seq = seq;
             seq += 1;
             let on_error = job.on_error;
+            let panic_in_worker = job.panic_in_worker;
             let buffers = buffers.clone();
             pool.spawn(move || {
-                let outs = (0..if blocks_order { halves } else { 1 })
-                    .map(|_| buffers.take())
-                    .collect();
-                let mut out =
-                    relabel_block(&block, &name, &spec, resolved.as_deref(), outs, on_error);
-                out.bytes_read = bytes_read;
+                let outs = (0..streams).map(|_| buffers.take()).collect();
+                // A panic is a bug: it becomes an internal error in its place in the order, not
+                // a hole in the output or an abort.
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if panic_in_worker {
+                        panic!("--test-panic-in-worker");
+                    }
+                    relabel_block(&block, &name, &spec, resolved.as_deref(), outs, on_error)
+                }));
+                let msg = match out {
+                    Ok(mut out) => {
+                        out.bytes_read = bytes_read;
+                        Msg::Block(out)
+                    }
+                    Err(payload) => Msg::Error(Error::panicked("a worker", payload.as_ref())),
+                };
                 buffers.give(block.data);
-                let _ = tx.send((my_seq, Msg::Block(out)));
+                let _ = tx.send((my_seq, msg));
             });
         }
     }
-}
-
-/// Turns a reading error into the library error, keeping our own "file:line: ..." messages.
-pub(crate) fn read_error(name: &str, e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::InvalidData {
-        Error::Format {
-            path: name.to_string(),
-            detail: e.to_string(),
-        }
-    } else {
-        Error::io(name, e)
-    }
-}
-
-/// Opens a source and picks the block reader by its first byte: `[` is a JSON array, anything
-/// else JSON Lines.
-pub(crate) fn blocks_of(
-    source: &Source,
-    block_size: usize,
-    counter: Arc<AtomicU64>,
-    buffers: &BufferPool,
-) -> Result<Box<dyn Iterator<Item = io::Result<Block>> + Send>> {
-    let mut reader = source.open(counter)?;
-    let mut head = Vec::new();
-    // Read until the first non-whitespace byte (or the end).
-    loop {
-        let chunk = read_head(&mut reader, 64 * 1024).map_err(|e| read_error(&source.name(), e))?;
-        let done = chunk.is_empty();
-        head.extend_from_slice(&chunk);
-        if done || head.iter().any(|b| !b.is_ascii_whitespace()) {
-            break;
-        }
-    }
-    let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    Ok(if first == Some(b'[') {
-        Box::new(ArrayBlocks::new(reader, head, block_size, &source.name()))
-    } else {
-        Box::new(LineBlocks::new(reader, head, block_size).with_pool(buffers.clone()))
-    })
 }
 
 /// Relabels JSON Lines (or a JSON array) held in memory, on the calling thread, through the same
@@ -307,9 +277,8 @@ pub fn relabel_bytes(
     } else {
         Box::new(LineBlocks::new(data, Vec::new(), 1 << 20))
     };
-    let halves = spec.halves().len();
-    let split = spec.order == Order::Blocks && halves > 1;
-    let mut outs = vec![Vec::new(); if split { halves } else { 1 }];
+    let streams = Arrangement::of(spec).streams(spec.halves().len());
+    let mut outs = vec![Vec::new(); streams];
     let mut summary = Summary::default();
     let mut resolved: Option<Resolved> = None;
     for block in blocks {
@@ -377,7 +346,6 @@ fn relabel_block(
         error: None,
         bytes_read: 0,
     };
-    let per_pair = spec.halves().len() as u64;
     for (number, line) in block.rows() {
         if line.iter().all(u8::is_ascii_whitespace) {
             result.counts.blank += 1;
@@ -399,11 +367,11 @@ fn relabel_block(
             },
         };
         match outcome {
-            Ok(Outcome::Emitted { tie }) => {
-                result.counts.rows_out += per_pair;
+            Ok(Plan::Emit { tie, records, .. }) => {
+                result.counts.rows_out += records.len() as u64;
                 result.counts.ties += u64::from(tie);
             }
-            Ok(Outcome::DroppedTie) => {
+            Ok(Plan::DropTie { .. }) => {
                 result.counts.ties += 1;
                 result.counts.ties_dropped += 1;
             }

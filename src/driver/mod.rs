@@ -15,8 +15,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Reason, Result};
 use crate::fields::FieldNames;
+pub use crate::io::glob_match;
 use crate::io::{same_file, Compression, Format, Source, Target};
 use crate::relabel::Spec;
+pub use crate::sink::ParquetCompression;
 
 /// What to do with a bad row (`--on-error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +63,9 @@ pub struct Job {
     pub batch_bytes: usize,
     /// Called with the input bytes read so far, after each block is written.
     pub progress: Option<Progress>,
+    /// Makes every worker panic: for tests of what a bug does to a run.
+    #[doc(hidden)]
+    pub panic_in_worker: bool,
 }
 
 /// A callback told the input bytes read so far, after each block is written.
@@ -92,6 +97,7 @@ impl Job {
             block_size: 1 << 20,
             batch_bytes: parquet::BATCH_BYTES,
             progress: None,
+            panic_in_worker: false,
         }
     }
 }
@@ -216,17 +222,6 @@ impl Permits {
         state.1 = true;
         self.freed.notify_all();
     }
-}
-
-/// Parquet compression codecs `raug` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParquetCompression {
-    /// Zstandard.
-    Zstd,
-    /// Snappy (what `datasets` writes).
-    Snappy,
-    /// None.
-    None,
 }
 
 /// Merges one run's summary into a total (folder mode).
@@ -365,38 +360,9 @@ pub(crate) fn output_format(job: &Job) -> Format {
         })
 }
 
-/// Whether a file name matches a glob of `*` (any run) and `?` (any one character).
-pub fn glob_match(glob: &str, name: &str) -> bool {
-    fn matches(g: &[char], n: &[char]) -> bool {
-        match g.split_first() {
-            None => n.is_empty(),
-            Some(('*', rest)) => (0..=n.len()).any(|i| matches(rest, &n[i..])),
-            Some(('?', rest)) => !n.is_empty() && matches(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && matches(rest, &n[1..]),
-        }
-    }
-    let g: Vec<char> = glob.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    matches(&g, &n)
-}
-
 /// The file name of a path, for glob matching.
 pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("test_*", "test_prefs-00000-of-00001.parquet"));
-        assert!(!glob_match("test_*", "train_prefs-00000.parquet"));
-        assert!(glob_match("*.json?", "a.jsonl"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "ac"));
-    }
 }

@@ -17,8 +17,8 @@ use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
 use crate::columns::{detect, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
-use crate::io::{Format, Output, Source, Target};
-use crate::relabel::Order;
+use crate::io::{spill_file, Format, Output, Source};
+use crate::plan::Arrangement;
 use crate::sink::{AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Sink};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
@@ -176,13 +176,14 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             .map_err(|e| Error::Usage(format!("{}: {e}", first.name)))?,
     );
     let halves = job.spec.halves().len();
-    let blocks = job.spec.order == Order::Blocks && halves > 1;
+    let arrangement = Arrangement::of(&job.spec);
+    let blocks = arrangement == Arrangement::Blocks;
     let format = output_format(job);
     let codec = compression(job, first.codec);
     // Row groups whose rows are all kept are written aligned with the input's, copying the
     // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
     // halves are written apart, the output is Parquet and the codec stays the input's.
-    let align = (job.spec.order == Order::Blocks || halves == 1) && format == Format::Parquet;
+    let align = arrangement.halves_apart() && format == Format::Parquet;
     let align: Vec<bool> = inputs
         .iter()
         .map(|input| align && same_codec(codec, input.codec))
@@ -221,8 +222,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         None => None,
     };
     let mut spills: Vec<Spill> = Vec::new();
-    if blocks {
-        for _ in 1..halves {
+    for _ in 1..arrangement.streams(halves) {
+        {
             let file = spill_file(&job.output)?;
             spills.push(Spill {
                 stream: arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
@@ -258,6 +259,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let spec = Arc::new(job.spec.clone());
         let units = units.clone();
         let batch_bytes = job.batch_bytes;
+        let panic_in_worker = job.panic_in_worker;
         let align = align.clone();
         let encoding = encoding.clone();
         std::thread::spawn(move || {
@@ -273,11 +275,27 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     Arc::clone(&spec),
                 );
                 pool.spawn(move || {
-                    let aligned = encoding.and_then(|encoding| {
-                        aligned_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes, &encoding)
-                    });
-                    let unit = aligned.unwrap_or_else(|| {
-                        relabel_row_group(&inputs[f], rg, &spec, &resolved, blocks, batch_bytes)
+                    // A panic is a bug: it becomes an internal error in its place in the order.
+                    let unit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if panic_in_worker {
+                            panic!("--test-panic-in-worker");
+                        }
+                        let aligned = encoding.and_then(|encoding| {
+                            aligned_row_group(
+                                &inputs[f],
+                                rg,
+                                &spec,
+                                &resolved,
+                                batch_bytes,
+                                &encoding,
+                            )
+                        });
+                        aligned.unwrap_or_else(|| {
+                            relabel_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes)
+                        })
+                    }))
+                    .unwrap_or_else(|payload| {
+                        failed(Error::panicked("a worker", payload.as_ref()))
                     });
                     let _ = tx.send((seq, unit));
                 });
@@ -367,13 +385,10 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     };
     if done < units.len() {
         // A worker died without reporting (a panic): never write a short file as if complete.
-        return Err(Error::Format {
-            path: inputs[units[done].0].name.clone(),
-            detail: format!(
-                "row group {} was not relabeled (a worker failed)",
-                units[done].1
-            ),
-        });
+        return Err(Error::Internal(format!(
+            "{}: row group {} was not relabeled (a worker stopped)",
+            inputs[units[done].0].name, units[done].1
+        )));
     }
     for (half, spill) in spills.into_iter().enumerate() {
         spill.replay(half + 1, &mut writer)?;
@@ -429,7 +444,7 @@ impl Writer {
         self.tx = None;
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(Err(e))) => Err(e),
-            _ => Err(Error::Usage("the output writer stopped".to_string())),
+            _ => Err(Error::Internal("the output writer stopped".to_string())),
         }
     }
 
@@ -438,7 +453,7 @@ impl Writer {
         self.tx = None;
         match self.handle.take().map(|h| h.join()) {
             Some(Ok(sink)) => sink?.finish(),
-            _ => Err(Error::Usage("the output writer stopped".to_string())),
+            _ => Err(Error::Internal("the output writer stopped".to_string())),
         }
     }
 }
@@ -571,7 +586,7 @@ fn aligned_row_group(
     let mut unit = Unit::default();
     for batch in reader {
         for piece in pieces(&batch.ok()?, batch_bytes) {
-            let out = relabeler.relabel(&piece, true).ok()?;
+            let out = relabeler.relabel(&piece).ok()?;
             if !out.bad.is_empty() || out.ties_dropped > 0 {
                 return None;
             }
@@ -668,30 +683,17 @@ fn spill_error(e: &dyn std::fmt::Display) -> Error {
     )
 }
 
-/// An anonymous temporary file beside the output (same disk), or in the temp folder.
-pub(crate) fn spill_file(output: &Target) -> Result<File> {
-    match output {
-        Target::File(path) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
-        Target::Stdout => tempfile::tempfile(),
-    }
-    .map_err(|e| Error::io("temporary file for --order blocks", e))
-}
-
 /// Reads one row group in batches and relabels each.
 fn relabel_row_group(
     input: &Input,
     rg: usize,
     spec: &crate::relabel::Spec,
     resolved: &Resolved,
-    blocks: bool,
     batch_bytes: usize,
 ) -> Unit {
-    let halves = spec.halves().len();
+    let streams = Arrangement::of(spec).streams(spec.halves().len());
     let mut unit = Unit {
-        outs: vec![Vec::new(); if blocks { halves } else { 1 }],
+        outs: vec![Vec::new(); streams],
         ..Unit::default()
     };
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
@@ -722,7 +724,7 @@ fn relabel_row_group(
                 return unit;
             }
         };
-        let out = match relabeler.relabel(&batch, blocks) {
+        let out = match relabeler.relabel(&batch) {
             Ok(out) => out,
             Err(e) => {
                 unit.error = Some(fail(&e));

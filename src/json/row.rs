@@ -1,16 +1,21 @@
-//! Relabels one JSON row by splicing: the output is the input line with only the rewritten values
-//! replaced, so every other byte (key order, spacing, escapes, float digits) stays as it was.
+//! The JSON applier: carries out each record's [`Plan`] by splicing, so the output is the input
+//! line with only the rewritten values replaced, and every other byte (key order, spacing,
+//! escapes, float digits) stays as it was. It reads [`Facts`] off a row and decides nothing.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::rc::Rc;
 
 use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::json::object::{describe, lookup, span, Object};
-use crate::relabel::{list_edit, Half, Kind, ListEdit, Spec, Style, Template, GOAL_SEPARATOR};
+use crate::plan::{
+    Arrangement, Facts, Insert, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
+};
+use crate::relabel::{Kind, Spec, Style, GOAL_SEPARATOR};
 
 /// A parsed row seen through the [`RowShape`] detection needs.
 struct Shape<'a>(Object<'a>);
@@ -59,57 +64,29 @@ pub fn detect(
     }
 }
 
-/// What became of one input row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Relabeled; `tie` when both scores were equal.
-    Emitted {
-        /// Whether the two scores were equal.
-        tie: bool,
-    },
-    /// A tie dropped by `--ties drop`.
-    DroppedTie,
-}
-
 /// Relabels JSON rows of one dataset.
 #[derive(Debug)]
 pub struct Relabeler<'s> {
-    spec: &'s Spec,
-    resolved: &'s Resolved,
-    halves: Vec<Half>,
+    planner: Planner<'s>,
+    arrangement: Arrangement,
     /// Goal texts made so far, JSON-escaped, by the scores they state: scores take few distinct
     /// values, and rendering each row's goal anew was a third of the work.
     goals: std::cell::RefCell<GoalCache>,
 }
 
 /// Escaped goal texts by the scores they state (as bits).
-type GoalCache = HashMap<Vec<u64>, std::rc::Rc<str>>;
+type GoalCache = HashMap<Vec<u64>, Rc<str>>;
 
-/// A text field of the row: its raw JSON and where it sits in the line.
+/// A text field of the row: its raw JSON, where it sits in the line, and what a message list
+/// holds where the goal may go.
 pub(crate) struct Text<'a> {
     raw: &'a str,
     pub(crate) span: Range<usize>,
     list: Option<List<'a>>,
 }
 
-impl Text<'_> {
-    /// Whether the goal can go in: a message list needs a string content in message 0 unless a
-    /// system message is inserted.
-    pub(crate) fn takes_goal(&self, style: Style) -> bool {
-        match &self.list {
-            Some(list) => {
-                list_edit(style, list.first_is_system) == ListEdit::InsertSystem
-                    || list.first_content.is_some()
-            }
-            None => true,
-        }
-    }
-}
-
-/// What the relabeler needs to know of a message list.
+/// Where a goal goes in a message list, as the data writes it.
 struct List<'a> {
-    /// Whether message 0 is a system message.
-    first_is_system: bool,
     /// Message 0's content, when it is a string, relative to the list's raw text.
     first_content: Option<Range<usize>>,
     /// Where message 0 starts, relative to the list's raw text.
@@ -122,307 +99,276 @@ struct List<'a> {
     key_sep: &'static str,
 }
 
+/// A row's fields as the rules see them, with where each sits in the line.
+struct Found<'a> {
+    facts: Facts,
+    chosen: Option<Text<'a>>,
+    rejected: Option<Text<'a>>,
+    prompt: Option<Text<'a>>,
+    /// Per score pair (goal attributes, then pairs swapped alongside): the raw values, where
+    /// both are present.
+    scores: Vec<Option<(&'a str, &'a str)>>,
+}
+
 impl<'s> Relabeler<'s> {
     /// Makes a relabeler for rows of the resolved shape.
     pub fn new(spec: &'s Spec, resolved: &'s Resolved) -> Relabeler<'s> {
         Relabeler {
-            spec,
-            resolved,
-            halves: spec.halves(),
+            planner: Planner::new(spec, resolved),
+            arrangement: Arrangement::of(spec),
             goals: Default::default(),
         }
     }
 
-    /// The goal attributes' (chosen, rejected) values of a row, as `relabel` reads them.
-    pub fn scores(&self, line: &str) -> Result<(Vec<f64>, Vec<f64>), RowError> {
-        let object = Object::parse(line.trim_end())?;
-        let mut chosen = Vec::new();
-        let mut rejected = Vec::new();
-        for (c, r) in &self.resolved.scores {
-            chosen.push(score(&object, c, &self.spec.template)?.1);
-            rejected.push(score(&object, r, &self.spec.template)?.1);
-        }
-        Ok((chosen, rejected))
+    /// How many output buffers [`Relabeler::relabel`] fills: one per half in blocks order.
+    pub fn streams(&self) -> usize {
+        self.arrangement.streams(self.planner.halves().len())
     }
 
     /// The number of output rows each kept input row yields.
     pub fn rows_per_pair(&self) -> usize {
-        self.halves.len()
+        self.planner.halves().len()
     }
 
-    /// Relabels one line (a JSON object, no newline). Output row `i` is appended, newline
-    /// terminated, to `outs[i]`, or to `outs[0]` when only one buffer is given. Nothing is written
-    /// when the row is bad.
-    pub fn relabel(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Outcome, RowError> {
+    /// The plan of one line (a JSON object, no newline), without writing anything.
+    pub fn plan(&self, line: &str) -> Result<Plan, RowError> {
+        let line = line.trim_end();
+        let object = Object::parse(line)?;
+        let found = self.find(line, &object)?;
+        self.planner.plan(&found.facts)
+    }
+
+    /// Relabels one line (a JSON object, no newline). Output rows are appended, newline
+    /// terminated, to `outs` (one buffer per half in blocks order, see [`Relabeler::streams`],
+    /// else one). Nothing is written when the row is bad.
+    pub fn relabel(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Plan, RowError> {
         // Only the end: trimming the start would shift the columns errors report.
         let line = line.trim_end();
         let object = Object::parse(line)?;
-        let r = self.resolved;
-        let responses = r.layout.responses();
-        let chosen = self.text(line, &object, &r.chosen, responses)?;
-        let rejected = self.text(line, &object, &r.rejected, responses)?;
-        let prompt = match (&r.prompt, r.layout.prompt()) {
-            (Some(path), Some(kind)) => Some(self.text(line, &object, path, kind)?),
-            _ => None,
+        let found = self.find(line, &object)?;
+        let plan = self.planner.plan(&found.facts)?;
+        if let Plan::Emit { records, .. } = &plan {
+            for (i, record) in records.iter().enumerate() {
+                let out = match self.arrangement {
+                    Arrangement::Blocks => &mut outs[i],
+                    _ => &mut outs[0],
+                };
+                self.apply(line, &found, &plan, record, out);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Reads the facts the rules need, and where each field is.
+    fn find<'a>(&self, line: &'a str, object: &Object<'a>) -> Result<Found<'a>, RowError> {
+        let r = self.planner.resolved();
+        let (chosen_fact, chosen) = read_text(line, object, &r.chosen)?;
+        let (rejected_fact, rejected) = read_text(line, object, &r.rejected)?;
+        let (prompt_fact, prompt) = match &r.prompt {
+            Some(path) => {
+                let (fact, text) = read_text(line, object, path)?;
+                (Some(fact), text)
+            }
+            None => (None, None),
         };
-        // One (raw, value) per attribute and side.
-        let mut chosen_raw = Vec::with_capacity(r.scores.len());
-        let mut rejected_raw = Vec::with_capacity(r.scores.len());
-        let mut chosen_scores = Vec::with_capacity(r.scores.len());
-        let mut rejected_scores = Vec::with_capacity(r.scores.len());
+        let mut scores = Vec::with_capacity(r.scores.len());
+        let mut raws = Vec::with_capacity(r.scores.len() + r.also_swapped.len());
         for (c, rj) in &r.scores {
-            let (raw, value) = score(&object, c, &self.spec.template)?;
-            chosen_raw.push(raw);
-            chosen_scores.push(value);
-            let (raw, value) = score(&object, rj, &self.spec.template)?;
-            rejected_raw.push(raw);
-            rejected_scores.push(value);
+            let c = lookup(object, c)?.map(RawValue::get);
+            let rj = lookup(object, rj)?.map(RawValue::get);
+            scores.push((score_fact(c), score_fact(rj)));
+            raws.push(c.zip(rj));
         }
-        // Fields swapped but not in the goal: swapped where both are present.
+        let mut also_present = Vec::with_capacity(r.also_swapped.len());
         for (c, rj) in &r.also_swapped {
-            if let (Some(c), Some(rj)) = (lookup(&object, c)?, lookup(&object, rj)?) {
-                chosen_raw.push(c.get());
-                rejected_raw.push(rj.get());
-            }
+            let c = lookup(object, c)?.map(RawValue::get);
+            let rj = lookup(object, rj)?.map(RawValue::get);
+            let both = c.zip(rj).filter(|(c, rj)| *c != "null" && *rj != "null");
+            also_present.push(both.is_some());
+            raws.push(both);
         }
-        let tie = Spec::is_tie(&chosen_scores, &rejected_scores);
-        if !self.spec.keeps(&chosen_scores, &rejected_scores) {
-            return Ok(Outcome::DroppedTie);
-        }
+        Ok(Found {
+            facts: Facts {
+                chosen: chosen_fact,
+                rejected: rejected_fact,
+                prompt: prompt_fact,
+                scores,
+                also_present,
+            },
+            chosen,
+            rejected,
+            prompt,
+            scores: raws,
+        })
+    }
 
-        let site = r.layout.site();
-        let goal_fields: Vec<(&Text, &FieldPath)> = if site.in_responses() {
-            vec![(&chosen, &r.chosen), (&rejected, &r.rejected)]
-        } else {
-            prompt.iter().zip(r.prompt.iter()).collect()
-        };
-        // Check up front that the goal fits, so a bad row writes nothing at all.
-        for (text, path) in &goal_fields {
-            if let Some(list) = &text.list {
-                if list_edit(r.style, list.first_is_system) == ListEdit::PrefixFirst
-                    && list.first_content.is_none()
-                {
-                    return Err(RowError::field(
-                        Reason::BadMessage,
-                        path.as_str(),
-                        "message 0 has non-string \"content\"; the goal can only be put in front of a string",
-                    ));
-                }
-            }
-        }
-
-        let single = outs.len() == 1;
-        for (i, &half) in self.halves.iter().enumerate() {
-            let goal = self.goal(half, &chosen_scores, &rejected_scores);
-            let swapped = half.swapped();
-            let mut edits: Vec<(Range<usize>, Cow<[u8]>)> = Vec::with_capacity(5);
-            let (to_chosen, to_rejected) = if swapped {
-                (&rejected, &chosen)
+    /// Writes one output record: the line with the record's edits spliced in.
+    fn apply(&self, line: &str, found: &Found, plan: &Plan, record: &OutRecord, out: &mut Vec<u8>) {
+        let goal = record.goal.map(|side| self.goal(plan.goal_values(side)));
+        let goal = goal.as_deref().unwrap_or("");
+        let mut edits: Vec<(Range<usize>, Cow<[u8]>)> = Vec::with_capacity(6);
+        if let (Some(chosen), Some(rejected)) = (&found.chosen, &found.rejected) {
+            let (to_chosen, to_rejected) = if record.swap {
+                (rejected, chosen)
             } else {
-                (&chosen, &rejected)
+                (chosen, rejected)
             };
-            let response_goal = goal.as_deref().filter(|_| site.in_responses());
-            if swapped || response_goal.is_some() {
-                edits.push((chosen.span.clone(), self.put(to_chosen, response_goal)));
-                edits.push((rejected.span.clone(), self.put(to_rejected, response_goal)));
+            if record.swap || record.chosen.is_some() {
+                edits.push((
+                    chosen.span.clone(),
+                    put_goal(to_chosen, record.chosen, goal),
+                ));
             }
-            if swapped {
-                for (c, rj) in chosen_raw.iter().zip(&rejected_raw) {
-                    edits.push((span(line, c), Cow::Borrowed(rj.as_bytes())));
-                    edits.push((span(line, rj), Cow::Borrowed(c.as_bytes())));
-                }
+            if record.swap || record.rejected.is_some() {
+                edits.push((
+                    rejected.span.clone(),
+                    put_goal(to_rejected, record.rejected, goal),
+                ));
             }
-            if let (Some(goal), Some(prompt)) = (&goal, &prompt) {
-                if !site.in_responses() {
-                    edits.push((prompt.span.clone(), self.put(prompt, Some(goal))));
-                }
-            }
-            let out = &mut outs[if single { 0 } else { i }];
-            splice(line, &mut edits, out);
         }
-        Ok(Outcome::Emitted { tie })
+        let attributes = found.facts.scores.len();
+        for (k, raws) in found.scores.iter().enumerate() {
+            let swap = if k < attributes {
+                record.swap
+            } else {
+                record.swap_also[k - attributes]
+            };
+            if let (true, Some((c, rj))) = (swap, raws) {
+                edits.push((span(line, c), Cow::Borrowed(rj.as_bytes())));
+                edits.push((span(line, rj), Cow::Borrowed(c.as_bytes())));
+            }
+        }
+        if let (Some(insert), Some(prompt)) = (record.prompt, &found.prompt) {
+            edits.push((prompt.span.clone(), put_goal(prompt, Some(insert), goal)));
+        }
+        splice(line, &mut edits, out);
     }
 
-    fn text<'a>(
-        &self,
-        line: &'a str,
-        object: &Object<'a>,
-        path: &FieldPath,
-        kind: Kind,
-    ) -> Result<Text<'a>, RowError> {
-        read_text(line, object, path, kind, &self.resolved.layout.to_string())
-    }
-
-    fn put<'a>(&self, text: &Text<'a>, goal: Option<&str>) -> Cow<'a, [u8]> {
-        put_goal(text, goal, self.resolved.style)
-    }
-
-    /// The goal of one output row, JSON-escaped, or `None` for the original row.
-    fn goal(&self, half: Half, chosen: &[f64], rejected: &[f64]) -> Option<std::rc::Rc<str>> {
-        let values = Spec::goal_values(half, chosen, rejected)?;
+    /// The goal stating these values, JSON-escaped.
+    fn goal(&self, values: &[f64]) -> Rc<str> {
         let key = values.iter().map(|v| v.to_bits()).collect();
         let mut goals = self.goals.borrow_mut();
         let goal = goals
             .entry(key)
-            .or_insert_with(|| escape(&self.spec.template.render(values)).into());
-        Some(std::rc::Rc::clone(goal))
+            .or_insert_with(|| escape(&self.planner.spec().template.render(values)).into());
+        Rc::clone(goal)
     }
 }
 
-/// Finds a text field and checks its kind; message lists are validated message by message.
-/// `layout` names what was expected, for the error message.
+/// A score field's fact: a number (JSON numbers only), what it is instead, or missing.
+fn score_fact(raw: Option<&str>) -> ScoreFact {
+    match raw {
+        None => ScoreFact::Missing,
+        Some(raw) if matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) => {
+            match raw.parse::<f64>() {
+                Ok(v) => ScoreFact::Number(v),
+                Err(_) => ScoreFact::Other(describe(raw)),
+            }
+        }
+        Some(raw) => ScoreFact::Other(describe(raw)),
+    }
+}
+
+/// Finds a text field: its fact for the rules, and, when it is a string or a well-formed message
+/// list, where it is and where a goal would go.
 pub(crate) fn read_text<'a>(
     line: &'a str,
     object: &Object<'a>,
     path: &FieldPath,
-    kind: Kind,
-    layout: &str,
-) -> Result<Text<'a>, RowError> {
-    {
-        let raw = lookup(object, path)?
-            .ok_or_else(|| RowError::field(Reason::MissingField, path.as_str(), "missing"))?
-            .get();
-        let want = match kind {
-            Kind::Text => "a string",
-            Kind::Messages => "a message list",
-        };
-        if kind_of(raw) != Ok(kind) {
-            return Err(RowError::field(
-                Reason::WrongType,
-                path.as_str(),
-                format!("expected {want} (layout {layout}), got {}", describe(raw)),
-            ));
-        }
-        let list = match kind {
-            Kind::Text => None,
-            Kind::Messages => {
-                Some(read_list(raw).map_err(|e| RowError::field(e.0, path.as_str(), e.1))?)
-            }
-        };
-        Ok(Text {
-            raw,
-            span: span(line, raw),
-            list,
-        })
-    }
-}
-
-/// The bytes a text field gets: its own raw JSON, or that with the goal put in.
-/// The text's raw JSON with the goal put in (`goal` is JSON-escaped already).
-pub(crate) fn put_goal<'a>(text: &Text<'a>, goal: Option<&str>, style: Style) -> Cow<'a, [u8]> {
-    {
-        let Some(goal) = goal else {
-            return Cow::Borrowed(text.raw.as_bytes());
-        };
-        let Some(list) = &text.list else {
-            return Cow::Owned(prefix_string(text.raw, goal));
-        };
-        let raw = text.raw;
-        let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
-        match list_edit(style, list.first_is_system) {
-            ListEdit::InsertSystem => {
-                let (kv, sep) = (list.key_sep.as_bytes(), list.item_sep.as_bytes());
-                let content: [&[u8]; 5] = [b"\"content\"", kv, b"\"", goal.as_bytes(), b"\""];
-                let role: [&[u8]; 3] = [b"\"role\"", kv, b"\"system\""];
-                let (first, second): (&[&[u8]], &[&[u8]]) = if list.content_first {
-                    (&content, &role)
-                } else {
-                    (&role, &content)
-                };
-                out.extend_from_slice(b"[{");
-                first.iter().for_each(|part| out.extend_from_slice(part));
-                out.extend_from_slice(sep);
-                second.iter().for_each(|part| out.extend_from_slice(part));
-                out.extend_from_slice(b"}");
-                out.extend_from_slice(sep);
-                out.extend_from_slice(&raw.as_bytes()[list.first_start..]);
-            }
-            ListEdit::PrefixFirst => {
-                let content = list
-                    .first_content
-                    .clone()
-                    .expect("checked before any output");
-                out.extend_from_slice(&raw.as_bytes()[..content.start]);
-                out.extend_from_slice(&prefix_string(&raw[content.clone()], goal));
-                out.extend_from_slice(&raw.as_bytes()[content.end..]);
-            }
-        }
-        Cow::Owned(out)
-    }
-}
-
-/// Reads a score; JSON numbers only, finite, and inside `--from-scale` when given.
-fn score<'a>(
-    object: &Object<'a>,
-    path: &FieldPath,
-    template: &Template,
-) -> Result<(&'a str, f64), RowError> {
-    let raw = lookup(object, path)?
-        .ok_or_else(|| RowError::field(Reason::MissingField, path.as_str(), "missing"))?
-        .get();
-    let is_number = matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
-    let value = if is_number {
-        raw.parse::<f64>().ok()
-    } else {
-        None
+) -> Result<(TextFact, Option<Text<'a>>), RowError> {
+    let Some(raw) = lookup(object, path)? else {
+        return Ok((TextFact::Missing, None));
     };
-    match value {
-        Some(v) if v.is_finite() => match template.check(v) {
-            Ok(()) => Ok((raw, v)),
-            Err(e) => Err(RowError::field(Reason::BadScore, path.as_str(), e)),
-        },
-        Some(_) => Err(RowError::field(
-            Reason::BadScore,
-            path.as_str(),
-            format!("number {raw} is out of range"),
-        )),
-        None => Err(RowError::field(
-            Reason::BadScore,
-            path.as_str(),
-            format!("expected a number, got {}", describe(raw)),
-        )),
-    }
+    let raw = raw.get();
+    let text = |list| Text {
+        raw,
+        span: span(line, raw),
+        list,
+    };
+    Ok(match kind_of(raw) {
+        Err(what) => (TextFact::Other(what), None),
+        Ok(Kind::Text) => (TextFact::Text, Some(text(None))),
+        Ok(Kind::Messages) => {
+            let (fact, list) = read_list(raw).map_err(|e| RowError {
+                field: Some(path.to_string()),
+                ..e
+            })?;
+            (TextFact::Messages(fact), list.map(|l| text(Some(l))))
+        }
+    })
 }
 
-/// Validates a message list and notes what the edits need.
-fn read_list(raw: &str) -> Result<List<'_>, (Reason, String)> {
+/// The text's raw JSON with the goal put in as `insert` says (`goal` is JSON-escaped already),
+/// or as it is.
+pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) -> Cow<'a, [u8]> {
+    let raw = text.raw;
+    let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
+    match (insert, &text.list) {
+        (None, _) => return Cow::Borrowed(raw.as_bytes()),
+        (Some(Insert::PrefixText), _) | (Some(_), None) => {
+            return Cow::Owned(prefix_string(raw, goal))
+        }
+        (Some(Insert::InsertSystem), Some(list)) => {
+            let (kv, sep) = (list.key_sep.as_bytes(), list.item_sep.as_bytes());
+            let content: [&[u8]; 5] = [b"\"content\"", kv, b"\"", goal.as_bytes(), b"\""];
+            let role: [&[u8]; 3] = [b"\"role\"", kv, b"\"system\""];
+            let (first, second): (&[&[u8]], &[&[u8]]) = if list.content_first {
+                (&content, &role)
+            } else {
+                (&role, &content)
+            };
+            out.extend_from_slice(b"[{");
+            first.iter().for_each(|part| out.extend_from_slice(part));
+            out.extend_from_slice(sep);
+            second.iter().for_each(|part| out.extend_from_slice(part));
+            out.extend_from_slice(b"}");
+            out.extend_from_slice(sep);
+            out.extend_from_slice(&raw.as_bytes()[list.first_start..]);
+        }
+        (Some(Insert::PrefixFirstContent), Some(list)) => {
+            // The plan chose this edit only where message 0's content is a string.
+            let content = list
+                .first_content
+                .clone()
+                .expect("the plan prefixes only string contents");
+            out.extend_from_slice(&raw.as_bytes()[..content.start]);
+            out.extend_from_slice(&prefix_string(&raw[content.clone()], goal));
+            out.extend_from_slice(&raw.as_bytes()[content.end..]);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Reads a message list's facts and, when every message has a role, where a goal would go.
+fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
     let items: Vec<&RawValue> =
-        serde_json::from_str(raw).map_err(|e| (Reason::InvalidJson, e.to_string()))?;
+        serde_json::from_str(raw).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
     if items.is_empty() {
-        return Err((Reason::BadMessage, "empty message list".to_string()));
+        return Ok((ListFact::Empty, None));
     }
     let mut first = None;
     for (i, item) in items.iter().enumerate() {
         let text = item.get();
         if !text.starts_with('{') {
-            return Err((
-                Reason::BadMessage,
-                format!(
-                    "message {i} is {}, expected an object with \"role\" and \"content\"",
-                    describe(text)
-                ),
-            ));
+            return Ok((ListFact::NotAnObject(i, describe(text)), None));
         }
-        let message = Object::parse(text).map_err(|e| (e.reason, e.detail))?;
+        let message = Object::parse(text)?;
         let role = message.get("role").map(RawValue::get);
-        if !role.is_some_and(|r| r.starts_with('"')) {
-            let what = role.map_or("no \"role\"".to_string(), |r| {
-                format!("a \"role\" that is {}", describe(r))
-            });
-            return Err((Reason::BadMessage, format!("message {i} has {what}")));
+        match role {
+            None => return Ok((ListFact::BadRole(i, None), None)),
+            Some(r) if !r.starts_with('"') => {
+                return Ok((ListFact::BadRole(i, Some(describe(r))), None))
+            }
+            Some(_) => {}
         }
-        let Some(content) = message.get("content") else {
-            return Err((
-                Reason::BadMessage,
-                format!("message {i} has no \"content\""),
-            ));
-        };
         if i == 0 {
+            let content = message.get("content").map(RawValue::get);
             let content_first = message.position("content") < message.position("role");
-            first = Some((role == Some("\"system\""), content.get(), content_first));
+            first = Some((role == Some("\"system\""), content, content_first));
         }
     }
     let (first_is_system, content, content_first) = first.expect("list is not empty");
+    let first_content = content.filter(|c| c.starts_with('"')).map(|c| span(raw, c));
     let first_raw = items[0].get();
     let key_sep = if spaced_colon(first_raw) { ": " } else { ":" };
     let item_sep = match items.get(1) {
@@ -431,14 +377,20 @@ fn read_list(raw: &str) -> Result<List<'_>, (Reason, String)> {
         }
         None => Cow::Borrowed(if key_sep == ": " { ", " } else { "," }),
     };
-    Ok(List {
+    let fact = ListFact::Messages {
         first_is_system,
-        first_content: content.starts_with('"').then(|| span(raw, content)),
-        first_start: span(raw, first_raw).start,
-        content_first,
-        item_sep,
-        key_sep,
-    })
+        first_content_is_text: first_content.is_some(),
+    };
+    Ok((
+        fact,
+        Some(List {
+            first_content,
+            first_start: span(raw, first_raw).start,
+            content_first,
+            item_sep,
+            key_sep,
+        }),
+    ))
 }
 
 /// Whether an object writes its first key as `"key": value` (with a space).
@@ -458,7 +410,6 @@ fn spaced_colon(object: &str) -> bool {
     bytes.get(i + 1) == Some(&b':') && bytes.get(i + 2) == Some(&b' ')
 }
 
-/// A JSON string with goal + separator put in front of its content, keeping the rest's escapes.
 /// A JSON string (`raw`, quoted) with the escaped goal and the separator in front.
 fn prefix_string(raw: &str, goal: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + goal.len() + 8);
@@ -491,7 +442,7 @@ pub(crate) fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relabel::{Goals, Ties};
+    use crate::relabel::{Goals, Template, Ties};
 
     fn resolved(line: &str, style: Option<Style>) -> Resolved {
         detect(line, &FieldNames::default(), style)

@@ -2,6 +2,11 @@
 //! parallel, remembering the line number each row starts on.
 
 use std::io::{self, Read};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::{read_head, Source};
 
 /// Buffers handed back after use and reused, so a long run's memory stays flat: blocks are
 /// allocated on one thread and freed on another, which fragments the system allocator's heap.
@@ -355,6 +360,45 @@ impl<R: Read> Iterator for ArrayBlocks<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_block().transpose()
     }
+}
+
+/// Turns a reading error into the library error, keeping our own "file:line: ..." messages.
+pub fn read_error(name: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        Error::Format {
+            path: name.to_string(),
+            detail: e.to_string(),
+        }
+    } else {
+        Error::io(name, e)
+    }
+}
+
+/// Opens a source and picks the block reader by its first byte: `[` is a JSON array, anything
+/// else JSON Lines.
+pub fn blocks_of(
+    source: &Source,
+    block_size: usize,
+    counter: Arc<AtomicU64>,
+    buffers: &BufferPool,
+) -> Result<Box<dyn Iterator<Item = io::Result<Block>> + Send>> {
+    let mut reader = source.open(counter)?;
+    let mut head = Vec::new();
+    // Read until the first non-whitespace byte (or the end).
+    loop {
+        let chunk = read_head(&mut reader, 64 * 1024).map_err(|e| read_error(&source.name(), e))?;
+        let done = chunk.is_empty();
+        head.extend_from_slice(&chunk);
+        if done || head.iter().any(|b| !b.is_ascii_whitespace()) {
+            break;
+        }
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    Ok(if first == Some(b'[') {
+        Box::new(ArrayBlocks::new(reader, head, block_size, &source.name()))
+    } else {
+        Box::new(LineBlocks::new(reader, head, block_size).with_pool(buffers.clone()))
+    })
 }
 
 #[cfg(test)]

@@ -444,7 +444,7 @@ fn condition_matches_the_training_prompts() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "raug: error: --style system needs a message-list prompt, but \"instruction\" is a string; use --style prefix\n"
+        "raug: error: --style system needs message lists, but field \"instruction\" holds plain strings; use --style prefix\n"
     );
 }
 

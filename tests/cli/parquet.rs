@@ -345,7 +345,7 @@ fn bad_parquet_rows_fail_or_go_to_rejects() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (bad_score: 1, missing_field: 1)\n\
+        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (bad_score: 1, wrong_type: 1)\n\
          raug: first skipped row: bad.parquet: row 1: field \"score_chosen\": expected a number, got null\n"
     );
     assert_eq!(

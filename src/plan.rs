@@ -1,0 +1,551 @@
+//! The plan of one record: from the facts a representation reads off a record, the whole
+//! outcome, decided once for JSON and Arrow alike: its output records, in order, with the edits
+//! each makes, or the one reason the record is rejected.
+//!
+//! The JSON applier (byte splicing) and the Arrow applier (column building) gather [`Facts`],
+//! call [`Planner::plan`], and carry out what it says; neither decides anything itself. The order
+//! in which a record is validated, and so which reason a record with several problems gets, is
+//! defined here and nowhere else.
+
+use crate::error::{Reason, RowError};
+use crate::fields::Resolved;
+use crate::relabel::{Half, Kind, Spec, Style};
+
+/// What a representation found in one record's text field (prompt, chosen or rejected).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextFact {
+    /// The field is absent.
+    Missing,
+    /// The field holds neither a string nor a list: what it holds (`null`, `number 3`).
+    Other(String),
+    /// A string.
+    Text,
+    /// A list, read as messages.
+    Messages(ListFact),
+}
+
+/// What a representation found in a message list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListFact {
+    /// No messages.
+    Empty,
+    /// Message `.0` is not an object; `.1` says what it is (`null`, `string "hi"`).
+    NotAnObject(usize, String),
+    /// Message `.0` has no string `role`; `.1` says what it has instead (`None`: no role at all).
+    BadRole(usize, Option<String>),
+    /// Every message has a role (a message's `content` may be null or absent: tool calls).
+    Messages {
+        /// Whether message 0 is a system message.
+        first_is_system: bool,
+        /// Whether message 0's content is a string (a goal can be put in front of it).
+        first_content_is_text: bool,
+    },
+}
+
+/// What a representation found in a score field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScoreFact {
+    /// The field is absent.
+    Missing,
+    /// Not a number: what it is instead (`null`, `string "eight"`).
+    Other(String),
+    /// A number (possibly not finite: JSON's `1e999`, Arrow's NaN).
+    Number(f64),
+}
+
+/// Everything the rules need to know of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    /// The chosen response.
+    pub chosen: TextFact,
+    /// The rejected response.
+    pub rejected: TextFact,
+    /// The prompt, in layouts that have one.
+    pub prompt: Option<TextFact>,
+    /// Per goal attribute, the chosen and the rejected score.
+    pub scores: Vec<(ScoreFact, ScoreFact)>,
+    /// Per field pair swapped but not stated in the goal ([`Resolved::also_swapped`]): whether
+    /// both sides hold a value (present and not null), so the pair can be swapped.
+    pub also_present: Vec<bool>,
+}
+
+/// Which of the two responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The chosen response (and its scores).
+    Chosen,
+    /// The rejected response.
+    Rejected,
+}
+
+/// How a goal is put into one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    /// Goal + separator in front of a string.
+    PrefixText,
+    /// A new system message, holding the goal, at the head of a message list.
+    InsertSystem,
+    /// Goal + separator in front of message 0's content (a string).
+    PrefixFirstContent,
+}
+
+/// One output record: which fields come from where, and which take the goal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    /// The kind of output record.
+    pub half: Half,
+    /// Whose scores the goal states; `None` for the unconditioned original.
+    pub goal: Option<Side>,
+    /// Whether chosen and rejected, and every score pair, trade places.
+    pub swap: bool,
+    /// The edit of the prompt field, when it takes the goal.
+    pub prompt: Option<Insert>,
+    /// The edit of the output's chosen field (the input's rejected one when swapped).
+    pub chosen: Option<Insert>,
+    /// The edit of the output's rejected field.
+    pub rejected: Option<Insert>,
+    /// Per [`Resolved::also_swapped`] pair: whether it trades places.
+    pub swap_also: Vec<bool>,
+}
+
+impl OutRecord {
+    /// Whether any field of the record differs from the input's.
+    pub fn edits(&self) -> bool {
+        self.swap || self.prompt.is_some() || self.chosen.is_some() || self.rejected.is_some()
+    }
+}
+
+/// The outcome of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// The record becomes these output records, in this order.
+    Emit {
+        /// Whether its goal scores tie.
+        tie: bool,
+        /// The goal attributes' chosen values.
+        chosen: Vec<f64>,
+        /// The goal attributes' rejected values.
+        rejected: Vec<f64>,
+        /// The output records.
+        records: Vec<OutRecord>,
+    },
+    /// A tie, dropped by `--ties drop`.
+    DropTie {
+        /// The goal attributes' values (equal on both sides).
+        scores: Vec<f64>,
+    },
+}
+
+impl Plan {
+    /// Whether the record's goal scores tie.
+    pub fn is_tie(&self) -> bool {
+        match self {
+            Plan::Emit { tie, .. } => *tie,
+            Plan::DropTie { .. } => true,
+        }
+    }
+
+    /// The goal attributes' (chosen, rejected) values.
+    pub fn scores(&self) -> (&[f64], &[f64]) {
+        match self {
+            Plan::Emit {
+                chosen, rejected, ..
+            } => (chosen, rejected),
+            Plan::DropTie { scores } => (scores, scores),
+        }
+    }
+
+    /// The values a goal states for one side.
+    pub fn goal_values(&self, side: Side) -> &[f64] {
+        let (c, r) = self.scores();
+        match side {
+            Side::Chosen => c,
+            Side::Rejected => r,
+        }
+    }
+}
+
+/// Which output records a pair yields, and how they are ordered in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrangement {
+    /// One output record per pair: nothing to order.
+    Single,
+    /// A pair's records together, pair after pair.
+    Interleaved,
+    /// Every pair's first record, then every pair's second, ... (the authors' order): the later
+    /// halves wait until the first is written.
+    Blocks,
+}
+
+impl Arrangement {
+    /// The arrangement a spec asks for.
+    pub fn of(spec: &Spec) -> Arrangement {
+        match (spec.halves().len(), spec.order) {
+            (1, _) => Arrangement::Single,
+            (_, crate::relabel::Order::Interleaved) => Arrangement::Interleaved,
+            (_, crate::relabel::Order::Blocks) => Arrangement::Blocks,
+        }
+    }
+
+    /// How many output streams a unit of work fills: one per half in blocks order, else one.
+    pub fn streams(self, halves: usize) -> usize {
+        match self {
+            Arrangement::Blocks => halves,
+            _ => 1,
+        }
+    }
+
+    /// Whether each half goes to a stream of its own (and row groups can align with the input's).
+    pub fn halves_apart(self) -> bool {
+        self != Arrangement::Interleaved
+    }
+}
+
+/// Plans records of one dataset.
+#[derive(Debug, Clone)]
+pub struct Planner<'s> {
+    spec: &'s Spec,
+    resolved: &'s Resolved,
+    halves: Vec<Half>,
+}
+
+impl<'s> Planner<'s> {
+    /// A planner for records of the resolved shape.
+    pub fn new(spec: &'s Spec, resolved: &'s Resolved) -> Planner<'s> {
+        Planner {
+            spec,
+            resolved,
+            halves: spec.halves(),
+        }
+    }
+
+    /// The spec planned with.
+    pub fn spec(&self) -> &'s Spec {
+        self.spec
+    }
+
+    /// The resolved fields planned with.
+    pub fn resolved(&self) -> &'s Resolved {
+        self.resolved
+    }
+
+    /// The output records each kept pair yields.
+    pub fn halves(&self) -> &[Half] {
+        &self.halves
+    }
+
+    /// Decides one record's outcome. Validation order: the chosen, rejected and prompt texts,
+    /// then each attribute's chosen and rejected score, then whether the goal fits.
+    pub fn plan(&self, facts: &Facts) -> Result<Plan, RowError> {
+        let r = self.resolved;
+        let responses = r.layout.responses();
+        let layout = r.layout.name();
+        check_text(&facts.chosen, r.chosen.as_str(), responses, layout)?;
+        check_text(&facts.rejected, r.rejected.as_str(), responses, layout)?;
+        if let (Some(path), Some(kind)) = (&r.prompt, r.layout.prompt()) {
+            let fact = facts.prompt.as_ref().unwrap_or(&TextFact::Missing);
+            check_text(fact, path.as_str(), kind, layout)?;
+        }
+        let mut chosen = Vec::with_capacity(r.scores.len());
+        let mut rejected = Vec::with_capacity(r.scores.len());
+        for ((c, rj), (cf, rf)) in r.scores.iter().zip(&facts.scores) {
+            chosen.push(self.score(cf, c.as_str())?);
+            rejected.push(self.score(rf, rj.as_str())?);
+        }
+        let tie = Spec::is_tie(&chosen, &rejected);
+        let site = r.layout.site();
+        let style = r.style;
+        // Where the goal goes, per input field: decided before any output, so a record the goal
+        // doesn't fit is rejected whole.
+        let (prompt_insert, chosen_insert, rejected_insert) = if site.in_responses() {
+            (
+                None,
+                Some(insert(&facts.chosen, style, r.chosen.as_str())?),
+                Some(insert(&facts.rejected, style, r.rejected.as_str())?),
+            )
+        } else {
+            let fact = facts.prompt.as_ref().unwrap_or(&TextFact::Missing);
+            let path = r.prompt.as_ref().map_or("prompt", |p| p.as_str());
+            (Some(insert(fact, style, path)?), None, None)
+        };
+        if !self.spec.keeps(&chosen, &rejected) {
+            return Ok(Plan::DropTie { scores: chosen });
+        }
+        let records = self
+            .halves
+            .iter()
+            .map(|&half| {
+                let swap = half.swapped();
+                let goal = match half {
+                    Half::Original => None,
+                    Half::Chosen => Some(Side::Chosen),
+                    Half::Rejected => Some(Side::Rejected),
+                };
+                let with_goal = |i: Option<Insert>| i.filter(|_| goal.is_some());
+                let (to_chosen, to_rejected) = if swap {
+                    (rejected_insert, chosen_insert)
+                } else {
+                    (chosen_insert, rejected_insert)
+                };
+                OutRecord {
+                    half,
+                    goal,
+                    swap,
+                    prompt: with_goal(prompt_insert),
+                    chosen: with_goal(to_chosen),
+                    rejected: with_goal(to_rejected),
+                    swap_also: facts.also_present.iter().map(|&p| p && swap).collect(),
+                }
+            })
+            .collect();
+        Ok(Plan::Emit {
+            tie,
+            chosen,
+            rejected,
+            records,
+        })
+    }
+
+    /// A score's value, or why it can't be one.
+    fn score(&self, fact: &ScoreFact, path: &str) -> Result<f64, RowError> {
+        match fact {
+            ScoreFact::Missing => Err(RowError::field(Reason::MissingField, path, "missing")),
+            ScoreFact::Other(what) => Err(RowError::field(
+                Reason::BadScore,
+                path,
+                format!("expected a number, got {what}"),
+            )),
+            &ScoreFact::Number(v) if !v.is_finite() => Err(RowError::field(
+                Reason::BadScore,
+                path,
+                format!("{v} is not a finite number"),
+            )),
+            &ScoreFact::Number(v) => match self.spec.template.check(v) {
+                Ok(()) => Ok(v),
+                Err(e) => Err(RowError::field(Reason::BadScore, path, e)),
+            },
+        }
+    }
+}
+
+/// Checks a text field against the kind the layout wants; `layout` names the layout for the
+/// message.
+pub fn check_text(fact: &TextFact, path: &str, kind: Kind, layout: &str) -> Result<(), RowError> {
+    let want = match kind {
+        Kind::Text => "a string",
+        Kind::Messages => "a message list",
+    };
+    let wrong = |got: &str| {
+        RowError::field(
+            Reason::WrongType,
+            path,
+            format!("expected {want} (layout {layout}), got {got}"),
+        )
+    };
+    match (fact, kind) {
+        (TextFact::Missing, _) => Err(RowError::field(Reason::MissingField, path, "missing")),
+        (TextFact::Other(what), _) => Err(wrong(what)),
+        (TextFact::Text, Kind::Messages) => Err(wrong("a string")),
+        (TextFact::Messages(_), Kind::Text) => Err(wrong("an array")),
+        (TextFact::Text, Kind::Text) => Ok(()),
+        (TextFact::Messages(list), Kind::Messages) => check_list(list, path),
+    }
+}
+
+/// Checks a message list: not empty, every message an object with a string role.
+fn check_list(list: &ListFact, path: &str) -> Result<(), RowError> {
+    let bad = |detail: String| RowError::field(Reason::BadMessage, path, detail);
+    match list {
+        ListFact::Empty => Err(bad("empty message list".to_string())),
+        ListFact::NotAnObject(i, what) => Err(bad(format!(
+            "message {i} is {what}, expected an object with \"role\" and \"content\""
+        ))),
+        ListFact::BadRole(i, None) => Err(bad(format!("message {i} has no \"role\""))),
+        ListFact::BadRole(i, Some(what)) => {
+            Err(bad(format!("message {i} has a \"role\" that is {what}")))
+        }
+        ListFact::Messages { .. } => Ok(()),
+    }
+}
+
+/// The kind of a field that may be either (an eval prompt), or why it is neither.
+pub fn text_kind(fact: &TextFact, path: &str) -> Result<Kind, RowError> {
+    match fact {
+        TextFact::Text => Ok(Kind::Text),
+        TextFact::Messages(_) => Ok(Kind::Messages),
+        TextFact::Missing => Err(RowError::field(Reason::MissingField, path, "missing")),
+        TextFact::Other(what) => Err(RowError::field(
+            Reason::WrongType,
+            path,
+            format!("expected a string or a message list, got {what}"),
+        )),
+    }
+}
+
+/// How the goal goes into a field already checked with [`check_text`], or why it can't: an
+/// existing system message absorbs it (never a second one); otherwise the style decides; a
+/// prefix needs message 0's content to be a string.
+pub fn insert(fact: &TextFact, style: Style, path: &str) -> Result<Insert, RowError> {
+    match fact {
+        TextFact::Messages(ListFact::Messages {
+            first_is_system,
+            first_content_is_text,
+        }) => {
+            if !first_is_system && style == Style::System {
+                Ok(Insert::InsertSystem)
+            } else if *first_content_is_text {
+                Ok(Insert::PrefixFirstContent)
+            } else {
+                Err(RowError::field(
+                    Reason::BadMessage,
+                    path,
+                    "message 0 has non-string \"content\"; the goal can only be put in front of a string",
+                ))
+            }
+        }
+        _ => Ok(Insert::PrefixText),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::{FieldNames, FieldPath, RowShape};
+    use crate::relabel::{Goals, Ties};
+
+    struct Standard;
+    impl RowShape for Standard {
+        fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>> {
+            ["prompt", "chosen", "rejected"]
+                .contains(&path.as_str())
+                .then_some(Ok(Kind::Text))
+        }
+        fn has(&self, path: &FieldPath) -> bool {
+            [
+                "prompt",
+                "chosen",
+                "rejected",
+                "score_chosen",
+                "score_rejected",
+            ]
+            .contains(&path.as_str())
+        }
+        fn object_fields(&self) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    fn facts(c: ScoreFact, r: ScoreFact) -> Facts {
+        Facts {
+            chosen: TextFact::Text,
+            rejected: TextFact::Text,
+            prompt: Some(TextFact::Text),
+            scores: vec![(c, r)],
+            also_present: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pair_becomes_two_records_the_second_swapped() {
+        let spec = Spec::default();
+        let resolved = Resolved::detect(&Standard, &FieldNames::default(), None).unwrap();
+        let plan = Planner::new(&spec, &resolved)
+            .plan(&facts(ScoreFact::Number(8.0), ScoreFact::Number(3.0)))
+            .unwrap();
+        let Plan::Emit { tie, records, .. } = &plan else {
+            panic!("{plan:?}")
+        };
+        assert!(!tie);
+        assert_eq!(
+            records,
+            &[
+                OutRecord {
+                    half: Half::Chosen,
+                    goal: Some(Side::Chosen),
+                    swap: false,
+                    prompt: Some(Insert::PrefixText),
+                    chosen: None,
+                    rejected: None,
+                    swap_also: vec![],
+                },
+                OutRecord {
+                    half: Half::Rejected,
+                    goal: Some(Side::Rejected),
+                    swap: true,
+                    prompt: Some(Insert::PrefixText),
+                    chosen: None,
+                    rejected: None,
+                    swap_also: vec![],
+                }
+            ]
+        );
+        assert_eq!(plan.goal_values(Side::Rejected), [3.0]);
+    }
+
+    #[test]
+    fn texts_are_checked_before_scores() {
+        let spec = Spec::default();
+        let resolved = Resolved::detect(&Standard, &FieldNames::default(), None).unwrap();
+        let mut f = facts(ScoreFact::Other("null".into()), ScoreFact::Number(3.0));
+        f.chosen = TextFact::Other("null".into());
+        let err = Planner::new(&spec, &resolved).plan(&f).unwrap_err();
+        assert_eq!(err.reason, Reason::WrongType);
+        assert_eq!(
+            err.to_string(),
+            "field \"chosen\": expected a string (layout standard (explicit prompt)), got null"
+        );
+    }
+
+    #[test]
+    fn ties_drop_and_one_sided_goals() {
+        let spec = Spec {
+            ties: Ties::Drop,
+            goals: Goals::Rejected,
+            ..Spec::default()
+        };
+        let resolved = Resolved::detect(&Standard, &FieldNames::default(), None).unwrap();
+        let planner = Planner::new(&spec, &resolved);
+        let plan = planner
+            .plan(&facts(ScoreFact::Number(5.0), ScoreFact::Number(5.0)))
+            .unwrap();
+        assert_eq!(plan, Plan::DropTie { scores: vec![5.0] });
+        let err = planner
+            .plan(&facts(
+                ScoreFact::Number(f64::INFINITY),
+                ScoreFact::Number(1.0),
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field \"score_chosen\": inf is not a finite number"
+        );
+    }
+
+    #[test]
+    fn goals_go_where_lists_allow() {
+        let list = |first_is_system, first_content_is_text| {
+            TextFact::Messages(ListFact::Messages {
+                first_is_system,
+                first_content_is_text,
+            })
+        };
+        assert_eq!(
+            insert(&list(false, false), Style::System, "p"),
+            Ok(Insert::InsertSystem)
+        );
+        assert_eq!(
+            insert(&list(true, true), Style::System, "p"),
+            Ok(Insert::PrefixFirstContent)
+        );
+        assert_eq!(
+            insert(&list(false, true), Style::Prefix, "p"),
+            Ok(Insert::PrefixFirstContent)
+        );
+        assert_eq!(
+            insert(&list(true, false), Style::System, "p")
+                .unwrap_err()
+                .reason,
+            Reason::BadMessage
+        );
+    }
+}
