@@ -1,5 +1,7 @@
 //! Integration tests of the `raug` binary: one test binary, one module per concern.
 
+mod differential;
+mod differential_core;
 mod errors;
 mod harness;
 mod method;

@@ -1,0 +1,274 @@
+//! The JSON and Arrow appliers against each other: generated records, valid and invalid for
+//! every rejection reason both representations can hold, under every option combination, must
+//! give the same rows and the same rejections. Plus the disagreements this check was written
+//! for, as regression tests.
+
+use proptest::prelude::*;
+use raug::fields::{Attribute, FieldNames};
+use raug::relabel::{Goals, Order, Scale, Spec, Style, Template, Ties};
+use serde_json::{json, Map, Value};
+
+use crate::differential_core::{compare, through_arrow, through_json, valid, Rejections, Shape};
+
+/// Short texts with the characters that stress escaping.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just('a'),
+            Just('"'),
+            Just('\\'),
+            Just('\n'),
+            Just('é'),
+            Just('🙂')
+        ],
+        0..6,
+    )
+    .prop_map(String::from_iter)
+}
+
+fn maybe<T: std::fmt::Debug + Clone>(
+    value: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<T>> {
+    prop_oneof![8 => value.prop_map(Some), 1 => Just(None)]
+}
+
+/// A message: role and content, either possibly null.
+fn message() -> impl Strategy<Value = Value> {
+    let role = prop_oneof![
+        3 => Just(Some("user")),
+        3 => Just(Some("assistant")),
+        2 => Just(Some("system")),
+        1 => Just(None),
+    ];
+    (role, maybe(text())).prop_map(|(role, content)| json!({"content": content, "role": role}))
+}
+
+/// A message list: empty, null, or up to four messages (a system message first, often).
+fn list() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        8 => prop::collection::vec(message(), 1..4).prop_map(Value::Array),
+        1 => Just(json!([])),
+        1 => Just(Value::Null),
+    ]
+}
+
+/// A score: integral, fractional, outside 0-10, or null.
+fn score() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        6 => (0i32..=10).prop_map(|v| json!(f64::from(v))),
+        2 => (0i32..=40).prop_map(|q| json!(f64::from(q) / 4.0)),
+        1 => Just(json!(-3.0)),
+        1 => Just(json!(12.5)),
+        1 => Just(Value::Null),
+    ]
+}
+
+/// One record of a shape, with fields in schema order.
+fn record(shape: Shape, attributes: bool) -> impl Strategy<Value = Value> {
+    let response = move || -> BoxedStrategy<Value> {
+        if shape.lists() {
+            list().boxed()
+        } else {
+            maybe(text()).prop_map(|t| json!(t)).boxed()
+        }
+    };
+    (
+        any::<i32>(),
+        maybe(text()),
+        list(),
+        response(),
+        response(),
+        list(),
+        (score(), score(), score(), score()),
+    )
+        .prop_map(
+            move |(id, ptext, plist, chosen, rejected, messages, scores)| {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(id));
+                match shape {
+                    Shape::H4 | Shape::Standard => {
+                        m.insert("prompt".into(), json!(ptext));
+                    }
+                    Shape::ConversationalExplicit => {
+                        m.insert("prompt".into(), plist);
+                    }
+                    _ => {}
+                }
+                m.insert("chosen".into(), chosen);
+                m.insert("rejected".into(), rejected);
+                if shape == Shape::H4 {
+                    m.insert("messages".into(), messages);
+                }
+                m.insert("score_chosen".into(), scores.0);
+                m.insert("score_rejected".into(), scores.1);
+                if attributes {
+                    m.insert("helpfulness_chosen".into(), scores.2);
+                    m.insert("helpfulness_rejected".into(), scores.3);
+                }
+                Value::Object(m)
+            },
+        )
+}
+
+/// Every option that changes what a record becomes.
+fn spec(shape: Shape) -> impl Strategy<Value = Spec> {
+    let style = if shape.lists() {
+        prop_oneof![
+            Just(None),
+            Just(Some(Style::System)),
+            Just(Some(Style::Prefix))
+        ]
+        .boxed()
+    } else {
+        prop_oneof![Just(None), Just(Some(Style::Prefix))].boxed()
+    };
+    (
+        prop_oneof![
+            Just(Goals::Both),
+            Just(Goals::Chosen),
+            Just(Goals::Rejected)
+        ],
+        any::<bool>(),
+        prop_oneof![Just(Ties::Keep), Just(Ties::Drop)],
+        prop_oneof![Just(Order::Interleaved), Just(Order::Blocks)],
+        style,
+        any::<bool>(),
+    )
+        .prop_map(|(goals, keep_original, ties, order, style, from)| Spec {
+            template: Template::default()
+                .with_from_scale(from.then(|| Scale::parse("0-10").expect("valid"))),
+            goals,
+            keep_original,
+            ties,
+            order,
+            style,
+        })
+}
+
+fn case() -> impl Strategy<Value = (Shape, bool, Spec, Vec<Value>)> {
+    (prop::sample::select(Shape::ALL.to_vec()), any::<bool>()).prop_flat_map(
+        |(shape, attributes)| {
+            (
+                Just(shape),
+                Just(attributes),
+                spec(shape),
+                prop::collection::vec(record(shape, attributes), 0..12),
+            )
+        },
+    )
+}
+
+fn names(attributes: bool) -> FieldNames {
+    FieldNames {
+        attributes: if attributes {
+            vec![Attribute::parse("helpfulness").expect("valid")]
+        } else {
+            Vec::new()
+        },
+        ..FieldNames::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn json_and_arrow_appliers_agree((shape, attributes, spec, rest) in case()) {
+        let mut records = vec![valid(shape, attributes)];
+        records.extend(rest);
+        let schema = shape.schema(attributes);
+        if let Err(e) = compare(&records, &schema, &spec, &names(attributes)) {
+            return Err(TestCaseError::fail(format!("{shape:?} {spec:?}\n{e}")));
+        }
+    }
+}
+
+/// Runs both appliers on standard-layout records, returning what each rejected.
+fn rejections(shape: Shape, records: &[Value], spec: &Spec) -> (Rejections, Rejections) {
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    let names = FieldNames::default();
+    let json = through_json(&lines, spec, &names).expect("JSON applier");
+    let arrow = through_arrow(&lines, &shape.schema(false), spec, &names).expect("Arrow applier");
+    (json.rejected, arrow.rejected)
+}
+
+/// Regression: a message whose content is null was accepted from JSON Lines and rejected from
+/// Parquet ("message 2 has no content"). Tool-call messages have no content: both accept it.
+#[test]
+fn null_message_content_is_accepted_in_both_representations() {
+    let mut row = valid(Shape::H4, false);
+    row["chosen"] = json!([
+        {"content": "q", "role": "user"},
+        {"content": "A", "role": "assistant"},
+        {"content": null, "role": "assistant"}
+    ]);
+    let records = [valid(Shape::H4, false), row];
+    let (json, arrow) = rejections(Shape::H4, &records, &Spec::default());
+    assert_eq!(json, vec![]);
+    assert_eq!(arrow, vec![]);
+    compare(
+        &records,
+        &Shape::H4.schema(false),
+        &Spec::default(),
+        &FieldNames::default(),
+    )
+    .unwrap();
+}
+
+/// Regression: a row whose chosen text and chosen score are both null was rejected for
+/// `wrong_type` on `chosen` from JSON Lines and for `bad_score` on `score_chosen` from Parquet.
+/// Texts are checked first, in both.
+#[test]
+fn null_text_and_null_score_give_one_reason_in_both_representations() {
+    let mut row = valid(Shape::Standard, false);
+    row["chosen"] = Value::Null;
+    row["score_chosen"] = Value::Null;
+    let (json, arrow) = rejections(
+        Shape::Standard,
+        &[valid(Shape::Standard, false), row],
+        &Spec::default(),
+    );
+    let expected = vec![(
+        1,
+        "wrong_type",
+        "field \"chosen\": expected a string (layout standard (explicit prompt)), got null"
+            .to_string(),
+    )];
+    assert_eq!(json, expected);
+    assert_eq!(arrow, expected);
+}
+
+/// Every rejection reason both representations can hold, in one file, the same in both.
+#[test]
+fn every_shared_rejection_reason_is_the_same_in_both_representations() {
+    let base = valid(Shape::H4, false);
+    let with = |field: &str, value: Value| {
+        let mut row = base.clone();
+        row[field] = value;
+        row
+    };
+    let records = vec![
+        base.clone(),
+        with("chosen", json!([])),
+        with("chosen", json!([{"content": "q", "role": null}])),
+        with("rejected", Value::Null),
+        with("prompt", Value::Null),
+        with("score_rejected", Value::Null),
+        with(
+            "chosen",
+            json!([{"content": null, "role": "system"}, {"content": "q", "role": "user"}]),
+        ),
+    ];
+    let (json, arrow) = rejections(Shape::H4, &records, &Spec::default());
+    let layout = "layout ultrafeedback_binarized";
+    let expected = vec![
+        (1, "bad_message", "field \"chosen\": empty message list".to_string()),
+        (2, "bad_message", "field \"chosen\": message 0 has a \"role\" that is null".to_string()),
+        (3, "wrong_type", format!("field \"rejected\": expected a message list ({layout}), got null")),
+        (4, "wrong_type", format!("field \"prompt\": expected a string ({layout}), got null")),
+        (5, "bad_score", "field \"score_rejected\": expected a number, got null".to_string()),
+        (6, "bad_message", "field \"chosen\": message 0 has non-string \"content\"; the goal can only be put in front of a string".to_string()),
+    ];
+    assert_eq!(json, expected);
+    assert_eq!(arrow, expected);
+}

@@ -1,0 +1,255 @@
+//! The differential check of the two appliers: the same records, as JSON Lines through the JSON
+//! applier and as an Arrow batch through the Arrow applier, must give the same output rows (the
+//! Arrow output read back as JSON) and the same rejections at the same rows, for reasons and
+//! messages alike. Shared by the property test and the cargo-fuzz target.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use raug::columns::BatchRelabeler;
+use raug::fields::FieldNames;
+use raug::json::row::{detect, Relabeler};
+use raug::plan::Arrangement;
+use raug::relabel::Spec;
+use serde_json::{json, Map, Value};
+
+/// The shapes of dataset the check covers: every layout, with an unchanged column beside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `prompt` string, message-list responses, and a `messages` column passed through.
+    H4,
+    /// Message-list prompt and responses.
+    ConversationalExplicit,
+    /// Full conversations, no prompt.
+    ConversationalImplicit,
+    /// Strings.
+    Standard,
+    /// Full texts, no prompt.
+    StandardImplicit,
+}
+
+impl Shape {
+    /// Every shape.
+    pub const ALL: [Shape; 5] = [
+        Shape::H4,
+        Shape::ConversationalExplicit,
+        Shape::ConversationalImplicit,
+        Shape::Standard,
+        Shape::StandardImplicit,
+    ];
+
+    /// Whether responses are message lists.
+    pub fn lists(self) -> bool {
+        matches!(
+            self,
+            Shape::H4 | Shape::ConversationalExplicit | Shape::ConversationalImplicit
+        )
+    }
+
+    /// The prompt's type, if the shape has a prompt.
+    fn prompt(self) -> Option<DataType> {
+        match self {
+            Shape::H4 | Shape::Standard => Some(DataType::Utf8),
+            Shape::ConversationalExplicit => Some(messages_type()),
+            _ => None,
+        }
+    }
+
+    /// The Arrow schema of the shape; `attributes` adds `helpfulness_chosen`/`_rejected`.
+    pub fn schema(self, attributes: bool) -> SchemaRef {
+        let text = if self.lists() {
+            messages_type()
+        } else {
+            DataType::Utf8
+        };
+        let mut fields = vec![Field::new("id", DataType::Int64, true)];
+        if let Some(prompt) = self.prompt() {
+            fields.push(Field::new("prompt", prompt, true));
+        }
+        fields.push(Field::new("chosen", text.clone(), true));
+        fields.push(Field::new("rejected", text, true));
+        if self == Shape::H4 {
+            fields.push(Field::new("messages", messages_type(), true));
+        }
+        fields.push(Field::new("score_chosen", DataType::Float64, true));
+        fields.push(Field::new("score_rejected", DataType::Float64, true));
+        if attributes {
+            fields.push(Field::new("helpfulness_chosen", DataType::Float64, true));
+            fields.push(Field::new("helpfulness_rejected", DataType::Float64, true));
+        }
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// `list<struct<content: string, role: string>>`, as Hugging Face datasets write messages.
+pub fn messages_type() -> DataType {
+    let message = Fields::from(vec![
+        Field::new("content", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+    ]);
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(message),
+        true,
+    )))
+}
+
+/// A record of the shape that detection reads: every field present and well formed.
+pub fn valid(shape: Shape, attributes: bool) -> Value {
+    let list = |last: &str| json!([{"content": "q", "role": "user"}, {"content": last, "role": "assistant"}]);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(0));
+    match shape {
+        Shape::H4 | Shape::Standard => {
+            m.insert("prompt".into(), json!("q"));
+        }
+        Shape::ConversationalExplicit => {
+            m.insert("prompt".into(), json!([{"content": "q", "role": "user"}]));
+        }
+        _ => {}
+    }
+    let (c, r) = if shape.lists() {
+        (list("A"), list("B"))
+    } else {
+        (json!("A"), json!("B"))
+    };
+    m.insert("chosen".into(), c);
+    m.insert("rejected".into(), r);
+    if shape == Shape::H4 {
+        m.insert("messages".into(), list("A"));
+    }
+    m.insert("score_chosen".into(), json!(8.0));
+    m.insert("score_rejected".into(), json!(3.0));
+    if attributes {
+        m.insert("helpfulness_chosen".into(), json!(4.0));
+        m.insert("helpfulness_rejected".into(), json!(1.0));
+    }
+    Value::Object(m)
+}
+
+/// What one applier made of the records.
+#[derive(Debug, PartialEq)]
+pub struct Outcome {
+    /// The output rows, numbers read as floats (JSON `8` and Arrow `8.0` are the same value).
+    pub rows: Vec<Value>,
+    /// Rejected records.
+    pub rejected: Rejections,
+}
+
+/// Rejected records: index, reason, message.
+pub type Rejections = Vec<(usize, &'static str, String)>;
+
+/// Runs both appliers on the records (JSON objects matching `schema`); `Err` says how they
+/// differ. The first record must be one detection can read.
+pub fn compare(
+    records: &[Value],
+    schema: &SchemaRef,
+    spec: &Spec,
+    names: &FieldNames,
+) -> Result<(), String> {
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    let json = through_json(&lines, spec, names)?;
+    let arrow = through_arrow(&lines, schema, spec, names)?;
+    if json != arrow {
+        return Err(format!(
+            "the appliers disagree\n--- JSON ---\n{json:#?}\n--- Arrow ---\n{arrow:#?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The JSON applier, row by row.
+pub fn through_json(lines: &[String], spec: &Spec, names: &FieldNames) -> Result<Outcome, String> {
+    let resolved = detect(&lines[0], names, spec.style)
+        .map_err(|e| format!("JSON detection: {e}"))?
+        .ok_or("the first record is not an object")?;
+    let relabeler = Relabeler::new(spec, &resolved);
+    let mut outs = vec![Vec::new(); relabeler.streams()];
+    let mut rejected = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Err(e) = relabeler.relabel(line, &mut outs) {
+            rejected.push((i, e.reason.as_str(), e.to_string()));
+        }
+    }
+    let rows = outs
+        .concat()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).map(normalize))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("JSON output is not JSON: {e}"))?;
+    Ok(Outcome { rows, rejected })
+}
+
+/// The Arrow applier, on one batch decoded from the same lines.
+pub fn through_arrow(
+    lines: &[String],
+    schema: &SchemaRef,
+    spec: &Spec,
+    names: &FieldNames,
+) -> Result<Outcome, String> {
+    let batch = decode(lines, schema)?;
+    let resolved = raug::columns::detect(schema, names, spec.style)
+        .map_err(|e| format!("Arrow detection: {e}"))?;
+    let relabeler = BatchRelabeler::new(spec, &resolved, Arc::clone(schema));
+    let out = relabeler.relabel(&batch).map_err(|e| e.to_string())?;
+    let rejected = out
+        .bad
+        .iter()
+        .map(|(i, e)| (*i, e.reason.as_str(), e.to_string()))
+        .collect();
+    let expected_batches = match Arrangement::of(spec) {
+        Arrangement::Blocks => spec.halves().len(),
+        _ => 1,
+    };
+    if out.batches.len() != expected_batches {
+        return Err(format!(
+            "Arrow gave {} batches, expected {expected_batches}",
+            out.batches.len()
+        ));
+    }
+    let mut writer = arrow_json::writer::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+    for batch in &out.batches {
+        writer.write(batch).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    let rows = writer
+        .into_inner()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).map(normalize))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("Arrow output is not JSON: {e}"))?;
+    Ok(Outcome { rows, rejected })
+}
+
+/// The lines as one record batch of the schema, or why they don't fit it.
+pub fn decode(lines: &[String], schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let text = lines.join("\n");
+    let batches: Vec<RecordBatch> = arrow_json::ReaderBuilder::new(Arc::clone(schema))
+        .with_strict_mode(true)
+        .build(Cursor::new(text))
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("records don't fit the schema: {e}"))?;
+    arrow_select::concat::concat_batches(schema, &batches).map_err(|e| e.to_string())
+}
+
+/// Every number as a float, so `8` and `8.0` compare equal.
+fn normalize(value: Value) -> Value {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect())
+        }
+        other => other,
+    }
+}
