@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use arrow_array::RecordBatch;
 
-use crate::columns::BatchRelabeler;
+use crate::arrow::BatchRelabeler;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldNames;
 use crate::json::row::{detect, Relabeler};
@@ -147,7 +147,7 @@ pub fn inspect_batches(
     names: &FieldNames,
 ) -> Result<Report> {
     let mut tally = Tally::new();
-    let resolved = match crate::columns::detect(schema, names, spec.style) {
+    let resolved = match crate::arrow::detect(schema, names, spec.style) {
         Ok(r) => r,
         Err(e) => {
             tally.report.detection_error = Some(format!("{name}: {e}"));

@@ -8,7 +8,7 @@
 //! The library has three layers: [`relabel`] holds the format-free rules, [`json`] applies them
 //! to JSON rows by splicing raw bytes, and [`driver`] streams files through them in parallel.
 
-pub mod columns;
+pub mod arrow;
 pub mod condition;
 pub mod driver;
 pub mod error;
@@ -20,6 +20,6 @@ pub mod pairs;
 pub mod plan;
 pub mod relabel;
 pub mod rows;
-pub mod sink;
+pub mod write;
 
 pub use error::{Error, Result};

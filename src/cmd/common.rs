@@ -133,7 +133,7 @@ impl IoArgs {
 
     /// The output as a sink of JSON rows, in the format asked for or named by the extension
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
-    pub fn row_sink(&self) -> anyhow::Result<raug::sink::Sink> {
+    pub fn row_sink(&self) -> anyhow::Result<Box<dyn raug::write::Writer>> {
         let target = self.target();
         let format = self
             .output_format
@@ -141,10 +141,10 @@ impl IoArgs {
             .or_else(|| target.format())
             .unwrap_or(Format::Jsonl);
         let output = raug::io::Output::create(&target, target.compression())?;
-        Ok(raug::sink::Sink::new(
+        Ok(raug::write::create(
             output,
             format,
-            raug::sink::ParquetOptions::default(),
+            raug::write::ParquetOptions::default(),
         ))
     }
 

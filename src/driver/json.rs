@@ -11,18 +11,18 @@ use std::sync::Arc;
 use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
-use crate::io::{spill_file, Output};
+use crate::io::{spill_file, Format, Output};
 use crate::json::row::{detect, Relabeler};
 use crate::json::split::{blocks_of, read_error, ArrayBlocks, Block, BufferPool, LineBlocks};
 use crate::plan::Arrangement;
 use crate::plan::Plan;
 use crate::relabel::Spec;
-use crate::sink::{ParquetOptions, Sink};
+use crate::write::{self, ParquetOptions, Rejected, Rejects};
 
 /// The result of relabeling one block.
 struct BlockOut {
     outs: Vec<Vec<u8>>,
-    rejects: Vec<u8>,
+    rejects: Vec<Rejected>,
     counts: Counts,
     first_skip: Option<String>,
     error: Option<Error>,
@@ -57,14 +57,19 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             .unwrap_or(super::ParquetCompression::Snappy),
         ..ParquetOptions::default()
     };
-    let mut output = Sink::new(Output::create(&job.output, compression)?, format, options);
+    let mut output = write::create(Output::create(&job.output, compression)?, format, options);
     let mut spills = Vec::new();
     for _ in 1..streams {
         let spill = spill_file(&job.output)?;
         spills.push(io::BufWriter::with_capacity(1 << 20, spill));
     }
+    // In the format its extension names: verbatim JSON Lines, else described rows.
     let mut rejects = match &job.rejects {
-        Some(target) => Some(Output::create(target, target.compression())?),
+        Some(target) => Some(Rejects::new(
+            Output::create(target, target.compression())?,
+            target.format().unwrap_or(Format::Jsonl),
+            ParquetOptions::default(),
+        )?),
         None => None,
     };
 
@@ -128,7 +133,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                             buffers.give(rows);
                         }
                         if let Some(rejects) = &mut rejects {
-                            rejects.write_bytes(&block.rejects)?;
+                            rejects.write(&block.rejects)?;
                         }
                         if let Some(progress) = &job.progress {
                             (progress.0)(block.bytes_read);
@@ -390,8 +395,11 @@ fn relabel_block(
                         if result.first_skip.is_none() {
                             result.first_skip = Some(format!("{location}: {problem}"));
                         }
-                        result.rejects.extend_from_slice(line);
-                        result.rejects.push(b'\n');
+                        result.rejects.push(Rejected {
+                            location,
+                            problem,
+                            row: line.to_vec(),
+                        });
                     }
                 }
             }

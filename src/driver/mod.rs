@@ -18,7 +18,7 @@ use crate::fields::FieldNames;
 pub use crate::io::glob_match;
 use crate::io::{same_file, Compression, Format, Source, Target};
 use crate::relabel::Spec;
-pub use crate::sink::ParquetCompression;
+pub use crate::write::ParquetCompression;
 
 /// What to do with a bad row (`--on-error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

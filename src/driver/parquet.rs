@@ -14,12 +14,12 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::basic::Compression as Codec;
 
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
-use crate::columns::{detect, BatchRelabeler};
+use crate::arrow::{detect, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{spill_file, Format, Output, Source};
 use crate::plan::Arrangement;
-use crate::sink::{AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Sink};
+use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
 const BATCH_ROWS: usize = 1024;
@@ -198,7 +198,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let compression_out = job
         .output_compression
         .unwrap_or_else(|| job.output.compression());
-    let mut sink = Sink::new(
+    let mut sink = write::create(
         Output::create(&job.output, compression_out)?,
         format,
         options.clone(),
@@ -207,11 +207,11 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let encoding = sink.column_encoding();
     // The output is encoded on its own thread (Parquet encoding and compression are the heaviest
     // step), so relabeled row groups keep flowing while a row group is compressed.
-    let mut writer = Writer::start(sink);
+    let mut writer = WriterThread::start(sink);
     let mut rejects = match &job.rejects {
         Some(target) => {
             let format = target.format().unwrap_or(Format::Jsonl);
-            let mut sink = Sink::new(
+            let mut sink = write::create(
                 Output::create(target, target.compression())?,
                 format,
                 options.clone(),
@@ -407,13 +407,13 @@ enum WriteMsg {
     Place(Place),
 }
 
-struct Writer {
+struct WriterThread {
     tx: Option<mpsc::SyncSender<WriteMsg>>,
-    handle: Option<std::thread::JoinHandle<Result<Sink>>>,
+    handle: Option<std::thread::JoinHandle<Result<Box<dyn write::Writer>>>>,
 }
 
-impl Writer {
-    fn start(mut sink: Sink) -> Writer {
+impl WriterThread {
+    fn start(mut sink: Box<dyn write::Writer>) -> WriterThread {
         let (tx, rx) = mpsc::sync_channel::<WriteMsg>(2);
         let handle = std::thread::spawn(move || {
             for msg in rx {
@@ -425,7 +425,7 @@ impl Writer {
             }
             Ok(sink)
         });
-        Writer {
+        WriterThread {
             tx: Some(tx),
             handle: Some(handle),
         }
@@ -458,7 +458,7 @@ impl Writer {
     }
 }
 
-impl Drop for Writer {
+impl Drop for WriterThread {
     fn drop(&mut self) {
         self.tx = None;
         if let Some(handle) = self.handle.take() {
@@ -486,7 +486,7 @@ impl Spill {
     }
 
     /// Sends the spilled half to the writer, in order.
-    fn replay(self, half: usize, writer: &mut Writer) -> Result<()> {
+    fn replay(self, half: usize, writer: &mut WriterThread) -> Result<()> {
         let mut file = self.stream.into_inner().map_err(|e| spill_error(&e))?;
         file.rewind()
             .map_err(|e| Error::io("temporary file for --order blocks", e))?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
-use raug::columns::BatchRelabeler;
+use raug::arrow::BatchRelabeler;
 use raug::fields::FieldNames;
 use raug::json::row::{detect, Relabeler};
 use raug::plan::Arrangement;
@@ -191,7 +191,7 @@ pub fn through_arrow(
     names: &FieldNames,
 ) -> Result<Outcome, String> {
     let batch = decode(lines, schema)?;
-    let resolved = raug::columns::detect(schema, names, spec.style)
+    let resolved = raug::arrow::detect(schema, names, spec.style)
         .map_err(|e| format!("Arrow detection: {e}"))?;
     let relabeler = BatchRelabeler::new(spec, &resolved, Arc::clone(schema));
     let out = relabeler.relabel(&batch).map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
 //! Integration tests of the `raug` binary: one test binary, one module per concern.
 
+mod agreement;
 mod differential;
 mod differential_core;
 mod errors;

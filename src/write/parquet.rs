@@ -1,6 +1,6 @@
-//! Where relabeled rows are written: JSON Lines, a JSON array or Parquet, from either
-//! representation (JSON row bytes or Arrow batches), converting between them when the formats
-//! differ.
+//! Parquet output: row groups of bounded size, encoded column-parallel; row groups aligned with
+//! the input's, whose unchanged column chunks are copied; a footer that lists row groups in the
+//! output's order whatever order they were written in.
 
 use std::sync::Arc;
 
@@ -16,21 +16,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
-use crate::columns::hf;
+use super::{format_error as arrow_error, Place, Writer};
+use crate::arrow::hf;
 use crate::error::{Error, Result};
-use crate::io::{Format, Output};
-
-/// Where rows belong in the output's order: which half (variant) of the relabeling, and which
-/// unit of the input (a row group, in input order). Parquet output may be written out of this
-/// order (later halves of `--order blocks` as soon as they are ready); the footer lists its row
-/// groups in it, so readers see them in order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Place {
-    /// The half, 0 first.
-    pub half: usize,
-    /// The input unit, in input order.
-    pub unit: usize,
-}
+use crate::io::Output;
 
 /// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
 /// rules rebuilt, already encoded; the others are the input's column chunks, copied.
@@ -142,12 +131,6 @@ impl Default for ParquetOptions {
     }
 }
 
-enum Kind {
-    Lines(Output),
-    Array { output: Output, rows: u64 },
-    Parquet(Box<ParquetOut>),
-}
-
 struct ParquetOut {
     /// The file, until the writer (which needs the schema) takes it.
     output: Option<Output>,
@@ -157,195 +140,114 @@ struct ParquetOut {
     options: ParquetOptions,
 }
 
-/// An output in one format, fed JSON rows or Arrow batches.
-pub struct Sink {
-    kind: Kind,
+/// Writes Parquet, fed Arrow batches (or JSON rows, decoded with a schema inferred from the first
+/// rows).
+pub(super) struct ParquetWriter {
+    out: ParquetOut,
     name: String,
 }
 
-fn arrow_error(name: &str, e: impl std::fmt::Display) -> Error {
-    Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    }
-}
-
-impl Sink {
-    /// A sink writing `format` into `output`.
-    pub fn new(output: Output, format: Format, options: ParquetOptions) -> Sink {
-        let name = output.name().to_string();
-        let kind = match format {
-            Format::Jsonl => Kind::Lines(output),
-            Format::Json => Kind::Array { output, rows: 0 },
-            Format::Parquet => Kind::Parquet(Box::new(ParquetOut {
+impl ParquetWriter {
+    pub(super) fn new(output: Output, options: ParquetOptions) -> ParquetWriter {
+        ParquetWriter {
+            name: output.name().to_string(),
+            out: ParquetOut {
                 output: Some(output),
                 writer: None,
                 decoder: None,
                 options,
-            })),
-        };
-        Sink { kind, name }
-    }
-
-    /// Writes JSON rows, each ended by a newline.
-    pub fn write_rows(&mut self, rows: &[u8]) -> Result<()> {
-        match &mut self.kind {
-            Kind::Lines(output) => output.write_bytes(rows),
-            Kind::Array {
-                output,
-                rows: count,
-            } => {
-                for row in rows.split(|&b| b == b'\n').filter(|r| !r.is_empty()) {
-                    output.write_bytes(if *count == 0 { b"[\n" } else { b",\n" })?;
-                    output.write_bytes(row)?;
-                    *count += 1;
-                }
-                Ok(())
-            }
-            Kind::Parquet(out) => {
-                if rows.is_empty() {
-                    return Ok(());
-                }
-                if out.decoder.is_none() {
-                    let schema = infer_schema(rows).map_err(|e| arrow_error(&self.name, e))?;
-                    out.decoder = Some(
-                        arrow_json::ReaderBuilder::new(Arc::clone(&schema))
-                            .with_strict_mode(true)
-                            .build_decoder()
-                            .map_err(|e| arrow_error(&self.name, e))?,
-                    );
-                }
-                let mut at = 0;
-                while at < rows.len() {
-                    let decoder = out.decoder.as_mut().expect("set above");
-                    let used = decoder
-                        .decode(&rows[at..])
-                        .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
-                    at += used;
-                    let batch = decoder
-                        .flush()
-                        .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
-                    if let Some(batch) = batch {
-                        write_parquet(out, &batch, &self.name)?;
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Writes the JSON rows held in a file (a spill of `--order blocks`).
-    pub fn write_rows_from(&mut self, file: &mut std::fs::File) -> Result<()> {
-        if let Kind::Lines(output) = &mut self.kind {
-            return output.append(file);
-        }
-        for block in crate::json::split::LineBlocks::new(file, Vec::new(), 1 << 20) {
-            let block = block.map_err(|e| Error::io("temporary file for --order blocks", e))?;
-            self.write_rows(&block.data)?;
-        }
-        Ok(())
-    }
-
-    /// Writes a row group aligned with an input row group: the encoded chunks, and every other
-    /// column copied from the input as compressed bytes. Parquet output only.
-    pub fn write_aligned(&mut self, aligned: AlignedRowGroup) -> Result<()> {
-        match &mut self.kind {
-            Kind::Parquet(out) => match out.writer.as_mut() {
-                Some(writer) => writer.write_aligned(aligned, &self.name),
-                None => Err(arrow_error(&self.name, "the Parquet schema was not set")),
             },
-            _ => Err(arrow_error(
-                &self.name,
-                "aligned row groups need Parquet output",
-            )),
         }
     }
+}
 
-    /// How this sink encodes columns, for encoding them elsewhere (Parquet, once the schema is
-    /// set).
-    pub fn column_encoding(&self) -> Option<ColumnEncoding> {
-        match &self.kind {
-            Kind::Parquet(out) => out.writer.as_ref().map(|w| ColumnEncoding {
-                factory: Arc::clone(&w.factory),
-                schema: Arc::clone(&w.schema),
-                roots: Arc::clone(&w.roots),
-            }),
-            _ => None,
+impl Writer for ParquetWriter {
+    fn write_rows(&mut self, rows: &[u8]) -> Result<()> {
+        let out = &mut self.out;
+        if rows.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// Says where the rows written next belong (see [`Place`]). JSON output is written in
-    /// order and ignores it.
-    pub fn set_place(&mut self, place: Place) -> Result<()> {
-        if let Kind::Parquet(out) = &mut self.kind {
-            if let Some(writer) = out.writer.as_mut() {
-                let next = place.half == writer.place.half
-                    && (place.unit == writer.place.unit || place.unit == writer.place.unit + 1);
-                if !next {
-                    // A row group never spans rows that are apart in the output's order.
-                    writer.close_row_group(&self.name)?;
-                }
-                writer.place = place;
+        if out.decoder.is_none() {
+            let schema = infer_schema(rows).map_err(|e| arrow_error(&self.name, e))?;
+            out.decoder = Some(
+                arrow_json::ReaderBuilder::new(Arc::clone(&schema))
+                    .with_strict_mode(true)
+                    .build_decoder()
+                    .map_err(|e| arrow_error(&self.name, e))?,
+            );
+        }
+        let mut at = 0;
+        while at < rows.len() {
+            let decoder = out.decoder.as_mut().expect("set above");
+            let used = decoder
+                .decode(&rows[at..])
+                .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
+            at += used;
+            let batch = decoder
+                .flush()
+                .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
+            if let Some(batch) = batch {
+                write_parquet(out, &batch, &self.name)?;
             }
         }
         Ok(())
     }
 
-    /// Writes an Arrow batch.
-    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        match &mut self.kind {
-            Kind::Parquet(out) => write_parquet(out, batch, &self.name),
-            _ => {
-                let mut writer = arrow_json::writer::WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-                writer
-                    .write(batch)
-                    .map_err(|e| arrow_error(&self.name, e))?;
-                writer.finish().map_err(|e| arrow_error(&self.name, e))?;
-                let rows = writer.into_inner();
-                self.write_rows(&rows)
-            }
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        write_parquet(&mut self.out, batch, &self.name)
+    }
+
+    fn write_aligned(&mut self, aligned: AlignedRowGroup) -> Result<()> {
+        match self.out.writer.as_mut() {
+            Some(writer) => writer.write_aligned(aligned, &self.name),
+            None => Err(arrow_error(&self.name, "the Parquet schema was not set")),
         }
     }
 
-    /// Sets the schema of Parquet output up front, so even an empty result has the input's
-    /// columns and metadata. Does nothing for JSON.
-    pub fn set_schema(&mut self, schema: SchemaRef) -> Result<()> {
-        if let Kind::Parquet(out) = &mut self.kind {
-            if out.writer.is_none() {
-                open_writer(out, schema, &self.name)?;
+    fn column_encoding(&self) -> Option<ColumnEncoding> {
+        self.out.writer.as_ref().map(|w| ColumnEncoding {
+            factory: Arc::clone(&w.factory),
+            schema: Arc::clone(&w.schema),
+            roots: Arc::clone(&w.roots),
+        })
+    }
+
+    fn set_place(&mut self, place: Place) -> Result<()> {
+        if let Some(writer) = self.out.writer.as_mut() {
+            let next = place.half == writer.place.half
+                && (place.unit == writer.place.unit || place.unit == writer.place.unit + 1);
+            if !next {
+                // A row group never spans rows that are apart in the output's order.
+                writer.close_row_group(&self.name)?;
             }
+            writer.place = place;
         }
         Ok(())
     }
 
-    /// Ends the output (closing the array, writing the Parquet footer) and commits it.
-    pub fn finish(self) -> Result<()> {
-        let name = self.name;
-        match self.kind {
-            Kind::Lines(output) => output.finish(),
-            Kind::Array { mut output, rows } => {
-                output.write_bytes(if rows == 0 { b"[]\n" } else { b"\n]\n" })?;
-                output.finish()
-            }
-            Kind::Parquet(mut out) => {
-                if let Some(decoder) = out.decoder.as_mut() {
-                    if let Some(batch) = decoder
-                        .flush()
-                        .map_err(|e| arrow_error(&name, json_to_arrow(e)))?
-                    {
-                        write_parquet(&mut out, &batch, &name)?;
-                    }
-                }
-                if out.writer.is_none() {
-                    // No rows at all: an empty file with no columns is still a valid Parquet file.
-                    open_writer(&mut out, Arc::new(Schema::empty()), &name)?;
-                }
-                let writer = out.writer.take().expect("opened above");
-                writer.finish(&name)?.finish()
+    fn set_schema(&mut self, schema: SchemaRef) -> Result<()> {
+        if self.out.writer.is_none() {
+            open_writer(&mut self.out, schema, &self.name)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let ParquetWriter { mut out, name } = *self;
+        if let Some(decoder) = out.decoder.as_mut() {
+            if let Some(batch) = decoder
+                .flush()
+                .map_err(|e| arrow_error(&name, json_to_arrow(e)))?
+            {
+                write_parquet(&mut out, &batch, &name)?;
             }
         }
+        if out.writer.is_none() {
+            // No rows at all: an empty file with no columns is still a valid Parquet file.
+            open_writer(&mut out, Arc::new(Schema::empty()), &name)?;
+        }
+        let writer = out.writer.take().expect("opened above");
+        writer.finish(&name)?.finish()
     }
 }
 

@@ -1,0 +1,107 @@
+//! Where records are written: one writer per output format (JSON Lines, JSON array, Parquet),
+//! each in its own file behind the [`Writer`] trait, fed JSON rows or Arrow batches and
+//! converting between the two where the format needs it.
+
+mod json_array;
+mod jsonl;
+mod parquet;
+mod rejects;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::error::{Error, Result};
+use crate::io::{Format, Output};
+
+pub use self::parquet::{
+    AlignedEncoder, AlignedRowGroup, ColumnEncoding, ParquetCompression, ParquetOptions,
+    ROW_GROUP_BYTES,
+};
+pub use self::rejects::{Rejected, Rejects};
+
+/// Where rows belong in the output's order: which half (variant) of the relabeling, and which
+/// unit of the input (a row group, in input order). Parquet output may be written out of this
+/// order (later halves of `--order blocks` as soon as they are ready); the footer lists its row
+/// groups in it, so readers see them in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    /// The half, 0 first.
+    pub half: usize,
+    /// The input unit, in input order.
+    pub unit: usize,
+}
+
+/// An output in one format. Rows arrive as JSON (each ended by a newline) or as Arrow batches;
+/// nothing is visible at the target until [`Writer::finish`] commits it.
+pub trait Writer: Send {
+    /// Writes JSON rows, each ended by a newline.
+    fn write_rows(&mut self, rows: &[u8]) -> Result<()>;
+
+    /// Writes an Arrow batch.
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()>;
+
+    /// Writes the JSON rows held in a file (a spill of `--order blocks`).
+    fn write_rows_from(&mut self, file: &mut std::fs::File) -> Result<()> {
+        for block in crate::json::split::LineBlocks::new(file, Vec::new(), 1 << 20) {
+            let block = block.map_err(|e| Error::io("temporary file for --order blocks", e))?;
+            self.write_rows(&block.data)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the schema up front, so even an empty Parquet result has the input's columns and
+    /// metadata. JSON has no schema.
+    fn set_schema(&mut self, _schema: SchemaRef) -> Result<()> {
+        Ok(())
+    }
+
+    /// Says where the rows written next belong (see [`Place`]). JSON is written in order and
+    /// ignores it.
+    fn set_place(&mut self, _place: Place) -> Result<()> {
+        Ok(())
+    }
+
+    /// How this writer encodes columns, for encoding them on other threads (Parquet, once the
+    /// schema is set).
+    fn column_encoding(&self) -> Option<ColumnEncoding> {
+        None
+    }
+
+    /// Writes a row group aligned with an input row group. Parquet only.
+    fn write_aligned(&mut self, _aligned: AlignedRowGroup) -> Result<()>;
+
+    /// Ends the output (closing the array, writing the Parquet footer) and commits it.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// A writer of `format` into `output`.
+pub fn create(output: Output, format: Format, options: ParquetOptions) -> Box<dyn Writer> {
+    match format {
+        Format::Jsonl => Box::new(jsonl::JsonLines::new(output)),
+        Format::Json => Box::new(json_array::JsonArray::new(output)),
+        Format::Parquet => Box::new(parquet::ParquetWriter::new(output, options)),
+    }
+}
+
+/// An Arrow batch as JSON rows, each ended by a newline; nulls written out.
+pub(crate) fn batch_to_json(batch: &RecordBatch, name: &str) -> Result<Vec<u8>> {
+    let mut writer = arrow_json::writer::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+    writer.write(batch).map_err(|e| format_error(name, e))?;
+    writer.finish().map_err(|e| format_error(name, e))?;
+    Ok(writer.into_inner())
+}
+
+/// A format error about the output.
+pub(crate) fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
+    Error::Format {
+        path: name.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// The error for an aligned row group sent to a JSON writer.
+fn not_parquet(name: &str) -> Error {
+    format_error(name, "aligned row groups need Parquet output")
+}

@@ -1,0 +1,288 @@
+//! The disagreements between JSON Lines and Parquet that one set of rules removed, as regression
+//! tests through the command line: each is named after what it protects.
+
+use crate::harness::*;
+
+/// H4 rows, the second with a tool-call message whose content is null, the third with an empty
+/// chosen list (a bad row).
+const H4_ROWS: &str = concat!(
+    r#"{"prompt": "q", "chosen": [{"content": "q", "role": "user"}, {"content": "A", "role": "assistant"}], "rejected": [{"content": "q", "role": "user"}, {"content": "B", "role": "assistant"}], "score_chosen": 8.0, "score_rejected": 3.0}"#,
+    "\n",
+    r#"{"prompt": "q", "chosen": [{"content": "q", "role": "user"}, {"content": null, "role": "assistant"}, {"content": "A", "role": "tool"}], "rejected": [{"content": "q", "role": "user"}, {"content": "B", "role": "assistant"}], "score_chosen": 7.0, "score_rejected": 2.0}"#,
+    "\n",
+    r#"{"prompt": "q", "chosen": [], "rejected": [{"content": "q", "role": "user"}, {"content": "B", "role": "assistant"}], "score_chosen": 6.0, "score_rejected": 1.0}"#,
+    "\n"
+);
+
+/// Writes `text` as `name.jsonl` and, with pyarrow, as `name.parquet`.
+fn both(wd: &Workdir, name: &str, text: &str) {
+    let jsonl = wd.write(&format!("{name}.jsonl"), text);
+    pyarrow_parquet(wd, &jsonl, &format!("{name}.parquet"), 100);
+}
+
+#[test]
+fn null_message_content_is_accepted_from_jsonl_and_parquet_alike() {
+    let wd = Workdir::new();
+    both(&wd, "in", H4_ROWS);
+    let mut outputs = Vec::new();
+    for input in ["in.jsonl", "in.parquet"] {
+        let run = wd.run(&[
+            "relabel",
+            input,
+            "--on-error",
+            "skip",
+            "--output-format",
+            "jsonl",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let location = if input == "in.jsonl" {
+            "in.jsonl:3"
+        } else {
+            "in.parquet: row 2"
+        };
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: 3 rows in, 4 rows out, 0 ties, 1 skipped (bad_message: 1)\n\
+                 raug: first skipped row: {location}: field \"chosen\": empty message list\n"
+            )
+        );
+        outputs.push(rows(&run.stdout));
+    }
+    assert_eq!(outputs[0].len(), 4);
+    assert_rows_eq(&outputs[1], &outputs[0]);
+}
+
+#[test]
+fn inspect_judges_parquet_rows_as_relabel_does() {
+    let wd = Workdir::new();
+    both(&wd, "in", H4_ROWS);
+    for (input, location) in [
+        ("in.jsonl", "in.jsonl:3"),
+        ("in.parquet", "in.parquet: row 2"),
+    ] {
+        let run = wd.run(&["inspect", input, "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["rows"], 3, "{input}");
+        assert_eq!(
+            report["rejected"],
+            serde_json::json!({"bad_message": 1}),
+            "{input}"
+        );
+        assert_eq!(
+            report["first_rejected"],
+            serde_json::json!([format!("{location}: field \"chosen\": empty message list")]),
+            "{input}"
+        );
+        let example: serde_json::Value =
+            serde_json::from_str(report["example"].as_str().unwrap()).unwrap();
+        assert_eq!(at(&example, "chosen")[0]["content"], goal(8.0), "{input}");
+    }
+}
+
+#[test]
+fn a_null_text_and_a_null_score_give_the_same_reason_from_jsonl_and_parquet() {
+    let wd = Workdir::new();
+    both(
+        &wd,
+        "in",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#,
+            "\n",
+            r#"{"prompt": "p", "chosen": null, "rejected": "B", "score_chosen": null, "score_rejected": 3.0}"#,
+            "\n"
+        ),
+    );
+    for (input, location) in [
+        ("in.jsonl", "in.jsonl:2"),
+        ("in.parquet", "in.parquet: row 1"),
+    ] {
+        let run = wd.run(&[
+            "relabel",
+            input,
+            "--stats",
+            "stats.json",
+            "--on-error",
+            "skip",
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let stats: serde_json::Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
+        assert_eq!(
+            stats["skipped_by_reason"],
+            serde_json::json!({"wrong_type": 1}),
+            "{input}"
+        );
+        let run = wd.run(&["relabel", input]);
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: error: {location}: field \"chosen\": expected a string (layout standard (explicit prompt)), got null\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn rejects_are_written_in_the_format_their_extension_names_whatever_the_input() {
+    let wd = Workdir::new();
+    both(&wd, "in", H4_ROWS);
+    let skip = |input: &str, rejects: &str| {
+        let run = wd.run(&[
+            "relabel",
+            input,
+            "-o",
+            "out.jsonl",
+            "--on-error",
+            "skip",
+            "--rejects",
+            rejects,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    // JSON Lines from JSON Lines: the row, byte for byte.
+    skip("in.jsonl", "rejects.jsonl");
+    assert_eq!(
+        wd.read("rejects.jsonl"),
+        format!("{}\n", H4_ROWS.lines().nth(2).unwrap())
+    );
+    // Parquet and JSON arrays from JSON Lines: a real file of that format, one described
+    // record per rejected row.
+    let described = serde_json::json!({
+        "file": "in.jsonl",
+        "line": 3,
+        "reason": "bad_message",
+        "field": "chosen",
+        "detail": "empty message list",
+        "row": H4_ROWS.lines().nth(2).unwrap(),
+    });
+    skip("in.jsonl", "rejects.parquet");
+    assert_eq!(
+        &std::fs::read(wd.path("rejects.parquet")).unwrap()[..4],
+        b"PAR1"
+    );
+    assert_eq!(
+        rows(&py(&["rows", wd.path("rejects.parquet").to_str().unwrap()])),
+        vec![described.clone()]
+    );
+    skip("in.jsonl", "rejects.json");
+    let array: serde_json::Value = serde_json::from_str(&wd.read("rejects.json")).unwrap();
+    assert_eq!(array, serde_json::json!([described]));
+    // From Parquet: the rejected rows themselves, as Parquet or as JSON.
+    skip("in.parquet", "rejects.parquet");
+    let expected = rows(H4_ROWS)[2].clone();
+    assert_rows_eq(
+        &rows(&py(&["rows", wd.path("rejects.parquet").to_str().unwrap()])),
+        std::slice::from_ref(&expected),
+    );
+    skip("in.parquet", "rejects.jsonl");
+    assert_rows_eq(&rows(&wd.read("rejects.jsonl")), &[expected]);
+}
+
+#[test]
+fn every_order_is_decided_once_for_jsonl_and_parquet() {
+    let wd = Workdir::new();
+    both(
+        &wd,
+        "in",
+        &H4_ROWS.lines().take(2).collect::<Vec<_>>().join("\n"),
+    );
+    let options: [&[&str]; 6] = [
+        &["--order", "blocks"],
+        &["--order", "interleaved"],
+        &["--order", "blocks", "--goals", "chosen"],
+        &["--order", "interleaved", "--goals", "rejected"],
+        &["--order", "blocks", "--keep-original"],
+        &[
+            "--order",
+            "interleaved",
+            "--keep-original",
+            "--goals",
+            "chosen",
+        ],
+    ];
+    for args in options {
+        let mut outputs = Vec::new();
+        for (input, output) in [("in.jsonl", "out.jsonl"), ("in.parquet", "out.parquet")] {
+            let mut all = vec!["relabel", input, "-o", output, "-q"];
+            all.extend_from_slice(args);
+            let run = wd.run(&all);
+            assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+            outputs.push(if output.ends_with(".parquet") {
+                rows(&py(&["rows", wd.path(output).to_str().unwrap()]))
+            } else {
+                rows(&wd.read(output))
+            });
+        }
+        assert_rows_eq(&outputs[1], &outputs[0]);
+        // The goal of each output row, in order, says the order was followed.
+        let goals: Vec<String> = outputs[0]
+            .iter()
+            .map(|r| at(r, "chosen")[0]["content"].as_str().unwrap().to_string())
+            .collect();
+        let (g8, g3, g7, g2) = (goal(8.0), goal(3.0), goal(7.0), goal(2.0));
+        let expected: Vec<&str> = match args {
+            ["--order", "blocks"] => vec![&g8, &g7, &g3, &g2],
+            ["--order", "interleaved"] => vec![&g8, &g3, &g7, &g2],
+            [_, "blocks", "--goals", "chosen"] => vec![&g8, &g7],
+            [_, "interleaved", "--goals", "rejected"] => vec![&g3, &g2],
+            [_, "blocks", "--keep-original"] => vec!["q", "q", &g8, &g7, &g3, &g2],
+            _ => vec!["q", &g8, "q", &g7],
+        };
+        assert_eq!(goals, expected, "{args:?}");
+    }
+}
+
+#[test]
+fn condition_applies_relabels_style_and_fit_rules() {
+    let wd = Workdir::new();
+    wd.write(
+        "eval.jsonl",
+        concat!(
+            r#"{"prompt": [{"role": "system", "content": ["not", "a", "string"]}, {"role": "user", "content": "q"}]}"#,
+            "\n"
+        ),
+    );
+    wd.write(
+        "train.jsonl",
+        concat!(
+            r#"{"prompt": [{"role": "system", "content": ["not", "a", "string"]}, {"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "A"}], "rejected": [{"role": "assistant", "content": "B"}], "score_chosen": 8, "score_rejected": 3}"#,
+            "\n"
+        ),
+    );
+    let message = "field \"prompt\": message 0 has non-string \"content\"; the goal can only be put in front of a string";
+    let run = wd.run(&["condition", "eval.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: eval.jsonl:1: {message}\n")
+    );
+    let run = wd.run(&["relabel", "train.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: train.jsonl:1: {message}\n")
+    );
+}
+
+#[test]
+fn a_panicking_worker_is_an_internal_error_with_its_own_exit_code() {
+    let wd = Workdir::new();
+    both(&wd, "in", H4_ROWS);
+    for (input, output) in [("in.jsonl", "out.jsonl"), ("in.parquet", "out.parquet")] {
+        let run = wd.run(&["relabel", input, "-o", output, "--test-panic-in-worker"]);
+        assert_eq!(run.code, 3, "{input}: {}", run.stderr);
+        assert!(
+            run.stderr.ends_with(
+                "raug: error: internal error: a worker panicked: --test-panic-in-worker; this is a bug in raug, please report it\n"
+            ),
+            "{input}: {}",
+            run.stderr
+        );
+        assert!(!wd.path(output).exists());
+        wd.assert_no_temporary_files();
+    }
+}
