@@ -3,15 +3,16 @@
 //! number of blocks in flight.
 
 use std::collections::BTreeMap;
-use std::io::{self, Seek, Write};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use super::order::{JsonSpill, Spills};
 use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
-use crate::io::{spill_file, Format, Output};
+use crate::io::{Format, Output};
 use crate::json::row::{detect, Relabeler};
 use crate::json::split::{blocks_of, read_error, ArrayBlocks, Block, BufferPool, LineBlocks};
 use crate::plan::Arrangement;
@@ -58,11 +59,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         ..ParquetOptions::default()
     };
     let mut output = write::create(Output::create(&job.output, compression)?, format, options);
-    let mut spills = Vec::new();
-    for _ in 1..streams {
-        let spill = spill_file(&job.output)?;
-        spills.push(io::BufWriter::with_capacity(1 << 20, spill));
-    }
+    let mut spills = Spills::new(
+        Arrangement::of(&job.spec),
+        job.spec.halves().len(),
+        &job.output,
+        JsonSpill::new,
+    )?;
     // In the format its extension names: verbatim JSON Lines, else described rows.
     let mut rejects = match &job.rejects {
         Some(target) => Some(Rejects::new(
@@ -121,17 +123,11 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                         if summary.first_skip.is_none() {
                             summary.first_skip = block.first_skip;
                         }
-                        let mut outs = block.outs.into_iter();
-                        if let Some(first) = outs.next() {
-                            output.write_rows(&first)?;
-                            buffers.give(first);
+                        if let Some(first) = block.outs.first() {
+                            output.write_rows(first)?;
                         }
-                        for (spill, rows) in spills.iter_mut().zip(outs) {
-                            spill
-                                .write_all(&rows)
-                                .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-                            buffers.give(rows);
-                        }
+                        spills.push(next as usize - 1, block.outs.iter().skip(1))?;
+                        block.outs.into_iter().for_each(|b| buffers.give(b));
                         if let Some(rejects) = &mut rejects {
                             rejects.write(&block.rejects)?;
                         }
@@ -155,14 +151,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     if reader_result.is_err() {
         return Err(Error::Internal("the reader thread panicked".to_string()));
     }
-    for spill in spills {
-        let mut file = spill
-            .into_inner()
-            .map_err(|e| Error::io("temporary file for --order blocks", e.into_error()))?;
-        file.rewind()
-            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-        output.write_rows_from(&mut file)?;
-    }
+    spills.replay(&mut output)?;
     output.finish()?;
     if let Some(rejects) = rejects {
         rejects.finish()?;

@@ -3,6 +3,7 @@
 
 mod folder;
 pub(crate) mod json;
+mod order;
 
 pub use json::relabel_bytes;
 pub(crate) mod parquet;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Seek;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
@@ -13,11 +12,12 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression as Codec;
 
+use super::order::{ArrowSpill, Replay, Spills};
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
 use crate::arrow::{detect, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
-use crate::io::{spill_file, Format, Output, Source};
+use crate::io::{Format, Output, Source};
 use crate::plan::Arrangement;
 use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place};
 
@@ -221,17 +221,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         }
         None => None,
     };
-    let mut spills: Vec<Spill> = Vec::new();
-    for _ in 1..arrangement.streams(halves) {
-        {
-            let file = spill_file(&job.output)?;
-            spills.push(Spill {
-                stream: arrow_ipc::writer::StreamWriter::try_new(file, &first.schema)
-                    .map_err(|e| spill_error(&e))?,
-                entries: Vec::new(),
-            });
-        }
-    }
+    let mut spills = Spills::new(arrangement, halves, &job.output, |file| {
+        ArrowSpill::new(file, &first.schema)
+    })?;
 
     let threads = job.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -355,9 +347,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     for batch in outs.next().unwrap_or_default() {
                         writer.send(batch)?;
                     }
-                    for (spill, batches) in spills.iter_mut().zip(outs) {
-                        spill.push(batches, seq)?;
-                    }
+                    spills.push(seq, outs.as_slice())?;
                 }
                 // Only now is the unit's output out of this thread's hands: a slow writer holds
                 // back new row groups instead of letting finished ones pile up here.
@@ -390,9 +380,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             inputs[units[done].0].name, units[done].1
         )));
     }
-    for (half, spill) in spills.into_iter().enumerate() {
-        spill.replay(half + 1, &mut writer)?;
-    }
+    spills.replay(&mut writer)?;
     writer.finish()?;
     if let Some(rejects) = rejects {
         rejects.finish()?;
@@ -458,6 +446,22 @@ impl WriterThread {
     }
 }
 
+impl Replay for WriterThread {
+    fn place(&mut self, place: Place) -> Result<()> {
+        self.send_msg(WriteMsg::Place(place))
+    }
+
+    fn rows_from(&mut self, _file: &mut File) -> Result<()> {
+        Err(Error::Internal(
+            "JSON rows replayed into the Parquet driver's writer".to_string(),
+        ))
+    }
+
+    fn batch(&mut self, batch: RecordBatch) -> Result<()> {
+        self.send(batch)
+    }
+}
+
 impl Drop for WriterThread {
     fn drop(&mut self) {
         self.tx = None;
@@ -465,48 +469,6 @@ impl Drop for WriterThread {
             // The sink (and its temporary file) is dropped with the thread: nothing is committed.
             let _ = handle.join();
         }
-    }
-}
-
-/// One later half of `--order blocks`, waiting on disk: the batches of row groups that were not
-/// aligned, in input order (aligned ones are written at once).
-struct Spill {
-    stream: arrow_ipc::writer::StreamWriter<File>,
-    /// Per unit: its number, and how many batches it has.
-    entries: Vec<(usize, usize)>,
-}
-
-impl Spill {
-    fn push(&mut self, batches: Vec<RecordBatch>, unit: usize) -> Result<()> {
-        for batch in &batches {
-            self.stream.write(batch).map_err(|e| spill_error(&e))?;
-        }
-        self.entries.push((unit, batches.len()));
-        Ok(())
-    }
-
-    /// Sends the spilled half to the writer, in order.
-    fn replay(self, half: usize, writer: &mut WriterThread) -> Result<()> {
-        let mut file = self.stream.into_inner().map_err(|e| spill_error(&e))?;
-        file.rewind()
-            .map_err(|e| Error::io("temporary file for --order blocks", e))?;
-        let mut reader =
-            arrow_ipc::reader::StreamReader::try_new(file, None).map_err(|e| spill_error(&e))?;
-        for (unit, n) in self.entries {
-            writer.send_msg(WriteMsg::Place(Place { half, unit }))?;
-            for _ in 0..n {
-                let batch = reader
-                    .next()
-                    .unwrap_or_else(|| {
-                        Err(arrow_schema::ArrowError::IpcError(
-                            "spill ended early".into(),
-                        ))
-                    })
-                    .map_err(|e| spill_error(&e))?;
-                writer.send(batch)?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -674,13 +636,6 @@ fn failed(error: Error) -> Unit {
         error: Some(error),
         ..Unit::default()
     }
-}
-
-fn spill_error(e: &dyn std::fmt::Display) -> Error {
-    Error::io(
-        "temporary file for --order blocks",
-        std::io::Error::other(e.to_string()),
-    )
 }
 
 /// Reads one row group in batches and relabels each.

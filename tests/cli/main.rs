@@ -5,6 +5,7 @@ mod differential;
 mod differential_core;
 mod errors;
 mod harness;
+mod layers;
 mod method;
 mod parquet;
 mod properties;
