@@ -5,11 +5,14 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::error::{Error, Reason, Result, RowError};
+use arrow_array::RecordBatch;
+
+use crate::arrow::{put_goal_at, text_facts_at};
+use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::json::object::{lookup, Object};
 use crate::json::row::{escape, put_goal, read_text, splice};
-use crate::plan::{check_text, insert, text_kind};
+use crate::plan::{check_text, insert, text_kind, Insert, TextFact};
 use crate::relabel::{resolve_style, Style, Template};
 use crate::rows::Row;
 
@@ -44,25 +47,67 @@ pub struct ConditionSummary {
     pub prompt: String,
 }
 
-/// Puts the goal into every row's prompt, writing each row through `emit`.
+/// The goal text a spec states: the target on every attribute, on the goal's own scale.
+fn goal_text(spec: &ConditionSpec) -> String {
+    let value = match spec.target {
+        TargetScore::Max => spec.template.scale().hi,
+        TargetScore::Value(v) => v,
+    };
+    spec.template
+        .clone()
+        .with_from_scale(None)
+        .render(&vec![value; spec.template.attributes()])
+}
+
+/// The prompt field: the one given, else the first of `prompt` and `instruction` that `has`.
+fn prompt_field(spec: &ConditionSpec, has: impl Fn(&FieldPath) -> bool) -> Option<FieldPath> {
+    spec.prompt.clone().or_else(|| {
+        ["prompt", "instruction"]
+            .iter()
+            .map(|k| FieldPath::parse(k).expect("valid"))
+            .find(|p| has(p))
+    })
+}
+
+/// The edit that puts the goal into one row's prompt, by relabel's rules: the field's kind, the
+/// style it takes, whether the goal fits. A style that can't apply is a usage error.
+fn plan_prompt(fact: &TextFact, spec: &ConditionSpec, path: &FieldPath) -> Result<Insert, Misfit> {
+    let kind = text_kind(fact, path.as_str()).map_err(Misfit::Row)?;
+    let style = resolve_style(kind, spec.style, &format!("field {:?}", path.as_str()))
+        .map_err(Misfit::Usage)?;
+    check_text(fact, path.as_str(), kind, "prompt-only").map_err(Misfit::Row)?;
+    insert(fact, style, path.as_str()).map_err(Misfit::Row)
+}
+
+/// Why a prompt can't take the goal.
+enum Misfit {
+    /// The row is bad.
+    Row(RowError),
+    /// The options can't apply to the data.
+    Usage(String),
+}
+
+impl Misfit {
+    fn at(self, location: &Location) -> Error {
+        match self {
+            Misfit::Row(problem) => Error::Row {
+                location: location.clone(),
+                problem,
+            },
+            Misfit::Usage(message) => Error::Usage(message),
+        }
+    }
+}
+
+/// Puts the goal into every JSON row's prompt, writing each row through `emit`.
 pub fn condition(
     rows: impl Iterator<Item = Result<Row>>,
     spec: &ConditionSpec,
     mut emit: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<ConditionSummary> {
-    let value = match spec.target {
-        TargetScore::Max => spec.template.scale().hi,
-        TargetScore::Value(v) => v,
-    };
-    let goal = escape(
-        &spec
-            .template
-            .clone()
-            .with_from_scale(None)
-            .render(&vec![value; spec.template.attributes()]),
-    );
+    let goal = escape(&goal_text(spec));
     let mut summary = ConditionSummary::default();
-    let mut prompt_path: Option<FieldPath> = spec.prompt.clone();
+    let mut prompt_path: Option<FieldPath> = None;
     let mut out = Vec::new();
     for row in rows {
         let row = row?;
@@ -82,10 +127,7 @@ pub fn condition(
         let path = match &prompt_path {
             Some(p) => p.clone(),
             None => {
-                let found = ["prompt", "instruction"]
-                    .iter()
-                    .map(|k| FieldPath::parse(k).expect("valid"))
-                    .find(|p| matches!(lookup(&object, p), Ok(Some(_))))
+                let found = prompt_field(spec, |p| matches!(lookup(&object, p), Ok(Some(_))))
                     .ok_or_else(|| {
                         Error::Usage(format!(
                             "{}: no \"prompt\" or \"instruction\" field; name it with --prompt PATH",
@@ -96,14 +138,8 @@ pub fn condition(
                 found
             }
         };
-        // The same rules as relabel's: the field's kind, the style it takes, whether the goal
-        // fits.
         let (fact, text) = read_text(line, &object, &path).map_err(fail)?;
-        let kind = text_kind(&fact, path.as_str()).map_err(fail)?;
-        let style = resolve_style(kind, spec.style, &format!("field {:?}", path.as_str()))
-            .map_err(Error::Usage)?;
-        check_text(&fact, path.as_str(), kind, "prompt-only").map_err(fail)?;
-        let insert = insert(&fact, style, path.as_str()).map_err(fail)?;
+        let insert = plan_prompt(&fact, spec, &path).map_err(|m| m.at(&row.location))?;
         let text = text.expect("a checked text is found");
         let mut edits: Vec<(std::ops::Range<usize>, Cow<[u8]>)> =
             vec![(text.span.clone(), put_goal(&text, Some(insert), &goal))];
@@ -113,5 +149,59 @@ pub fn condition(
         summary.rows += 1;
     }
     summary.prompt = prompt_path.map(|p| p.to_string()).unwrap_or_default();
+    Ok(summary)
+}
+
+/// Puts the goal into every record's prompt through the Arrow applier, so Parquet stays typed;
+/// each conditioned batch goes to `emit`. `name` is the file, for locations.
+pub fn condition_batches(
+    schema: &arrow_schema::Schema,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    name: &str,
+    spec: &ConditionSpec,
+    mut emit: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<ConditionSummary> {
+    let has = |p: &FieldPath| {
+        let mut fields = schema.fields();
+        for part in p.parts() {
+            let Some(field) = fields.iter().find(|f| f.name() == part) else {
+                return false;
+            };
+            if let arrow_schema::DataType::Struct(children) = field.data_type() {
+                fields = children;
+            }
+        }
+        true
+    };
+    let path = prompt_field(spec, has).ok_or_else(|| {
+        Error::Usage(format!(
+            "{name}: no \"prompt\" or \"instruction\" column; name it with --prompt PATH"
+        ))
+    })?;
+    let goal = goal_text(spec);
+    let arrow = |e: arrow_schema::ArrowError| Error::Format {
+        path: name.to_string(),
+        detail: e.to_string(),
+    };
+    let mut summary = ConditionSummary {
+        prompt: path.to_string(),
+        ..ConditionSummary::default()
+    };
+    for batch in batches {
+        let batch = batch?;
+        let facts = text_facts_at(&batch, &path).map_err(arrow)?;
+        let mut inserts = Vec::with_capacity(facts.len());
+        for (i, fact) in facts.iter().enumerate() {
+            let location = Location {
+                file: name.to_string(),
+                position: Position::Row(summary.rows + i as u64),
+            };
+            inserts.push(Some(
+                plan_prompt(fact, spec, &path).map_err(|m| m.at(&location))?,
+            ));
+        }
+        emit(&put_goal_at(&batch, &path, &goal, &inserts).map_err(arrow)?)?;
+        summary.rows += batch.num_rows() as u64;
+    }
     Ok(summary)
 }

@@ -275,6 +275,31 @@ impl<'s> BatchRelabeler<'s> {
     }
 }
 
+/// The facts of a text column at `path` (a string or message-list column), one per row.
+pub fn text_facts_at(batch: &RecordBatch, path: &FieldPath) -> Result<Vec<TextFact>, ArrowError> {
+    text_facts(&column(batch, path)?)
+}
+
+/// The batch with `goal` put into the column at `path` of every row, as each row's insert says
+/// (eval-time goals: one goal for every row).
+pub fn put_goal_at(
+    batch: &RecordBatch,
+    path: &FieldPath,
+    goal: &str,
+    inserts: &[Option<Insert>],
+) -> Result<RecordBatch, ArrowError> {
+    let goals = vec![Some(goal); batch.num_rows()];
+    let array = put_goals(&column(batch, path)?, &goals, inserts)?;
+    let schema = batch.schema();
+    let mut columns = batch.columns().to_vec();
+    replace(&schema, &mut columns, path, array)?;
+    RecordBatch::try_new_with_options(
+        schema,
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+}
+
 /// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`.
 fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
     if swap.iter().all(|&s| s) {

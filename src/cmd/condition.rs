@@ -1,7 +1,9 @@
 //! `raug condition`: eval-time goals for prompt-only data.
 
-use raug::condition::{condition, ConditionSpec, TargetScore};
+use raug::condition::{condition, condition_batches, ConditionSpec, ConditionSummary, TargetScore};
+use raug::driver::source_format;
 use raug::fields::FieldPath;
+use raug::io::Format;
 
 use super::common::{GoalArgs, IoArgs};
 
@@ -60,9 +62,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .transpose()?,
         target,
     };
-    let rows = args.io.rows()?;
+    let sources = args.io.sources()?;
+    let given = args.io.input_format.map(Format::from);
+    let parquet = sources
+        .iter()
+        .all(|s| source_format(s, given) == Format::Parquet);
     let mut sink = args.io.row_sink()?;
-    let summary = condition(rows, &spec, |line| sink.write_rows(line))?;
+    let summary = if parquet {
+        // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.
+        let mut total = ConditionSummary::default();
+        for source in &sources {
+            let (schema, batches) = raug::rows::parquet_batches(source)?;
+            sink.set_schema(schema.clone())?;
+            let summary = condition_batches(&schema, batches, &source.name(), &spec, |batch| {
+                sink.write_batch(batch)
+            })?;
+            total.rows += summary.rows;
+            total.prompt = summary.prompt;
+        }
+        total
+    } else {
+        condition(args.io.rows()?, &spec, |line| sink.write_rows(line))?
+    };
     sink.finish()?;
     if !args.io.quiet {
         eprintln!(

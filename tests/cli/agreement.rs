@@ -286,3 +286,82 @@ fn a_panicking_worker_is_an_internal_error_with_its_own_exit_code() {
         wd.assert_no_temporary_files();
     }
 }
+
+#[test]
+fn condition_keeps_parquet_types() {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, Int32Array, LargeStringArray, RecordBatch, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+
+    let wd = Workdir::new();
+    let batch = RecordBatch::try_from_iter([
+        (
+            "instruction",
+            Arc::new(StringArray::from(vec![
+                "Explain a hash map.",
+                "Name a prime.",
+            ])) as _,
+        ),
+        ("id", Arc::new(Int32Array::from(vec![7, 8])) as _),
+        (
+            "notes",
+            Arc::new(LargeStringArray::from(vec![Some("n"), None])) as _,
+        ),
+    ])
+    .unwrap();
+    let file = std::fs::File::create(wd.path("eval.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let run = wd.run(&[
+        "condition",
+        "eval.parquet",
+        "-o",
+        "out.parquet",
+        "--target",
+        "9",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "raug: 2 rows conditioned (field instruction)\n");
+    let file = std::fs::File::open(wd.path("out.parquet")).unwrap();
+    let out: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let out = arrow_select::concat::concat_batches(&out[0].schema(), &out).unwrap();
+    assert_eq!(out.schema().fields(), batch.schema().fields());
+    let goal9 = goal(9.0);
+    let instructions: Vec<&str> = out
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .iter()
+        .map(Option::unwrap)
+        .collect();
+    assert_eq!(
+        instructions,
+        [
+            format!("{goal9}\n\nExplain a hash map."),
+            format!("{goal9}\n\nName a prime.")
+        ]
+    );
+    assert_eq!(out.column(1).as_ref(), batch.column(1).as_ref());
+    assert_eq!(out.column(2).as_ref(), batch.column(2).as_ref());
+    assert_eq!(out.column(2).null_count(), 1);
+
+    // The same through JSON Lines gives the same text.
+    let run = wd.run(&["condition", "eval.parquet", "--target", "9", "-q"]);
+    assert_eq!(
+        rows(&run.stdout),
+        vec![
+            serde_json::json!({"instruction": format!("{goal9}\n\nExplain a hash map."), "id": 7, "notes": "n"}),
+            serde_json::json!({"instruction": format!("{goal9}\n\nName a prime."), "id": 8, "notes": null}),
+        ]
+    );
+}
