@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::relabel::{Half, Kind, Layout, Style};
+use crate::relabel::{Half, Layout, Style, TextKind};
 
 /// A dotted path to a field in nested objects (`metadata.score_chosen`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -118,7 +118,7 @@ pub const SCORE_NAMES: &[(&str, &str)] = &[
 pub trait RowShape {
     /// The kind of the value at a path: `Some(Ok(kind))` for a string or a list, `Some(Err(what))`
     /// for anything else, `None` when absent.
-    fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>>;
+    fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>>;
     /// Whether a path exists.
     fn has(&self, path: &FieldPath) -> bool;
     /// Top-level fields whose value is an object (where scores may be nested).

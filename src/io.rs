@@ -237,30 +237,30 @@ fn forget_pending(path: &Path) {
     }
 }
 
-enum Sink {
+enum Destination {
     Stdout(io::Stdout),
     File(File),
 }
 
-impl Write for Sink {
+impl Write for Destination {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Sink::Stdout(s) => s.write(buf),
-            Sink::File(f) => f.write(buf),
+            Destination::Stdout(s) => s.write(buf),
+            Destination::File(f) => f.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Sink::Stdout(s) => s.flush(),
-            Sink::File(f) => f.flush(),
+            Destination::Stdout(s) => s.flush(),
+            Destination::File(f) => f.flush(),
         }
     }
 }
 
 enum Encoder {
-    Plain(BufWriter<Sink>),
-    Gzip(flate2::write::GzEncoder<BufWriter<Sink>>),
-    Zstd(zstd::Encoder<'static, BufWriter<Sink>>),
+    Plain(BufWriter<Destination>),
+    Gzip(flate2::write::GzEncoder<BufWriter<Destination>>),
+    Zstd(zstd::Encoder<'static, BufWriter<Destination>>),
 }
 
 /// An output being written: committed by [`Output::finish`], deleted if dropped before.
@@ -280,7 +280,7 @@ impl Output {
         let name = target.name();
         let mut replaces = false;
         let (sink, temp, dest) = match target {
-            Target::Stdout => (Sink::Stdout(io::stdout()), None, PathBuf::new()),
+            Target::Stdout => (Destination::Stdout(io::stdout()), None, PathBuf::new()),
             Target::File(path) => {
                 let existing = fs::metadata(path).ok();
                 if existing.as_ref().is_some_and(|m| m.is_dir()) {
@@ -295,7 +295,7 @@ impl Output {
                         .write(true)
                         .open(path)
                         .map_err(|e| Error::io(&name, e))?;
-                    (Sink::File(file), None, path.clone())
+                    (Destination::File(file), None, path.clone())
                 } else {
                     let dir = match path.parent() {
                         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -318,7 +318,7 @@ impl Output {
                         .unwrap_or_else(|| default_permissions(&file));
                     file.set_permissions(permissions)
                         .map_err(|e| Error::io(&name, e))?;
-                    (Sink::File(file), Some(temp_path), path.clone())
+                    (Destination::File(file), Some(temp_path), path.clone())
                 }
             }
         };
@@ -358,8 +358,8 @@ impl Output {
         let name = self.name.clone();
         let copied = match &mut self.encoder {
             Encoder::Plain(w) => w.flush().and_then(|()| match w.get_mut() {
-                Sink::File(f) => io::copy(file, f),
-                Sink::Stdout(s) => io::copy(file, s),
+                Destination::File(f) => io::copy(file, f),
+                Destination::Stdout(s) => io::copy(file, s),
             }),
             _ => io::copy(file, self),
         };
@@ -379,8 +379,8 @@ impl Output {
             .into_inner()
             .map_err(|e| Error::io(&name, e.into_error()))?;
         match sink {
-            Sink::Stdout(mut s) => s.flush().map_err(|e| Error::io(&name, e))?,
-            Sink::File(f) => {
+            Destination::Stdout(mut s) => s.flush().map_err(|e| Error::io(&name, e))?,
+            Destination::File(f) => {
                 // Before replacing a file, make the new data durable: after a power cut the
                 // rename must not be left pointing at empty blocks. A new file has nothing to
                 // lose, and syncing a gigabyte costs seconds.

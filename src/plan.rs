@@ -9,7 +9,7 @@
 
 use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
-use crate::relabel::{Half, Kind, Spec, Style};
+use crate::relabel::{Half, Spec, Style, TextKind};
 
 /// What a representation found in one record's text field (prompt, chosen or rejected).
 #[derive(Debug, Clone, PartialEq)]
@@ -330,10 +330,15 @@ impl<'s> Planner<'s> {
 
 /// Checks a text field against the kind the layout wants; `layout` names the layout for the
 /// message.
-pub fn check_text(fact: &TextFact, path: &str, kind: Kind, layout: &str) -> Result<(), RowError> {
+pub fn check_text(
+    fact: &TextFact,
+    path: &str,
+    kind: TextKind,
+    layout: &str,
+) -> Result<(), RowError> {
     let want = match kind {
-        Kind::Text => "a string",
-        Kind::Messages => "a message list",
+        TextKind::Text => "a string",
+        TextKind::Messages => "a message list",
     };
     let wrong = |got: &str| {
         RowError::field(
@@ -345,10 +350,10 @@ pub fn check_text(fact: &TextFact, path: &str, kind: Kind, layout: &str) -> Resu
     match (fact, kind) {
         (TextFact::Missing, _) => Err(RowError::field(Reason::MissingField, path, "missing")),
         (TextFact::Other(what), _) => Err(wrong(what)),
-        (TextFact::Text, Kind::Messages) => Err(wrong("a string")),
-        (TextFact::Messages(_), Kind::Text) => Err(wrong("an array")),
-        (TextFact::Text, Kind::Text) => Ok(()),
-        (TextFact::Messages(list), Kind::Messages) => check_list(list, path),
+        (TextFact::Text, TextKind::Messages) => Err(wrong("a string")),
+        (TextFact::Messages(_), TextKind::Text) => Err(wrong("an array")),
+        (TextFact::Text, TextKind::Text) => Ok(()),
+        (TextFact::Messages(list), TextKind::Messages) => check_list(list, path),
     }
 }
 
@@ -369,10 +374,10 @@ fn check_list(list: &ListFact, path: &str) -> Result<(), RowError> {
 }
 
 /// The kind of a field that may be either (an eval prompt), or why it is neither.
-pub fn text_kind(fact: &TextFact, path: &str) -> Result<Kind, RowError> {
+pub fn text_kind(fact: &TextFact, path: &str) -> Result<TextKind, RowError> {
     match fact {
-        TextFact::Text => Ok(Kind::Text),
-        TextFact::Messages(_) => Ok(Kind::Messages),
+        TextFact::Text => Ok(TextKind::Text),
+        TextFact::Messages(_) => Ok(TextKind::Messages),
         TextFact::Missing => Err(RowError::field(Reason::MissingField, path, "missing")),
         TextFact::Other(what) => Err(RowError::field(
             Reason::WrongType,
@@ -415,10 +420,10 @@ mod tests {
 
     struct Standard;
     impl RowShape for Standard {
-        fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>> {
+        fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
             ["prompt", "chosen", "rejected"]
                 .contains(&path.as_str())
-                .then_some(Ok(Kind::Text))
+                .then_some(Ok(TextKind::Text))
         }
         fn has(&self, path: &FieldPath) -> bool {
             [

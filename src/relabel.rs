@@ -344,14 +344,14 @@ pub enum Layout {
 
 impl Layout {
     /// Finds the layout from the JSON kinds of the three text fields.
-    pub fn detect(prompt: Option<Kind>, responses: Kind) -> Result<Layout, String> {
+    pub fn detect(prompt: Option<TextKind>, responses: TextKind) -> Result<Layout, String> {
         match (prompt, responses) {
-            (Some(Kind::Text), Kind::Messages) => Ok(Layout::H4),
-            (Some(Kind::Messages), Kind::Messages) => Ok(Layout::ConversationalExplicit),
-            (None, Kind::Messages) => Ok(Layout::ConversationalImplicit),
-            (Some(Kind::Text), Kind::Text) => Ok(Layout::Standard),
-            (None, Kind::Text) => Ok(Layout::StandardImplicit),
-            (Some(Kind::Messages), Kind::Text) => Err(
+            (Some(TextKind::Text), TextKind::Messages) => Ok(Layout::H4),
+            (Some(TextKind::Messages), TextKind::Messages) => Ok(Layout::ConversationalExplicit),
+            (None, TextKind::Messages) => Ok(Layout::ConversationalImplicit),
+            (Some(TextKind::Text), TextKind::Text) => Ok(Layout::Standard),
+            (None, TextKind::Text) => Ok(Layout::StandardImplicit),
+            (Some(TextKind::Messages), TextKind::Text) => Err(
                 "the prompt is a message list but the responses are strings; no known layout pairs them"
                     .to_string(),
             ),
@@ -378,18 +378,18 @@ impl Layout {
     }
 
     /// The kind of the response fields.
-    pub fn responses(self) -> Kind {
+    pub fn responses(self) -> TextKind {
         match self {
-            Layout::Standard | Layout::StandardImplicit => Kind::Text,
-            _ => Kind::Messages,
+            Layout::Standard | Layout::StandardImplicit => TextKind::Text,
+            _ => TextKind::Messages,
         }
     }
 
     /// The kind of the prompt field, if any.
-    pub fn prompt(self) -> Option<Kind> {
+    pub fn prompt(self) -> Option<TextKind> {
         match self {
-            Layout::H4 | Layout::Standard => Some(Kind::Text),
-            Layout::ConversationalExplicit => Some(Kind::Messages),
+            Layout::H4 | Layout::Standard => Some(TextKind::Text),
+            Layout::ConversationalExplicit => Some(TextKind::Messages),
             _ => None,
         }
     }
@@ -407,8 +407,8 @@ impl Layout {
     /// The style used when none is asked for, or an error when the asked one can't apply.
     pub fn resolve_style(self, asked: Option<Style>) -> Result<Style, String> {
         let kind = match self.site() {
-            Site::PromptText | Site::ResponseTexts => Kind::Text,
-            Site::PromptList | Site::ResponseLists => Kind::Messages,
+            Site::PromptText | Site::ResponseTexts => TextKind::Text,
+            Site::PromptList | Site::ResponseLists => TextKind::Messages,
         };
         resolve_style(kind, asked, &format!("the layout {}", self.name()))
     }
@@ -416,13 +416,13 @@ impl Layout {
 
 /// The style goals take in a field of this kind: strings always take a prefix; message lists take
 /// the asked style, a system message by default. `what` names the field or layout for the error.
-pub fn resolve_style(kind: Kind, asked: Option<Style>, what: &str) -> Result<Style, String> {
+pub fn resolve_style(kind: TextKind, asked: Option<Style>, what: &str) -> Result<Style, String> {
     match (kind, asked) {
-        (Kind::Text, Some(Style::System)) => Err(format!(
+        (TextKind::Text, Some(Style::System)) => Err(format!(
             "--style system needs message lists, but {what} holds plain strings; use --style prefix"
         )),
-        (Kind::Text, _) => Ok(Style::Prefix),
-        (Kind::Messages, asked) => Ok(asked.unwrap_or(Style::System)),
+        (TextKind::Text, _) => Ok(Style::Prefix),
+        (TextKind::Messages, asked) => Ok(asked.unwrap_or(Style::System)),
     }
 }
 
@@ -434,7 +434,7 @@ impl fmt::Display for Layout {
 
 /// The shape of a text field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum TextKind {
     /// A string.
     Text,
     /// A list of `{role, content}` messages.
@@ -559,7 +559,7 @@ mod tests {
 
     #[test]
     fn layouts_detect_and_place_goals() {
-        use Kind::*;
+        use TextKind::*;
         assert_eq!(Layout::detect(Some(Text), Messages), Ok(Layout::H4));
         assert_eq!(
             Layout::detect(Some(Messages), Messages),

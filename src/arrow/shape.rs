@@ -3,7 +3,7 @@
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
-use crate::relabel::{Kind, Style};
+use crate::relabel::{Style, TextKind};
 
 struct SchemaShape<'a>(&'a Schema);
 
@@ -23,20 +23,20 @@ impl SchemaShape<'_> {
     }
 }
 
-fn kind(data_type: &DataType) -> Result<Kind, String> {
+fn kind(data_type: &DataType) -> Result<TextKind, String> {
     match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(Kind::Text),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(TextKind::Text),
         DataType::List(item) | DataType::LargeList(item)
             if matches!(item.data_type(), DataType::Struct(_)) =>
         {
-            Ok(Kind::Messages)
+            Ok(TextKind::Messages)
         }
         other => Err(format!("a column of type {other}")),
     }
 }
 
 impl RowShape for SchemaShape<'_> {
-    fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>> {
+    fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
         self.field(path).map(|f| kind(f.data_type()))
     }
 

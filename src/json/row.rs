@@ -15,13 +15,13 @@ use crate::json::object::{describe, lookup, span, Object};
 use crate::plan::{
     Arrangement, Facts, Insert, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
 };
-use crate::relabel::{Kind, Spec, Style, GOAL_SEPARATOR};
+use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
 
 /// A parsed row seen through the [`RowShape`] detection needs.
 struct Shape<'a>(Object<'a>);
 
 impl RowShape for Shape<'_> {
-    fn kind(&self, path: &FieldPath) -> Option<Result<Kind, String>> {
+    fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
         match lookup(&self.0, path) {
             Ok(Some(raw)) => Some(kind_of(raw.get())),
             Ok(None) => None,
@@ -43,10 +43,10 @@ impl RowShape for Shape<'_> {
 }
 
 /// The kind of a raw JSON value: a string, a list, or (as an error) what it is instead.
-pub(crate) fn kind_of(raw: &str) -> Result<Kind, String> {
+pub(crate) fn kind_of(raw: &str) -> Result<TextKind, String> {
     match raw.as_bytes().first() {
-        Some(b'"') => Ok(Kind::Text),
-        Some(b'[') => Ok(Kind::Messages),
+        Some(b'"') => Ok(TextKind::Text),
+        Some(b'[') => Ok(TextKind::Messages),
         _ => Err(describe(raw)),
     }
 }
@@ -287,8 +287,8 @@ pub(crate) fn read_text<'a>(
     };
     Ok(match kind_of(raw) {
         Err(what) => (TextFact::Other(what), None),
-        Ok(Kind::Text) => (TextFact::Text, Some(text(None))),
-        Ok(Kind::Messages) => {
+        Ok(TextKind::Text) => (TextFact::Text, Some(text(None))),
+        Ok(TextKind::Messages) => {
             let (fact, list) = read_list(raw).map_err(|e| RowError {
                 field: Some(path.to_string()),
                 ..e
