@@ -5,8 +5,12 @@
 //! scores becomes two pairs conditioned on a goal score written into the prompt, one with the
 //! chosen score and the original roles, one with the rejected score and the roles swapped.
 //!
-//! The library has three layers: [`relabel`] holds the format-free rules, [`json`] applies them
-//! to JSON rows by splicing raw bytes, and [`driver`] streams files through them in parallel.
+//! The layers read top-down. [`relabel`], [`fields`] and [`plan`] are the format-free rules:
+//! [`plan`] decides each record's outcome (its output records and their edits, or its one
+//! rejection reason). [`json`] (splicing raw bytes) and [`arrow`] (building columns) carry plans
+//! out and decide nothing; [`write`](mod@write) holds one writer per output format; [`condition`],
+//! [`inspect`] and [`pairs`] are the other commands' work; [`driver`] streams files through it
+//! all in parallel. [`io`] and [`error`] lie underneath.
 
 pub mod arrow;
 pub mod condition;

@@ -74,7 +74,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
     on_error: OnErrorArg,
 
-    /// With --on-error skip: write skipped rows here, byte for byte, one per line.
+    /// With --on-error skip: write skipped rows here, in the format the extension names. `.jsonl`
+    /// keeps JSON rows byte for byte, one per line; `.json` or `.parquet` of JSON input gets one
+    /// record per skipped row (file, line, reason, field, detail, row); Parquet input keeps its
+    /// rows in its own schema.
     #[arg(long, value_name = "FILE", help_heading = "Errors")]
     rejects: Option<PathBuf>,
 
