@@ -8,7 +8,7 @@ use serde::Serialize;
 use arrow_array::RecordBatch;
 
 use crate::arrow::{put_goal_at, text_facts_at};
-use crate::error::{Error, Location, Position, Reason, Result, RowError};
+use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
 use crate::fields::FieldPath;
 use crate::json::object::{lookup, Object};
 use crate::json::row::{escape, put_goal, read_text, splice};
@@ -84,7 +84,7 @@ enum Misfit {
     /// The row is bad.
     Row(RowError),
     /// The options can't apply to the data.
-    Usage(String),
+    Usage(SpecError),
 }
 
 impl Misfit {
@@ -94,7 +94,10 @@ impl Misfit {
                 location: location.clone(),
                 problem,
             },
-            Misfit::Usage(message) => Error::Usage(message),
+            Misfit::Usage(problem) => Error::Spec {
+                at: location.to_string(),
+                problem,
+            },
         }
     }
 }

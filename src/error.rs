@@ -82,6 +82,128 @@ impl fmt::Display for RowError {
 
 impl std::error::Error for RowError {}
 
+/// Why the options can't work, alone or with a dataset's shape (read off its first row or its
+/// schema): the user must change the command. Each message says which option fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A scale is not `LO-HI`.
+    #[error("invalid scale {text:?}: write LO-HI, like 1-10 or 0-1")]
+    ScaleSyntax {
+        /// What was given.
+        text: String,
+    },
+    /// A scale's low end is not below its high end.
+    #[error("invalid scale {text:?}: LO must be below HI")]
+    ScaleOrder {
+        /// What was given.
+        text: String,
+    },
+    /// A goal template states no score.
+    #[error(
+        "the template must contain the placeholder {{score}} (or {{scores}}), got {template:?}"
+    )]
+    NoPlaceholder {
+        /// The template.
+        template: String,
+    },
+    /// A field path has an empty key.
+    #[error("invalid field path {text:?}: write keys joined by dots, like metadata.score_chosen")]
+    PathSyntax {
+        /// What was given.
+        text: String,
+    },
+    /// An attribute is not `NAME` or `NAME=CHOSEN_PATH,REJECTED_PATH`.
+    #[error("invalid attribute {text:?}: write NAME or NAME=CHOSEN_PATH,REJECTED_PATH")]
+    AttributeSyntax {
+        /// What was given.
+        text: String,
+    },
+    /// An attribute without a name.
+    #[error("invalid attribute {text:?}: the name is empty")]
+    AttributeName {
+        /// What was given.
+        text: String,
+    },
+    /// A field the layout or an option needs is not in the first row.
+    #[error("no field {path:?} in the first row; name the field with {option} PATH")]
+    NoField {
+        /// The field.
+        path: String,
+        /// The option that names it.
+        option: &'static str,
+    },
+    /// A text field holds neither a string nor a message list.
+    #[error("field {path:?} is {what}; expected a string or a message list{hint}")]
+    NotText {
+        /// The field.
+        path: String,
+        /// What it holds.
+        what: String,
+        /// How to name another field, if any.
+        hint: &'static str,
+    },
+    /// One response is a string, the other a message list.
+    #[error("fields {chosen:?} and {rejected:?} differ in kind (one is a string, the other a message list)")]
+    KindsDiffer {
+        /// The chosen field.
+        chosen: String,
+        /// The rejected field.
+        rejected: String,
+    },
+    /// A message-list prompt with string responses.
+    #[error(
+        "the prompt is a message list but the responses are strings; no known layout pairs them"
+    )]
+    NoLayout,
+    /// `--style system` where the goal goes into strings.
+    #[error(
+        "--style system needs message lists, but {what} holds plain strings; use --style prefix"
+    )]
+    StyleNeedsLists {
+        /// The field or layout.
+        what: String,
+    },
+    /// No score fields found.
+    #[error("no score fields found (looked for {looked_for} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH")]
+    NoScores {
+        /// The pairs looked for.
+        looked_for: String,
+    },
+    /// One of `--chosen-score` and `--rejected-score` without the other.
+    #[error("--chosen-score and --rejected-score go together: give both")]
+    ScoresTogether,
+    /// A field named by `--attribute NAME=PATHS` is not in the first row.
+    #[error("no field {path:?} in the first row for --attribute {name}")]
+    NoAttributeField {
+        /// The field.
+        path: String,
+        /// The attribute.
+        name: String,
+    },
+    /// No fields found for an attribute.
+    #[error("no fields for --attribute {name} (looked for {name}_chosen/{name}_rejected and chosen_{name}/rejected_{name}); write --attribute {name}=CHOSEN_PATH,REJECTED_PATH")]
+    NoAttributeFields {
+        /// The attribute.
+        name: String,
+    },
+    /// Two fields the relabeler edits lie inside one another.
+    #[error("fields {a:?} and {b:?} overlap; each role needs its own field")]
+    Overlap {
+        /// One field.
+        a: String,
+        /// The other.
+        b: String,
+    },
+    /// A score column that is not numeric (Arrow schemas are checked up front).
+    #[error("score column {path:?} is {data_type}; expected a number column")]
+    ScoreColumnType {
+        /// The column.
+        path: String,
+        /// Its type.
+        data_type: String,
+    },
+}
+
 /// Where a row is: a file and a 1-based line number (or, for Parquet, a 0-based row index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -131,6 +253,14 @@ pub enum Error {
     /// The options can't work together or with this data; the user must change the command.
     #[error("{0}")]
     Usage(String),
+    /// The options can't work with this dataset's shape, as its first row (or schema) shows.
+    #[error("{at}: {problem}")]
+    Spec {
+        /// The file, and the line detection read.
+        at: String,
+        /// What can't work.
+        problem: SpecError,
+    },
     /// A bug, not the data's or the user's fault: a worker thread panicked or stopped without a
     /// word. Nothing is written.
     #[error("internal error: {0}; this is a bug in raug, please report it")]
@@ -162,6 +292,11 @@ impl Error {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".to_string());
         Error::Internal(format!("{what} panicked: {message}"))
+    }
+
+    /// Whether the user must change the command (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_) | Error::Spec { .. })
     }
 
     /// Whether this is a closed pipe downstream, which ends a run quietly.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::error::SpecError;
 use crate::relabel::{Half, Layout, Style, TextKind};
 
 /// A dotted path to a field in nested objects (`metadata.score_chosen`).
@@ -14,12 +15,12 @@ pub struct FieldPath {
 
 impl FieldPath {
     /// Splits a dotted path; fails on empty segments.
-    pub fn parse(text: &str) -> Result<FieldPath, String> {
+    pub fn parse(text: &str) -> Result<FieldPath, SpecError> {
         let parts: Vec<String> = text.split('.').map(str::to_string).collect();
         if parts.iter().any(String::is_empty) {
-            return Err(format!(
-                "invalid field path {text:?}: write keys joined by dots, like metadata.score_chosen"
-            ));
+            return Err(SpecError::PathSyntax {
+                text: text.to_string(),
+            });
         }
         Ok(FieldPath {
             text: text.to_string(),
@@ -78,15 +79,15 @@ pub struct Attribute {
 
 impl Attribute {
     /// Parses `NAME` or `NAME=CHOSEN_PATH,REJECTED_PATH`.
-    pub fn parse(text: &str) -> Result<Attribute, String> {
+    pub fn parse(text: &str) -> Result<Attribute, SpecError> {
         let (name, paths) = match text.split_once('=') {
             None => (text, None),
             Some((name, paths)) => {
-                let (c, r) = paths.split_once(',').ok_or_else(|| {
-                    format!(
-                        "invalid attribute {text:?}: write NAME or NAME=CHOSEN_PATH,REJECTED_PATH"
-                    )
-                })?;
+                let (c, r) = paths
+                    .split_once(',')
+                    .ok_or_else(|| SpecError::AttributeSyntax {
+                        text: text.to_string(),
+                    })?;
                 (
                     name,
                     Some((FieldPath::parse(c.trim())?, FieldPath::parse(r.trim())?)),
@@ -94,7 +95,9 @@ impl Attribute {
             }
         };
         if name.trim().is_empty() {
-            return Err(format!("invalid attribute {text:?}: the name is empty"));
+            return Err(SpecError::AttributeName {
+                text: text.to_string(),
+            });
         }
         Ok(Attribute {
             name: name.trim().to_string(),
@@ -173,35 +176,29 @@ impl Resolved {
         row: &dyn RowShape,
         names: &FieldNames,
         style: Option<Style>,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, SpecError> {
         let path = |given: &Option<FieldPath>, default: &str| {
             given
                 .clone()
                 .unwrap_or_else(|| FieldPath::parse(default).expect("valid default"))
+        };
+        let not_text = |path: &FieldPath, what: String, hint| SpecError::NotText {
+            path: path.to_string(),
+            what,
+            hint,
         };
         let chosen = path(&names.chosen, "chosen");
         let rejected = path(&names.rejected, "rejected");
         let responses = match (row.kind(&chosen), row.kind(&rejected)) {
             (None, _) => return Err(missing(&chosen, "--chosen")),
             (_, None) => return Err(missing(&rejected, "--rejected")),
-            (Some(Err(what)), _) => {
-                return Err(format!(
-                    "field {:?} is {what}; expected a string or a message list",
-                    chosen.as_str()
-                ))
-            }
-            (_, Some(Err(what))) => {
-                return Err(format!(
-                    "field {:?} is {what}; expected a string or a message list",
-                    rejected.as_str()
-                ))
-            }
+            (Some(Err(what)), _) => return Err(not_text(&chosen, what, "")),
+            (_, Some(Err(what))) => return Err(not_text(&rejected, what, "")),
             (Some(Ok(a)), Some(Ok(b))) if a != b => {
-                return Err(format!(
-                "fields {:?} and {:?} differ in kind (one is a string, the other a message list)",
-                chosen.as_str(),
-                rejected.as_str()
-            ))
+                return Err(SpecError::KindsDiffer {
+                    chosen: chosen.to_string(),
+                    rejected: rejected.to_string(),
+                })
             }
             (Some(Ok(kind)), Some(Ok(_))) => kind,
         };
@@ -210,9 +207,10 @@ impl Resolved {
             None if names.prompt.is_some() => return Err(missing(&prompt_path, "--prompt")),
             None => None,
             Some(Err(what)) => {
-                return Err(format!(
-                    "field {:?} is {what}; expected a string or a message list (use --prompt to name another field)",
-                    prompt_path.as_str()
+                return Err(not_text(
+                    &prompt_path,
+                    what,
+                    " (use --prompt to name another field)",
                 ))
             }
             Some(Ok(kind)) => Some(kind),
@@ -246,16 +244,15 @@ impl Resolved {
     }
 
     /// The paths the relabeler rewrites; they must not lie inside one another.
-    fn check_disjoint(&self) -> Result<(), String> {
+    fn check_disjoint(&self) -> Result<(), SpecError> {
         let paths = self.edited();
         for (i, a) in paths.iter().enumerate() {
             for b in &paths[i + 1..] {
                 if a.overlaps(b) {
-                    return Err(format!(
-                        "fields {:?} and {:?} overlap; each role needs its own field",
-                        a.as_str(),
-                        b.as_str()
-                    ));
+                    return Err(SpecError::Overlap {
+                        a: a.to_string(),
+                        b: b.to_string(),
+                    });
                 }
             }
         }
@@ -291,29 +288,35 @@ impl fmt::Display for Resolved {
     }
 }
 
-fn missing(path: &FieldPath, option: &str) -> String {
-    format!(
-        "no field {:?} in the first row; name the field with {option} PATH",
-        path.as_str()
-    )
+fn missing(path: &FieldPath, option: &'static str) -> SpecError {
+    SpecError::NoField {
+        path: path.to_string(),
+        option,
+    }
 }
 
 /// The overall score fields: given with `--chosen-score`/`--rejected-score`, or detected.
 fn overall_scores(
     row: &dyn RowShape,
     names: &FieldNames,
-) -> Result<(FieldPath, FieldPath), String> {
+) -> Result<(FieldPath, FieldPath), SpecError> {
     match (&names.chosen_score, &names.rejected_score) {
         (Some(c), Some(r)) => Ok((c.clone(), r.clone())),
-        (Some(_), None) | (None, Some(_)) => {
-            Err("--chosen-score and --rejected-score go together: give both".to_string())
-        }
-        (None, None) => find_pair(row, SCORE_NAMES.iter().map(|(c, r)| (c.to_string(), r.to_string()))).ok_or_else(|| {
-            let names: Vec<String> = SCORE_NAMES.iter().map(|(c, r)| format!("{c}/{r}")).collect();
-            format!(
-                "no score fields found (looked for {} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH",
-                names.join(", ")
-            )
+        (Some(_), None) | (None, Some(_)) => Err(SpecError::ScoresTogether),
+        (None, None) => find_pair(
+            row,
+            SCORE_NAMES
+                .iter()
+                .map(|(c, r)| (c.to_string(), r.to_string())),
+        )
+        .ok_or_else(|| {
+            let names: Vec<String> = SCORE_NAMES
+                .iter()
+                .map(|(c, r)| format!("{c}/{r}"))
+                .collect();
+            SpecError::NoScores {
+                looked_for: names.join(", "),
+            }
         }),
     }
 }
@@ -322,15 +325,14 @@ fn overall_scores(
 fn attribute_scores(
     row: &dyn RowShape,
     attribute: &Attribute,
-) -> Result<(FieldPath, FieldPath), String> {
+) -> Result<(FieldPath, FieldPath), SpecError> {
     if let Some(paths) = &attribute.paths {
         for path in [&paths.0, &paths.1] {
             if !row.has(path) {
-                return Err(format!(
-                    "no field {:?} in the first row for --attribute {}",
-                    path.as_str(),
-                    attribute.name
-                ));
+                return Err(SpecError::NoAttributeField {
+                    path: path.to_string(),
+                    name: attribute.name.clone(),
+                });
             }
         }
         return Ok(paths.clone());
@@ -340,11 +342,8 @@ fn attribute_scores(
         (format!("{n}_chosen"), format!("{n}_rejected")),
         (format!("chosen_{n}"), format!("rejected_{n}")),
     ];
-    find_pair(row, candidates.into_iter()).ok_or_else(|| {
-        format!(
-            "no fields for --attribute {n} (looked for {n}_chosen/{n}_rejected and chosen_{n}/rejected_{n}); write --attribute {n}=CHOSEN_PATH,REJECTED_PATH"
-        )
-    })
+    find_pair(row, candidates.into_iter())
+        .ok_or_else(|| SpecError::NoAttributeFields { name: n.clone() })
 }
 
 /// Finds the first candidate pair present at the top level, then inside object-valued fields.

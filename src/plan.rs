@@ -9,7 +9,7 @@
 
 use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
-use crate::relabel::{Half, Spec, Style, TextKind};
+use crate::relabel::{format_score, Half, Spec, Style, TextKind};
 
 /// What a representation found in one record's text field (prompt, chosen or rejected).
 #[derive(Debug, Clone, PartialEq)]
@@ -320,9 +320,13 @@ impl<'s> Planner<'s> {
                 path,
                 format!("{v} is not a finite number"),
             )),
-            &ScoreFact::Number(v) => match self.spec.template.check(v) {
-                Ok(()) => Ok(v),
-                Err(e) => Err(RowError::field(Reason::BadScore, path, e)),
+            &ScoreFact::Number(v) => match self.spec.template.outside(v) {
+                None => Ok(v),
+                Some(from) => Err(RowError::field(
+                    Reason::BadScore,
+                    path,
+                    format!("{} is outside --from-scale {from}", format_score(v)),
+                )),
             },
         }
     }

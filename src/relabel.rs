@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::error::SpecError;
+
 /// The header of the paper's goal text; `{lo}` and `{hi}` are the scale's ends.
 pub const DEFAULT_HEADER: &str = "You are an assistant that generates responses for the instruction while implicitly achieving the following target scores (on a scale of {lo}-{hi}, where {lo} is lowest and {hi} is highest):";
 
@@ -45,8 +47,10 @@ impl Default for Scale {
 
 impl Scale {
     /// Parses `LO-HI`; the `-` between the two is the first one after a digit.
-    pub fn parse(text: &str) -> Result<Scale, String> {
-        let bad = || format!("invalid scale {text:?}: write LO-HI, like 1-10 or 0-1");
+    pub fn parse(text: &str) -> Result<Scale, SpecError> {
+        let bad = || SpecError::ScaleSyntax {
+            text: text.to_string(),
+        };
         let bytes = text.as_bytes();
         let cut = (1..bytes.len())
             .find(|&i| bytes[i] == b'-' && bytes[i - 1].is_ascii_digit())
@@ -54,7 +58,9 @@ impl Scale {
         let lo: f64 = text[..cut].trim().parse().map_err(|_| bad())?;
         let hi: f64 = text[cut + 1..].trim().parse().map_err(|_| bad())?;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-            return Err(format!("invalid scale {text:?}: LO must be below HI"));
+            return Err(SpecError::ScaleOrder {
+                text: text.to_string(),
+            });
         }
         Ok(Scale { lo, hi })
     }
@@ -111,12 +117,10 @@ pub fn display_name(name: &str) -> String {
 
 impl Template {
     /// A custom goal text; it must contain `{score}` or `{scores}`.
-    pub fn new(text: impl Into<String>) -> Result<Template, String> {
+    pub fn new(text: impl Into<String>) -> Result<Template, SpecError> {
         let text = text.into();
         if !text.contains("{score}") && !text.contains("{scores}") {
-            return Err(format!(
-                "the template must contain the placeholder {{score}} (or {{scores}}), got {text:?}"
-            ));
+            return Err(SpecError::NoPlaceholder { template: text });
         }
         Ok(Template {
             text: Some(text),
@@ -160,15 +164,9 @@ impl Template {
         self.scale
     }
 
-    /// Checks a raw score against `--from-scale`; a score outside it is a bad row.
-    pub fn check(&self, raw: f64) -> Result<(), String> {
-        match self.from {
-            Some(from) if !from.contains(raw) => Err(format!(
-                "{} is outside --from-scale {from}",
-                format_score(raw)
-            )),
-            _ => Ok(()),
-        }
+    /// The `--from-scale` a raw score lies outside of, if any (such a score is a bad row).
+    pub fn outside(&self, raw: f64) -> Option<Scale> {
+        self.from.filter(|from| !from.contains(raw))
     }
 
     /// The printed form of a raw score: mapped onto the goal's scale, rounded, formatted.
@@ -344,17 +342,14 @@ pub enum Layout {
 
 impl Layout {
     /// Finds the layout from the JSON kinds of the three text fields.
-    pub fn detect(prompt: Option<TextKind>, responses: TextKind) -> Result<Layout, String> {
+    pub fn detect(prompt: Option<TextKind>, responses: TextKind) -> Result<Layout, SpecError> {
         match (prompt, responses) {
             (Some(TextKind::Text), TextKind::Messages) => Ok(Layout::H4),
             (Some(TextKind::Messages), TextKind::Messages) => Ok(Layout::ConversationalExplicit),
             (None, TextKind::Messages) => Ok(Layout::ConversationalImplicit),
             (Some(TextKind::Text), TextKind::Text) => Ok(Layout::Standard),
             (None, TextKind::Text) => Ok(Layout::StandardImplicit),
-            (Some(TextKind::Messages), TextKind::Text) => Err(
-                "the prompt is a message list but the responses are strings; no known layout pairs them"
-                    .to_string(),
-            ),
+            (Some(TextKind::Messages), TextKind::Text) => Err(SpecError::NoLayout),
         }
     }
 
@@ -405,7 +400,7 @@ impl Layout {
     }
 
     /// The style used when none is asked for, or an error when the asked one can't apply.
-    pub fn resolve_style(self, asked: Option<Style>) -> Result<Style, String> {
+    pub fn resolve_style(self, asked: Option<Style>) -> Result<Style, SpecError> {
         let kind = match self.site() {
             Site::PromptText | Site::ResponseTexts => TextKind::Text,
             Site::PromptList | Site::ResponseLists => TextKind::Messages,
@@ -416,11 +411,11 @@ impl Layout {
 
 /// The style goals take in a field of this kind: strings always take a prefix; message lists take
 /// the asked style, a system message by default. `what` names the field or layout for the error.
-pub fn resolve_style(kind: TextKind, asked: Option<Style>, what: &str) -> Result<Style, String> {
+pub fn resolve_style(kind: TextKind, asked: Option<Style>, what: &str) -> Result<Style, SpecError> {
     match (kind, asked) {
-        (TextKind::Text, Some(Style::System)) => Err(format!(
-            "--style system needs message lists, but {what} holds plain strings; use --style prefix"
-        )),
+        (TextKind::Text, Some(Style::System)) => Err(SpecError::StyleNeedsLists {
+            what: what.to_string(),
+        }),
         (TextKind::Text, _) => Ok(Style::Prefix),
         (TextKind::Messages, asked) => Ok(asked.unwrap_or(Style::System)),
     }
@@ -514,7 +509,8 @@ mod tests {
             .with_precision(Some(1));
         assert_eq!(t.value(0.8901), "9");
         assert_eq!(t.value(0.5), "5.5");
-        assert_eq!(t.check(1.5).unwrap_err(), "1.5 is outside --from-scale 0-1");
+        assert_eq!(t.outside(1.5), Some(Scale { lo: 0.0, hi: 1.0 }));
+        assert_eq!(t.outside(0.5), None);
         assert_eq!(Scale::parse("-1-1").unwrap(), Scale { lo: -1.0, hi: 1.0 });
         assert!(Scale::parse("10-1").is_err());
         assert!(Scale::parse("abc").is_err());
@@ -531,7 +527,7 @@ mod tests {
     fn template_needs_placeholder() {
         assert!(Template::new("Score: {score}").is_ok());
         assert_eq!(
-            Template::new("no placeholder").unwrap_err(),
+            Template::new("no placeholder").unwrap_err().to_string(),
             "the template must contain the placeholder {score} (or {scores}), got \"no placeholder\""
         );
     }

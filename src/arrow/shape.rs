@@ -2,6 +2,7 @@
 
 use arrow_schema::{DataType, Field, Schema};
 
+use crate::error::SpecError;
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::relabel::{Style, TextKind};
 
@@ -59,19 +60,19 @@ pub fn detect(
     schema: &Schema,
     names: &FieldNames,
     style: Option<Style>,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, SpecError> {
     let shape = SchemaShape(schema);
     let resolved = Resolved::detect(&shape, names, style)?;
     for path in resolved.scores.iter().flat_map(|(c, r)| [c, r]) {
-        let field = shape
-            .field(path)
-            .ok_or_else(|| format!("no column {:?}", path.as_str()))?;
+        let field = shape.field(path).ok_or_else(|| SpecError::NoField {
+            path: path.to_string(),
+            option: "--chosen-score/--rejected-score",
+        })?;
         if !field.data_type().is_numeric() {
-            return Err(format!(
-                "score column {:?} is {}; expected a number column",
-                path.as_str(),
-                field.data_type()
-            ));
+            return Err(SpecError::ScoreColumnType {
+                path: path.to_string(),
+                data_type: field.data_type().to_string(),
+            });
         }
     }
     Ok(resolved)

@@ -70,7 +70,7 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     }
     eprintln!("{message}");
     let code = match lib {
-        Some(raug::Error::Usage(_)) => Exit::Usage,
+        Some(e) if e.is_usage() => Exit::Usage,
         Some(raug::Error::Internal(_)) => Exit::Internal,
         _ => Exit::Data,
     };

@@ -48,7 +48,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         .num_threads(threads)
         .thread_name(|i| format!("raug-worker-{i}"))
         .build()
-        .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
+        .map_err(|e| Error::Internal(format!("can't start {threads} threads: {e}")))?;
     // One stream per half in blocks order: the first is written as it comes, the later ones
     // wait in anonymous temporary files until it is done.
     let streams = Arrangement::of(&job.spec).streams(job.spec.halves().len());
@@ -100,7 +100,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                     tx,
                 )
             })
-            .map_err(|e| Error::Usage(format!("can't start the reader thread: {e}")))?
+            .map_err(|e| Error::io("the reader thread", e))?
     };
 
     let result = (|| -> Result<Summary> {
@@ -316,7 +316,12 @@ fn detect_in(
         match detect(text, fields, style) {
             Ok(Some(resolved)) => return Ok(Some(resolved)),
             Ok(None) => {}
-            Err(e) => return Err(Error::Usage(format!("{name}:{number}: {e}"))),
+            Err(problem) => {
+                return Err(Error::Spec {
+                    at: format!("{name}:{number}"),
+                    problem,
+                })
+            }
         }
     }
     Ok(None)

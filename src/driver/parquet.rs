@@ -171,10 +171,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             )));
         }
     }
-    let resolved = Arc::new(
-        detect(&first.schema, &job.fields, job.spec.style)
-            .map_err(|e| Error::Usage(format!("{}: {e}", first.name)))?,
-    );
+    let resolved = Arc::new(detect(&first.schema, &job.fields, job.spec.style).map_err(
+        |problem| Error::Spec {
+            at: first.name.clone(),
+            problem,
+        },
+    )?);
     let halves = job.spec.halves().len();
     let arrangement = Arrangement::of(&job.spec);
     let blocks = arrangement == Arrangement::Blocks;
@@ -229,7 +231,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| Error::Usage(format!("can't start {threads} threads: {e}")))?;
+        .map_err(|e| Error::Internal(format!("can't start {threads} threads: {e}")))?;
     // Row groups in flight: one per worker and two finished, waiting to be written. More only
     // held memory (measured: 6 cost 60 MiB more than 4 in the interleaved order, no faster).
     let permits = Arc::new(Permits::new(threads + 2));

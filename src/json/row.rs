@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use serde_json::value::RawValue;
 
-use crate::error::{Reason, RowError};
+use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::json::object::{describe, lookup, span, Object};
 use crate::plan::{
@@ -57,7 +57,7 @@ pub fn detect(
     line: &str,
     names: &FieldNames,
     style: Option<Style>,
-) -> Result<Option<Resolved>, String> {
+) -> Result<Option<Resolved>, SpecError> {
     match Object::parse(line) {
         Ok(object) => Resolved::detect(&Shape(object), names, style).map(Some),
         Err(_) => Ok(None),

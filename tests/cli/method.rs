@@ -444,7 +444,7 @@ fn condition_matches_the_training_prompts() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "raug: error: --style system needs message lists, but field \"instruction\" holds plain strings; use --style prefix\n"
+        "raug: error: alpaca.jsonl:1: --style system needs message lists, but field \"instruction\" holds plain strings; use --style prefix\n"
     );
 }
 
