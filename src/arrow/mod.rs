@@ -52,8 +52,8 @@ pub struct BatchRelabeler<'s> {
     schema: SchemaRef,
 }
 
-/// A column looked up by path: the top-level index and the array.
-fn column(batch: &RecordBatch, path: &FieldPath) -> Result<ArrayRef, ArrowError> {
+/// The column at a path: a top-level column, or a field inside struct columns.
+pub fn column(batch: &RecordBatch, path: &FieldPath) -> Result<ArrayRef, ArrowError> {
     let parts = path.parts();
     let mut array = batch
         .column_by_name(&parts[0])

@@ -1,7 +1,9 @@
 //! `raug pairs`: preference pairs from several scored responses per prompt.
 
+use raug::driver::source_format;
 use raug::fields::FieldPath;
-use raug::pairs::{pairs, PairSpec, Strategy};
+use raug::io::Format;
+use raug::pairs::{pairs, pairs_batches, PairSpec, Strategy};
 
 use super::common::IoArgs;
 
@@ -129,9 +131,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         messages: args.messages,
         skip_bad: args.skip_bad,
     };
-    let rows = args.io.rows()?;
+    let sources = args.io.sources()?;
+    let given = args.io.input_format.map(Format::from);
+    let parquet = sources
+        .iter()
+        .all(|s| source_format(s, given) == Format::Parquet);
     let mut sink = args.io.row_sink()?;
-    let summary = pairs(rows, &spec, |line| sink.write_rows(line))?;
+    let summary = match sources.as_slice() {
+        // Parquet stays Arrow, so the pairs' columns keep the input's types.
+        [source] if parquet => {
+            let (schema, batches) = raug::rows::parquet_batches(source)?;
+            pairs_batches(&schema, batches, &source.name(), &spec, |batch| {
+                sink.write_batch(batch)
+            })?
+        }
+        _ => pairs(args.io.rows()?, &spec, |line| sink.write_rows(line))?,
+    };
     sink.finish()?;
     if !args.io.quiet {
         eprintln!("raug: {}", summary.line());

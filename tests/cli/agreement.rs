@@ -365,3 +365,106 @@ fn condition_keeps_parquet_types() {
         ]
     );
 }
+
+/// Every number as a float, so JSON's `4.0` (pairs writes scores as floats) and Parquet's `4`
+/// (an int64 column kept as it was) compare equal.
+fn numbers_as_floats(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, numbers_as_floats(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[test]
+fn pairs_from_parquet_are_the_jsonl_pairs_with_the_input_types() {
+    let wd = Workdir::new();
+    let helpsteer = real("llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl");
+    let stack =
+        real("llm-thankfulness-claude__HuggingFaceH4_stack-exchange-preferences_sample.jsonl");
+    pyarrow_parquet(&wd, &helpsteer, "helpsteer.parquet", 100);
+    pyarrow_parquet(&wd, &stack, "stack.parquet", 7);
+    let flat = [
+        "--group-by",
+        "prompt",
+        "--text",
+        "response",
+        "--score",
+        "helpfulness",
+    ];
+    let nested = [
+        "--prompt",
+        "question",
+        "--responses",
+        "answers",
+        "--text",
+        "text",
+        "--score",
+        "pm_score",
+    ];
+    let cases: [(&std::path::Path, &str, &[&str], &[&str]); 6] = [
+        (&helpsteer, "helpsteer.parquet", &flat, &[]),
+        (
+            &helpsteer,
+            "helpsteer.parquet",
+            &flat,
+            &["--strategy", "all", "--min-gap", "2"],
+        ),
+        (
+            &helpsteer,
+            "helpsteer.parquet",
+            &flat,
+            &["--strategy", "best-random", "--seed", "3", "--messages"],
+        ),
+        (&stack, "stack.parquet", &nested, &[]),
+        (&stack, "stack.parquet", &nested, &["--strategy", "all"]),
+        (
+            &stack,
+            "stack.parquet",
+            &nested,
+            &["--strategy", "best-random", "--messages"],
+        ),
+    ];
+    for (jsonl, parquet, fields, options) in cases {
+        let mut outputs = Vec::new();
+        let mut summaries = Vec::new();
+        for (input, output) in [(jsonl.to_str().unwrap(), "p.jsonl"), (parquet, "p.parquet")] {
+            let mut args = vec!["pairs", input, "-o", output];
+            args.extend_from_slice(fields);
+            args.extend_from_slice(options);
+            let run = wd.run(&args);
+            assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+            summaries.push(run.stderr);
+            let got = if output.ends_with(".parquet") {
+                rows(&py(&["rows", wd.path(output).to_str().unwrap()]))
+            } else {
+                rows(&wd.read(output))
+            };
+            outputs.push(got.into_iter().map(numbers_as_floats).collect::<Vec<_>>());
+        }
+        assert_eq!(summaries[0], summaries[1], "{parquet} {options:?}");
+        assert!(!outputs[0].is_empty(), "{parquet} {options:?}");
+        assert_rows_eq(&outputs[1], &outputs[0]);
+    }
+    // The Parquet path keeps the input's column types: the scores stay integers.
+    let run = wd.run(
+        &[
+            &["pairs", "helpsteer.parquet", "-o", "p.parquet"][..],
+            &flat,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let info = py(&["info", wd.path("p.parquet").to_str().unwrap()]);
+    assert!(info.contains("score_chosen: int64"), "{info}");
+    assert!(info.contains("correctness_rejected: int64"), "{info}");
+}

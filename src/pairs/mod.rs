@@ -1,6 +1,8 @@
 //! Preference pairs from several scored responses per prompt, for `relabel` to condition on:
 //! nested (a list of responses in each row) or flat (one row per response, grouped by a key).
 
+mod arrow;
+
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -9,6 +11,8 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Location, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::rows::Row;
+
+pub use self::arrow::pairs_batches;
 
 /// How pairs are picked among a prompt's responses (`--strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,37 +149,26 @@ fn splitmix64(mut x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The (chosen, rejected) indices for one prompt's responses. `group` seeds `best-random` so
-/// each prompt's draw depends only on the seed and its position.
-fn choose(responses: &[Response], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
-    if responses.len() < 2 {
+/// The (chosen, rejected) indices among one prompt's response scores: the one rule of both
+/// representations. `group` seeds `best-random` so each prompt's draw depends only on the seed
+/// and its position.
+fn choose(scores: &[f64], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
+    if scores.len() < 2 {
         return Vec::new();
     }
-    let first_max = (0..responses.len())
-        .reduce(|a, b| {
-            if responses[b].score > responses[a].score {
-                b
-            } else {
-                a
-            }
-        })
+    let first_max = (0..scores.len())
+        .reduce(|a, b| if scores[b] > scores[a] { b } else { a })
         .expect("two or more");
-    let first_min = (0..responses.len())
-        .reduce(|a, b| {
-            if responses[b].score < responses[a].score {
-                b
-            } else {
-                a
-            }
-        })
+    let first_min = (0..scores.len())
+        .reduce(|a, b| if scores[b] < scores[a] { b } else { a })
         .expect("two or more");
-    if responses[first_max].score == responses[first_min].score {
+    if scores[first_max] == scores[first_min] {
         return Vec::new(); // all tied
     }
     match spec.strategy {
         Strategy::BestWorst => vec![(first_max, first_min)],
         Strategy::BestRandom => {
-            let draw = splitmix64(spec.seed ^ splitmix64(group)) % (responses.len() as u64 - 1);
+            let draw = splitmix64(spec.seed ^ splitmix64(group)) % (scores.len() as u64 - 1);
             let mut other = draw as usize;
             if other >= first_max {
                 other += 1;
@@ -184,9 +177,9 @@ fn choose(responses: &[Response], spec: &PairSpec, group: u64) -> Vec<(usize, us
         }
         Strategy::All => {
             let mut pairs = Vec::new();
-            for (i, a) in responses.iter().enumerate() {
-                for (j, b) in responses.iter().enumerate() {
-                    if a.score > b.score && a.score - b.score >= spec.min_gap {
+            for (i, &a) in scores.iter().enumerate() {
+                for (j, &b) in scores.iter().enumerate() {
+                    if a > b && a - b >= spec.min_gap {
                         pairs.push((i, j));
                     }
                 }
@@ -232,7 +225,8 @@ pub fn pairs(
     let mut summary = PairSummary::default();
     let mut write = |prompt: &Value, responses: &[Response], group: u64, s: &mut PairSummary| {
         s.prompts += 1;
-        let chosen = choose(responses, spec, group);
+        let scores: Vec<f64> = responses.iter().map(|r| r.score).collect();
+        let chosen = choose(&scores, spec, group);
         if chosen.is_empty() {
             s.no_pair += 1;
         }
@@ -351,12 +345,8 @@ pub fn pairs(
 mod tests {
     use super::*;
 
-    fn resp(score: f64) -> Response {
-        Response {
-            text: json!(format!("r{score}")),
-            score,
-            numbers: vec![],
-        }
+    fn resp(score: f64) -> f64 {
+        score
     }
 
     fn spec(strategy: Strategy) -> PairSpec {
