@@ -133,16 +133,27 @@ fn spec(shape: Shape) -> impl Strategy<Value = Spec> {
         prop_oneof![Just(Order::Interleaved), Just(Order::Blocks)],
         style,
         any::<bool>(),
+        prop_oneof![
+            Just(None),
+            Just(Some("Aim for {score}!")),
+            Just(Some("Targets ({lo} to {hi}):\n{scores}"))
+        ],
+        prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1u32))],
     )
-        .prop_map(|(goals, keep_original, ties, order, style, from)| Spec {
-            template: Template::default()
-                .with_from_scale(from.then(|| Scale::parse("0-10").expect("valid"))),
-            goals,
-            keep_original,
-            ties,
-            order,
-            style,
-        })
+        .prop_map(
+            |(goals, keep_original, ties, order, style, from, text, precision)| Spec {
+                template: text
+                    .map_or_else(Template::default, |t| Template::new(t).expect("valid"))
+                    .with_scale(Scale::parse("0-10").expect("valid"))
+                    .with_from_scale(from.then(|| Scale::parse("0-5").expect("valid")))
+                    .with_precision(precision),
+                goals,
+                keep_original,
+                ties,
+                order,
+                style,
+            },
+        )
 }
 
 fn case() -> impl Strategy<Value = (Shape, bool, Spec, Vec<Value>)> {
