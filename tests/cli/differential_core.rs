@@ -173,13 +173,7 @@ pub fn through_json(lines: &[String], spec: &Spec, names: &FieldNames) -> Result
             rejected.push((i, e.reason.as_str(), e.to_string()));
         }
     }
-    let rows = outs
-        .concat()
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).map(normalize))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("JSON output is not JSON: {e}"))?;
+    let rows = json_rows(&outs.concat()).map_err(|e| format!("JSON output is not JSON: {e}"))?;
     Ok(Outcome { rows, rejected })
 }
 
@@ -217,13 +211,8 @@ pub fn through_arrow(
         writer.write(batch).map_err(|e| e.to_string())?;
     }
     writer.finish().map_err(|e| e.to_string())?;
-    let rows = writer
-        .into_inner()
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).map(normalize))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("Arrow output is not JSON: {e}"))?;
+    let rows =
+        json_rows(&writer.into_inner()).map_err(|e| format!("Arrow output is not JSON: {e}"))?;
     Ok(Outcome { rows, rejected })
 }
 
@@ -239,8 +228,17 @@ pub fn decode(lines: &[String], schema: &SchemaRef) -> Result<RecordBatch, Strin
     arrow_select::concat::concat_batches(schema, &batches).map_err(|e| e.to_string())
 }
 
+/// JSON Lines as values, numbers normalized.
+fn json_rows(lines: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).map(normalize))
+        .collect()
+}
+
 /// Every number as a float, so `8` and `8.0` compare equal.
-fn normalize(value: Value) -> Value {
+pub fn normalize(value: Value) -> Value {
     match value {
         Value::Number(n) => n
             .as_f64()
