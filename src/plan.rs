@@ -108,13 +108,6 @@ pub struct OutRecord {
     pub swap_also: Vec<bool>,
 }
 
-impl OutRecord {
-    /// Whether any field of the record differs from the input's.
-    pub fn edits(&self) -> bool {
-        self.swap || self.prompt.is_some() || self.chosen.is_some() || self.rejected.is_some()
-    }
-}
-
 /// The outcome of one record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {

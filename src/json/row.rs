@@ -130,14 +130,6 @@ impl<'s> Relabeler<'s> {
         self.planner.halves().len()
     }
 
-    /// The plan of one line (a JSON object, no newline), without writing anything.
-    pub fn plan(&self, line: &str) -> Result<Plan, RowError> {
-        let line = line.trim_end();
-        let object = Object::parse(line)?;
-        let found = self.find(line, &object)?;
-        self.planner.plan(&found.facts)
-    }
-
     /// Relabels one line (a JSON object, no newline). Output rows are appended, newline
     /// terminated, to `outs` (one buffer per half in blocks order, see [`Relabeler::streams`],
     /// else one). Nothing is written when the row is bad.
