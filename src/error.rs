@@ -261,6 +261,17 @@ pub enum Error {
         /// What can't work.
         problem: SpecError,
     },
+    /// Every row was rejected (under `--on-error skip`): an empty output is no success. Nothing
+    /// is written.
+    #[error("every one of the {rows} rows was rejected ({reasons}); the first: {first}; nothing was written")]
+    NothingKept {
+        /// The rows read.
+        rows: u64,
+        /// The count of each reason, as `reason: n, ...`.
+        reasons: String,
+        /// The first rejected row's location and problem.
+        first: String,
+    },
     /// A bug, not the data's or the user's fault: a worker thread panicked or stopped without a
     /// word. Nothing is written.
     #[error("internal error: {0}; this is a bug in raug, please report it")]

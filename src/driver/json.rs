@@ -151,6 +151,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     if reader_result.is_err() {
         return Err(Error::Internal("the reader thread panicked".to_string()));
     }
+    if let Some(e) = summary.nothing_kept() {
+        return Err(e);
+    }
     spills.replay(&mut output)?;
     output.finish()?;
     if let Some(rejects) = rejects {

@@ -246,6 +246,23 @@ impl Summary {
         }
     }
 
+    /// The error of a run that rejected every row it read: its output would be empty, which is
+    /// no success. `None` when a row was kept (or dropped as a tie), or nothing was read.
+    pub(crate) fn nothing_kept(&self) -> Option<Error> {
+        (self.rows_in > 0 && self.skipped == self.rows_in).then(|| {
+            let reasons: Vec<String> = self
+                .skipped_by_reason
+                .iter()
+                .map(|(r, n)| format!("{r}: {n}"))
+                .collect();
+            Error::NothingKept {
+                rows: self.rows_in,
+                reasons: reasons.join(", "),
+                first: self.first_skip.clone().unwrap_or_default(),
+            }
+        })
+    }
+
     pub(crate) fn skip(&mut self, reason: Reason, first: impl FnOnce() -> String) {
         self.skipped += 1;
         *self.skipped_by_reason.entry(reason.as_str()).or_default() += 1;

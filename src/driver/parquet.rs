@@ -382,6 +382,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             inputs[units[done].0].name, units[done].1
         )));
     }
+    if let Some(e) = summary.nothing_kept() {
+        return Err(e);
+    }
     spills.replay(&mut writer)?;
     writer.finish()?;
     if let Some(rejects) = rejects {

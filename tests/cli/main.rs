@@ -5,6 +5,7 @@ mod differential;
 mod differential_core;
 mod errors;
 mod harness;
+mod integrity;
 mod layers;
 mod method;
 mod parquet;
