@@ -219,6 +219,19 @@ impl Target {
     }
 }
 
+/// Refuses a whole-file compression of Parquet (`out.parquet.gz`): no reader opens such a file,
+/// raug included; Parquet compresses its own columns.
+pub fn check_compression(target: &Target, format: Format, compression: Compression) -> Result<()> {
+    if format == Format::Parquet && compression != Compression::None {
+        return Err(Error::Usage(format!(
+            "{}: Parquet can't be gzip- or zstd-compressed as a whole (no reader opens that); \
+             name it .parquet, and pick the codec of its columns with --compression",
+            target.name()
+        )));
+    }
+    Ok(())
+}
+
 /// Temporary files to delete if the process is interrupted.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 

@@ -140,6 +140,7 @@ impl IoArgs {
             .map(Format::from)
             .or_else(|| target.format())
             .unwrap_or(Format::Jsonl);
+        raug::io::check_compression(&target, format, target.compression())?;
         let output = raug::io::Output::create(&target, target.compression())?;
         Ok(raug::write::create(
             output,

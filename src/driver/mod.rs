@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{Error, Reason, Result};
 use crate::fields::FieldNames;
 pub use crate::io::glob_match;
-use crate::io::{same_file, Compression, Format, Source, Target};
+use crate::io::{check_compression, same_file, Compression, Format, Source, Target};
 use crate::relabel::Spec;
 pub use crate::write::ParquetCompression;
 
@@ -351,6 +351,16 @@ pub fn relabel(job: &Job) -> Result<Summary> {
         return folder::relabel(job);
     }
     check_paths(job)?;
+    check_compression(
+        &job.output,
+        output_format(job),
+        job.output_compression
+            .unwrap_or_else(|| job.output.compression()),
+    )?;
+    if let Some(rejects) = &job.rejects {
+        let format = rejects.format().unwrap_or(Format::Jsonl);
+        check_compression(rejects, format, rejects.compression())?;
+    }
     let formats: Vec<Format> = job.inputs.iter().map(|s| input_format(job, s)).collect();
     let parquet = formats.iter().filter(|f| **f == Format::Parquet).count();
     if parquet == 0 {

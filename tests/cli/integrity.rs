@@ -54,3 +54,37 @@ fn a_run_that_rejects_every_row_fails_and_writes_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(wd.read("out.jsonl"), "");
 }
+
+#[test]
+fn whole_file_compressed_parquet_is_refused_before_anything_is_written() {
+    let wd = Workdir::new();
+    let input = wd.write(
+        "in.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#,
+            "\n"
+        ),
+    );
+    pyarrow_parquet(&wd, &input, "in.parquet", 10);
+    let cases: [&[&str]; 4] = [
+        &["relabel", "in.jsonl", "-o", "out.parquet.gz"],
+        &["relabel", "in.parquet", "-o", "out.parquet.zst"],
+        &["relabel", "in.jsonl", "-o", "out.jsonl", "--on-error", "skip", "--rejects", "out.parquet.gz"],
+        &["condition", "in.jsonl", "-o", "out.parquet.gz"],
+    ];
+    for args in cases {
+        let run = wd.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let target = args.iter().find(|a| a.contains(".parquet.")).unwrap();
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: error: {target}: Parquet can't be gzip- or zstd-compressed as a whole (no reader opens that); name it .parquet, and pick the codec of its columns with --compression\n"
+            ),
+            "{args:?}"
+        );
+        assert!(!wd.path(target).exists());
+        assert!(!wd.path("out.jsonl").exists());
+    }
+    wd.assert_no_temporary_files();
+}
