@@ -219,6 +219,51 @@ impl Target {
     }
 }
 
+/// The error of making a temporary file in `dir`, without tempfile's mention of the hidden
+/// temporary path (the user named the output, and the message names that): the folder's own
+/// error when it can't be used, else the error's kind.
+fn without_temp_path(e: io::Error, dir: &Path) -> io::Error {
+    match fs::metadata(dir) {
+        Err(folder) => folder,
+        Ok(_) => io::Error::from(e.kind()),
+    }
+}
+
+/// Refuses outputs that would destroy an input (the rename happens after it is read) or each
+/// other, before a byte is read: `outputs` are (what, target) pairs, `what` naming the option in
+/// the message. Standard input may be read only once.
+pub fn check_distinct(inputs: &[Source], outputs: &[(&str, &Target)]) -> Result<()> {
+    for (i, (what, target)) in outputs.iter().enumerate() {
+        let Target::File(out) = target else { continue };
+        for input in inputs {
+            if let Source::File(path) = input {
+                if same_file(path, out) {
+                    return Err(Error::Usage(format!(
+                        "{what} {} is also an input; write to another file",
+                        out.display()
+                    )));
+                }
+            }
+        }
+        for (other, earlier) in &outputs[..i] {
+            if let Target::File(b) = earlier {
+                if out == b || same_file(out, b) {
+                    return Err(Error::Usage(format!(
+                        "{other} and {what} are both {}",
+                        out.display()
+                    )));
+                }
+            }
+        }
+    }
+    if inputs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
+        return Err(Error::Usage(
+            "standard input (-) can be read only once".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a whole-file compression of Parquet (`out.parquet.gz`): no reader opens such a file,
 /// raug included; Parquet compresses its own columns.
 pub fn check_compression(target: &Target, format: Format, compression: Compression) -> Result<()> {
@@ -322,7 +367,7 @@ impl Output {
                         .prefix(&format!(".{file_name}."))
                         .suffix(".raug-tmp")
                         .tempfile_in(&dir)
-                        .map_err(|e| Error::io(&name, e))?;
+                        .map_err(|e| Error::io(&name, without_temp_path(e, &dir)))?;
                     let (file, temp_path) = temp.into_parts();
                     let temp_path = Pending::new(temp_path);
                     replaces = existing.is_some();

@@ -135,6 +135,7 @@ impl IoArgs {
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
     pub fn row_sink(&self) -> anyhow::Result<Box<dyn raug::write::Writer>> {
         let target = self.target();
+        raug::io::check_distinct(&self.sources()?, &[("the output", &target)])?;
         let format = self
             .output_format
             .map(Format::from)

@@ -205,6 +205,18 @@ impl Args {
 /// Runs `raug relabel`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut job = args.job()?;
+    // Every path this run writes, checked against the inputs and each other before a byte is
+    // read; the stats file is opened (as a temporary beside it) before the output is written,
+    // so a bad --stats path fails the run before anything is committed.
+    let stats_target = args.stats.clone().map(Target::File);
+    let mut outputs = vec![("the output", &job.output)];
+    outputs.extend(job.rejects.as_ref().map(|r| ("the rejects file", r)));
+    outputs.extend(stats_target.as_ref().map(|s| ("--stats", s)));
+    raug::io::check_distinct(&job.inputs, &outputs)?;
+    let stats = stats_target
+        .as_ref()
+        .map(|t| Output::create(t, Compression::None))
+        .transpose()?;
     let progress = args.io.progress(&job.inputs);
     job.progress = progress.as_ref().map(|(_, p)| p.clone());
     let result = driver::relabel(&job);
@@ -212,8 +224,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let summary = result?;
-    if let Some(path) = &args.stats {
-        write_stats(path, &summary)?;
+    if let Some(stats) = stats {
+        write_stats(stats, &summary)?;
     }
     if !args.io.quiet {
         eprintln!("raug: {}", summary.line());
@@ -224,8 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_stats(path: &std::path::Path, summary: &Summary) -> anyhow::Result<()> {
-    let mut out = Output::create(&Target::File(path.to_path_buf()), Compression::None)?;
+fn write_stats(mut out: Output, summary: &Summary) -> anyhow::Result<()> {
     let mut json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
     json.push(b'\n');
     out.write_bytes(&json)?;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::{Error, Reason, Result};
 use crate::fields::FieldNames;
 pub use crate::io::glob_match;
-use crate::io::{check_compression, same_file, Compression, Format, Source, Target};
+use crate::io::{check_compression, check_distinct, Compression, Format, Source, Target};
 use crate::relabel::Spec;
 pub use crate::write::ParquetCompression;
 
@@ -301,36 +301,11 @@ pub fn source_format(source: &Source, given: Option<Format>) -> Format {
     }
 }
 
-/// Refuses to overwrite an input: the rename would destroy it after it is read.
+/// Refuses to overwrite an input, or to write two outputs to one file.
 pub(crate) fn check_paths(job: &Job) -> Result<()> {
-    let outputs = [Some(&job.output), job.rejects.as_ref()];
-    for target in outputs.into_iter().flatten() {
-        let Target::File(out) = target else { continue };
-        for input in &job.inputs {
-            if let Source::File(path) = input {
-                if same_file(path, out) {
-                    return Err(Error::Usage(format!(
-                        "the output {} is also an input; write to another file",
-                        out.display()
-                    )));
-                }
-            }
-        }
-    }
-    if let (Target::File(a), Some(Target::File(b))) = (&job.output, &job.rejects) {
-        if a == b || same_file(a, b) {
-            return Err(Error::Usage(format!(
-                "the output and the rejects file are both {}",
-                a.display()
-            )));
-        }
-    }
-    if job.inputs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
-        return Err(Error::Usage(
-            "standard input (-) can be read only once".to_string(),
-        ));
-    }
-    Ok(())
+    let mut outputs = vec![("the output", &job.output)];
+    outputs.extend(job.rejects.as_ref().map(|r| ("the rejects file", r)));
+    check_distinct(&job.inputs, &outputs)
 }
 
 /// Relabels a job's inputs into its output: a folder is mirrored file by file, Parquet goes

@@ -69,7 +69,16 @@ fn whole_file_compressed_parquet_is_refused_before_anything_is_written() {
     let cases: [&[&str]; 4] = [
         &["relabel", "in.jsonl", "-o", "out.parquet.gz"],
         &["relabel", "in.parquet", "-o", "out.parquet.zst"],
-        &["relabel", "in.jsonl", "-o", "out.jsonl", "--on-error", "skip", "--rejects", "out.parquet.gz"],
+        &[
+            "relabel",
+            "in.jsonl",
+            "-o",
+            "out.jsonl",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "out.parquet.gz",
+        ],
         &["condition", "in.jsonl", "-o", "out.parquet.gz"],
     ];
     for args in cases {
@@ -85,6 +94,104 @@ fn whole_file_compressed_parquet_is_refused_before_anything_is_written() {
         );
         assert!(!wd.path(target).exists());
         assert!(!wd.path("out.jsonl").exists());
+    }
+    wd.assert_no_temporary_files();
+}
+
+#[test]
+fn every_path_a_command_writes_is_checked_before_a_byte_is_read() {
+    let wd = Workdir::new();
+    let row = concat!(
+        r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#,
+        "\n"
+    );
+    wd.write("data.jsonl", row);
+    wd.write("out.jsonl", "old\n");
+    let skip = ["--on-error", "skip"];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "relabel",
+                "data.jsonl",
+                "-o",
+                "out.jsonl",
+                "--stats",
+                "data.jsonl",
+            ],
+            "--stats data.jsonl is also an input; write to another file",
+        ),
+        (
+            &[
+                "relabel",
+                "data.jsonl",
+                "-o",
+                "out.jsonl",
+                "--stats",
+                "out.jsonl",
+            ],
+            "the output and --stats are both out.jsonl",
+        ),
+        (
+            &[
+                &[
+                    "relabel",
+                    "data.jsonl",
+                    "-o",
+                    "o2.jsonl",
+                    "--rejects",
+                    "r.jsonl",
+                    "--stats",
+                    "r.jsonl",
+                ][..],
+                &skip,
+            ]
+            .concat(),
+            "the rejects file and --stats are both r.jsonl",
+        ),
+        (
+            &["condition", "data.jsonl", "-o", "data.jsonl"],
+            "the output data.jsonl is also an input; write to another file",
+        ),
+        (
+            &[
+                "pairs",
+                "data.jsonl",
+                "--group-by",
+                "prompt",
+                "--text",
+                "chosen",
+                "--score",
+                "score_chosen",
+                "-o",
+                "data.jsonl",
+            ],
+            "the output data.jsonl is also an input; write to another file",
+        ),
+        (
+            &[
+                "relabel",
+                "data.jsonl",
+                "-o",
+                "out.jsonl",
+                "--stats",
+                "nodir/stats.json",
+            ],
+            "nodir/stats.json: No such file or directory (os error 2)",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = wd.run(args);
+        let code = if message.contains("os error") { 1 } else { 2 };
+        assert_eq!(run.code, code, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, format!("raug: error: {message}\n"), "{args:?}");
+        assert_eq!(wd.read("data.jsonl"), row, "{args:?}: the input stays");
+        assert_eq!(
+            wd.read("out.jsonl"),
+            "old\n",
+            "{args:?}: the old output stays"
+        );
+        assert!(!wd.path("o2.jsonl").exists());
+        assert!(!wd.path("r.jsonl").exists());
     }
     wd.assert_no_temporary_files();
 }
