@@ -61,6 +61,24 @@ impl Compression {
         }
     }
 
+    /// The file extension that names it.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => "gz",
+            Compression::Zstd => "zst",
+        }
+    }
+
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "un",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
     /// The compression whose magic number starts `head`.
     pub fn sniff(head: &[u8]) -> Compression {
         if head.starts_with(&[0x1f, 0x8b]) {
@@ -120,6 +138,20 @@ impl Source {
         };
         let head = read_head(&mut counted, 4).map_err(|e| Error::io(self.name(), e))?;
         let compression = Compression::sniff(&head);
+        if let Source::File(path) = self {
+            let named = Compression::from_path(path);
+            if named != Compression::None && compression != named && !head.is_empty() {
+                return Err(Error::Format {
+                    path: self.name(),
+                    detail: format!(
+                        "named .{} but not {}-compressed (its first bytes are not the {} magic number)",
+                        named.extension(),
+                        named.name(),
+                        named.name()
+                    ),
+                });
+            }
+        }
         let stream = io::Cursor::new(head).chain(counted);
         Ok(match compression {
             Compression::None => Box::new(stream),

@@ -278,15 +278,16 @@ pub(crate) fn input_format(job: &Job, source: &Source) -> Format {
     source_format(source, job.input_format)
 }
 
-/// The format of a source: `given`, else Parquet for `.parquet` files or files starting with
-/// `PAR1`, else JSON (lines or an array, told apart when read).
+/// The format of a source: `given`, else Parquet for files starting with `PAR1` (whatever their
+/// name), else the extension's, else JSON (lines or an array, told apart when read).
 pub fn source_format(source: &Source, given: Option<Format>) -> Format {
     if let Some(format) = given {
         return format;
     }
     match source {
         Source::Stdin => Format::Jsonl,
-        Source::File(path) => Format::from_path(path).unwrap_or_else(|| {
+        Source::File(path) => {
+            // Parquet bytes are Parquet whatever the name says.
             let mut magic = [0u8; 4];
             let is_parquet = std::fs::File::open(path)
                 .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
@@ -295,9 +296,9 @@ pub fn source_format(source: &Source, given: Option<Format>) -> Format {
             if is_parquet {
                 Format::Parquet
             } else {
-                Format::Jsonl
+                Format::from_path(path).unwrap_or(Format::Jsonl)
             }
-        }),
+        }
     }
 }
 

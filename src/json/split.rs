@@ -374,6 +374,32 @@ pub fn read_error(name: &str, e: io::Error) -> Error {
     }
 }
 
+/// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16 and Parquet bytes are
+/// named for what they are instead of failing as invalid JSON.
+fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        head.drain(..3);
+        // The mark may have hidden that only whitespace follows; the readers take it as is.
+        return Ok(());
+    }
+    let utf16 = head.starts_with(b"\xFF\xFE")
+        || head.starts_with(b"\xFE\xFF")
+        || (head.len() >= 2 && head[0] != 0 && head[1] == 0)
+        || (head.len() >= 2 && head[0] == 0 && head[1] != 0);
+    let detail = if utf16 {
+        "the file is UTF-16, and raug reads UTF-8 JSON: convert it first (iconv -f UTF-16 -t UTF-8)"
+    } else if head.starts_with(b"PAR1") {
+        "these are Parquet bytes, which need a file raug can seek in: pass the file's path (or \
+         --input-format parquet with the path)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Format {
+        path: source.name(),
+        detail: detail.to_string(),
+    })
+}
+
 /// Opens a source and picks the block reader by its first byte: `[` is a JSON array, anything
 /// else JSON Lines.
 pub fn blocks_of(
@@ -393,6 +419,7 @@ pub fn blocks_of(
             break;
         }
     }
+    check_encoding(&mut head, source)?;
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
     Ok(if first == Some(b'[') {
         Box::new(ArrayBlocks::new(reader, head, block_size, &source.name()))

@@ -195,3 +195,78 @@ fn every_path_a_command_writes_is_checked_before_a_byte_is_read() {
     }
     wd.assert_no_temporary_files();
 }
+
+/// A standard-layout row, relabeled.
+const ROW: &str = r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#;
+
+#[test]
+fn a_byte_order_mark_is_read_and_utf16_is_named() {
+    let wd = Workdir::new();
+    let plain = wd.run(&[
+        "relabel",
+        &wd.write("plain.jsonl", format!("{ROW}\n"))
+            .to_string_lossy(),
+        "-q",
+    ]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert_eq!(plain.stdout.lines().count(), 2);
+    for (name, data) in [
+        ("bom.jsonl", format!("\u{feff}{ROW}\n")),
+        ("bom.json", format!("\u{feff}[{ROW}]")),
+    ] {
+        wd.write(name, &data);
+        let run = wd.run(&["relabel", name, "-q"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_rows_eq(&rows(&run.stdout), &rows(&plain.stdout));
+    }
+    let utf16: Vec<u8> = format!("\u{feff}{ROW}\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    wd.write("utf16.jsonl", &utf16);
+    let run = wd.run(&["relabel", "utf16.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: utf16.jsonl: the file is UTF-16, and raug reads UTF-8 JSON: convert it first (iconv -f UTF-16 -t UTF-8)\n"
+    );
+}
+
+#[test]
+fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
+    let wd = Workdir::new();
+    let jsonl = wd.write("in.jsonl", format!("{ROW}\n"));
+    let parquet = pyarrow_parquet(&wd, &jsonl, "in.parquet", 10);
+    std::fs::copy(&parquet, wd.path("misnamed.jsonl")).unwrap();
+    let expected = wd.run(&["relabel", "in.jsonl", "-q"]);
+    let run = wd.run(&[
+        "relabel",
+        "misnamed.jsonl",
+        "-q",
+        "--output-format",
+        "jsonl",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), &rows(&expected.stdout));
+    // Standard input can't be sought in: say so.
+    let run = wd.run_stdin(&["relabel"], &std::fs::read(&parquet).unwrap());
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: <stdin>: these are Parquet bytes, which need a file raug can seek in: pass the file's path (or --input-format parquet with the path)\n"
+    );
+    // A name that promises compression the bytes don't have.
+    wd.write("plain.jsonl.zst", format!("{ROW}\n"));
+    wd.write("plain.jsonl.gz", format!("{ROW}\n"));
+    for (name, codec, ext) in [
+        ("plain.jsonl.zst", "zstd", "zst"),
+        ("plain.jsonl.gz", "gzip", "gz"),
+    ] {
+        let run = wd.run(&["relabel", name]);
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {name}: named .{ext} but not {codec}-compressed (its first bytes are not the {codec} magic number)\n")
+        );
+    }
+}
