@@ -106,6 +106,12 @@ enum CodecArg {
     Zstd,
     /// Snappy.
     Snappy,
+    /// gzip.
+    Gzip,
+    /// Brotli.
+    Brotli,
+    /// LZ4 (LZ4_RAW).
+    Lz4,
     /// No compression.
     None,
 }
@@ -190,6 +196,9 @@ impl Args {
         job.parquet_compression = self.compression.map(|c| match c {
             CodecArg::Zstd => ParquetCompression::Zstd,
             CodecArg::Snappy => ParquetCompression::Snappy,
+            CodecArg::Gzip => ParquetCompression::Gzip,
+            CodecArg::Brotli => ParquetCompression::Brotli,
+            CodecArg::Lz4 => ParquetCompression::Lz4,
             CodecArg::None => ParquetCompression::None,
         });
         job.passthrough = self.passthrough.clone();

@@ -137,6 +137,9 @@ impl Input {
 fn compression(job: &Job, codec: Codec) -> ParquetCompression {
     job.parquet_compression.unwrap_or(match codec {
         Codec::ZSTD(_) => ParquetCompression::Zstd,
+        Codec::GZIP(_) => ParquetCompression::Gzip,
+        Codec::BROTLI(_) => ParquetCompression::Brotli,
+        Codec::LZ4_RAW | Codec::LZ4 => ParquetCompression::Lz4,
         Codec::UNCOMPRESSED => ParquetCompression::None,
         _ => ParquetCompression::Snappy,
     })
@@ -483,6 +486,9 @@ fn same_codec(output: ParquetCompression, input: Codec) -> bool {
         (output, input),
         (ParquetCompression::Snappy, Codec::SNAPPY)
             | (ParquetCompression::Zstd, Codec::ZSTD(_))
+            | (ParquetCompression::Gzip, Codec::GZIP(_))
+            | (ParquetCompression::Brotli, Codec::BROTLI(_))
+            | (ParquetCompression::Lz4, Codec::LZ4_RAW)
             | (ParquetCompression::None, Codec::UNCOMPRESSED)
     )
 }

@@ -11,7 +11,7 @@ use parquet::arrow::arrow_writer::{
     ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression as Codec, ZstdLevel};
+use parquet::basic::{BrotliLevel, Compression as Codec, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
@@ -102,6 +102,12 @@ pub enum ParquetCompression {
     Zstd,
     /// Snappy (what `datasets` writes).
     Snappy,
+    /// gzip (Spark's and pandas' choice in places).
+    Gzip,
+    /// Brotli.
+    Brotli,
+    /// LZ4 (the raw format, `LZ4_RAW`).
+    Lz4,
     /// None.
     None,
 }
@@ -515,6 +521,9 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
     let codec = match out.options.compression {
         ParquetCompression::Snappy => Codec::SNAPPY,
         ParquetCompression::Zstd => Codec::ZSTD(ZstdLevel::default()),
+        ParquetCompression::Gzip => Codec::GZIP(GzipLevel::default()),
+        ParquetCompression::Brotli => Codec::BROTLI(BrotliLevel::default()),
+        ParquetCompression::Lz4 => Codec::LZ4_RAW,
         ParquetCompression::None => Codec::UNCOMPRESSED,
     };
     let mut properties = WriterProperties::builder().set_compression(codec);

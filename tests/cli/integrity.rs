@@ -270,3 +270,64 @@ fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
         );
     }
 }
+
+#[test]
+fn every_parquet_codec_real_writers_use_is_read_and_kept() {
+    let wd = Workdir::new();
+    let jsonl = wd.write("in.jsonl", format!("{ROW}\n{ROW}\n"));
+    let expected = |order: &str| {
+        rows(
+            &wd.run(&["relabel", "in.jsonl", "--order", order, "-q"])
+                .stdout,
+        )
+    };
+    for (codec, name) in [
+        ("gzip", "GZIP"),
+        ("brotli", "BROTLI"),
+        ("lz4", "LZ4"),
+        ("zstd", "ZSTD"),
+        ("snappy", "SNAPPY"),
+        ("none", "UNCOMPRESSED"),
+    ] {
+        let input = format!("in-{codec}.parquet");
+        py(&[
+            "pyarrow-parquet",
+            jsonl.to_str().unwrap(),
+            wd.path(&input).to_str().unwrap(),
+            "1",
+            codec,
+        ]);
+        for order in ["blocks", "interleaved"] {
+            let run = wd.run(&[
+                "relabel",
+                &input,
+                "-o",
+                "out.parquet",
+                "--order",
+                order,
+                "-q",
+            ]);
+            assert_eq!(run.code, 0, "{codec}: {}", run.stderr);
+            let out = wd.path("out.parquet");
+            assert_rows_eq(
+                &rows(&py(&["rows", out.to_str().unwrap()])),
+                &expected(order),
+            );
+            let info = py(&["info", out.to_str().unwrap()]);
+            assert!(
+                info.contains(&format!("codec: {name}\n")),
+                "{codec}: {info}"
+            );
+        }
+        let run = wd.run(&[
+            "relabel",
+            &input,
+            "-o",
+            "again.parquet",
+            "--compression",
+            codec,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "--compression {codec}: {}", run.stderr);
+    }
+}
