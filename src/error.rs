@@ -12,7 +12,7 @@ pub enum Reason {
     InvalidJson,
     /// The JSON is valid but not an object.
     NotAnObject,
-    /// A needed field is absent.
+    /// A needed field is absent or null.
     MissingField,
     /// A field has the wrong JSON type.
     WrongType,

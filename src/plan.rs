@@ -11,12 +11,16 @@ use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
 use crate::relabel::{format_score, Half, Spec, Style, TextKind};
 
+/// The problem of a field with no value: absent and null are one case.
+const MISSING: &str = "missing or null";
+
 /// What a representation found in one record's text field (prompt, chosen or rejected).
 #[derive(Debug, Clone, PartialEq)]
 pub enum TextFact {
-    /// The field is absent.
+    /// The field is absent or null (Arrow and Parquet, and so `datasets`, can't tell the two
+    /// apart, so the rules don't either).
     Missing,
-    /// The field holds neither a string nor a list: what it holds (`null`, `number 3`).
+    /// The field holds neither a string nor a list: what it holds (`number 3`, `an object`).
     Other(String),
     /// A string.
     Text,
@@ -31,7 +35,8 @@ pub enum ListFact {
     Empty,
     /// Message `.0` is not an object; `.1` says what it is (`null`, `string "hi"`).
     NotAnObject(usize, String),
-    /// Message `.0` has no string `role`; `.1` says what it has instead (`None`: no role at all).
+    /// Message `.0` has no string `role`; `.1` says what it has instead (`None`: no role, or a
+    /// null one).
     BadRole(usize, Option<String>),
     /// Every message has a role (a message's `content` may be null or absent: tool calls).
     Messages {
@@ -45,9 +50,9 @@ pub enum ListFact {
 /// What a representation found in a score field.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScoreFact {
-    /// The field is absent.
+    /// The field is absent or null.
     Missing,
-    /// Not a number: what it is instead (`null`, `string "eight"`).
+    /// Not a number: what it is instead (`string "eight"`).
     Other(String),
     /// A number (possibly not finite: JSON's `1e999`, Arrow's NaN).
     Number(f64),
@@ -302,7 +307,7 @@ impl<'s> Planner<'s> {
     /// A score's value, or why it can't be one.
     fn score(&self, fact: &ScoreFact, path: &str) -> Result<f64, RowError> {
         match fact {
-            ScoreFact::Missing => Err(RowError::field(Reason::MissingField, path, "missing")),
+            ScoreFact::Missing => Err(RowError::field(Reason::MissingField, path, MISSING)),
             ScoreFact::Other(what) => Err(RowError::field(
                 Reason::BadScore,
                 path,
@@ -345,7 +350,7 @@ pub fn check_text(
         )
     };
     match (fact, kind) {
-        (TextFact::Missing, _) => Err(RowError::field(Reason::MissingField, path, "missing")),
+        (TextFact::Missing, _) => Err(RowError::field(Reason::MissingField, path, MISSING)),
         (TextFact::Other(what), _) => Err(wrong(what)),
         (TextFact::Text, TextKind::Messages) => Err(wrong("a string")),
         (TextFact::Messages(_), TextKind::Text) => Err(wrong("an array")),
@@ -375,7 +380,7 @@ pub fn text_kind(fact: &TextFact, path: &str) -> Result<TextKind, RowError> {
     match fact {
         TextFact::Text => Ok(TextKind::Text),
         TextFact::Messages(_) => Ok(TextKind::Messages),
-        TextFact::Missing => Err(RowError::field(Reason::MissingField, path, "missing")),
+        TextFact::Missing => Err(RowError::field(Reason::MissingField, path, MISSING)),
         TextFact::Other(what) => Err(RowError::field(
             Reason::WrongType,
             path,
@@ -488,13 +493,13 @@ mod tests {
     fn texts_are_checked_before_scores() {
         let spec = Spec::default();
         let resolved = Resolved::detect(&Standard, &FieldNames::default(), None).unwrap();
-        let mut f = facts(ScoreFact::Other("null".into()), ScoreFact::Number(3.0));
-        f.chosen = TextFact::Other("null".into());
+        let mut f = facts(ScoreFact::Missing, ScoreFact::Number(3.0));
+        f.chosen = TextFact::Other("number 3".into());
         let err = Planner::new(&spec, &resolved).plan(&f).unwrap_err();
         assert_eq!(err.reason, Reason::WrongType);
         assert_eq!(
             err.to_string(),
-            "field \"chosen\": expected a string (layout standard (explicit prompt)), got null"
+            "field \"chosen\": expected a string (layout standard (explicit prompt)), got number 3"
         );
     }
 

@@ -315,14 +315,14 @@ fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef
     ))
 }
 
-/// The fact of each row's score: a number (any numeric column, read as f64), or null.
+/// The fact of each row's score: a number (any numeric column, read as f64), or missing (null).
 fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
     let floats = arrow_cast::cast(array, &DataType::Float64)?;
     let floats = floats.as_primitive::<Float64Type>();
     Ok((0..floats.len())
         .map(|i| {
             if floats.is_null(i) {
-                ScoreFact::Other("null".to_string())
+                ScoreFact::Missing
             } else {
                 ScoreFact::Number(floats.value(i))
             }
@@ -333,7 +333,7 @@ fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
 /// The fact of each row's text field: a string, a message list (as far as the rules look into
 /// it), or null.
 fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
-    let null = || TextFact::Other("null".to_string());
+    let null = || TextFact::Missing;
     if matches!(
         array.data_type(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
@@ -378,7 +378,7 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
                     return TextFact::Messages(ListFact::NotAnObject(j - start, "null".into()));
                 }
                 if roles.is_null(j) {
-                    return TextFact::Messages(ListFact::BadRole(j - start, Some("null".into())));
+                    return TextFact::Messages(ListFact::BadRole(j - start, None));
                 }
             }
             TextFact::Messages(ListFact::Messages {

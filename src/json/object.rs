@@ -111,6 +111,10 @@ pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a RawV
     };
     for (depth, part) in parts.iter().enumerate().skip(1) {
         let parent = parts[..depth].join(".");
+        if value.get() == "null" {
+            // A null parent holds nothing, as a null struct does in Arrow.
+            return Ok(None);
+        }
         if !value.get().starts_with('{') {
             return Err(RowError::field(
                 Reason::WrongType,

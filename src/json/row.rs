@@ -250,7 +250,7 @@ impl<'s> Relabeler<'s> {
 /// A score field's fact: a number (JSON numbers only), what it is instead, or missing.
 fn score_fact(raw: Option<&str>) -> ScoreFact {
     match raw {
-        None => ScoreFact::Missing,
+        None | Some("null") => ScoreFact::Missing,
         Some(raw) if matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) => {
             match raw.parse::<f64>() {
                 Ok(v) => ScoreFact::Number(v),
@@ -268,10 +268,10 @@ pub(crate) fn read_text<'a>(
     object: &Object<'a>,
     path: &FieldPath,
 ) -> Result<(TextFact, Option<Text<'a>>), RowError> {
-    let Some(raw) = lookup(object, path)? else {
-        return Ok((TextFact::Missing, None));
+    let raw = match lookup(object, path)? {
+        Some(raw) if raw.get() != "null" => raw.get(),
+        _ => return Ok((TextFact::Missing, None)),
     };
-    let raw = raw.get();
     let text = |list| Text {
         raw,
         span: span(line, raw),
@@ -347,7 +347,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
         let message = Object::parse(text)?;
         let role = message.get("role").map(RawValue::get);
         match role {
-            None => return Ok((ListFact::BadRole(i, None), None)),
+            None | Some("null") => return Ok((ListFact::BadRole(i, None), None)),
             Some(r) if !r.starts_with('"') => {
                 return Ok((ListFact::BadRole(i, Some(describe(r))), None))
             }

@@ -112,16 +112,14 @@ fn a_null_text_and_a_null_score_give_the_same_reason_from_jsonl_and_parquet() {
         let stats: serde_json::Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
         assert_eq!(
             stats["skipped_by_reason"],
-            serde_json::json!({"wrong_type": 1}),
+            serde_json::json!({"missing_field": 1}),
             "{input}"
         );
         let run = wd.run(&["relabel", input]);
         assert_eq!(run.code, 1);
         assert_eq!(
             run.stderr,
-            format!(
-                "raug: error: {location}: field \"chosen\": expected a string (layout standard (explicit prompt)), got null\n"
-            )
+            format!("raug: error: {location}: field \"chosen\": missing or null\n")
         );
     }
 }

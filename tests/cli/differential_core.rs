@@ -228,12 +228,25 @@ pub fn decode(lines: &[String], schema: &SchemaRef) -> Result<RecordBatch, Strin
     arrow_select::concat::concat_batches(schema, &batches).map_err(|e| e.to_string())
 }
 
-/// JSON Lines as values, numbers normalized.
+/// JSON Lines as values, numbers normalized and null fields left out: an absent field is null
+/// once in Arrow, and a passed-through field absent from a JSON row comes out null from Arrow.
 fn json_rows(lines: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
+    fn without_nulls(value: Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k, without_nulls(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+            other => other,
+        }
+    }
     lines
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).map(normalize))
+        .map(|l| serde_json::from_slice(l).map(|v| without_nulls(normalize(v))))
         .collect()
 }
 

@@ -71,8 +71,8 @@ fn each_kind_of_damage_has_a_precise_message() {
             7,
             "field \"chosen\": expected a string (layout standard (explicit prompt)), got an array",
         ),
-        (8, "field \"chosen\": missing"),
-        (10, "field \"score_chosen\": expected a number, got null"),
+        (8, "field \"chosen\": missing or null"),
+        (10, "field \"score_chosen\": missing or null"),
         (12, "field \"score_rejected\": inf is not a finite number"),
     ];
     for (line, message) in expected {
@@ -115,7 +115,7 @@ fn skip_mode_counts_reasons_and_keeps_rejects_verbatim() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "raug: 11 rows in, 4 rows out, 0 ties, 9 skipped (bad_score: 4, invalid_json: 1, invalid_utf8: 1, missing_field: 1, not_an_object: 1, wrong_type: 1)\n\
+        "raug: 11 rows in, 4 rows out, 0 ties, 9 skipped (bad_score: 3, invalid_json: 1, invalid_utf8: 1, missing_field: 2, not_an_object: 1, wrong_type: 1)\n\
          raug: first skipped row: data.jsonl:2: field \"score_chosen\": expected a number, got string \"eight\"\n"
     );
     assert_eq!(
@@ -142,7 +142,8 @@ fn skip_mode_counts_reasons_and_keeps_rejects_verbatim() {
     let stats: serde_json::Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
     assert_eq!(stats["rows_in"], 11);
     assert_eq!(stats["skipped"], 9);
-    assert_eq!(stats["skipped_by_reason"]["bad_score"], 4);
+    assert_eq!(stats["skipped_by_reason"]["bad_score"], 3);
+    assert_eq!(stats["skipped_by_reason"]["missing_field"], 2);
     assert_eq!(stats["blank_lines"], 1);
 }
 

@@ -34,7 +34,7 @@ fn a_run_that_rejects_every_row_fails_and_writes_nothing() {
         assert_eq!(
             run.stderr,
             format!(
-                "raug: error: every one of the 2 rows was rejected (bad_score: 2); the first: {first}: field \"score_chosen\": expected a number, got null; nothing was written\n"
+                "raug: error: every one of the 2 rows was rejected (missing_field: 2); the first: {first}: field \"score_chosen\": missing or null; nothing was written\n"
             )
         );
         assert_eq!(wd.read(output), "old\n", "{input}: the old output stays");

@@ -327,7 +327,7 @@ fn bad_parquet_rows_fail_or_go_to_rejects() {
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr,
-        "raug: error: bad.parquet: row 1: field \"score_chosen\": expected a number, got null\n"
+        "raug: error: bad.parquet: row 1: field \"score_chosen\": missing or null\n"
     );
     assert!(!wd.path("out.parquet").exists());
     let run = wd.run(&[
@@ -345,8 +345,8 @@ fn bad_parquet_rows_fail_or_go_to_rejects() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (bad_score: 1, wrong_type: 1)\n\
-         raug: first skipped row: bad.parquet: row 1: field \"score_chosen\": expected a number, got null\n"
+        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (missing_field: 2)\n\
+         raug: first skipped row: bad.parquet: row 1: field \"score_chosen\": missing or null\n"
     );
     assert_eq!(
         wd.read("rejects.jsonl"),
