@@ -316,7 +316,14 @@ fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef
 }
 
 /// The fact of each row's score: a number (any numeric column, read as f64), or missing (null).
+/// A float32 or float16 score is the shortest decimal that reads back as it at its own
+/// precision (a float32 7.3 is 7.3, not 7.300000190734863), as its column shows it.
 fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
+    let narrow: Option<fn(f64) -> f64> = match array.data_type() {
+        DataType::Float32 => Some(|v| shortest_f32(v as f32)),
+        DataType::Float16 => Some(|v| shortest_f16(v as f32)),
+        _ => None,
+    };
     let floats = arrow_cast::cast(array, &DataType::Float64)?;
     let floats = floats.as_primitive::<Float64Type>();
     Ok((0..floats.len())
@@ -324,10 +331,41 @@ fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
             if floats.is_null(i) {
                 ScoreFact::Missing
             } else {
-                ScoreFact::Number(floats.value(i))
+                let v = floats.value(i);
+                ScoreFact::Number(narrow.map_or(v, |n| n(v)))
             }
         })
         .collect())
+}
+
+/// The shortest decimal that reads back as this float32, as a float64.
+fn shortest_f32(v: f32) -> f64 {
+    if !v.is_finite() {
+        return f64::from(v);
+    }
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
+/// The shortest decimal that rounds to this float16 (given as the float32 it converts to
+/// exactly), as a float64: float16 has 11 significant bits, so 5 digits always suffice.
+fn shortest_f16(v: f32) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return f64::from(v);
+    }
+    // Half the distance to the neighbouring float16s: 2^(exponent - 11), and subnormals
+    // (below 2^-14) are spaced 2^-24 apart.
+    let exponent = v.abs().log2().floor().max(-14.0);
+    let half_ulp = 2f64.powf(f64::from(exponent) - 11.0);
+    let exact = f64::from(v);
+    for digits in 1..=5 {
+        let candidate: f64 = format!("{:.*e}", digits - 1, exact)
+            .parse()
+            .unwrap_or(exact);
+        if (candidate - exact).abs() < half_ulp {
+            return candidate;
+        }
+    }
+    exact
 }
 
 /// The fact of each row's text field: a string, a message list (as far as the rules look into
@@ -732,4 +770,27 @@ fn replace_in(
         children,
         parent.nulls().cloned(),
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_floats_print_as_their_columns_show_them() {
+        assert_eq!(shortest_f32(7.3), 7.3);
+        assert_eq!(shortest_f32(0.1), 0.1);
+        assert_eq!(shortest_f32(8.0), 8.0);
+        // 7.3 as float16 is 7.30078125: "7.3" reads back as it.
+        assert_eq!(shortest_f16(7.300_781), 7.3);
+        assert_eq!(shortest_f16(0.099_975_586), 0.1);
+        assert_eq!(shortest_f16(1000.0), 1000.0);
+        assert_eq!(shortest_f16(-2.5), -2.5);
+        assert_eq!(shortest_f16(65504.0), 65500.0);
+        let column: ArrayRef = Arc::new(arrow_array::Float32Array::from(vec![Some(7.3), None]));
+        assert_eq!(
+            score_facts(&column).unwrap(),
+            [ScoreFact::Number(7.3), ScoreFact::Missing]
+        );
+    }
 }

@@ -331,3 +331,53 @@ fn every_parquet_codec_real_writers_use_is_read_and_kept() {
         assert_eq!(run.code, 0, "--compression {codec}: {}", run.stderr);
     }
 }
+
+#[test]
+fn float32_and_float16_scores_print_as_their_columns_show_them() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
+    use arrow_schema::DataType;
+    use parquet::arrow::ArrowWriter;
+
+    let wd = Workdir::new();
+    for (name, data_type) in [
+        ("f32.parquet", DataType::Float32),
+        ("f16.parquet", DataType::Float16),
+    ] {
+        let scores = |v: f32| -> ArrayRef {
+            let floats: ArrayRef = Arc::new(Float32Array::from(vec![v]));
+            arrow_cast::cast(&floats, &data_type).unwrap()
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("prompt", Arc::new(StringArray::from(vec!["p"])) as ArrayRef),
+            ("chosen", Arc::new(StringArray::from(vec!["A"])) as ArrayRef),
+            (
+                "rejected",
+                Arc::new(StringArray::from(vec!["B"])) as ArrayRef,
+            ),
+            ("score_chosen", scores(7.3)),
+            ("score_rejected", scores(0.1)),
+        ])
+        .unwrap();
+        let file = std::fs::File::create(wd.path(name)).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let run = wd.run(&[
+            "relabel",
+            name,
+            "--output-format",
+            "jsonl",
+            "--template",
+            "Score {score}.",
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let prompts: Vec<String> = rows(&run.stdout)
+            .iter()
+            .map(|r| r["prompt"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(prompts, ["Score 7.3.\n\np", "Score 0.1.\n\np"], "{name}");
+    }
+}
