@@ -22,6 +22,8 @@ pub enum Reason {
     BadMessage,
     /// The row's shape does not match the dataset's layout.
     LayoutMismatch,
+    /// A key raug reads or writes appears more than once in one object.
+    DuplicateKey,
 }
 
 impl Reason {
@@ -36,6 +38,7 @@ impl Reason {
             Reason::BadScore => "bad_score",
             Reason::BadMessage => "bad_message",
             Reason::LayoutMismatch => "layout_mismatch",
+            Reason::DuplicateKey => "duplicate_key",
         }
     }
 }

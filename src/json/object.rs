@@ -42,6 +42,25 @@ impl<'a> Object<'a> {
             .map(|(_, value)| *value)
     }
 
+    /// The raw value of a key that must appear once: a key raug reads or writes. Twice is an
+    /// error: raug would read the first, and most JSON readers downstream the last.
+    pub fn get_once(&self, key: &str) -> Result<Option<&'a RawValue>, RowError> {
+        let mut found = self.entries.iter().filter(|(k, _)| k == key);
+        let first = found.next().map(|(_, value)| *value);
+        let more = found.count();
+        if more > 0 {
+            return Err(RowError::field(
+                Reason::DuplicateKey,
+                key,
+                format!(
+                    "appears {} times in one object; JSON readers disagree on which one counts",
+                    more + 1
+                ),
+            ));
+        }
+        Ok(first)
+    }
+
     /// The keys in input order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_ref())
@@ -102,10 +121,38 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// Finds the raw value at `path`; `Ok(None)` when a key is absent, an error when a parent is
-/// not an object.
+/// not an object or a key on the path appears twice.
 pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a RawValue>, RowError> {
+    find(root, path, true)
+}
+
+/// Like [`lookup`], but takes the first of repeated keys: detection reads the dataset's shape,
+/// and the row itself is judged when relabeled.
+pub fn lookup_first<'a>(
+    root: &Object<'a>,
+    path: &FieldPath,
+) -> Result<Option<&'a RawValue>, RowError> {
+    find(root, path, false)
+}
+
+fn find<'a>(
+    root: &Object<'a>,
+    path: &FieldPath,
+    once: bool,
+) -> Result<Option<&'a RawValue>, RowError> {
+    let get = |object: &Object<'a>, key: &str| {
+        if once {
+            object.get_once(key)
+        } else {
+            Ok(object.get(key))
+        }
+    };
     let parts = path.parts();
-    let mut value = match root.get(&parts[0]) {
+    let duplicate = |e: RowError, depth: usize| RowError {
+        field: Some(parts[..=depth].join(".")),
+        ..e
+    };
+    let mut value = match get(root, &parts[0]).map_err(|e| duplicate(e, 0))? {
         Some(v) => v,
         None => return Ok(None),
     };
@@ -124,7 +171,7 @@ pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a RawV
         }
         let object =
             Object::parse(value.get()).map_err(|e| RowError::field(e.reason, &parent, e.detail))?;
-        value = match object.get(part) {
+        value = match get(&object, part).map_err(|e| duplicate(e, depth))? {
             Some(v) => v,
             None => return Ok(None),
         };

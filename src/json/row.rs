@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
-use crate::json::object::{describe, lookup, span, Object};
+use crate::json::object::{describe, lookup, lookup_first, span, Object};
 use crate::plan::{
     Arrangement, Facts, Insert, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
 };
@@ -22,7 +22,7 @@ struct Shape<'a>(Object<'a>);
 
 impl RowShape for Shape<'_> {
     fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
-        match lookup(&self.0, path) {
+        match lookup_first(&self.0, path) {
             Ok(Some(raw)) => Some(kind_of(raw.get())),
             Ok(None) => None,
             Err(e) => Some(Err(e.to_string())),
@@ -30,7 +30,7 @@ impl RowShape for Shape<'_> {
     }
 
     fn has(&self, path: &FieldPath) -> bool {
-        matches!(lookup(&self.0, path), Ok(Some(_)))
+        matches!(lookup_first(&self.0, path), Ok(Some(_)))
     }
 
     fn object_fields(&self) -> Vec<String> {
@@ -345,7 +345,13 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
             return Ok((ListFact::NotAnObject(i, describe(text)), None));
         }
         let message = Object::parse(text)?;
-        let role = message.get("role").map(RawValue::get);
+        let once = |key: &str| {
+            message.get_once(key).map_err(|e| RowError {
+                detail: format!("message {i}: \"{key}\" {}", e.detail),
+                ..e
+            })
+        };
+        let role = once("role")?.map(RawValue::get);
         match role {
             None | Some("null") => return Ok((ListFact::BadRole(i, None), None)),
             Some(r) if !r.starts_with('"') => {
@@ -354,7 +360,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
             Some(_) => {}
         }
         if i == 0 {
-            let content = message.get("content").map(RawValue::get);
+            let content = once("content")?.map(RawValue::get);
             let content_first = message.position("content") < message.position("role");
             first = Some((role == Some("\"system\""), content, content_first));
         }

@@ -381,3 +381,43 @@ fn float32_and_float16_scores_print_as_their_columns_show_them() {
         assert_eq!(prompts, ["Score 7.3.\n\np", "Score 0.1.\n\np"], "{name}");
     }
 }
+
+#[test]
+fn a_key_raug_reads_or_writes_twice_makes_the_row_bad() {
+    let wd = Workdir::new();
+    wd.write(
+        "dup.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "score_chosen": 2}"#,
+            "\n",
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "note": 1, "note": 2}"#,
+            "\n",
+            r#"{"prompt": "p", "chosen": [{"role": "user", "content": "q", "content": "r"}], "rejected": [{"role": "user", "content": "q"}], "score_chosen": 8, "score_rejected": 3}"#,
+            "\n"
+        ),
+    );
+    let run = wd.run(&["relabel", "dup.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: dup.jsonl:1: field \"score_chosen\": appears 2 times in one object; JSON readers disagree on which one counts\n"
+    );
+    // A repeated key raug neither reads nor writes passes through; one inside a message raug
+    // writes into is bad too.
+    let run = wd.run(&[
+        "relabel",
+        "dup.jsonl",
+        "--on-error",
+        "skip",
+        "--style",
+        "prefix",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2);
+    assert!(run.stdout.contains(r#""note": 1, "note": 2"#));
+    assert_eq!(
+        run.stderr,
+        "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (duplicate_key: 2)\n\
+         raug: first skipped row: dup.jsonl:1: field \"score_chosen\": appears 2 times in one object; JSON readers disagree on which one counts\n"
+    );
+}
