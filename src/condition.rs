@@ -47,16 +47,21 @@ pub struct ConditionSummary {
     pub prompt: String,
 }
 
-/// The goal text a spec states: the target on every attribute, on the goal's own scale.
-fn goal_text(spec: &ConditionSpec) -> String {
+/// The goal text a spec states: the target on every attribute, on the goal's own scale; a
+/// target the scale doesn't have is a usage error.
+fn goal_text(spec: &ConditionSpec) -> Result<String> {
     let value = match spec.target {
         TargetScore::Max => spec.template.scale().hi,
         TargetScore::Value(v) => v,
     };
     spec.template
+        .check_target(value)
+        .map_err(|e| Error::Usage(format!("--target: {e}")))?;
+    Ok(spec
+        .template
         .clone()
         .with_from_scale(None)
-        .render(&vec![value; spec.template.attributes()])
+        .render(&vec![value; spec.template.attributes()]))
 }
 
 /// The prompt field: the one given, else the first of `prompt` and `instruction` that `has`.
@@ -108,7 +113,7 @@ pub fn condition(
     spec: &ConditionSpec,
     mut emit: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<ConditionSummary> {
-    let goal = escape(&goal_text(spec));
+    let goal = escape(&goal_text(spec)?);
     let mut summary = ConditionSummary::default();
     let mut prompt_path: Option<FieldPath> = None;
     let mut out = Vec::new();
@@ -181,7 +186,7 @@ pub fn condition_batches(
             "{name}: no \"prompt\" or \"instruction\" column; name it with --prompt PATH"
         ))
     })?;
-    let goal = goal_text(spec);
+    let goal = goal_text(spec)?;
     let arrow = |e: arrow_schema::ArrowError| Error::Format {
         path: name.to_string(),
         detail: e.to_string(),

@@ -95,7 +95,7 @@ pub enum SpecError {
         /// What was given.
         text: String,
     },
-    /// A scale's low end is not below its high end.
+    /// A scale's ends are the same, or (but for `--from-scale`) the wrong way round.
     #[error("invalid scale {text:?}: LO must be below HI")]
     ScaleOrder {
         /// What was given.
@@ -196,6 +196,14 @@ pub enum SpecError {
         a: String,
         /// The other.
         b: String,
+    },
+    /// An eval-time target the goal's scale doesn't have.
+    #[error("the target {target} is outside the goal's scale {scale}; pick a target on it, or change --scale")]
+    TargetOutsideScale {
+        /// The target.
+        target: String,
+        /// The scale.
+        scale: String,
     },
     /// A score column that is not numeric (Arrow schemas are checked up front).
     #[error("score column {path:?} is {data_type}; expected a number column")]

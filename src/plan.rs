@@ -318,14 +318,32 @@ impl<'s> Planner<'s> {
                 path,
                 format!("{v} is not a finite number"),
             )),
-            &ScoreFact::Number(v) => match self.spec.template.outside(v) {
-                None => Ok(v),
-                Some(from) => Err(RowError::field(
-                    Reason::BadScore,
-                    path,
-                    format!("{} is outside --from-scale {from}", format_score(v)),
-                )),
-            },
+            &ScoreFact::Number(v) => {
+                let template = &self.spec.template;
+                if let Some(from) = template.outside(v) {
+                    return Err(RowError::field(
+                        Reason::BadScore,
+                        path,
+                        format!("{} is outside --from-scale {from}", format_score(v)),
+                    ));
+                }
+                if let Some(mapped) = template.outside_scale(v) {
+                    let shown = if mapped == v {
+                        format_score(v)
+                    } else {
+                        format!("{} (mapped from {})", format_score(mapped), format_score(v))
+                    };
+                    return Err(RowError::field(
+                        Reason::BadScore,
+                        path,
+                        format!(
+                            "{shown} is outside the goal's scale {}; name the scores' scale with --scale or --from-scale, or --clamp them to its ends",
+                            template.scale()
+                        ),
+                    ));
+                }
+                Ok(v)
+            }
         }
     }
 }

@@ -48,6 +48,18 @@ impl Default for Scale {
 impl Scale {
     /// Parses `LO-HI`; the `-` between the two is the first one after a digit.
     pub fn parse(text: &str) -> Result<Scale, SpecError> {
+        let scale = Scale::parse_raw(text)?;
+        if scale.lo > scale.hi {
+            return Err(SpecError::ScaleOrder {
+                text: text.to_string(),
+            });
+        }
+        Ok(scale)
+    }
+
+    /// Parses the scale raw scores are on (`--from-scale`): `HI-LO` too, for lower-is-better
+    /// scores (a severity from 3 down to 0 is `3-0`: 3 maps to the goal's lowest).
+    pub fn parse_raw(text: &str) -> Result<Scale, SpecError> {
         let bad = || SpecError::ScaleSyntax {
             text: text.to_string(),
         };
@@ -57,7 +69,7 @@ impl Scale {
             .ok_or_else(bad)?;
         let lo: f64 = text[..cut].trim().parse().map_err(|_| bad())?;
         let hi: f64 = text[cut + 1..].trim().parse().map_err(|_| bad())?;
-        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        if !(lo.is_finite() && hi.is_finite() && lo != hi) {
             return Err(SpecError::ScaleOrder {
                 text: text.to_string(),
             });
@@ -65,9 +77,9 @@ impl Scale {
         Ok(Scale { lo, hi })
     }
 
-    /// Whether a value lies in the range.
+    /// Whether a value lies in the range (either way round).
     pub fn contains(&self, value: f64) -> bool {
-        self.lo <= value && value <= self.hi
+        self.lo.min(self.hi) <= value && value <= self.lo.max(self.hi)
     }
 }
 
@@ -90,6 +102,9 @@ pub struct Template {
     from: Option<Scale>,
     /// Decimals printed scores are rounded to (`--precision`).
     precision: Option<u32>,
+    /// Scores outside the goal's scale are moved to its nearest end (`--clamp`), instead of
+    /// making the row bad.
+    clamp: bool,
 }
 
 impl Default for Template {
@@ -100,6 +115,7 @@ impl Default for Template {
             scale: Scale::default(),
             from: None,
             precision: None,
+            clamp: false,
         }
     }
 }
@@ -148,6 +164,12 @@ impl Template {
         self
     }
 
+    /// Moves scores outside the goal's scale to its nearest end instead of refusing them.
+    pub fn with_clamp(mut self, clamp: bool) -> Template {
+        self.clamp = clamp;
+        self
+    }
+
     /// Rounds printed scores to this many decimals.
     pub fn with_precision(mut self, precision: Option<u32>) -> Template {
         self.precision = precision;
@@ -169,15 +191,45 @@ impl Template {
         self.from.filter(|from| !from.contains(raw))
     }
 
-    /// The printed form of a raw score: mapped onto the goal's scale, rounded, formatted.
-    pub fn value(&self, raw: f64) -> String {
-        let mut v = match self.from {
+    /// A raw score on the goal's scale: mapped from `--from-scale` when given, moved to the
+    /// nearest end with `--clamp`.
+    fn mapped(&self, raw: f64) -> f64 {
+        let v = match self.from {
             Some(from) => {
                 self.scale.lo
                     + (raw - from.lo) * (self.scale.hi - self.scale.lo) / (from.hi - from.lo)
             }
             None => raw,
         };
+        if self.clamp {
+            v.clamp(self.scale.lo, self.scale.hi)
+        } else {
+            v
+        }
+    }
+
+    /// The value on the goal's scale of a raw score that lies outside it (and is not clamped):
+    /// such a goal would state a score the scale doesn't have.
+    pub fn outside_scale(&self, raw: f64) -> Option<f64> {
+        let v = self.mapped(raw);
+        (!self.scale.contains(v)).then_some(v)
+    }
+
+    /// Checks an eval-time target, given on the goal's scale.
+    pub fn check_target(&self, target: f64) -> Result<(), SpecError> {
+        if self.scale.contains(target) {
+            Ok(())
+        } else {
+            Err(SpecError::TargetOutsideScale {
+                target: format_score(target),
+                scale: self.scale.to_string(),
+            })
+        }
+    }
+
+    /// The printed form of a raw score: mapped onto the goal's scale, rounded, formatted.
+    pub fn value(&self, raw: f64) -> String {
+        let mut v = self.mapped(raw);
         if let Some(digits) = self.precision {
             let factor = 10f64.powi(digits as i32);
             v = (v * factor).round() / factor;

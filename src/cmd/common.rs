@@ -222,7 +222,8 @@ pub struct GoalArgs {
     pub scale: String,
 
     /// The scale raw scores are on, mapped linearly onto --scale (reward models give 0-1 or
-    /// other ranges). A score outside it is a bad row.
+    /// other ranges). A score outside it is a bad row. HI-LO for lower-is-better scores: 3-0
+    /// maps a severity of 3 to the lowest goal.
     #[arg(
         long,
         value_name = "LO-HI",
@@ -234,6 +235,11 @@ pub struct GoalArgs {
     /// Round printed scores to N decimals (then 9.0 prints as 9).
     #[arg(long, value_name = "N", help_heading = "Goals")]
     pub precision: Option<u32>,
+
+    /// Move scores outside --scale (after --from-scale) to its nearest end. Without it such a
+    /// score is a bad row: a goal can't state a score its scale doesn't have.
+    #[arg(long, help_heading = "Goals")]
+    pub clamp: bool,
 }
 
 /// Where goals go in message lists, on the command line.
@@ -281,7 +287,7 @@ impl GoalArgs {
         let from = self
             .from_scale
             .as_deref()
-            .map(|s| Scale::parse(s).map_err(|e| usage(format!("--from-scale: {e}"))))
+            .map(|s| Scale::parse_raw(s).map_err(|e| usage(format!("--from-scale: {e}"))))
             .transpose()?;
         let names = self
             .attributes()?
@@ -292,7 +298,8 @@ impl GoalArgs {
             .with_attributes(names)
             .with_scale(scale)
             .with_from_scale(from)
-            .with_precision(self.precision))
+            .with_precision(self.precision)
+            .with_clamp(self.clamp))
     }
 }
 

@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn existing_system_message_absorbs_the_goal() {
-        let line = r#"{"prompt":[{"role":"system","content":"Be brief."},{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"A"}],"rejected":[{"role":"assistant","content":"B"}],"chosen_score":1,"rejected_score":0.5}"#;
+        let line = r#"{"prompt":[{"role":"system","content":"Be brief."},{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"A"}],"rejected":[{"role":"assistant","content":"B"}],"chosen_score":1,"rejected_score":1.5}"#;
         let spec = Spec {
             goals: Goals::Chosen,
             ..short_spec()
@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(
             run(&spec, line),
             concat!(
-                r#"{"prompt":[{"role":"system","content":"S=1\n\nBe brief."},{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"A"}],"rejected":[{"role":"assistant","content":"B"}],"chosen_score":1,"rejected_score":0.5}"#,
+                r#"{"prompt":[{"role":"system","content":"S=1\n\nBe brief."},{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"A"}],"rejected":[{"role":"assistant","content":"B"}],"chosen_score":1,"rejected_score":1.5}"#,
                 "\n"
             )
         );

@@ -1,5 +1,7 @@
 //! The bad-input promises: a run that can't give a right result says so and writes nothing.
 
+use serde_json::{json, Value};
+
 use crate::harness::*;
 
 #[test]
@@ -357,7 +359,7 @@ fn float32_and_float16_scores_print_as_their_columns_show_them() {
                 Arc::new(StringArray::from(vec!["B"])) as ArrayRef,
             ),
             ("score_chosen", scores(7.3)),
-            ("score_rejected", scores(0.1)),
+            ("score_rejected", scores(1.1)),
         ])
         .unwrap();
         let file = std::fs::File::create(wd.path(name)).unwrap();
@@ -378,7 +380,7 @@ fn float32_and_float16_scores_print_as_their_columns_show_them() {
             .iter()
             .map(|r| r["prompt"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(prompts, ["Score 7.3.\n\np", "Score 0.1.\n\np"], "{name}");
+        assert_eq!(prompts, ["Score 7.3.\n\np", "Score 1.1.\n\np"], "{name}");
     }
 }
 
@@ -420,4 +422,97 @@ fn a_key_raug_reads_or_writes_twice_makes_the_row_bad() {
         "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (duplicate_key: 2)\n\
          raug: first skipped row: dup.jsonl:1: field \"score_chosen\": appears 2 times in one object; JSON readers disagree on which one counts\n"
     );
+}
+
+#[test]
+fn a_goal_states_only_scores_its_scale_has() {
+    let wd = Workdir::new();
+    let jsonl = wd.write(
+        "s.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": -3}"#,
+            "\n"
+        ),
+    );
+    pyarrow_parquet(&wd, &jsonl, "s.parquet", 10);
+    for (input, location) in [("s.jsonl", "s.jsonl:1"), ("s.parquet", "s.parquet: row 0")] {
+        let run = wd.run(&["relabel", input]);
+        assert_eq!(run.code, 1, "{input}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {location}: field \"score_rejected\": -3 is outside the goal's scale 1-10; name the scores' scale with --scale or --from-scale, or --clamp them to its ends\n")
+        );
+        let run = wd.run(&[
+            "relabel",
+            input,
+            "--clamp",
+            "--template",
+            "G{score}",
+            "-q",
+            "--output-format",
+            "jsonl",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let prompts: Vec<Value> = rows(&run.stdout)
+            .iter()
+            .map(|r| r["prompt"].clone())
+            .collect();
+        assert_eq!(prompts, [json!("G8\n\np"), json!("G1\n\np")], "{input}");
+    }
+    // A mapped score outside the scale says what it was mapped from.
+    let run = wd.run(&[
+        "relabel",
+        "s.jsonl",
+        "--from-scale",
+        "0-8",
+        "--scale",
+        "1-5",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: s.jsonl:1: field \"score_rejected\": -3 is outside --from-scale 0-8\n"
+    );
+    // Lower is better: a severity of 3 is the lowest goal, 0 the highest.
+    wd.write(
+        "severity.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 0, "score_rejected": 3}"#,
+            "\n"
+        ),
+    );
+    let run = wd.run(&[
+        "relabel",
+        "severity.jsonl",
+        "--from-scale",
+        "3-0",
+        "--template",
+        "G{score}",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let prompts: Vec<Value> = rows(&run.stdout)
+        .iter()
+        .map(|r| r["prompt"].clone())
+        .collect();
+    assert_eq!(prompts, [json!("G10\n\np"), json!("G1\n\np")]);
+    // Eval-time targets, likewise.
+    wd.write("eval.jsonl", "{\"prompt\": \"q\"}\n");
+    for (args, message) in [
+        (
+            &["--target", "11"][..],
+            "the target 11 is outside the goal's scale 1-10",
+        ),
+        (
+            &["--target", "7", "--scale", "1-5"][..],
+            "the target 7 is outside the goal's scale 1-5",
+        ),
+    ] {
+        let run = wd.run(&[&["condition", "eval.jsonl"][..], args].concat());
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: --target: {message}; pick a target on it, or change --scale\n")
+        );
+    }
 }

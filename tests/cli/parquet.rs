@@ -388,7 +388,7 @@ fn batches_split_for_offsets_give_the_same_output() {
     );
     assert_eq!(whole.len(), 24);
     assert_rows_eq(&split, &whole);
-    assert_eq!(whole[3]["score_chosen"], 1.0);
+    assert_eq!(whole[3]["score_chosen"], 2.0);
     assert_eq!(whole[3]["score_rejected"], 9.0);
 }
 

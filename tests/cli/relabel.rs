@@ -210,7 +210,7 @@ const SMALL: &str = concat!(
     "\n",
     r#"{"prompt": "b", "chosen": "B1", "rejected": "B2", "score_chosen": 5, "score_rejected": 5}"#,
     "\n",
-    r#"{"prompt": "c", "chosen": "C1", "rejected": "C2", "score_chosen": 7.5, "score_rejected": 0}"#,
+    r#"{"prompt": "c", "chosen": "C1", "rejected": "C2", "score_chosen": 7.5, "score_rejected": 1}"#,
     "\n"
 );
 
@@ -239,8 +239,8 @@ fn options_goals_ties_keep_original_and_order() {
         [
             pos("a", "A1", "A2", "8", "3", "8"),
             pos("a", "A2", "A1", "3", "8", "3"),
-            pos("c", "C1", "C2", "7.5", "0", "7.5"),
-            pos("c", "C2", "C1", "0", "7.5", "0"),
+            pos("c", "C1", "C2", "7.5", "1", "7.5"),
+            pos("c", "C2", "C1", "1", "7.5", "1"),
         ]
         .concat()
     );
@@ -251,8 +251,8 @@ fn options_goals_ties_keep_original_and_order() {
             pos("a", "A2", "A1", "3", "8", "3"),
             row("b", "B1", "B2", "5", "5"),
             pos("b", "B2", "B1", "5", "5", "5"),
-            row("c", "C1", "C2", "7.5", "0"),
-            pos("c", "C2", "C1", "0", "7.5", "0"),
+            row("c", "C1", "C2", "7.5", "1"),
+            pos("c", "C2", "C1", "1", "7.5", "1"),
         ]
         .concat()
     );
@@ -261,10 +261,10 @@ fn options_goals_ties_keep_original_and_order() {
         [
             pos("a", "A1", "A2", "8", "3", "8"),
             pos("b", "B1", "B2", "5", "5", "5"),
-            pos("c", "C1", "C2", "7.5", "0", "7.5"),
+            pos("c", "C1", "C2", "7.5", "1", "7.5"),
             pos("a", "A2", "A1", "3", "8", "3"),
             pos("b", "B2", "B1", "5", "5", "5"),
-            pos("c", "C2", "C1", "0", "7.5", "0"),
+            pos("c", "C2", "C1", "1", "7.5", "1"),
         ]
         .concat()
     );
@@ -496,6 +496,8 @@ fn field_overrides_with_dotted_paths() {
         "rm.b",
         "--template",
         "T{score}",
+        "--scale",
+        "-2-1",
         "-q",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);

@@ -94,7 +94,7 @@ def main():
                             ("score_chosen", pa.float64()), ("score_rejected", pa.float64())])
         texts = [str(i % 10) * size for i in range(n)]
         table = pa.table({"prompt": [f"p{i}" for i in range(n)], "chosen": texts, "rejected": texts,
-                          "score_chosen": [9.0] * n, "score_rejected": [float(i) for i in range(n)]},
+                          "score_chosen": [9.0] * n, "score_rejected": [float(1 + i % 9) for i in range(n)]},
                          schema=schema)
         pq.write_table(table, args[0], compression="snappy")  # one row group: one big batch
     else:
