@@ -205,14 +205,6 @@ pub enum SpecError {
         /// The scale.
         scale: String,
     },
-    /// A score column that is not numeric (Arrow schemas are checked up front).
-    #[error("score column {path:?} is {data_type}; expected a number column")]
-    ScoreColumnType {
-        /// The column.
-        path: String,
-        /// Its type.
-        data_type: String,
-    },
 }
 
 /// Where a row is: a file and a 1-based line number (or, for Parquet, a 0-based row index).

@@ -11,6 +11,17 @@ use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
 use crate::relabel::{format_score, Half, Spec, Style, TextKind};
 
+/// A string value as errors show it: `string "eight"`, long ones cut.
+pub fn describe_string(value: &str) -> String {
+    let quoted = serde_json::to_string(value).expect("strings always serialize");
+    if quoted.chars().count() <= 40 {
+        format!("string {quoted}")
+    } else {
+        let head: String = quoted.chars().take(37).collect();
+        format!("string {head}...")
+    }
+}
+
 /// The problem of a field with no value: absent and null are one case.
 const MISSING: &str = "missing or null";
 

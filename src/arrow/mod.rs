@@ -300,25 +300,54 @@ pub fn put_goal_at(
     )
 }
 
-/// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`.
+/// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`. Columns of two
+/// types (an int64 chosen score, a float64 rejected one) trade values in each other's type, so
+/// long as every value reads back the same.
 fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
-    if swap.iter().all(|&s| s) {
-        return Ok((Arc::clone(b), Arc::clone(a)));
-    }
     if !swap.iter().any(|&s| s) {
         return Ok((Arc::clone(a), Arc::clone(b)));
     }
+    let (a_as_b, b_as_a) = if a.data_type() == b.data_type() {
+        (Arc::clone(a), Arc::clone(b))
+    } else {
+        (exact_cast(a, b.data_type())?, exact_cast(b, a.data_type())?)
+    };
+    if swap.iter().all(|&s| s) {
+        return Ok((b_as_a, a_as_b));
+    }
     let mask = BooleanArray::from(swap.to_vec());
     Ok((
-        arrow_select::zip::zip(&mask, b, a)?,
-        arrow_select::zip::zip(&mask, a, b)?,
+        arrow_select::zip::zip(&mask, &b_as_a, a)?,
+        arrow_select::zip::zip(&mask, &a_as_b, b)?,
     ))
+}
+
+/// `array` in another type, refusing any value that doesn't read back the same.
+fn exact_cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    let options = arrow_cast::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let cast = arrow_cast::cast_with_options(array, to, &options)?;
+    let back = arrow_cast::cast_with_options(&cast, array.data_type(), &options)?;
+    if back.as_ref() != array.as_ref() {
+        return Err(ArrowError::CastError(format!(
+            "two fields that trade places have types {} and {}, and their values don't fit each \
+             other's; give both one type",
+            array.data_type(),
+            to
+        )));
+    }
+    Ok(cast)
 }
 
 /// The fact of each row's score: a number (any numeric column, read as f64), or missing (null).
 /// A float32 or float16 score is the shortest decimal that reads back as it at its own
 /// precision (a float32 7.3 is 7.3, not 7.300000190734863), as its column shows it.
 fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
+    if !array.data_type().is_numeric() {
+        return other_scores(array);
+    }
     let narrow: Option<fn(f64) -> f64> = match array.data_type() {
         DataType::Float32 => Some(|v| shortest_f32(v as f32)),
         DataType::Float16 => Some(|v| shortest_f16(v as f32)),
@@ -334,6 +363,32 @@ fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
                 let v = floats.value(i);
                 ScoreFact::Number(narrow.map_or(v, |n| n(v)))
             }
+        })
+        .collect())
+}
+
+/// The facts of a score column that holds no numbers: what each row holds instead, as a JSON
+/// score that is not a number is described (a string score is bad data, not a usage error).
+fn other_scores(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
+    let strings = match array.data_type() {
+        DataType::Boolean => None,
+        _ => arrow_cast::cast(array, &DataType::Utf8).ok(),
+    };
+    Ok((0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                return ScoreFact::Missing;
+            }
+            ScoreFact::Other(match (&strings, array.data_type()) {
+                (_, DataType::Boolean) => {
+                    format!("boolean {}", array.as_boolean().value(i))
+                }
+                (Some(strings), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                | (Some(strings), DataType::Dictionary(..)) => {
+                    crate::plan::describe_string(strings.as_string::<i32>().value(i))
+                }
+                (_, other) => format!("a value of type {other}"),
+            })
         })
         .collect())
 }
@@ -374,7 +429,7 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
     let null = || TextFact::Missing;
     if matches!(
         array.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..)
     ) {
         return Ok((0..array.len())
             .map(|i| {
@@ -397,7 +452,10 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
         content.is_some_and(|c| {
             matches!(
                 c.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Dictionary(..)
             ) && c.is_valid(j)
         })
     };
@@ -470,6 +528,11 @@ fn put_goals(
         return Ok(Arc::clone(array));
     }
     match array.data_type() {
+        DataType::Dictionary(..) => {
+            // A goal makes each value new: prefixed as plain strings, encoded again.
+            let plain = arrow_cast::cast(array, &DataType::Utf8)?;
+            arrow_cast::cast(&put_goals(&plain, goals, inserts)?, array.data_type())
+        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let goals: Vec<Option<&str>> = goals
                 .iter()
@@ -488,6 +551,10 @@ fn put_goals(
 
 /// A string column with `goal + separator` in front of row i's value where `goals[i]` is set.
 fn prefix_strings(array: &ArrayRef, goals: &[Option<&str>]) -> Result<ArrayRef, ArrowError> {
+    if let DataType::Dictionary(..) = array.data_type() {
+        let plain = arrow_cast::cast(array, &DataType::Utf8)?;
+        return arrow_cast::cast(&prefix_strings(&plain, goals)?, array.data_type());
+    }
     fn build<O: OffsetSizeTrait>(
         values: impl Iterator<Item = Option<String>>,
         cap: usize,

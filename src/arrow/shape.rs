@@ -27,6 +27,8 @@ impl SchemaShape<'_> {
 fn kind(data_type: &DataType) -> Result<TextKind, String> {
     match data_type {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(TextKind::Text),
+        // pandas categoricals: strings, dictionary-encoded.
+        DataType::Dictionary(_, value) if kind(value) == Ok(TextKind::Text) => Ok(TextKind::Text),
         DataType::List(item) | DataType::LargeList(item)
             if matches!(item.data_type(), DataType::Struct(_)) =>
         {
@@ -55,25 +57,12 @@ impl RowShape for SchemaShape<'_> {
     }
 }
 
-/// Detects the layout and fields from a schema; scores must be numeric columns.
+/// Detects the layout and fields from a schema. A score column of another type than a number
+/// is judged row by row, as a JSON score is (a string score is bad data).
 pub fn detect(
     schema: &Schema,
     names: &FieldNames,
     style: Option<Style>,
 ) -> Result<Resolved, SpecError> {
-    let shape = SchemaShape(schema);
-    let resolved = Resolved::detect(&shape, names, style)?;
-    for path in resolved.scores.iter().flat_map(|(c, r)| [c, r]) {
-        let field = shape.field(path).ok_or_else(|| SpecError::NoField {
-            path: path.to_string(),
-            option: "--chosen-score/--rejected-score",
-        })?;
-        if !field.data_type().is_numeric() {
-            return Err(SpecError::ScoreColumnType {
-                path: path.to_string(),
-                data_type: field.data_type().to_string(),
-            });
-        }
-    }
-    Ok(resolved)
+    Resolved::detect(&SchemaShape(schema), names, style)
 }

@@ -189,6 +189,11 @@ pub fn span(outer: &str, inner: &str) -> Range<usize> {
 /// A short description of a raw JSON value for error messages: its type, and short values in full.
 pub fn describe(raw: &str) -> String {
     let raw = raw.trim();
+    if raw.starts_with('"') {
+        if let Ok(text) = serde_json::from_str::<String>(raw) {
+            return crate::plan::describe_string(&text);
+        }
+    }
     let kind = match raw.as_bytes().first() {
         Some(b'"') => "string",
         Some(b'{') => return "an object".to_string(),

@@ -516,3 +516,139 @@ fn a_goal_states_only_scores_its_scale_has() {
         );
     }
 }
+
+/// Writes one batch as a Parquet file with arrow-rs (its Arrow schema kept in the file).
+fn write_batch(wd: &Workdir, name: &str, batch: &arrow_array::RecordBatch) {
+    let file = std::fs::File::create(wd.path(name)).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Float64Array, ListArray, RecordBatch, StringArray, StructArray,
+    };
+    use arrow_buffer::OffsetBuffer;
+    use arrow_schema::{DataType, Field};
+
+    let wd = Workdir::new();
+    let dict = |values: Vec<&str>| -> ArrayRef {
+        Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>())
+    };
+    // pandas categoricals: the texts, and the roles inside the messages.
+    let messages = |contents: Vec<&str>, roles: Vec<&str>| -> ArrayRef {
+        let n = contents.len() as i32;
+        let role = dict(roles);
+        let fields = vec![
+            Field::new("content", DataType::Utf8, true),
+            Field::new("role", role.data_type().clone(), true),
+        ];
+        let structs = StructArray::try_new(
+            fields.clone().into(),
+            vec![Arc::new(StringArray::from(contents)), role],
+            None,
+        )
+        .unwrap();
+        let item = Arc::new(Field::new("item", DataType::Struct(fields.into()), true));
+        Arc::new(ListArray::new(
+            item,
+            OffsetBuffer::new(vec![0, n].into()),
+            Arc::new(structs),
+            None,
+        ))
+    };
+    let scores = |v: f64| -> ArrayRef { Arc::new(Float64Array::from(vec![v])) };
+    let standard = RecordBatch::try_from_iter([
+        ("prompt", dict(vec!["p"])),
+        ("chosen", dict(vec!["A"])),
+        ("rejected", dict(vec!["B"])),
+        ("score_chosen", scores(8.0)),
+        ("score_rejected", scores(3.0)),
+    ])
+    .unwrap();
+    write_batch(&wd, "standard.parquet", &standard);
+    let h4 = RecordBatch::try_from_iter([
+        ("prompt", dict(vec!["q"])),
+        (
+            "chosen",
+            messages(vec!["q", "A"], vec!["user", "assistant"]),
+        ),
+        (
+            "rejected",
+            messages(vec!["q", "B"], vec!["user", "assistant"]),
+        ),
+        ("score_chosen", scores(8.0)),
+        ("score_rejected", scores(3.0)),
+    ])
+    .unwrap();
+    write_batch(&wd, "h4.parquet", &h4);
+    for (name, args) in [
+        ("standard.parquet", &["--template", "G{score}"][..]),
+        ("h4.parquet", &["--template", "G{score}"][..]),
+        (
+            "h4.parquet",
+            &["--template", "G{score}", "--style", "prefix"][..],
+        ),
+    ] {
+        for order in ["blocks", "interleaved"] {
+            let run = wd.run(
+                &[
+                    &["relabel", name, "-o", "out.parquet", "--order", order, "-q"][..],
+                    args,
+                ]
+                .concat(),
+            );
+            assert_eq!(run.code, 0, "{name} {args:?}: {}", run.stderr);
+            let got = rows(&py(&["rows", wd.path("out.parquet").to_str().unwrap()]));
+            let run = wd.run(
+                &[
+                    &[
+                        "relabel",
+                        name,
+                        "--output-format",
+                        "jsonl",
+                        "--order",
+                        order,
+                        "-q",
+                    ][..],
+                    args,
+                ]
+                .concat(),
+            );
+            assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+            assert_rows_eq(&got, &rows(&run.stdout));
+            let text = serde_json::to_string(&got).unwrap();
+            assert!(
+                text.contains("G8") && text.contains("G3"),
+                "{name} {args:?}: {text}"
+            );
+        }
+    }
+    // A string score column is bad data, as a string score in JSON Lines is.
+    let strings = RecordBatch::try_from_iter([
+        ("prompt", Arc::new(StringArray::from(vec!["p"])) as ArrayRef),
+        ("chosen", Arc::new(StringArray::from(vec!["A"])) as ArrayRef),
+        (
+            "rejected",
+            Arc::new(StringArray::from(vec!["B"])) as ArrayRef,
+        ),
+        (
+            "score_chosen",
+            Arc::new(StringArray::from(vec!["eight"])) as ArrayRef,
+        ),
+        ("score_rejected", scores(3.0)),
+    ])
+    .unwrap();
+    write_batch(&wd, "strings.parquet", &strings);
+    let run = wd.run(&["relabel", "strings.parquet", "-o", "out2.parquet"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: strings.parquet: row 0: field \"score_chosen\": expected a number, got string \"eight\"\n"
+    );
+}
