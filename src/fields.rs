@@ -66,6 +66,10 @@ pub struct FieldNames {
     pub rejected_score: Option<FieldPath>,
     /// Attributes to condition on instead of one overall score (`--attribute`).
     pub attributes: Vec<Attribute>,
+    /// Further (chosen, rejected) field pairs that trade places with the responses (`--swap`).
+    pub swap: Vec<(FieldPath, FieldPath)>,
+    /// Fields that stay where they are though they look like one response's (`--no-swap`).
+    pub no_swap: Vec<FieldPath>,
 }
 
 /// One attribute a goal states (`--attribute NAME[=CHOSEN_PATH,REJECTED_PATH]`).
@@ -126,6 +130,22 @@ pub trait RowShape {
     fn has(&self, path: &FieldPath) -> bool;
     /// Top-level fields whose value is an object (where scores may be nested).
     fn object_fields(&self) -> Vec<String>;
+    /// Every field at the top level and one level down (`metadata.chosen_model`), in order.
+    fn fields(&self) -> Vec<String>;
+}
+
+/// The (chosen, rejected) name forms of a field that belongs to one response, and its partner:
+/// `X_chosen`/`X_rejected`, `chosen_X`/`rejected_X`, `chosen-X`/`rejected-X`.
+fn partner(name: &str) -> Option<String> {
+    if let Some(x) = name.strip_suffix("_chosen") {
+        return Some(format!("{x}_rejected"));
+    }
+    for (c, r) in [("chosen_", "rejected_"), ("chosen-", "rejected-")] {
+        if let Some(x) = name.strip_prefix(c) {
+            return Some(format!("{r}{x}"));
+        }
+    }
+    None
 }
 
 /// How every row of a dataset is read: the layout, the goal style and the field of each role.
@@ -143,8 +163,9 @@ pub struct Resolved {
     pub rejected: FieldPath,
     /// The (chosen, rejected) score fields of each attribute, in goal order.
     pub scores: Vec<(FieldPath, FieldPath)>,
-    /// Score fields swapped with the responses but not stated in the goal: the overall score
-    /// when goals name attributes, so every row stays self-consistent.
+    /// Field pairs swapped with the responses but not stated in the goal: every field that
+    /// belongs to one response (`chosen_model`/`rejected_model`, `correctness_chosen`/..., the
+    /// overall score when goals name attributes), so every row stays self-consistent.
     pub also_swapped: Vec<(FieldPath, FieldPath)>,
 }
 
@@ -230,7 +251,7 @@ impl Resolved {
                 .filter(|(c, r)| !scores.iter().any(|(a, b)| a.overlaps(c) || b.overlaps(r)));
             (scores, overall.into_iter().collect())
         };
-        let resolved = Resolved {
+        let mut resolved = Resolved {
             layout,
             style,
             prompt: layout.has_prompt().then_some(prompt_path),
@@ -239,8 +260,64 @@ impl Resolved {
             scores,
             also_swapped,
         };
+        resolved.also_swapped = resolved.response_fields(row, names)?;
         resolved.check_disjoint()?;
         Ok(resolved)
+    }
+
+    /// The pairs swapped besides the goal's scores: those already found, every pair of fields
+    /// that belong to one response each (by name), and the ones `--swap` names, but those
+    /// `--no-swap` keeps and any that overlap a field the rules already use.
+    fn response_fields(
+        &self,
+        row: &dyn RowShape,
+        names: &FieldNames,
+    ) -> Result<Vec<(FieldPath, FieldPath)>, SpecError> {
+        let mut pairs = self.also_swapped.clone();
+        let fields = row.fields();
+        for field in &fields {
+            let (parent, name) = match field.rsplit_once('.') {
+                Some((parent, name)) => (format!("{parent}."), name),
+                None => (String::new(), field.as_str()),
+            };
+            let Some(other) = partner(name).map(|p| format!("{parent}{p}")) else {
+                continue;
+            };
+            if !fields.contains(&other) {
+                continue;
+            }
+            let (Ok(c), Ok(r)) = (FieldPath::parse(field), FieldPath::parse(&other)) else {
+                continue;
+            };
+            pairs.push((c, r));
+        }
+        for (c, r) in &names.swap {
+            for path in [c, r] {
+                if !row.has(path) {
+                    return Err(SpecError::NoField {
+                        path: path.to_string(),
+                        option: "--swap",
+                    });
+                }
+            }
+            pairs.push((c.clone(), r.clone()));
+        }
+        let mut used: Vec<&FieldPath> = vec![&self.chosen, &self.rejected];
+        used.extend(self.prompt.iter());
+        used.extend(self.scores.iter().flat_map(|(c, r)| [c, r]));
+        let mut kept: Vec<(FieldPath, FieldPath)> = Vec::new();
+        for (c, r) in pairs {
+            let clashes = used.iter().any(|u| u.overlaps(&c) || u.overlaps(&r))
+                || kept.iter().any(|(a, b)| a.overlaps(&c) || b.overlaps(&r))
+                || names
+                    .no_swap
+                    .iter()
+                    .any(|n| n.overlaps(&c) || n.overlaps(&r));
+            if !clashes {
+                kept.push((c, r));
+            }
+        }
+        Ok(kept)
     }
 
     /// The paths the relabeler rewrites; they must not lie inside one another.
@@ -284,7 +361,16 @@ impl fmt::Display for Resolved {
             self.layout,
             scores.join(", "),
             self.style
-        )
+        )?;
+        if !self.also_swapped.is_empty() {
+            let swaps: Vec<String> = self
+                .also_swapped
+                .iter()
+                .map(|(c, r)| format!("{c}/{r}"))
+                .collect();
+            write!(f, ", also swaps {}", swaps.join(", "))?;
+        }
+        Ok(())
     }
 }
 

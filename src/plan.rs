@@ -469,6 +469,17 @@ mod tests {
         fn object_fields(&self) -> Vec<String> {
             Vec::new()
         }
+        fn fields(&self) -> Vec<String> {
+            [
+                "prompt",
+                "chosen",
+                "rejected",
+                "score_chosen",
+                "score_rejected",
+            ]
+            .map(String::from)
+            .to_vec()
+        }
     }
 
     fn facts(c: ScoreFact, r: ScoreFact) -> Facts {

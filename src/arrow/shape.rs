@@ -55,6 +55,21 @@ impl RowShape for SchemaShape<'_> {
             .map(|f| f.name().clone())
             .collect()
     }
+
+    fn fields(&self) -> Vec<String> {
+        let mut fields = Vec::new();
+        for field in self.0.fields() {
+            fields.push(field.name().clone());
+            if let DataType::Struct(children) = field.data_type() {
+                fields.extend(
+                    children
+                        .iter()
+                        .map(|c| format!("{}.{}", field.name(), c.name())),
+                );
+            }
+        }
+        fields
+    }
 }
 
 /// Detects the layout and fields from a schema. A score column of another type than a number

@@ -325,6 +325,17 @@ pub struct FieldArgs {
     /// The rejected response's overall score [default: detected].
     #[arg(long, value_name = "PATH", help_heading = "Fields")]
     pub rejected_score: Option<String>,
+
+    /// Another pair of fields that trade places with the responses in the goal-rejected row
+    /// (repeatable). Fields named X_chosen/X_rejected, chosen_X/rejected_X or
+    /// chosen-X/rejected-X, at the top level or one level down, already do.
+    #[arg(long, value_name = "CHOSEN,REJECTED", help_heading = "Fields")]
+    pub swap: Vec<String>,
+
+    /// A field that stays where it is though its name says it belongs to one response
+    /// (repeatable; either side of a pair keeps both).
+    #[arg(long, value_name = "PATH", help_heading = "Fields")]
+    pub no_swap: Vec<String>,
 }
 
 impl FieldArgs {
@@ -348,6 +359,27 @@ impl FieldArgs {
             chosen_score: path("--chosen-score", &self.chosen_score)?,
             rejected_score: path("--rejected-score", &self.rejected_score)?,
             attributes,
+            swap: self
+                .swap
+                .iter()
+                .map(|pair| {
+                    let (c, r) = pair.split_once(',').ok_or_else(|| {
+                        usage(format!("--swap {pair:?}: write CHOSEN_PATH,REJECTED_PATH"))
+                    })?;
+                    let parse = |p: &str| {
+                        raug::fields::FieldPath::parse(p.trim())
+                            .map_err(|e| usage(format!("--swap: {e}")))
+                    };
+                    Ok((parse(c)?, parse(r)?))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            no_swap: self
+                .no_swap
+                .iter()
+                .map(|p| {
+                    raug::fields::FieldPath::parse(p).map_err(|e| usage(format!("--no-swap: {e}")))
+                })
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }

@@ -40,6 +40,19 @@ impl RowShape for Shape<'_> {
             .map(|(k, _)| k.to_string())
             .collect()
     }
+
+    fn fields(&self) -> Vec<String> {
+        let mut fields = Vec::new();
+        for (key, value) in self.0.entries() {
+            fields.push(key.to_string());
+            if value.get().starts_with('{') {
+                if let Ok(inner) = Object::parse(value.get()) {
+                    fields.extend(inner.keys().map(|k| format!("{key}.{k}")));
+                }
+            }
+        }
+        fields
+    }
 }
 
 /// The kind of a raw JSON value: a string, a list, or (as an error) what it is instead.

@@ -195,6 +195,43 @@ fn prefix_text(text: &mut Value, goal: &str) {
     *text = Value::String(format!("{goal}\n\n{}", text.as_str().unwrap()));
 }
 
+/// Trades the values of every other pair of fields that belong to one response each (named
+/// `X_chosen`/`X_rejected`, `chosen_X`/`rejected_X` or `chosen-X`/`rejected-X`), at the top
+/// level and one level down, where both hold a value.
+fn swap_response_fields(row: &mut Value, skip: &[&str]) {
+    fn swap_in(object: &mut serde_json::Map<String, Value>, prefix: &str, skip: &[&str]) {
+        let keys: Vec<String> = object.keys().cloned().collect();
+        for key in &keys {
+            let partner = if let Some(x) = key.strip_suffix("_chosen") {
+                format!("{x}_rejected")
+            } else if let Some(x) = key.strip_prefix("chosen_") {
+                format!("rejected_{x}")
+            } else if let Some(x) = key.strip_prefix("chosen-") {
+                format!("rejected-{x}")
+            } else {
+                continue;
+            };
+            if skip.contains(&format!("{prefix}{key}").as_str()) || !object.contains_key(&partner) {
+                continue;
+            }
+            if object[key].is_null() || object[&partner].is_null() {
+                continue;
+            }
+            let c = object[key].clone();
+            object[key] = object[&partner].clone();
+            object[&partner] = c;
+        }
+    }
+    let object = row.as_object_mut().unwrap();
+    swap_in(object, "", skip);
+    let keys: Vec<String> = object.keys().cloned().collect();
+    for key in keys {
+        if let Some(inner) = object[&key].as_object_mut() {
+            swap_in(inner, &format!("{key}."), skip);
+        }
+    }
+}
+
 impl Model {
     /// The two rows the paper makes of one pair: goal s_w (as is), goal s_l (swapped).
     pub fn relabel(&self, row: &Value) -> Vec<Value> {
@@ -210,6 +247,7 @@ impl Model {
                 let sc = at(&r, self.chosen_score).clone();
                 *at_mut(&mut r, self.chosen_score) = at(&r, self.rejected_score).clone();
                 *at_mut(&mut r, self.rejected_score) = sc;
+                swap_response_fields(&mut r, &[self.chosen_score, self.rejected_score]);
             }
             let g = goal(score);
             match self.site {

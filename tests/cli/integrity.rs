@@ -652,3 +652,63 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
         "raug: error: strings.parquet: row 0: field \"score_chosen\": expected a number, got string \"eight\"\n"
     );
 }
+
+#[test]
+fn fields_of_one_response_follow_it_when_the_roles_swap() {
+    let wd = Workdir::new();
+    let jsonl = wd.write(
+        "m.jsonl",
+        concat!(
+            r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0, "chosen_model": "gpt-4", "rejected_model": "llama", "answer_id_chosen": 1, "answer_id_rejected": 2, "meta": {"chosen-len": 10, "rejected-len": 20}, "a": "x", "b": "y"}"#,
+            "\n"
+        ),
+    );
+    pyarrow_parquet(&wd, &jsonl, "m.parquet", 10);
+    let second = |input: &str, extra: &[&str]| -> Value {
+        let mut args = vec![
+            "relabel",
+            input,
+            "--output-format",
+            "jsonl",
+            "-q",
+            "--stats",
+            "stats.json",
+        ];
+        args.extend_from_slice(extra);
+        let run = wd.run(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        rows(&run.stdout)[1].clone()
+    };
+    for input in ["m.jsonl", "m.parquet"] {
+        let row = second(input, &[]);
+        assert_eq!(row["chosen"], "B");
+        assert_eq!(row["chosen_model"], "llama", "{input}");
+        assert_eq!(row["rejected_model"], "gpt-4", "{input}");
+        assert_eq!(row["answer_id_chosen"], 2, "{input}");
+        assert_eq!(
+            row["meta"],
+            json!({"chosen-len": 20, "rejected-len": 10}),
+            "{input}"
+        );
+        assert_eq!((&row["a"], &row["b"]), (&json!("x"), &json!("y")));
+        let stats: Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
+        assert_eq!(
+            stats["layout"],
+            "layout standard (explicit prompt), scores score_chosen/score_rejected, style prefix, also swaps chosen_model/rejected_model, answer_id_chosen/answer_id_rejected, meta.chosen-len/meta.rejected-len"
+        );
+        // --no-swap keeps a pair where it is; --swap names one more.
+        let row = second(input, &["--no-swap", "rejected_model", "--swap", "a,b"]);
+        assert_eq!(row["chosen_model"], "gpt-4", "{input}");
+        assert_eq!(
+            (&row["a"], &row["b"]),
+            (&json!("y"), &json!("x")),
+            "{input}"
+        );
+    }
+    let run = wd.run(&["relabel", "m.jsonl", "--swap", "a,nope"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: m.jsonl:1: no field \"nope\" in the first row; name the field with --swap PATH\n"
+    );
+}
