@@ -24,6 +24,8 @@ pub enum Reason {
     LayoutMismatch,
     /// A key raug reads or writes appears more than once in one object.
     DuplicateKey,
+    /// The record already begins with the goal text (relabeled before).
+    AlreadyConditioned,
 }
 
 impl Reason {
@@ -39,6 +41,7 @@ impl Reason {
             Reason::BadMessage => "bad_message",
             Reason::LayoutMismatch => "layout_mismatch",
             Reason::DuplicateKey => "duplicate_key",
+            Reason::AlreadyConditioned => "already_conditioned",
         }
     }
 }

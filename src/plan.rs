@@ -83,6 +83,20 @@ pub struct Facts {
     /// Per field pair swapped but not stated in the goal ([`Resolved::also_swapped`]): whether
     /// both sides hold a value (present and not null), so the pair can be swapped.
     pub also_present: Vec<bool>,
+    /// Which text fields already begin with the goal text ([`Planner::goal_marker`]): a string
+    /// that starts with it, or a message list whose message 0's content does.
+    pub led_by_goal: LedByGoal,
+}
+
+/// Which text fields already begin with the goal text: a record relabeled before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedByGoal {
+    /// The prompt.
+    pub prompt: bool,
+    /// The chosen response.
+    pub chosen: bool,
+    /// The rejected response.
+    pub rejected: bool,
 }
 
 /// Which of the two responses.
@@ -243,6 +257,12 @@ impl<'s> Planner<'s> {
         &self.halves
     }
 
+    /// The text every goal begins with (the template up to its first placeholder), by which a
+    /// record relabeled before is recognized; `None` when the template begins with one.
+    pub fn goal_marker(&self) -> Option<String> {
+        self.spec.template.marker().filter(|m| !m.is_empty())
+    }
+
     /// Decides one record's outcome. Validation order: the chosen, rejected and prompt texts,
     /// then each attribute's chosen and rejected score, then whether the goal fits.
     pub fn plan(&self, facts: &Facts) -> Result<Plan, RowError> {
@@ -277,6 +297,27 @@ impl<'s> Planner<'s> {
             let path = r.prompt.as_ref().map_or("prompt", |p| p.as_str());
             (Some(insert(fact, style, path)?), None, None)
         };
+        if !self.spec.force {
+            let led = facts.led_by_goal;
+            let already = if site.in_responses() {
+                [
+                    (led.chosen, r.chosen.as_str()),
+                    (led.rejected, r.rejected.as_str()),
+                ]
+                .into_iter()
+                .find(|(l, _)| *l)
+            } else {
+                let path = r.prompt.as_ref().map_or("prompt", |p| p.as_str());
+                Some((led.prompt, path)).filter(|(l, _)| *l)
+            };
+            if let Some((_, path)) = already {
+                return Err(RowError::field(
+                    Reason::AlreadyConditioned,
+                    path,
+                    "already begins with the goal text (relabeled before?); --force relabels it again",
+                ));
+            }
+        }
         if !self.spec.keeps(&chosen, &rejected) {
             return Ok(Plan::DropTie { scores: chosen });
         }
@@ -489,6 +530,7 @@ mod tests {
             prompt: Some(TextFact::Text),
             scores: vec![(c, r)],
             also_present: Vec::new(),
+            led_by_goal: LedByGoal::default(),
         }
     }
 

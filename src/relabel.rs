@@ -237,6 +237,18 @@ impl Template {
         format_score(v)
     }
 
+    /// The text every goal begins with: the template up to its first placeholder (the paper's
+    /// header up to its scale). `None` when the template begins with a placeholder.
+    pub fn marker(&self) -> Option<String> {
+        let text = self.text.as_deref().unwrap_or(DEFAULT_HEADER);
+        let cut = ["{score}", "{scores}", "{lo}", "{hi}"]
+            .iter()
+            .filter_map(|p| text.find(p))
+            .min()
+            .unwrap_or(text.len());
+        Some(text[..cut].to_string()).filter(|m| !m.is_empty())
+    }
+
     /// Renders the goal text for one value per attribute.
     pub fn render(&self, values: &[f64]) -> String {
         let lines: Vec<String> = self
@@ -347,6 +359,9 @@ pub struct Spec {
     pub order: Order,
     /// Where the goal goes; `None` picks by layout (system for message lists, prefix for strings).
     pub style: Option<Style>,
+    /// Relabel records that already begin with the goal text (`--force`); by default they are
+    /// bad rows, since relabeling twice doubles the goal.
+    pub force: bool,
 }
 
 impl Spec {

@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
             1 => Goals::Rejected,
             _ => Goals::Both,
         },
+        force: false,
     };
     let names = FieldNames {
         attributes: if attributes {

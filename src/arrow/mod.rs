@@ -22,7 +22,9 @@ use arrow_select::take::take;
 
 use crate::error::RowError;
 use crate::fields::{FieldPath, Resolved};
-use crate::plan::{Arrangement, Facts, Insert, ListFact, Plan, Planner, ScoreFact, TextFact};
+use crate::plan::{
+    Arrangement, Facts, Insert, LedByGoal, ListFact, Plan, Planner, ScoreFact, TextFact,
+};
 use crate::relabel::{Spec, GOAL_SEPARATOR};
 
 pub use shape::detect;
@@ -91,6 +93,18 @@ impl<'s> BatchRelabeler<'s> {
             Some(path) => Some(text_facts(&column(batch, path)?)?.into_iter()),
             None => None,
         };
+        let marker = self.planner.goal_marker();
+        let led = |path: Option<&FieldPath>| -> Result<Vec<bool>, ArrowError> {
+            match (path, &marker) {
+                (Some(path), Some(marker)) => led_by(&column(batch, path)?, marker),
+                _ => Ok(vec![false; n]),
+            }
+        };
+        let (led_prompt, led_chosen, led_rejected) = (
+            led(r.prompt.as_ref())?,
+            led(Some(&r.chosen))?,
+            led(Some(&r.rejected))?,
+        );
         let mut scores = Vec::with_capacity(r.scores.len());
         for (c, rj) in &r.scores {
             scores.push((
@@ -122,6 +136,11 @@ impl<'s> BatchRelabeler<'s> {
                     })
                     .collect(),
                 also_present: also.iter().map(|a| a[i]).collect(),
+                led_by_goal: LedByGoal {
+                    prompt: led_prompt[i],
+                    chosen: led_chosen[i],
+                    rejected: led_rejected[i],
+                },
             })
             .collect())
     }
@@ -272,6 +291,37 @@ impl<'s> BatchRelabeler<'s> {
             columns,
             &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
         )
+    }
+}
+
+/// Per row, whether a text column's value already begins with `marker`: a string, or message
+/// 0's string content.
+fn led_by(array: &ArrayRef, marker: &str) -> Result<Vec<bool>, ArrowError> {
+    let starts = |strings: &ArrayRef, rows: &mut dyn Iterator<Item = Option<usize>>| {
+        let strings = arrow_cast::cast(strings, &DataType::Utf8)?;
+        let strings = strings.as_string::<i32>();
+        Ok::<_, ArrowError>(
+            rows.map(|j| {
+                j.is_some_and(|j| strings.is_valid(j) && strings.value(j).starts_with(marker))
+            })
+            .collect(),
+        )
+    };
+    match array.data_type() {
+        DataType::List(_) | DataType::LargeList(_) => {
+            let (offsets, values) = list_parts(array)?;
+            let Some(content) = values.column_by_name("content") else {
+                return Ok(vec![false; array.len()]);
+            };
+            if arrow_cast::cast(content, &DataType::Utf8).is_err() {
+                return Ok(vec![false; array.len()]);
+            }
+            let mut firsts = offsets
+                .iter()
+                .map(|&(start, end)| (start < end).then_some(start));
+            starts(content, &mut firsts)
+        }
+        _ => starts(array, &mut (0..array.len()).map(Some)),
     }
 }
 

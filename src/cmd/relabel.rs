@@ -56,6 +56,11 @@ pub struct Args {
     #[arg(long, help_heading = "Relabeling")]
     keep_original: bool,
 
+    /// Relabel rows that already begin with the goal text. Without it such a row is a bad row
+    /// (already_conditioned): relabeling twice would state two goals.
+    #[arg(long, help_heading = "Relabeling")]
+    force: bool,
+
     /// Pairs with equal scores: keep them (two contradictory rows, as in the paper) or drop them.
     /// Ties are counted in the summary either way.
     #[arg(long, value_enum, default_value_t = TiesArg::Keep, help_heading = "Relabeling")]
@@ -169,6 +174,7 @@ impl Args {
                 GoalsArg::Rejected => Goals::Rejected,
             },
             keep_original: self.keep_original,
+            force: self.force,
             ties: match self.ties {
                 TiesArg::Keep => Ties::Keep,
                 TiesArg::Drop => Ties::Drop,

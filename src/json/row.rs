@@ -13,7 +13,7 @@ use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::json::object::{describe, lookup, lookup_first, span, Object};
 use crate::plan::{
-    Arrangement, Facts, Insert, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
+    Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
 };
 use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
 
@@ -82,6 +82,8 @@ pub fn detect(
 pub struct Relabeler<'s> {
     planner: Planner<'s>,
     arrangement: Arrangement,
+    /// The text every goal begins with, JSON-escaped, to recognize rows relabeled before.
+    marker: Option<String>,
     /// Goal texts made so far, JSON-escaped, by the scores they state: scores take few distinct
     /// values, and rendering each row's goal anew was a third of the work.
     goals: std::cell::RefCell<GoalCache>,
@@ -126,8 +128,10 @@ struct Found<'a> {
 impl<'s> Relabeler<'s> {
     /// Makes a relabeler for rows of the resolved shape.
     pub fn new(spec: &'s Spec, resolved: &'s Resolved) -> Relabeler<'s> {
+        let planner = Planner::new(spec, resolved);
         Relabeler {
-            planner: Planner::new(spec, resolved),
+            marker: planner.goal_marker().map(|m| escape(&m)),
+            planner,
             arrangement: Arrangement::of(spec),
             goals: Default::default(),
         }
@@ -194,6 +198,11 @@ impl<'s> Relabeler<'s> {
         }
         Ok(Found {
             facts: Facts {
+                led_by_goal: LedByGoal {
+                    prompt: self.led_by_goal(prompt.as_ref()),
+                    chosen: self.led_by_goal(chosen.as_ref()),
+                    rejected: self.led_by_goal(rejected.as_ref()),
+                },
                 chosen: chosen_fact,
                 rejected: rejected_fact,
                 prompt: prompt_fact,
@@ -205,6 +214,21 @@ impl<'s> Relabeler<'s> {
             prompt,
             scores: raws,
         })
+    }
+
+    /// Whether a text already begins with the goal: a string, or message 0's string content.
+    fn led_by_goal(&self, text: Option<&Text>) -> bool {
+        let (Some(marker), Some(text)) = (&self.marker, text) else {
+            return false;
+        };
+        let string = match &text.list {
+            None => text.raw,
+            Some(list) => match &list.first_content {
+                Some(range) => &text.raw[range.clone()],
+                None => return false,
+            },
+        };
+        string[1..].starts_with(marker.as_str())
     }
 
     /// Writes one output record: the line with the record's edits spliced in.

@@ -10,20 +10,23 @@ use serde_json::{json, Map, Value};
 
 use crate::differential_core::{compare, through_arrow, through_json, valid, Rejections, Shape};
 
-/// Short texts with the characters that stress escaping.
+/// Short texts with the characters that stress escaping, and now and then one that begins
+/// with a goal (a record relabeled before) of each template the specs use.
 fn text() -> impl Strategy<Value = String> {
-    prop::collection::vec(
-        prop_oneof![
-            Just('a'),
-            Just('"'),
-            Just('\\'),
-            Just('\n'),
-            Just('é'),
-            Just('🙂')
-        ],
-        0..6,
-    )
-    .prop_map(String::from_iter)
+    let chars = prop_oneof![
+        Just('a'),
+        Just('"'),
+        Just('\\'),
+        Just('\n'),
+        Just('é'),
+        Just('🙂')
+    ];
+    prop_oneof![
+        12 => prop::collection::vec(chars, 0..6).prop_map(String::from_iter),
+        1 => Just("Aim for 5!\n\nq".to_string()),
+        1 => Just("Targets (0 to 10):\nOverall score: 3.\n\nq".to_string()),
+        1 => Just(format!("{}\n\nq", raug::relabel::DEFAULT_HEADER)),
+    ]
 }
 
 fn maybe<T: std::fmt::Debug + Clone>(
@@ -145,9 +148,10 @@ fn spec(shape: Shape) -> impl Strategy<Value = Spec> {
             Just(Some("Targets ({lo} to {hi}):\n{scores}"))
         ],
         prop_oneof![Just(None), Just(Some(0u32)), Just(Some(1u32))],
+        any::<bool>(),
     )
         .prop_map(
-            |(goals, keep_original, ties, order, style, from, text, precision)| Spec {
+            |(goals, keep_original, ties, order, style, from, text, precision, force)| Spec {
                 template: text
                     .map_or_else(Template::default, |t| Template::new(t).expect("valid"))
                     .with_scale(Scale::parse("0-10").expect("valid"))
@@ -158,6 +162,7 @@ fn spec(shape: Shape) -> impl Strategy<Value = Spec> {
                 ties,
                 order,
                 style,
+                force,
             },
         )
 }

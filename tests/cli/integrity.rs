@@ -712,3 +712,40 @@ fn fields_of_one_response_follow_it_when_the_roles_swap() {
         "raug: error: m.jsonl:1: no field \"nope\" in the first row; name the field with --swap PATH\n"
     );
 }
+
+#[test]
+fn relabeling_twice_is_refused_unless_forced() {
+    let wd = Workdir::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/ultrafeedback_sample.jsonl"
+    );
+    let run = wd.run(&["relabel", example, "-o", "once.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    pyarrow_parquet(&wd, &wd.path("once.jsonl"), "once.parquet", 100);
+    for (input, location) in [
+        ("once.jsonl", "once.jsonl:1"),
+        ("once.parquet", "once.parquet: row 0"),
+    ] {
+        let run = wd.run(&["relabel", input, "-o", "twice.jsonl"]);
+        assert_eq!(run.code, 1, "{input}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {location}: field \"chosen\": already begins with the goal text (relabeled before?); --force relabels it again\n")
+        );
+        assert!(!wd.path("twice.jsonl").exists());
+        let run = wd.run(&["inspect", input, "--json"]);
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            report["rejected"],
+            json!({"already_conditioned": 10}),
+            "{input}"
+        );
+        let run = wd.run(&["relabel", input, "-o", "twice.jsonl", "--force", "-q"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let first = rows(&wd.read("twice.jsonl"))[0].clone();
+        let system = first["chosen"][0]["content"].as_str().unwrap().to_string();
+        assert!(system.matches("Overall score").count() == 2, "{system}");
+        std::fs::remove_file(wd.path("twice.jsonl")).unwrap();
+    }
+}
