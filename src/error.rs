@@ -278,6 +278,9 @@ pub enum Error {
         /// The first rejected row's location and problem.
         first: String,
     },
+    /// `inspect` found a row `relabel` would stop at.
+    #[error("relabel would stop at {0}")]
+    WouldStop(String),
     /// A bug, not the data's or the user's fault: a worker thread panicked or stopped without a
     /// word. Nothing is written.
     #[error("internal error: {0}; this is a bug in raug, please report it")]

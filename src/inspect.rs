@@ -116,7 +116,12 @@ pub fn inspect(
             }
         }
         let Some(resolved) = &resolved else {
-            tally.report.rows += 1;
+            // No layout yet: relabel would stop at this row, so it counts as rejected (why it
+            // is no preference row, or the detection error that stops everything).
+            match crate::json::object::Object::parse(&text) {
+                Err(problem) => tally.record(&row.location, Err(&problem)),
+                Ok(_) => tally.report.rows += 1,
+            }
             continue;
         };
         let relabeler = Relabeler::new(spec, resolved);
@@ -228,6 +233,16 @@ fn histogram(scores: &[(f64, f64)]) -> Vec<Bin> {
 }
 
 impl Report {
+    /// The error `relabel` would stop with on this input (under `--on-error fail`), if any:
+    /// the detection error (a usage error) or the first rejected row (bad data).
+    pub fn failure(&self) -> Option<crate::error::Error> {
+        if let Some(e) = &self.detection_error {
+            return Some(crate::error::Error::Usage(e.clone()));
+        }
+        let first = self.first_rejected.first()?;
+        Some(crate::error::Error::WouldStop(first.clone()))
+    }
+
     /// The report for people.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -240,17 +255,18 @@ impl Report {
             (None, None) => line("detected", "nothing: no row is a JSON object"),
         }
         let bad: u64 = self.rejected.values().sum();
-        line(
-            "rows",
-            &format!(
-                "{} ({} ties; {} would be rejected, {} relabeled into {} rows)",
-                self.rows,
+        let outcome = if self.layout.is_none() {
+            "nothing relabeled: no layout".to_string()
+        } else {
+            format!(
+                "{} ties; {} would be rejected, {} relabeled into {} rows",
                 self.ties,
                 bad,
                 self.rows - bad,
                 2 * (self.rows - bad)
-            ),
-        );
+            )
+        };
+        line("rows", &format!("{} ({outcome})", self.rows));
         if !self.rejected.is_empty() {
             let reasons: Vec<String> = self
                 .rejected

@@ -101,6 +101,29 @@ impl IoArgs {
         Ok(sources)
     }
 
+    /// The inputs as sources, a folder read as its data files (every command but relabel,
+    /// which mirrors a folder into a folder).
+    pub fn data_sources(&self) -> anyhow::Result<Vec<Source>> {
+        let mut sources = Vec::new();
+        for source in self.sources()? {
+            match source {
+                Source::File(path) if path.is_dir() => {
+                    let files = raug::driver::data_files(&path)?;
+                    if files.is_empty() {
+                        return Err(raug::Error::Usage(format!(
+                            "{}: the folder holds no data files (.jsonl, .json, .parquet)",
+                            path.display()
+                        ))
+                        .into());
+                    }
+                    sources.extend(files.into_iter().map(Source::File));
+                }
+                other => sources.push(other),
+            }
+        }
+        Ok(sources)
+    }
+
     /// The output target.
     pub fn target(&self) -> Target {
         if self.output.as_os_str() == "-" {
@@ -124,7 +147,7 @@ impl IoArgs {
         let given = self.input_format.map(Format::from);
         let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
             Box::new(std::iter::empty());
-        for source in self.sources()? {
+        for source in self.data_sources()? {
             let format = raug::driver::source_format(&source, given);
             rows = Box::new(rows.chain(raug::rows::rows(&source, format)?));
         }
@@ -135,7 +158,7 @@ impl IoArgs {
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
     pub fn row_sink(&self) -> anyhow::Result<Box<dyn raug::write::Writer>> {
         let target = self.target();
-        raug::io::check_distinct(&self.sources()?, &[("the output", &target)])?;
+        raug::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
         let format = self
             .output_format
             .map(Format::from)

@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .transpose()?,
         target,
     };
-    let sources = args.io.sources()?;
+    let sources = args.io.data_sources()?;
     let given = args.io.input_format.map(Format::from);
     let parquet = sources
         .iter()

@@ -2,7 +2,7 @@
 
 use raug::driver::source_format;
 use raug::inspect::{inspect, inspect_batches};
-use raug::io::Format;
+use raug::io::{Format, Output};
 use raug::relabel::Spec;
 
 use super::common::{FieldArgs, GoalArgs, IoArgs};
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Spec::default()
     };
     let names = args.fields.names(args.goal.attributes()?)?;
-    let sources = args.io.sources()?;
+    let sources = args.io.data_sources()?;
     let given = args.io.input_format.map(Format::from);
     let mut reports = Vec::new();
     for source in &sources {
@@ -53,17 +53,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .to_string();
         reports.push(report);
     }
-    if args.json {
-        let json = if reports.len() == 1 {
+    let mut text = if args.json {
+        if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])?
         } else {
             serde_json::to_string_pretty(&reports)?
-        };
-        println!("{json}");
-    } else {
-        for report in &reports {
-            print!("{}", report.text());
         }
+    } else {
+        reports.iter().map(|r| r.text()).collect::<String>()
+    };
+    if args.json {
+        text.push('\n');
+    }
+    let target = args.io.target();
+    let mut out = Output::create(&target, target.compression())?;
+    out.write_bytes(text.as_bytes())?;
+    out.finish()?;
+    // Like relabel would: a detection error is a usage error, a bad row bad data.
+    if let Some(e) = reports.iter().find_map(|r| r.failure()) {
+        return Err(e.into());
     }
     Ok(())
 }

@@ -131,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         messages: args.messages,
         skip_bad: args.skip_bad,
     };
-    let sources = args.io.sources()?;
+    let sources = args.io.data_sources()?;
     let given = args.io.input_format.map(Format::from);
     let parquet = sources
         .iter()

@@ -9,6 +9,16 @@ use super::{file_name, glob_match, Job, Summary};
 use crate::error::{Error, Result};
 use crate::io::{Format, Source, Target};
 
+/// The data files (by extension) under a folder, sorted: what the commands that read a
+/// folder as one dataset (`inspect`, `pairs`, `condition`) read.
+pub fn data_files(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(walk(root)?
+        .into_iter()
+        .filter(|p| Format::from_path(p).is_some())
+        .map(|p| root.join(p))
+        .collect())
+}
+
 /// Every file under `root`, sorted, as paths relative to it.
 fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();

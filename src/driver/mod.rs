@@ -2,6 +2,7 @@
 //! streaming driver, the Parquet driver and folder mirroring.
 
 mod folder;
+pub use folder::data_files;
 pub(crate) mod json;
 mod order;
 

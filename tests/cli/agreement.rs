@@ -63,7 +63,11 @@ fn inspect_judges_parquet_rows_as_relabel_does() {
         ("in.parquet", "in.parquet: row 2"),
     ] {
         let run = wd.run(&["inspect", input, "--json"]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.code, 1,
+            "relabel would stop at the bad row: {}",
+            run.stderr
+        );
         let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         assert_eq!(report["rows"], 3, "{input}");
         assert_eq!(

@@ -749,3 +749,60 @@ fn relabeling_twice_is_refused_unless_forced() {
         std::fs::remove_file(wd.path("twice.jsonl")).unwrap();
     }
 }
+
+#[test]
+fn inspect_reports_and_exits_as_relabel_would() {
+    let wd = Workdir::new();
+    // A broken first line: relabel stops there, so inspect can't call the file clean.
+    wd.write("broken.jsonl", format!("{{\"prompt\": \"p\"\n{ROW}\n"));
+    let run = wd.run(&["inspect", "broken.jsonl", "--json", "-o", "report.json"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "", "the report went to -o");
+    let report: Value = serde_json::from_str(&wd.read("report.json")).unwrap();
+    assert_eq!(report["rows"], 2);
+    assert_eq!(report["rejected"], json!({"invalid_json": 1}));
+    assert_eq!(
+        run.stderr,
+        format!(
+            "raug: error: relabel would stop at broken.jsonl:1: {}\n",
+            report["first_rejected"][0]
+                .as_str()
+                .unwrap()
+                .split_once(": ")
+                .unwrap()
+                .1
+        )
+    );
+    // No layout: nothing would be relabeled, and the command must change (exit 2).
+    wd.write("odd.jsonl", "{\"text\": \"hi\"}\n");
+    let run = wd.run(&["inspect", "odd.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout
+            .contains("rows      1 (nothing relabeled: no layout)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr,
+        "raug: error: odd.jsonl:1: no field \"chosen\" in the first row; name the field with --chosen PATH\n"
+    );
+    // A folder is read as its data files.
+    std::fs::create_dir_all(wd.path("ds/data")).unwrap();
+    wd.write("ds/data/a.jsonl", format!("{ROW}\n"));
+    wd.write("ds/data/b.jsonl", format!("{ROW}\n{ROW}\n"));
+    wd.write("ds/README.md", "# a dataset\n");
+    let run = wd.run(&["inspect", "ds", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reports: Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows: Vec<&Value> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["rows"])
+        .collect();
+    assert_eq!(rows, [&json!(1), &json!(2)]);
+    let run = wd.run(&["condition", "ds", "--target", "9", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 3);
+}

@@ -488,7 +488,12 @@ fn inspect_reports_what_relabel_will_do() {
         ),
     );
     let run = wd.run(&["inspect", "small.jsonl", "--template", "G{score}"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    // relabel would stop at the bad row: so does inspect's exit code, after the report.
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: error: relabel would stop at small.jsonl:3: field \"score_chosen\": expected a number, got string \"x\"\n"
+    );
     assert_eq!(
         run.stdout,
         r#"file      small.jsonl

@@ -452,7 +452,7 @@ fn method_features_on_parquet_match_jsonl() {
         .as_str()
         .unwrap()
         .contains("Overall score: 9.\n\nWhat are"));
-    let run = wd.run(&["inspect", "pairs.parquet", "--json"]);
+    let run = wd.run(&["inspect", "pairs.parquet", "--json", "--scale", "0-4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["format"], "Parquet");
