@@ -312,16 +312,69 @@ pub fn check_compression(target: &Target, format: Format, compression: Compressi
 /// Temporary files to delete if the process is interrupted.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Deletes every temporary output not yet committed; called on Ctrl-C before exiting.
+/// Deletes every temporary output not yet committed (files, and staging folders of folder
+/// outputs); called on SIGINT, SIGTERM or SIGHUP before exiting.
 pub fn remove_pending() {
     if let Ok(paths) = PENDING.lock() {
         for path in paths.iter() {
-            let _ = fs::remove_file(path);
+            if path.is_dir() {
+                let _ = fs::remove_dir_all(path);
+            } else {
+                let _ = fs::remove_file(path);
+            }
         }
     }
 }
 
-fn forget_pending(path: &Path) {
+/// Registers a temporary path (a file, or a staging folder) for removal if the process is
+/// stopped; [`forget_pending`] once it is committed or removed.
+pub fn note_pending(path: &Path) {
+    if let Ok(mut paths) = PENDING.lock() {
+        paths.push(path.to_path_buf());
+    }
+}
+
+/// The prefix of the temporary files and folders made for a target named `name` by this
+/// process: `.NAME.PID.` (the process id lets a later run tell a dead run's leftovers apart).
+pub fn temp_prefix(name: &str) -> String {
+    format!(".{name}.{}.", std::process::id())
+}
+
+/// Removes the temporaries of a target named `name` in `dir` that a run stopped by SIGKILL left
+/// behind: `.NAME.PID.*.raug-tmp` whose process is gone. Linux only (it asks `/proc`); a no-op
+/// elsewhere.
+pub fn remove_stale(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".raug-tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+/// Stops tracking a temporary path: it was committed or removed.
+pub fn forget_pending(path: &Path) {
     if let Ok(mut paths) = PENDING.lock() {
         paths.retain(|p| p != path);
     }
@@ -395,8 +448,9 @@ impl Output {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
+                    remove_stale(&dir, &file_name);
                     let temp = tempfile::Builder::new()
-                        .prefix(&format!(".{file_name}."))
+                        .prefix(&temp_prefix(&file_name))
                         .suffix(".raug-tmp")
                         .tempfile_in(&dir)
                         .map_err(|e| Error::io(&name, without_temp_path(e, &dir)))?;
@@ -516,9 +570,7 @@ struct Pending(Option<tempfile::TempPath>);
 
 impl Pending {
     fn new(temp: tempfile::TempPath) -> Pending {
-        if let Ok(mut pending) = PENDING.lock() {
-            pending.push(temp.to_path_buf());
-        }
+        note_pending(&temp);
         Pending(Some(temp))
     }
 

@@ -19,6 +19,16 @@ pub fn data_files(root: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
+/// Forgets the staging folder's registration for signal cleanup when the run ends, whichever
+/// way (the folder itself goes with its `TempDir`).
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        crate::io::forget_pending(&self.0);
+    }
+}
+
 /// Every file under `root`, sorted, as paths relative to it.
 fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
@@ -81,11 +91,15 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
+    crate::io::remove_stale(&parent, &file_name(out));
     let stage = tempfile::Builder::new()
-        .prefix(&format!(".{}.", file_name(out)))
+        .prefix(&crate::io::temp_prefix(&file_name(out)))
         .suffix(".raug-tmp")
         .tempdir_in(&parent)
         .map_err(|e| Error::io(out.display().to_string(), e))?;
+    // A stop by signal removes it too; dropping it (on any error) removes it otherwise.
+    crate::io::note_pending(stage.path());
+    let _staged = Staged(stage.path().to_path_buf());
 
     let mut summary = Summary::default();
     let files = walk(root)?;

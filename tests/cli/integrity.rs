@@ -806,3 +806,88 @@ fn inspect_reports_and_exits_as_relabel_would() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 3);
 }
+
+/// Starts `args` reading a FIFO at `fifo` (one row written, then held open), waits for its
+/// temporary output to appear, and stops it with `signal`.
+fn stop_mid_run(wd: &Workdir, args: &[&str], fifo: &std::path::Path, signal: &str) -> i32 {
+    assert!(std::process::Command::new("mkfifo")
+        .arg(fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = wd
+        .command(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut writer = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+    std::io::Write::write_all(&mut writer, format!("{ROW}\n").as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(wd.path("."))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with(".raug-tmp"))
+    {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "no temporary output appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    drop(writer);
+    status.code().unwrap_or(-1)
+}
+
+#[test]
+fn a_stop_by_any_signal_but_sigkill_leaves_nothing_behind() {
+    for signal in ["-TERM", "-HUP", "-INT"] {
+        let wd = Workdir::new();
+        wd.write("out.jsonl", "precious\n");
+        let code = stop_mid_run(
+            &wd,
+            &["relabel", "in.jsonl", "-o", "out.jsonl"],
+            &wd.path("in.jsonl"),
+            signal,
+        );
+        assert_eq!(code, 130, "{signal}");
+        assert_eq!(wd.read("out.jsonl"), "precious\n");
+        assert_eq!(wd.files(), ["in.jsonl", "out.jsonl"], "{signal}");
+        // A folder output's staging folder goes too.
+        let wd = Workdir::new();
+        std::fs::create_dir_all(wd.path("ds")).unwrap();
+        let code = stop_mid_run(
+            &wd,
+            &["relabel", "ds", "-o", "out"],
+            &wd.path("ds/a.jsonl"),
+            signal,
+        );
+        assert_eq!(code, 130, "{signal}");
+        let left: Vec<String> = std::fs::read_dir(wd.path("."))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["ds"], "{signal}");
+    }
+}
+
+#[test]
+fn a_later_run_removes_what_a_killed_run_left() {
+    let wd = Workdir::new();
+    wd.write("in.jsonl", format!("{ROW}\n"));
+    // PID 0 never names a running raug; an unknown file of another name stays.
+    wd.write(".out.jsonl.0.abc123.raug-tmp", "half\n");
+    wd.write(".other.jsonl.0.abc123.raug-tmp", "not ours\n");
+    let run = wd.run(&["relabel", "in.jsonl", "-o", "out.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!wd.path(".out.jsonl.0.abc123.raug-tmp").exists());
+    assert!(wd.path(".other.jsonl.0.abc123.raug-tmp").exists());
+}
