@@ -14,7 +14,8 @@ use raug::io::{Format, Source, Target};
 #[derive(Debug, clap::Args)]
 pub struct IoArgs {
     /// Input files or one dataset folder; `-` or nothing reads standard input. JSON compression
-    /// (gzip, zstd) is detected. A folder is mirrored into the output folder, shard by shard.
+    /// (gzip, zstd) is detected. relabel mirrors a folder into an output folder, shard by shard;
+    /// the other commands read its data files as one dataset.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
