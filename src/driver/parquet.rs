@@ -693,7 +693,11 @@ fn relabel_row_group(
         let out = match relabeler.relabel(&batch) {
             Ok(out) => out,
             Err(e) => {
-                unit.error = Some(fail(&e));
+                // The file was read; building the relabeled columns failed.
+                unit.error = Some(Error::Format {
+                    path: input.name.clone(),
+                    detail: format!("row group {rg}: {e}"),
+                });
                 return unit;
             }
         };

@@ -891,3 +891,48 @@ fn a_later_run_removes_what_a_killed_run_left() {
     assert!(!wd.path(".out.jsonl.0.abc123.raug-tmp").exists());
     assert!(wd.path(".other.jsonl.0.abc123.raug-tmp").exists());
 }
+
+#[test]
+fn score_columns_of_two_types_trade_values_only_when_they_fit() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+
+    let wd = Workdir::new();
+    let make = |name: &str, rejected: f64| {
+        let batch = RecordBatch::try_from_iter([
+            ("prompt", Arc::new(StringArray::from(vec!["p"])) as ArrayRef),
+            ("chosen", Arc::new(StringArray::from(vec!["A"])) as ArrayRef),
+            (
+                "rejected",
+                Arc::new(StringArray::from(vec!["B"])) as ArrayRef,
+            ),
+            (
+                "score_chosen",
+                Arc::new(Int64Array::from(vec![8])) as ArrayRef,
+            ),
+            (
+                "score_rejected",
+                Arc::new(Float64Array::from(vec![rejected])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        write_batch(&wd, name, &batch);
+    };
+    make("fits.parquet", 3.0);
+    make("fraction.parquet", 3.5);
+    let run = wd.run(&["relabel", "fits.parquet", "-o", "out.parquet", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = rows(&py(&["rows", wd.path("out.parquet").to_str().unwrap()]));
+    assert_eq!(
+        (&got[1]["score_chosen"], &got[1]["score_rejected"]),
+        (&json!(3), &json!(8.0))
+    );
+    let run = wd.run(&["relabel", "fraction.parquet", "-o", "out2.parquet"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: fraction.parquet: row group 0: Cast error: two fields that trade places have types Float64 and Int64, and their values don't fit each other's; give both one type\n"
+    );
+    assert!(!wd.path("out2.parquet").exists());
+}
