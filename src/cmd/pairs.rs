@@ -78,6 +78,11 @@ pub struct Args {
     /// Skip bad rows and responses (counted) instead of stopping at the first.
     #[arg(long, help_heading = "Pairing")]
     skip_bad: bool,
+
+    /// Flat data: rows of one key whose prompts differ make one group per prompt. Without it
+    /// they are an error naming the group (a pair's prompt must be both responses' prompt).
+    #[arg(long, help_heading = "Pairing")]
+    split_by_prompt: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -130,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         min_gap: args.min_gap,
         messages: args.messages,
         skip_bad: args.skip_bad,
+        split_by_prompt: args.split_by_prompt,
     };
     let sources = args.io.data_sources()?;
     let given = args.io.input_format.map(Format::from);

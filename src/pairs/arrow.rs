@@ -37,6 +37,42 @@ struct Responses {
     /// Numeric fields of a response, by name (the score's included), as `NAME_chosen` and
     /// `NAME_rejected` in the output.
     numbers: Vec<(String, ArrayRef)>,
+    /// The prompt's context: columns of the batch kept as they are, taken at each pair's
+    /// prompt row.
+    context: Vec<(String, ArrayRef)>,
+}
+
+/// The top-level columns other than those named in `used` (and, flat, but numbers, which are
+/// each response's own).
+fn context_columns(
+    batch: &RecordBatch,
+    used: &[&FieldPath],
+    numbers_apart: bool,
+) -> Vec<(String, ArrayRef)> {
+    let schema = batch.schema();
+    schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(f, _)| !used.iter().any(|p| p.parts()[0] == *f.name()))
+        .filter(|(f, _)| !(numbers_apart && f.data_type().is_numeric()))
+        .map(|(f, c)| (f.name().clone(), Arc::clone(c)))
+        .collect()
+}
+
+/// Each row's value as text, null apart from any string: what groups compare.
+fn texts(array: &ArrayRef) -> std::result::Result<Vec<String>, ArrowError> {
+    let options = FormatOptions::default();
+    let formatter = ArrayFormatter::try_new(array.as_ref(), &options)?;
+    Ok((0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                "\0null".to_string()
+            } else {
+                format!("v{}", formatter.value(i))
+            }
+        })
+        .collect())
 }
 
 /// Builds pairs from Arrow batches, each output batch going to `emit`. `name` is the file, for
@@ -242,12 +278,14 @@ fn nested(
         }
     }
     let numbers = numbers(structs.fields(), structs.columns(), &[]);
+    let context = context_columns(batch, &[&prompt_path, list_path], false);
     Ok((
         picks,
         Responses {
             text,
             score,
             numbers,
+            context,
         },
     ))
 }
@@ -280,11 +318,27 @@ fn flat(
                 detail: e.to_string(),
             }
         })?;
-    let options = FormatOptions::default();
-    let keys = ArrayFormatter::try_new(key.as_ref(), &options).map_err(|e| Error::Format {
+    let format = |e: ArrowError| Error::Format {
         path: name.to_string(),
         detail: e.to_string(),
-    })?;
+    };
+    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    let keys = texts(&key).map_err(format)?;
+    let prompts = texts(&column(batch, prompt_path).map_err(format)?).map_err(format)?;
+    let used = [key_path, prompt_path, &spec.text, &spec.score];
+    // The key is the group's (when it is not the prompt itself), then every other column but
+    // numbers, which are each response's own.
+    let mut candidates = Vec::new();
+    if key_path != prompt_path {
+        candidates.push((key_path.parts()[0].clone(), Arc::clone(&key)));
+    }
+    candidates.extend(context_columns(batch, &used, true));
+    let candidate_texts: Vec<Vec<String>> = candidates
+        .iter()
+        .map(|(_, c)| texts(c))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(format)?;
+    let mut differs = vec![false; candidates.len()];
     // Groups in order of their first row: that row (for the prompt) and the responses' rows.
     let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -303,16 +357,35 @@ fn flat(
                 problem: problem.clone(),
             });
         }
-        // A null key is its own group, apart from any string that reads "null".
-        let k = if key.is_null(i) {
-            "\0null".to_string()
+        let k = if spec.split_by_prompt {
+            format!("{}\u{0}{}", keys[i], prompts[i])
         } else {
-            format!("v{}", keys.value(i))
+            keys[i].clone()
         };
         let at = *index.entry(k).or_insert_with(|| {
             groups.push((i as u32, Vec::new()));
             groups.len() - 1
         });
+        let first = groups[at].0 as usize;
+        if prompts[i] != prompts[first] {
+            return Err(Error::Row {
+                location: Location {
+                    file: name.to_string(),
+                    position: Position::Row(i as u64),
+                },
+                problem: RowError::field(
+                    Reason::LayoutMismatch,
+                    prompt_path.as_str(),
+                    format!(
+                        "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
+                        keys[i].strip_prefix('v').unwrap_or("null")
+                    ),
+                ),
+            });
+        }
+        for (c, values) in candidate_texts.iter().enumerate() {
+            differs[c] |= values[i] != values[first];
+        }
         groups[at].1.push(i as u32);
     }
     let mut picks = Vec::new();
@@ -340,12 +413,19 @@ fn flat(
         .collect();
     let schema = batch.schema();
     let numbers = numbers(schema.fields(), batch.columns(), &skip);
+    let context = candidates
+        .into_iter()
+        .zip(differs)
+        .filter(|(_, d)| !d)
+        .map(|(c, _)| c)
+        .collect();
     Ok((
         picks,
         Responses {
             text,
             score,
             numbers,
+            context,
         },
     ))
 }
@@ -419,6 +499,9 @@ fn write(
         for (name, values) in &responses.numbers {
             push(format!("{name}_chosen"), take(values.as_ref(), &c, None)?);
             push(format!("{name}_rejected"), take(values.as_ref(), &r, None)?);
+        }
+        for (name, values) in &responses.context {
+            push(name.clone(), take(values.as_ref(), &p, None)?);
         }
         let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         emit(&out).map_err(Failure::Error)?;

@@ -48,6 +48,9 @@ pub struct PairSpec {
     pub messages: bool,
     /// Skip bad rows (counted) instead of failing.
     pub skip_bad: bool,
+    /// Flat mode: rows of one key with different prompts form one group per prompt, instead of
+    /// being an error.
+    pub split_by_prompt: bool,
 }
 
 /// What `pairs` did.
@@ -190,7 +193,13 @@ fn choose(scores: &[f64], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
 }
 
 /// The output row of one pair.
-fn pair_row(prompt: &Value, chosen: &Response, rejected: &Response, spec: &PairSpec) -> Value {
+fn pair_row(
+    prompt: &Value,
+    chosen: &Response,
+    rejected: &Response,
+    context: &Map<String, Value>,
+    spec: &PairSpec,
+) -> Value {
     let side = |r: &Response| {
         if spec.messages {
             json!([{"content": prompt, "role": "user"}, {"content": r.text, "role": "assistant"}])
@@ -213,7 +222,36 @@ fn pair_row(prompt: &Value, chosen: &Response, rejected: &Response, spec: &PairS
         row.insert(format!("{name}_chosen"), value.clone());
         row.insert(format!("{name}_rejected"), other);
     }
+    for (name, value) in context {
+        if !row.contains_key(name) {
+            row.insert(name.clone(), value.clone());
+        }
+    }
     Value::Object(row)
+}
+
+/// The fields of the prompt's context a pair keeps: the row's (or, flat, every row of the
+/// group's equal) fields other than those the pair is made of. `used` are the fields read as
+/// prompt, responses, key, text and score; numbers become `NAME_chosen`/`NAME_rejected` instead.
+fn context_of(row: &Value, used: &[&FieldPath], numbers_apart: bool) -> Map<String, Value> {
+    row.as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !used.iter().any(|p| p.parts()[0] == **k))
+                .filter(|(_, v)| !(numbers_apart && v.is_number()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One prompt's responses in flat mode.
+struct Group {
+    prompt: Value,
+    /// The context fields of the group's first row (those some row disagrees on are dropped at
+    /// the end, in every group).
+    context: Map<String, Value>,
+    responses: Vec<Response>,
 }
 
 /// Builds pairs from rows, writing each as a JSON line through `emit`.
@@ -223,7 +261,11 @@ pub fn pairs(
     mut emit: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
-    let mut write = |prompt: &Value, responses: &[Response], group: u64, s: &mut PairSummary| {
+    let mut write = |prompt: &Value,
+                     responses: &[Response],
+                     context: &Map<String, Value>,
+                     group: u64,
+                     s: &mut PairSummary| {
         s.prompts += 1;
         let scores: Vec<f64> = responses.iter().map(|r| r.score).collect();
         let chosen = choose(&scores, spec, group);
@@ -231,16 +273,19 @@ pub fn pairs(
             s.no_pair += 1;
         }
         for (c, r) in chosen {
-            let mut line = pair_row(prompt, &responses[c], &responses[r], spec).to_string();
+            let mut line =
+                pair_row(prompt, &responses[c], &responses[r], context, spec).to_string();
             line.push('\n');
             emit(line.as_bytes())?;
             s.pairs += 1;
         }
         Ok::<(), Error>(())
     };
-    // Flat mode collects responses per key, in order of first appearance.
-    let mut groups: Vec<(Value, Vec<Response>)> = Vec::new();
+    // Flat mode collects responses per key, in order of first appearance, with the group's
+    // context (its first row's) and the context fields some group's rows disagree on.
+    let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut differs: std::collections::HashSet<String> = Default::default();
     for row in rows {
         let row = row?;
         summary.rows_in += 1;
@@ -289,7 +334,14 @@ pub fn pairs(
             };
             match read() {
                 Ok((prompt, responses)) => {
-                    write(&prompt, &responses, summary.rows_in - 1, &mut summary)?
+                    let context = context_of(&value, &[&prompt_path, list_path], false);
+                    write(
+                        &prompt,
+                        &responses,
+                        &context,
+                        summary.rows_in - 1,
+                        &mut summary,
+                    )?
                 }
                 Err(problem) if spec.skip_bad => {
                     let _ = problem;
@@ -324,19 +376,73 @@ pub fn pairs(
             };
             match read() {
                 Ok((key, prompt, response)) => {
+                    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+                    // The key is the group's (when it is not the prompt itself), then every
+                    // other field but numbers, which are each response's own.
+                    let mut context = Map::new();
+                    if key_path != prompt_path {
+                        if let Some(k) = get(&value, key_path) {
+                            context.insert(key_path.parts()[0].clone(), k.clone());
+                        }
+                    }
+                    context.extend(context_of(
+                        &value,
+                        &[key_path, prompt_path, &spec.text, &spec.score],
+                        true,
+                    ));
+                    let key = if spec.split_by_prompt {
+                        format!("{key}\u{0}{prompt}")
+                    } else {
+                        key
+                    };
                     let at = *index.entry(key).or_insert_with(|| {
-                        groups.push((prompt, Vec::new()));
+                        groups.push(Group {
+                            prompt: prompt.clone(),
+                            context: context.clone(),
+                            responses: Vec::new(),
+                        });
                         groups.len() - 1
                     });
-                    groups[at].1.push(response);
+                    let group = &mut groups[at];
+                    if group.prompt != prompt {
+                        return Err(Error::Row {
+                            location: row.location.clone(),
+                            problem: RowError::field(
+                                Reason::LayoutMismatch,
+                                prompt_path.as_str(),
+                                format!(
+                                    "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
+                                    get(&value, key_path).map_or(String::new(), Value::to_string)
+                                ),
+                            ),
+                        });
+                    }
+                    for (name, value) in &group.context {
+                        if context.get(name) != Some(value) {
+                            differs.insert(name.clone());
+                        }
+                    }
+                    for name in context.keys() {
+                        if !group.context.contains_key(name) {
+                            differs.insert(name.clone());
+                        }
+                    }
+                    group.responses.push(response);
                 }
                 Err(_) if spec.skip_bad => summary.skipped += 1,
                 Err(problem) => return Err(bad(&row.location, problem)),
             }
         }
     }
-    for (group, (prompt, responses)) in groups.iter().enumerate() {
-        write(prompt, responses, group as u64, &mut summary)?;
+    for (at, group) in groups.iter_mut().enumerate() {
+        group.context.retain(|name, _| !differs.contains(name));
+        write(
+            &group.prompt,
+            &group.responses,
+            &group.context,
+            at as u64,
+            &mut summary,
+        )?;
     }
     Ok(summary)
 }
@@ -361,6 +467,7 @@ mod tests {
             min_gap: 0.0,
             messages: false,
             skip_bad: false,
+            split_by_prompt: false,
         }
     }
 

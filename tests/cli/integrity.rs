@@ -936,3 +936,95 @@ fn score_columns_of_two_types_trade_values_only_when_they_fit() {
     );
     assert!(!wd.path("out2.parquet").exists());
 }
+
+#[test]
+fn pairs_keep_the_prompts_context_and_refuse_mixed_prompts() {
+    let wd = Workdir::new();
+    let rows_of = |lines: &[&str]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let flat = wd.write(
+        "flat.jsonl",
+        rows_of(&[
+            r#"{"idx": 1, "prompt": "p", "response": "a", "score": 5, "source": "s1", "model": "m1"}"#,
+            r#"{"idx": 1, "prompt": "p", "response": "b", "score": 2, "source": "s1", "model": "m2"}"#,
+            r#"{"idx": 2, "prompt": "q", "response": "c", "score": 4, "source": "s2", "model": "m1"}"#,
+            r#"{"idx": 2, "prompt": "q", "response": "d", "score": 1, "source": "s2", "model": "m1"}"#,
+        ]),
+    );
+    pyarrow_parquet(&wd, &flat, "flat.parquet", 10);
+    let args = [
+        "--group-by",
+        "idx",
+        "--prompt",
+        "prompt",
+        "--text",
+        "response",
+        "--score",
+        "score",
+        "-q",
+    ];
+    for input in ["flat.jsonl", "flat.parquet"] {
+        let run = wd.run(&[&["pairs", input, "--output-format", "jsonl"][..], &args].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        // source is one value per group: kept; model differs inside group 1: dropped everywhere.
+        assert_eq!(
+            normalize_rows(&run.stdout),
+            normalize_rows(&rows_of(&[
+                r#"{"prompt": "p", "chosen": "a", "rejected": "b", "score_chosen": 5.0, "score_rejected": 2.0, "idx": 1, "source": "s1"}"#,
+                r#"{"prompt": "q", "chosen": "c", "rejected": "d", "score_chosen": 4.0, "score_rejected": 1.0, "idx": 2, "source": "s2"}"#,
+            ])),
+            "{input}"
+        );
+    }
+    let mixed = wd.write(
+        "mixed.jsonl",
+        rows_of(&[
+            r#"{"idx": 1, "prompt": "p", "response": "a", "score": 5}"#,
+            r#"{"idx": 1, "prompt": "other", "response": "b", "score": 2}"#,
+            r#"{"idx": 1, "prompt": "other", "response": "c", "score": 1}"#,
+        ]),
+    );
+    pyarrow_parquet(&wd, &mixed, "mixed.parquet", 10);
+    for (input, location) in [
+        ("mixed.jsonl", "mixed.jsonl:2"),
+        ("mixed.parquet", "mixed.parquet: row 1"),
+    ] {
+        let run = wd.run(&[&["pairs", input][..], &args].concat());
+        assert_eq!(run.code, 1, "{input}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {location}: field \"prompt\": the group 1 has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt\n")
+        );
+        let run = wd.run(
+            &[
+                &[
+                    "pairs",
+                    input,
+                    "--split-by-prompt",
+                    "--output-format",
+                    "jsonl",
+                ][..],
+                &args,
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let pairs = rows(&run.stdout);
+        assert_eq!(
+            pairs.len(),
+            1,
+            "{input}: only the group 'other' has two responses"
+        );
+        assert_eq!(
+            (&pairs[0]["prompt"], &pairs[0]["chosen"]),
+            (&json!("other"), &json!("b"))
+        );
+    }
+}
+
+/// Rows with every number a float, for comparing JSON and Parquet output.
+fn normalize_rows(text: &str) -> Vec<Value> {
+    rows(text)
+        .into_iter()
+        .map(crate::differential_core::normalize)
+        .collect()
+}

@@ -213,14 +213,20 @@ fn real_stack_exchange_nested_pairs() {
                 .map(|a| a["pm_score"].as_f64().unwrap())
                 .collect();
             let mk = |i: usize, j: usize| {
-                pair(
+                let mut row = pair(
                     &q["question"],
                     &answers[i],
                     &answers[j],
                     "pm_score",
                     "text",
                     &[],
-                )
+                );
+                // The question's context comes along: every row field but the question and
+                // its answers.
+                for key in ["qid", "date", "metadata"] {
+                    row[key] = q[key].clone();
+                }
+                row
             };
             if strategy == "best-worst" {
                 let (b, w) = (first_max(&scores), first_min(&scores));
