@@ -268,6 +268,8 @@ pub fn relabel_bytes(
     on_error: OnError,
 ) -> Result<(Vec<u8>, Summary)> {
     let name = "<memory>";
+    // A byte-order mark is read as files' are.
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let first = data.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let blocks: Box<dyn Iterator<Item = io::Result<Block>>> = if first == Some(b'[') {
         Box::new(ArrayBlocks::new(data, Vec::new(), 1 << 20, name))

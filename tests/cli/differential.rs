@@ -3,6 +3,7 @@
 //! give the same rows and the same rejections. Plus the disagreements this check was written
 //! for, as regression tests.
 
+use arrow_schema::DataType;
 use proptest::prelude::*;
 use raug::fields::{Attribute, FieldNames};
 use raug::relabel::{Goals, Order, Scale, Spec, Style, Template, Ties};
@@ -62,6 +63,8 @@ fn score() -> impl Strategy<Value = Value> {
         2 => (0i32..=40).prop_map(|q| json!(f64::from(q) / 4.0)),
         1 => Just(json!(-3.0)),
         1 => Just(json!(12.5)),
+        // Not exact in binary: float32 columns must still print it as 7.3.
+        1 => Just(json!(7.3)),
         1 => Just(Value::Null),
     ]
 }
@@ -195,10 +198,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn json_and_arrow_appliers_agree((shape, attributes, spec, rest) in case()) {
+    fn json_and_arrow_appliers_agree(
+        (shape, attributes, spec, rest) in case(),
+        score_type in prop::sample::select(vec![DataType::Float64, DataType::Float32, DataType::Int64]),
+    ) {
         let mut records = vec![valid(shape, attributes)];
         records.extend(rest);
-        let schema = shape.schema(attributes);
+        if score_type == DataType::Int64 {
+            // Integer columns hold whole scores: round the generated ones.
+            for record in &mut records {
+                for (key, value) in record.as_object_mut().expect("an object") {
+                    if key.contains("score") || key.starts_with("helpfulness") {
+                        if let Some(v) = value.as_f64() {
+                            *value = json!(v.round() as i64);
+                        }
+                    }
+                }
+            }
+        }
+        let schema = shape.schema_with(attributes, score_type);
         if let Err(e) = compare(&records, &schema, &spec, &names(attributes)) {
             return Err(TestCaseError::fail(format!("{shape:?} {spec:?}\n{e}")));
         }
@@ -291,4 +309,34 @@ fn every_shared_rejection_reason_is_the_same_in_both_representations() {
     ];
     assert_eq!(json, expected);
     assert_eq!(arrow, expected);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// JSON only (Arrow can hold neither): a byte-order mark changes nothing, and a key raug
+    /// reads, repeated, makes the row bad with its own reason whatever the rest of the row.
+    #[test]
+    fn byte_order_marks_and_duplicate_keys(
+        (shape, attributes, spec, rest) in case(),
+        key in prop::sample::select(vec!["chosen", "rejected", "score_chosen", "score_rejected"]),
+    ) {
+        let mut records = vec![valid(shape, attributes)];
+        records.extend(rest);
+        let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+        let names = names(attributes);
+        let plain = raug::driver::relabel_bytes(lines.as_bytes(), &spec, &names, raug::driver::OnError::Skip);
+        let marked = format!("\u{feff}{lines}");
+        let with_bom = raug::driver::relabel_bytes(marked.as_bytes(), &spec, &names, raug::driver::OnError::Skip);
+        prop_assert_eq!(
+            plain.as_ref().map(|(out, s)| (out.clone(), s.line())).map_err(|e| e.to_string()),
+            with_bom.as_ref().map(|(out, s)| (out.clone(), s.line())).map_err(|e| e.to_string())
+        );
+        // The first row, its key repeated at the end (its value a valid one of that key).
+        let first = records[0].to_string();
+        let repeated = format!("{}, \"{key}\": {}}}\n", &first[..first.len() - 1], records[0][key]);
+        let (_, summary) = raug::driver::relabel_bytes(repeated.as_bytes(), &spec, &names, raug::driver::OnError::Skip)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(summary.skipped_by_reason.get("duplicate_key"), Some(&1));
+    }
 }

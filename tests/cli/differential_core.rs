@@ -57,8 +57,14 @@ impl Shape {
         }
     }
 
-    /// The Arrow schema of the shape; `attributes` adds `helpfulness_chosen`/`_rejected`.
+    /// The Arrow schema of the shape, scores as float64; `attributes` adds
+    /// `helpfulness_chosen`/`_rejected`.
     pub fn schema(self, attributes: bool) -> SchemaRef {
+        self.schema_with(attributes, DataType::Float64)
+    }
+
+    /// The Arrow schema of the shape with scores of type `score`.
+    pub fn schema_with(self, attributes: bool, score: DataType) -> SchemaRef {
         let text = if self.lists() {
             messages_type()
         } else {
@@ -73,11 +79,13 @@ impl Shape {
         if self == Shape::H4 {
             fields.push(Field::new("messages", messages_type(), true));
         }
-        fields.push(Field::new("score_chosen", DataType::Float64, true));
-        fields.push(Field::new("score_rejected", DataType::Float64, true));
+        for name in ["score_chosen", "score_rejected"] {
+            fields.push(Field::new(name, score.clone(), true));
+        }
         if attributes {
-            fields.push(Field::new("helpfulness_chosen", DataType::Float64, true));
-            fields.push(Field::new("helpfulness_rejected", DataType::Float64, true));
+            for name in ["helpfulness_chosen", "helpfulness_rejected"] {
+                fields.push(Field::new(name, score.clone(), true));
+            }
         }
         Arc::new(Schema::new(fields))
     }
