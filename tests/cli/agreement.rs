@@ -296,7 +296,6 @@ fn condition_keeps_parquet_types() {
 
     use arrow_array::{Array, Int32Array, LargeStringArray, RecordBatch, StringArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::arrow::ArrowWriter;
 
     let wd = Workdir::new();
     let batch = RecordBatch::try_from_iter([
@@ -314,10 +313,7 @@ fn condition_keeps_parquet_types() {
         ),
     ])
     .unwrap();
-    let file = std::fs::File::create(wd.path("eval.parquet")).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    arrow_parquet(&wd, "eval.parquet", &batch);
 
     let run = wd.run(&[
         "condition",

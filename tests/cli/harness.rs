@@ -316,6 +316,15 @@ pub fn pyarrow_parquet(wd: &Workdir, source: &Path, name: &str, rows: usize) -> 
     path
 }
 
+/// Writes one Arrow batch as `wd`'s Parquet file `name` with arrow-rs (the Arrow schema kept
+/// in the file, so types such as int32, float16 or dictionaries come back as they were).
+pub fn arrow_parquet(wd: &Workdir, name: &str, batch: &arrow_array::RecordBatch) {
+    let file = fs::File::create(wd.path(name)).expect("create the Parquet file");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
 /// Runs `tests/py/tool.py` in the test venv (made once by `tests/py/setup.sh`) and returns stdout.
 pub fn py(args: &[&str]) -> String {
     static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();

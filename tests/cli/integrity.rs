@@ -340,7 +340,6 @@ fn float32_and_float16_scores_print_as_their_columns_show_them() {
 
     use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
     use arrow_schema::DataType;
-    use parquet::arrow::ArrowWriter;
 
     let wd = Workdir::new();
     for (name, data_type) in [
@@ -362,10 +361,7 @@ fn float32_and_float16_scores_print_as_their_columns_show_them() {
             ("score_rejected", scores(1.1)),
         ])
         .unwrap();
-        let file = std::fs::File::create(wd.path(name)).unwrap();
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        arrow_parquet(&wd, name, &batch);
         let run = wd.run(&[
             "relabel",
             name,
@@ -517,14 +513,6 @@ fn a_goal_states_only_scores_its_scale_has() {
     }
 }
 
-/// Writes one batch as a Parquet file with arrow-rs (its Arrow schema kept in the file).
-fn write_batch(wd: &Workdir, name: &str, batch: &arrow_array::RecordBatch) {
-    let file = std::fs::File::create(wd.path(name)).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
-}
-
 #[test]
 fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
     use std::sync::Arc;
@@ -571,7 +559,7 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
         ("score_rejected", scores(3.0)),
     ])
     .unwrap();
-    write_batch(&wd, "standard.parquet", &standard);
+    arrow_parquet(&wd, "standard.parquet", &standard);
     let h4 = RecordBatch::try_from_iter([
         ("prompt", dict(vec!["q"])),
         (
@@ -586,7 +574,7 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
         ("score_rejected", scores(3.0)),
     ])
     .unwrap();
-    write_batch(&wd, "h4.parquet", &h4);
+    arrow_parquet(&wd, "h4.parquet", &h4);
     for (name, args) in [
         ("standard.parquet", &["--template", "G{score}"][..]),
         ("h4.parquet", &["--template", "G{score}"][..]),
@@ -644,7 +632,7 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
         ("score_rejected", scores(3.0)),
     ])
     .unwrap();
-    write_batch(&wd, "strings.parquet", &strings);
+    arrow_parquet(&wd, "strings.parquet", &strings);
     let run = wd.run(&["relabel", "strings.parquet", "-o", "out2.parquet"]);
     assert_eq!(run.code, 1);
     assert_eq!(
@@ -917,7 +905,7 @@ fn score_columns_of_two_types_trade_values_only_when_they_fit() {
             ),
         ])
         .unwrap();
-        write_batch(&wd, name, &batch);
+        arrow_parquet(&wd, name, &batch);
     };
     make("fits.parquet", 3.0);
     make("fraction.parquet", 3.5);
