@@ -218,18 +218,60 @@ fn histogram(scores: &[(f64, f64)]) -> Vec<Bin> {
             .collect();
     }
     let (lo, hi) = (values[0], values[values.len() - 1]);
-    let width = (hi - lo) / 10.0;
-    let bin = |v: f64| (((v - lo) / width) as usize).min(9);
-    (0..10)
+    // About ten ranges with readable edges: whole numbers for whole scores, one decimal else.
+    let integral = values.iter().all(|v| v.fract() == 0.0);
+    let (width, bins) = if integral {
+        let width = ((hi - lo + 1.0) / 10.0).ceil();
+        (width, ((hi - lo + 1.0) / width).ceil() as usize)
+    } else {
+        ((hi - lo) / 10.0, 10)
+    };
+    let bin = |v: f64| (((v - lo) / width) as usize).min(bins - 1);
+    (0..bins)
         .map(|i| {
             let from = lo + width * i as f64;
+            let score = if integral {
+                let to = (from + width - 1.0).min(hi);
+                if to == from {
+                    format_score(from)
+                } else {
+                    format!("{}-{}", format_score(from), format_score(to))
+                }
+            } else {
+                format!("{:.1}-{:.1}", from, from + width)
+            };
             Bin {
-                score: format!("{}-{}", format_score(from), format_score(from + width)),
+                score,
                 chosen: scores.iter().filter(|s| bin(s.0) == i).count() as u64,
                 rejected: scores.iter().filter(|s| bin(s.1) == i).count() as u64,
             }
         })
         .collect()
+}
+
+/// The example row for people: strings longer than `PREVIEW` characters cut, saying how much
+/// was left out (`--json` keeps the whole row).
+fn preview(row: &str) -> String {
+    const PREVIEW: usize = 160;
+    fn cut(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) if s.chars().count() > PREVIEW => {
+                let head: String = s.chars().take(PREVIEW).collect();
+                let more = s.chars().count() - PREVIEW;
+                Value::String(format!("{head}... ({more} more characters)"))
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(cut).collect()),
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, cut(v))).collect())
+            }
+            other => other,
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(row) {
+        Ok(value) => cut(value).to_string(),
+        Err(_) => row.chars().take(PREVIEW * 4).collect(),
+    }
 }
 
 impl Report {
@@ -279,7 +321,18 @@ impl Report {
             }
         }
         if !self.histogram.is_empty() {
-            out.push_str("\nscore          chosen  rejected\n");
+            // Columns line up however long the bin labels are.
+            let width = self
+                .histogram
+                .iter()
+                .map(|b| b.score.len())
+                .max()
+                .unwrap_or(0)
+                .max(12);
+            out.push_str(&format!(
+                "\n{:<width$} {:>8} {:>9}\n",
+                "score", "chosen", "rejected"
+            ));
             let most = self
                 .histogram
                 .iter()
@@ -290,7 +343,7 @@ impl Report {
             for b in &self.histogram {
                 let bar = |n: u64| "#".repeat((n * 20).div_ceil(most) as usize);
                 let line = format!(
-                    "{:<12} {:>8} {:>9}  {:<20} {}",
+                    "{:<width$} {:>8} {:>9}  {:<20} {}",
                     b.score,
                     b.chosen,
                     b.rejected,
@@ -303,9 +356,53 @@ impl Report {
         }
         if let Some(example) = &self.example {
             out.push_str("\nfirst relabeled row (goal = chosen score):\n");
-            out.push_str(example);
+            out.push_str(&preview(example));
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(scores: &[(f64, f64)]) -> Vec<String> {
+        histogram(scores).into_iter().map(|b| b.score).collect()
+    }
+
+    #[test]
+    fn histogram_bins_have_readable_edges() {
+        // Whole scores 0..=24: ten ranges of 3, whole-number edges.
+        let whole: Vec<(f64, f64)> = (0..25).map(|v| (f64::from(v), 0.0)).collect();
+        assert_eq!(
+            labels(&whole),
+            ["0-2", "3-5", "6-8", "9-11", "12-14", "15-17", "18-20", "21-23", "24"]
+        );
+        let bins = histogram(&whole);
+        assert_eq!(bins.iter().map(|b| b.chosen).sum::<u64>(), 25);
+        assert_eq!(bins[0].rejected, 25);
+        // Fractional scores: one decimal, never 3.6999999999999997.
+        let fractional: Vec<(f64, f64)> =
+            (0..20).map(|v| (1.0 + f64::from(v) * 0.45, 1.0)).collect();
+        let got = labels(&fractional);
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0], "1.0-1.9");
+        assert!(got.iter().all(|l| l.len() <= 9), "{got:?}");
+        // Few distinct scores: one bin each.
+        assert_eq!(labels(&[(8.0, 3.5), (8.0, 2.0)]), ["2", "3.5", "8"]);
+    }
+
+    #[test]
+    fn the_preview_cuts_long_texts() {
+        let long = "x".repeat(200);
+        let row = format!(r#"{{"prompt": "{long}", "n": 1}}"#);
+        assert_eq!(
+            preview(&row),
+            format!(
+                r#"{{"prompt":"{}... (40 more characters)","n":1}}"#,
+                "x".repeat(160)
+            )
+        );
     }
 }
