@@ -269,7 +269,15 @@ fn preview(row: &str) -> String {
         }
     }
     match serde_json::from_str::<serde_json::Value>(row) {
-        Ok(value) => cut(value).to_string(),
+        // Rewritten only when something is cut: a short row stays as the data writes it.
+        Ok(value) => {
+            let cut = cut(value.clone());
+            if cut == value {
+                row.to_string()
+            } else {
+                cut.to_string()
+            }
+        }
         Err(_) => row.chars().take(PREVIEW * 4).collect(),
     }
 }
