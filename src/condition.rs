@@ -187,10 +187,7 @@ pub fn condition_batches(
         ))
     })?;
     let goal = goal_text(spec)?;
-    let arrow = |e: arrow_schema::ArrowError| Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    };
+    let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
     let mut summary = ConditionSummary {
         prompt: path.to_string(),
         ..ConditionSummary::default()

@@ -304,6 +304,20 @@ impl Error {
         }
     }
 
+    /// A file that is not in the format it claims, or whose records can't be built: `detail`
+    /// says what.
+    pub fn format(path: impl Into<String>, detail: impl fmt::Display) -> Error {
+        Error::Format {
+            path: path.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A Parquet file that can't be read.
+    pub fn unreadable_parquet(path: impl Into<String>, e: impl fmt::Display) -> Error {
+        Error::format(path, format!("not a readable Parquet file: {e}"))
+    }
+
     /// The internal error for a panic caught in a thread doing `what`.
     pub fn panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> Error {
         let message = payload

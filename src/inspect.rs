@@ -163,10 +163,7 @@ pub fn inspect_batches(
         }
     };
     tally.report.layout = Some(resolved.to_string());
-    let arrow = |e: arrow_schema::ArrowError| Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    };
+    let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
     let mut row = 0u64;
     for batch in batches {
         let batch = batch?;
@@ -188,14 +185,8 @@ pub fn inspect_batches(
         row += batch.num_rows() as u64;
         let first = out.batches.first().filter(|b| b.num_rows() > 0);
         if let (None, Some(first)) = (&tally.report.example, first) {
-            let mut writer = arrow_json::writer::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-            writer.write(&first.slice(0, 1)).map_err(arrow)?;
-            writer.finish().map_err(arrow)?;
-            let line = String::from_utf8_lossy(&writer.into_inner())
-                .trim_end()
-                .to_string();
+            let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;
+            let line = String::from_utf8_lossy(&line).trim_end().to_string();
             tally.report.example = Some(line);
         }
     }

@@ -65,18 +65,14 @@ pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
         ));
     };
     let name = source.name();
-    let fail = move |name: &str, e: &dyn std::fmt::Display| Error::Format {
-        path: name.to_string(),
-        detail: format!("not a readable Parquet file: {e}"),
-    };
     let file = File::open(path).map_err(|e| Error::io(&name, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(1024).build())
-        .map_err(|e| fail(&name, &e))?;
+        .map_err(|e| Error::unreadable_parquet(&name, e))?;
     let schema = reader.schema();
     Ok((
         schema,
-        Box::new(reader.map(move |batch| batch.map_err(|e| fail(&name, &e)))),
+        Box::new(reader.map(move |batch| batch.map_err(|e| Error::unreadable_parquet(&name, e)))),
     ))
 }
 
@@ -85,19 +81,10 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 
 fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
     let (_, batches) = parquet_batches(source)?;
-    let fail = move |name: &str, e: &dyn std::fmt::Display| Error::Format {
-        path: name.to_string(),
-        detail: format!("not a readable Parquet file: {e}"),
-    };
     let mut index = 0u64;
     Ok(Box::new(batches.flat_map(move |batch| {
         let lines = batch.and_then(|batch| {
-            let mut writer = arrow_json::writer::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-            writer.write(&batch).map_err(|e| fail(&name, &e))?;
-            writer.finish().map_err(|e| fail(&name, &e))?;
-            Ok(writer.into_inner())
+            crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&name, e))
         });
         let rows: Vec<Result<Row>> = match lines {
             Err(e) => vec![Err(e)],

@@ -69,10 +69,7 @@ struct Input {
 }
 
 fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
-    Error::Format {
-        path: name.to_string(),
-        detail: format!("not a readable Parquet file: {e}"),
-    }
+    Error::unreadable_parquet(name, e)
 }
 
 fn open(source: &Source) -> Result<Input> {
@@ -694,10 +691,7 @@ fn relabel_row_group(
             Ok(out) => out,
             Err(e) => {
                 // The file was read; building the relabeled columns failed.
-                unit.error = Some(Error::Format {
-                    path: input.name.clone(),
-                    detail: format!("row group {rg}: {e}"),
-                });
+                unit.error = Some(Error::format(&input.name, format!("row group {rg}: {e}")));
                 return unit;
             }
         };

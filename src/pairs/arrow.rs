@@ -32,6 +32,8 @@ struct Pick {
 
 /// Where a batch's responses are: their text and score columns, and their numeric fields.
 struct Responses {
+    /// The prompt column (each pair takes its prompt row's).
+    prompt: ArrayRef,
     text: ArrayRef,
     score: ArrayRef,
     /// Numeric fields of a response, by name (the score's included), as `NAME_chosen` and
@@ -85,10 +87,6 @@ pub fn pairs_batches(
     spec: &PairSpec,
     mut emit: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<PairSummary> {
-    let arrow = |e: ArrowError| Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    };
     let mut summary = PairSummary::default();
     if spec.responses.is_some() {
         let mut first_row = 0u64;
@@ -97,21 +95,16 @@ pub fn pairs_batches(
             let (picks, responses) = nested(&batch, name, first_row, spec, &mut summary)?;
             first_row += batch.num_rows() as u64;
             summary.pairs += picks.len() as u64;
-            write(&batch, &responses, &picks, spec, &mut emit).map_err(|e| match e {
-                Failure::Arrow(e) => arrow(e),
-                Failure::Error(e) => e,
-            })?;
+            write(name, &responses, &picks, spec, &mut emit)?;
         }
         return Ok(summary);
     }
     let all: Vec<RecordBatch> = batches.collect::<Result<_>>()?;
-    let batch = arrow_select::concat::concat_batches(schema, &all).map_err(arrow)?;
+    let batch =
+        arrow_select::concat::concat_batches(schema, &all).map_err(|e| Error::format(name, e))?;
     let (picks, responses) = flat(&batch, name, spec, &mut summary)?;
     summary.pairs += picks.len() as u64;
-    write(&batch, &responses, &picks, spec, &mut emit).map_err(|e| match e {
-        Failure::Arrow(e) => arrow(e),
-        Failure::Error(e) => e,
-    })?;
+    write(name, &responses, &picks, spec, &mut emit)?;
     Ok(summary)
 }
 
@@ -201,7 +194,7 @@ fn nested(
         .prompt
         .clone()
         .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-    named(batch, name, &prompt_path, "--prompt")?;
+    let prompt = named(batch, name, &prompt_path, "--prompt")?;
     let list = named(batch, name, list_path, "--responses")?;
     let (offsets, values) = match list.data_type() {
         DataType::List(_) => {
@@ -233,12 +226,8 @@ fn nested(
         .flat_map(|i| std::iter::repeat_n(i, offsets[i + 1] - offsets[i]))
         .collect();
     let what = |j: usize| format!("response {}", j - offsets[row_of[j]]);
-    let scores = score_values(&score, &spec.score, |j| structs.is_valid(j), what).map_err(|e| {
-        Error::Format {
-            path: name.to_string(),
-            detail: e.to_string(),
-        }
-    })?;
+    let scores = score_values(&score, &spec.score, |j| structs.is_valid(j), what)
+        .map_err(|e| Error::format(name, e))?;
     let mut picks = Vec::new();
     for i in 0..batch.num_rows() {
         summary.rows_in += 1;
@@ -282,6 +271,7 @@ fn nested(
     Ok((
         picks,
         Responses {
+            prompt,
             text,
             score,
             numbers,
@@ -303,28 +293,15 @@ fn flat(
         )
     })?;
     let key = named(batch, name, key_path, "--group-by")?;
-    named(
-        batch,
-        name,
-        spec.prompt.as_ref().unwrap_or(key_path),
-        "--prompt",
-    )?;
+    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    let prompt = named(batch, name, prompt_path, "--prompt")?;
     let text = named(batch, name, &spec.text, "--text")?;
     let score = named(batch, name, &spec.score, "--score")?;
+    let format = |e: ArrowError| Error::format(name, e);
     let scores =
-        score_values(&score, &spec.score, |_| true, |_| "the row".to_string()).map_err(|e| {
-            Error::Format {
-                path: name.to_string(),
-                detail: e.to_string(),
-            }
-        })?;
-    let format = |e: ArrowError| Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    };
-    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+        score_values(&score, &spec.score, |_| true, |_| "the row".to_string()).map_err(format)?;
     let keys = texts(&key).map_err(format)?;
-    let prompts = texts(&column(batch, prompt_path).map_err(format)?).map_err(format)?;
+    let prompts = texts(&prompt).map_err(format)?;
     let used = [key_path, prompt_path, &spec.text, &spec.score];
     // The key is the group's (when it is not the prompt itself), then every other column but
     // numbers, which are each response's own.
@@ -422,6 +399,7 @@ fn flat(
     Ok((
         picks,
         Responses {
+            prompt,
             text,
             score,
             numbers,
@@ -430,83 +408,73 @@ fn flat(
     ))
 }
 
-/// Why writing pairs stopped.
-enum Failure {
-    Arrow(ArrowError),
-    Error(Error),
-}
-
-impl From<ArrowError> for Failure {
-    fn from(e: ArrowError) -> Failure {
-        Failure::Arrow(e)
-    }
-}
-
 /// Takes the pairs' columns, a batch of pairs at a time, and emits them.
 fn write(
-    batch: &RecordBatch,
+    name: &str,
     responses: &Responses,
     picks: &[Pick],
     spec: &PairSpec,
     emit: &mut impl FnMut(&RecordBatch) -> Result<()>,
-) -> std::result::Result<(), Failure> {
-    let prompt_path = spec
-        .prompt
-        .clone()
-        .or_else(|| spec.group_by.clone().filter(|_| spec.responses.is_none()))
-        .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-    let prompt = column(batch, &prompt_path)?;
+) -> Result<()> {
     for chunk in picks.chunks(PAIRS_PER_BATCH) {
-        let index = |f: fn(&Pick) -> u32| UInt32Array::from_iter_values(chunk.iter().map(f));
-        let (p, c, r) = (
-            index(|p| p.prompt),
-            index(|p| p.chosen),
-            index(|p| p.rejected),
-        );
-        let prompts = take(prompt.as_ref(), &p, None)?;
-        let (chosen, rejected) = (
-            take(responses.text.as_ref(), &c, None)?,
-            take(responses.text.as_ref(), &r, None)?,
-        );
-        let (chosen, rejected) = if spec.messages {
-            (
-                conversation(&prompts, &chosen)?,
-                conversation(&prompts, &rejected)?,
-            )
-        } else {
-            (chosen, rejected)
-        };
-        let mut fields: Vec<Field> = Vec::new();
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        let mut push = |name: String, array: ArrayRef| {
-            // A response's own score field is also among its numbers: once is enough.
-            if fields.iter().all(|f| f.name() != &name) {
-                fields.push(Field::new(name, array.data_type().clone(), true));
-                columns.push(array);
-            }
-        };
-        push("prompt".into(), prompts);
-        push("chosen".into(), chosen);
-        push("rejected".into(), rejected);
-        push(
-            "score_chosen".into(),
-            take(responses.score.as_ref(), &c, None)?,
-        );
-        push(
-            "score_rejected".into(),
-            take(responses.score.as_ref(), &r, None)?,
-        );
-        for (name, values) in &responses.numbers {
-            push(format!("{name}_chosen"), take(values.as_ref(), &c, None)?);
-            push(format!("{name}_rejected"), take(values.as_ref(), &r, None)?);
-        }
-        for (name, values) in &responses.context {
-            push(name.clone(), take(values.as_ref(), &p, None)?);
-        }
-        let out = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-        emit(&out).map_err(Failure::Error)?;
+        emit(&pairs_of(responses, chunk, spec).map_err(|e| Error::format(name, e))?)?;
     }
     Ok(())
+}
+
+/// One batch of pairs, every column taken from the input's.
+fn pairs_of(
+    responses: &Responses,
+    chunk: &[Pick],
+    spec: &PairSpec,
+) -> std::result::Result<RecordBatch, ArrowError> {
+    let index = |f: fn(&Pick) -> u32| UInt32Array::from_iter_values(chunk.iter().map(f));
+    let (p, c, r) = (
+        index(|p| p.prompt),
+        index(|p| p.chosen),
+        index(|p| p.rejected),
+    );
+    let prompts = take(responses.prompt.as_ref(), &p, None)?;
+    let (chosen, rejected) = (
+        take(responses.text.as_ref(), &c, None)?,
+        take(responses.text.as_ref(), &r, None)?,
+    );
+    let (chosen, rejected) = if spec.messages {
+        (
+            conversation(&prompts, &chosen)?,
+            conversation(&prompts, &rejected)?,
+        )
+    } else {
+        (chosen, rejected)
+    };
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut push = |name: String, array: ArrayRef| {
+        // A response's own score field is also among its numbers: once is enough.
+        if fields.iter().all(|f| f.name() != &name) {
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            columns.push(array);
+        }
+    };
+    push("prompt".into(), prompts);
+    push("chosen".into(), chosen);
+    push("rejected".into(), rejected);
+    push(
+        "score_chosen".into(),
+        take(responses.score.as_ref(), &c, None)?,
+    );
+    push(
+        "score_rejected".into(),
+        take(responses.score.as_ref(), &r, None)?,
+    );
+    for (name, values) in &responses.numbers {
+        push(format!("{name}_chosen"), take(values.as_ref(), &c, None)?);
+        push(format!("{name}_rejected"), take(values.as_ref(), &r, None)?);
+    }
+    for (name, values) in &responses.context {
+        push(name.clone(), take(values.as_ref(), &p, None)?);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// `[{"content": prompt, "role": "user"}, {"content": text, "role": "assistant"}]` per row.

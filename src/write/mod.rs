@@ -85,20 +85,12 @@ pub fn create(output: Output, format: Format, options: ParquetOptions) -> Box<dy
 
 /// An Arrow batch as JSON rows, each ended by a newline; nulls written out.
 pub(crate) fn batch_to_json(batch: &RecordBatch, name: &str) -> Result<Vec<u8>> {
-    let mut writer = arrow_json::writer::WriterBuilder::new()
-        .with_explicit_nulls(true)
-        .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-    writer.write(batch).map_err(|e| format_error(name, e))?;
-    writer.finish().map_err(|e| format_error(name, e))?;
-    Ok(writer.into_inner())
+    crate::json::rows_of_batch(batch).map_err(|e| Error::format(name, e))
 }
 
 /// A format error about the output.
 pub(crate) fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
-    Error::Format {
-        path: name.to_string(),
-        detail: e.to_string(),
-    }
+    Error::format(name, e)
 }
 
 /// The error for an aligned row group sent to a JSON writer.
