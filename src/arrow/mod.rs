@@ -297,32 +297,28 @@ impl<'s> BatchRelabeler<'s> {
 /// Per row, whether a text column's value already begins with `marker`: a string, or message
 /// 0's string content.
 fn led_by(array: &ArrayRef, marker: &str) -> Result<Vec<bool>, ArrowError> {
-    let starts = |strings: &ArrayRef, rows: &mut dyn Iterator<Item = Option<usize>>| {
-        let strings = arrow_cast::cast(strings, &DataType::Utf8)?;
-        let strings = strings.as_string::<i32>();
-        Ok::<_, ArrowError>(
-            rows.map(|j| {
-                j.is_some_and(|j| strings.is_valid(j) && strings.value(j).starts_with(marker))
-            })
-            .collect(),
-        )
-    };
-    match array.data_type() {
+    let none = || vec![false; array.len()];
+    // Per row, where its leading string is: the value itself, or message 0's content.
+    let (strings, rows): (&ArrayRef, Vec<Option<usize>>) = match array.data_type() {
         DataType::List(_) | DataType::LargeList(_) => {
             let (offsets, values) = list_parts(array)?;
             let Some(content) = values.column_by_name("content") else {
-                return Ok(vec![false; array.len()]);
+                return Ok(none());
             };
-            if arrow_cast::cast(content, &DataType::Utf8).is_err() {
-                return Ok(vec![false; array.len()]);
-            }
-            let mut firsts = offsets
-                .iter()
-                .map(|&(start, end)| (start < end).then_some(start));
-            starts(content, &mut firsts)
+            let firsts = offsets.iter().map(|&(s, e)| (s < e).then_some(s));
+            (content, firsts.collect())
         }
-        _ => starts(array, &mut (0..array.len()).map(Some)),
-    }
+        _ => (array, (0..array.len()).map(Some).collect()),
+    };
+    // Contents that are no strings (multimodal parts) begin with no goal text.
+    let Ok(strings) = arrow_cast::cast(strings, &DataType::Utf8) else {
+        return Ok(none());
+    };
+    let strings = strings.as_string::<i32>();
+    Ok(rows
+        .into_iter()
+        .map(|j| j.is_some_and(|j| strings.is_valid(j) && strings.value(j).starts_with(marker)))
+        .collect())
 }
 
 /// The facts of a text column at `path` (a string or message-list column), one per row.

@@ -125,6 +125,11 @@ impl IoArgs {
         Ok(sources)
     }
 
+    /// A source's format: `--input-format`, else what its name and first bytes say.
+    pub fn format_of(&self, source: &Source) -> Format {
+        raug::driver::source_format(source, self.input_format.map(Format::from))
+    }
+
     /// The output target.
     pub fn target(&self) -> Target {
         if self.output.as_os_str() == "-" {
@@ -145,11 +150,10 @@ impl IoArgs {
 
     /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow).
     pub fn rows(&self) -> anyhow::Result<Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>>> {
-        let given = self.input_format.map(Format::from);
         let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
             Box::new(std::iter::empty());
         for source in self.data_sources()? {
-            let format = raug::driver::source_format(&source, given);
+            let format = self.format_of(&source);
             rows = Box::new(rows.chain(raug::rows::rows(&source, format)?));
         }
         Ok(rows)

@@ -1,7 +1,6 @@
 //! `raug condition`: eval-time goals for prompt-only data.
 
 use raug::condition::{condition, condition_batches, ConditionSpec, ConditionSummary, TargetScore};
-use raug::driver::source_format;
 use raug::fields::FieldPath;
 use raug::io::Format;
 
@@ -63,10 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         target,
     };
     let sources = args.io.data_sources()?;
-    let given = args.io.input_format.map(Format::from);
     let parquet = sources
         .iter()
-        .all(|s| source_format(s, given) == Format::Parquet);
+        .all(|s| args.io.format_of(s) == Format::Parquet);
     let mut sink = args.io.row_sink()?;
     let summary = if parquet {
         // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.

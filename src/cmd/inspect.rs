@@ -1,6 +1,5 @@
 //! `raug inspect`: look at a dataset the way `relabel` will, before converting it.
 
-use raug::driver::source_format;
 use raug::inspect::{inspect, inspect_batches};
 use raug::io::{Format, Output};
 use raug::relabel::Spec;
@@ -34,10 +33,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let names = args.fields.names(args.goal.attributes()?)?;
     let sources = args.io.data_sources()?;
-    let given = args.io.input_format.map(Format::from);
     let mut reports = Vec::new();
     for source in &sources {
-        let format = source_format(source, given);
+        let format = args.io.format_of(source);
         // Each representation is judged by its own applier: Parquet as Arrow columns.
         let mut report = if format == Format::Parquet {
             let (schema, batches) = raug::rows::parquet_batches(source)?;

@@ -1,6 +1,5 @@
 //! `raug pairs`: preference pairs from several scored responses per prompt.
 
-use raug::driver::source_format;
 use raug::fields::FieldPath;
 use raug::io::Format;
 use raug::pairs::{pairs, pairs_batches, PairSpec, Strategy};
@@ -138,10 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         split_by_prompt: args.split_by_prompt,
     };
     let sources = args.io.data_sources()?;
-    let given = args.io.input_format.map(Format::from);
     let parquet = sources
         .iter()
-        .all(|s| source_format(s, given) == Format::Parquet);
+        .all(|s| args.io.format_of(s) == Format::Parquet);
     let mut sink = args.io.row_sink()?;
     let summary = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
