@@ -15,16 +15,10 @@ const H4_ROWS: &str = concat!(
     "\n"
 );
 
-/// Writes `text` as `name.jsonl` and, with pyarrow, as `name.parquet`.
-fn both(wd: &Workdir, name: &str, text: &str) {
-    let jsonl = wd.write(&format!("{name}.jsonl"), text);
-    pyarrow_parquet(wd, &jsonl, &format!("{name}.parquet"), 100);
-}
-
 #[test]
 fn null_message_content_is_accepted_from_jsonl_and_parquet_alike() {
     let wd = Workdir::new();
-    both(&wd, "in", H4_ROWS);
+    jsonl_and_parquet(&wd, "in", H4_ROWS);
     let mut outputs = Vec::new();
     for input in ["in.jsonl", "in.parquet"] {
         let run = wd.run(&[
@@ -57,7 +51,7 @@ fn null_message_content_is_accepted_from_jsonl_and_parquet_alike() {
 #[test]
 fn inspect_judges_parquet_rows_as_relabel_does() {
     let wd = Workdir::new();
-    both(&wd, "in", H4_ROWS);
+    jsonl_and_parquet(&wd, "in", H4_ROWS);
     for (input, location) in [
         ("in.jsonl", "in.jsonl:3"),
         ("in.parquet", "in.parquet: row 2"),
@@ -89,7 +83,7 @@ fn inspect_judges_parquet_rows_as_relabel_does() {
 #[test]
 fn a_null_text_and_a_null_score_give_the_same_reason_from_jsonl_and_parquet() {
     let wd = Workdir::new();
-    both(
+    jsonl_and_parquet(
         &wd,
         "in",
         concat!(
@@ -131,7 +125,7 @@ fn a_null_text_and_a_null_score_give_the_same_reason_from_jsonl_and_parquet() {
 #[test]
 fn rejects_are_written_in_the_format_their_extension_names_whatever_the_input() {
     let wd = Workdir::new();
-    both(&wd, "in", H4_ROWS);
+    jsonl_and_parquet(&wd, "in", H4_ROWS);
     let skip = |input: &str, rejects: &str| {
         let run = wd.run(&[
             "relabel",
@@ -188,10 +182,10 @@ fn rejects_are_written_in_the_format_their_extension_names_whatever_the_input() 
 #[test]
 fn every_order_is_decided_once_for_jsonl_and_parquet() {
     let wd = Workdir::new();
-    both(
+    jsonl_and_parquet(
         &wd,
         "in",
-        &H4_ROWS.lines().take(2).collect::<Vec<_>>().join("\n"),
+        H4_ROWS.lines().take(2).collect::<Vec<_>>().join("\n"),
     );
     let options: [&[&str]; 6] = [
         &["--order", "blocks"],
@@ -274,7 +268,7 @@ fn condition_applies_relabels_style_and_fit_rules() {
 #[test]
 fn a_panicking_worker_is_an_internal_error_with_its_own_exit_code() {
     let wd = Workdir::new();
-    both(&wd, "in", H4_ROWS);
+    jsonl_and_parquet(&wd, "in", H4_ROWS);
     for (input, output) in [("in.jsonl", "out.jsonl"), ("in.parquet", "out.parquet")] {
         let run = wd.run(&["relabel", input, "-o", output, "--test-panic-in-worker"]);
         assert_eq!(run.code, 3, "{input}: {}", run.stderr);

@@ -325,6 +325,13 @@ pub fn arrow_parquet(wd: &Workdir, name: &str, batch: &arrow_array::RecordBatch)
     writer.close().unwrap();
 }
 
+/// Writes `text` as `wd`'s `STEM.jsonl` and, with pyarrow, as `STEM.parquet`: the same rows in
+/// both formats.
+pub fn jsonl_and_parquet(wd: &Workdir, stem: &str, text: impl AsRef<[u8]>) {
+    let jsonl = wd.write(&format!("{stem}.jsonl"), text);
+    pyarrow_parquet(wd, &jsonl, &format!("{stem}.parquet"), 100);
+}
+
 /// Runs `tests/py/tool.py` in the test venv (made once by `tests/py/setup.sh`) and returns stdout.
 pub fn py(args: &[&str]) -> String {
     static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();

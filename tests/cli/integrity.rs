@@ -7,8 +7,9 @@ use crate::harness::*;
 #[test]
 fn a_run_that_rejects_every_row_fails_and_writes_nothing() {
     let wd = Workdir::new();
-    let jsonl = wd.write(
-        "bad.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "bad",
         concat!(
             r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": null, "score_rejected": 3.0}"#,
             "\n",
@@ -16,7 +17,6 @@ fn a_run_that_rejects_every_row_fails_and_writes_nothing() {
             "\n"
         ),
     );
-    pyarrow_parquet(&wd, &jsonl, "bad.parquet", 10);
     for (input, output, first) in [
         ("bad.jsonl", "out.jsonl", "bad.jsonl:1"),
         ("bad.parquet", "out.parquet", "bad.parquet: row 0"),
@@ -60,14 +60,14 @@ fn a_run_that_rejects_every_row_fails_and_writes_nothing() {
 #[test]
 fn whole_file_compressed_parquet_is_refused_before_anything_is_written() {
     let wd = Workdir::new();
-    let input = wd.write(
-        "in.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "in",
         concat!(
             r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0}"#,
             "\n"
         ),
     );
-    pyarrow_parquet(&wd, &input, "in.parquet", 10);
     let cases: [&[&str]; 4] = [
         &["relabel", "in.jsonl", "-o", "out.parquet.gz"],
         &["relabel", "in.parquet", "-o", "out.parquet.zst"],
@@ -423,14 +423,14 @@ fn a_key_raug_reads_or_writes_twice_makes_the_row_bad() {
 #[test]
 fn a_goal_states_only_scores_its_scale_has() {
     let wd = Workdir::new();
-    let jsonl = wd.write(
-        "s.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "s",
         concat!(
             r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": -3}"#,
             "\n"
         ),
     );
-    pyarrow_parquet(&wd, &jsonl, "s.parquet", 10);
     for (input, location) in [("s.jsonl", "s.jsonl:1"), ("s.parquet", "s.parquet: row 0")] {
         let run = wd.run(&["relabel", input]);
         assert_eq!(run.code, 1, "{input}");
@@ -644,14 +644,14 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
 #[test]
 fn fields_of_one_response_follow_it_when_the_roles_swap() {
     let wd = Workdir::new();
-    let jsonl = wd.write(
-        "m.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "m",
         concat!(
             r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8.0, "score_rejected": 3.0, "chosen_model": "gpt-4", "rejected_model": "llama", "answer_id_chosen": 1, "answer_id_rejected": 2, "meta": {"chosen-len": 10, "rejected-len": 20}, "a": "x", "b": "y"}"#,
             "\n"
         ),
     );
-    pyarrow_parquet(&wd, &jsonl, "m.parquet", 10);
     let second = |input: &str, extra: &[&str]| -> Value {
         let mut args = vec![
             "relabel",
@@ -929,8 +929,9 @@ fn score_columns_of_two_types_trade_values_only_when_they_fit() {
 fn pairs_keep_the_prompts_context_and_refuse_mixed_prompts() {
     let wd = Workdir::new();
     let rows_of = |lines: &[&str]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
-    let flat = wd.write(
-        "flat.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "flat",
         rows_of(&[
             r#"{"idx": 1, "prompt": "p", "response": "a", "score": 5, "source": "s1", "model": "m1"}"#,
             r#"{"idx": 1, "prompt": "p", "response": "b", "score": 2, "source": "s1", "model": "m2"}"#,
@@ -938,7 +939,6 @@ fn pairs_keep_the_prompts_context_and_refuse_mixed_prompts() {
             r#"{"idx": 2, "prompt": "q", "response": "d", "score": 1, "source": "s2", "model": "m1"}"#,
         ]),
     );
-    pyarrow_parquet(&wd, &flat, "flat.parquet", 10);
     let args = [
         "--group-by",
         "idx",
@@ -963,15 +963,15 @@ fn pairs_keep_the_prompts_context_and_refuse_mixed_prompts() {
             "{input}"
         );
     }
-    let mixed = wd.write(
-        "mixed.jsonl",
+    jsonl_and_parquet(
+        &wd,
+        "mixed",
         rows_of(&[
             r#"{"idx": 1, "prompt": "p", "response": "a", "score": 5}"#,
             r#"{"idx": 1, "prompt": "other", "response": "b", "score": 2}"#,
             r#"{"idx": 1, "prompt": "other", "response": "c", "score": 1}"#,
         ]),
     );
-    pyarrow_parquet(&wd, &mixed, "mixed.parquet", 10);
     for (input, location) in [
         ("mixed.jsonl", "mixed.jsonl:2"),
         ("mixed.parquet", "mixed.parquet: row 1"),
