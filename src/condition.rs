@@ -153,7 +153,7 @@ pub fn condition(
             vec![(text.span.clone(), put_goal(&text, Some(insert), &goal))];
         out.clear();
         splice(line, &mut edits, &mut out);
-        emit(&out)?;
+        emit(&out).map_err(|e| e.at_row(&row.location))?;
         summary.rows += 1;
     }
     summary.prompt = prompt_path.map(|p| p.to_string()).unwrap_or_default();

@@ -26,6 +26,9 @@ pub enum Reason {
     DuplicateKey,
     /// The record already begins with the goal text (relabeled before).
     AlreadyConditioned,
+    /// A value the output format can't hold: a lone surrogate escape, or, in Parquet, a value
+    /// that contradicts the schema taken from the output's first rows.
+    Unwritable,
 }
 
 impl Reason {
@@ -42,6 +45,7 @@ impl Reason {
             Reason::LayoutMismatch => "layout_mismatch",
             Reason::DuplicateKey => "duplicate_key",
             Reason::AlreadyConditioned => "already_conditioned",
+            Reason::Unwritable => "unwritable",
         }
     }
 }
@@ -285,6 +289,15 @@ pub enum Error {
     /// word. Nothing is written.
     #[error("internal error: {0}; this is a bug in raug, please report it")]
     Internal(String),
+    /// A row the output format can't hold, met while writing, before the caller has said
+    /// where it came from (see [`Error::at_row`]).
+    #[error("{output}: a row can't be written: {problem}")]
+    Unwritable {
+        /// The output.
+        output: String,
+        /// What in the row can't be written.
+        problem: RowError,
+    },
     /// A file is not in the format it claims (a bad Parquet footer, say).
     #[error("{path}: {detail}")]
     Format {
@@ -326,6 +339,17 @@ impl Error {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".to_string());
         Error::Internal(format!("{what} panicked: {message}"))
+    }
+
+    /// Ties an [`Error::Unwritable`] to the input row it was written from; other errors pass.
+    pub fn at_row(self, location: &Location) -> Error {
+        match self {
+            Error::Unwritable { problem, .. } => Error::Row {
+                location: location.clone(),
+                problem,
+            },
+            other => other,
+        }
     }
 
     /// Whether the user must change the command (exit code 2).

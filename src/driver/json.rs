@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use super::order::{JsonSpill, Spills};
+use arrow_array::RecordBatch;
+
+use super::order::{ArrowSpill, JsonSpill, Spills};
 use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
@@ -18,16 +20,34 @@ use crate::json::split::{blocks_of, read_error, ArrayBlocks, Block, BufferPool, 
 use crate::plan::Arrangement;
 use crate::plan::Plan;
 use crate::relabel::Spec;
-use crate::write::{self, ParquetOptions, Rejected, Rejects};
+use crate::write::{self, ParquetOptions, Rejected, Rejects, RowDecoder};
 
 /// The result of relabeling one block.
 struct BlockOut {
     outs: Vec<Vec<u8>>,
+    /// For Parquet output: each stream's rows decoded to Arrow on the worker (empty otherwise).
+    batches: Vec<Vec<RecordBatch>>,
+    /// Per row that emitted records: its input line, whether it was a tie, and where its
+    /// records end in each stream (`outs.len()` entries per row, flattened).
+    marks: Vec<(u64, bool)>,
+    ends: Vec<usize>,
     rejects: Vec<Rejected>,
     counts: Counts,
     first_skip: Option<String>,
     error: Option<Error>,
     bytes_read: u64,
+}
+
+impl BlockOut {
+    /// Where the records of the `i`th row that emitted lie in stream `s`.
+    fn span(&self, i: usize, s: usize) -> std::ops::Range<usize> {
+        let streams = self.outs.len();
+        let start = match i {
+            0 => 0,
+            _ => self.ends[(i - 1) * streams + s],
+        };
+        start..self.ends[i * streams + s]
+    }
 }
 
 /// A message from the reading side to the writing side, in input order.
@@ -65,6 +85,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         &job.output,
         JsonSpill::new,
     )?;
+    // Parquet output's later halves wait as Arrow, once the first rows have set the schema.
+    let mut arrow_spills: Option<Spills<ArrowSpill>> = None;
     // In the format its extension names: verbatim JSON Lines, else described rows.
     let mut rejects = match &job.rejects {
         Some(target) => Some(Rejects::new(
@@ -107,6 +129,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let mut summary = Summary::default();
         let mut pending: BTreeMap<u64, Msg> = BTreeMap::new();
         let mut next = 0u64;
+        // Blocks in input order, for the spills of later halves.
+        let mut unit = 0usize;
         for (seq, msg) in rx.iter() {
             pending.insert(seq, msg);
             while let Some(msg) = pending.remove(&next) {
@@ -123,10 +147,34 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                         if summary.first_skip.is_none() {
                             summary.first_skip = block.first_skip;
                         }
-                        if let Some(first) = block.outs.first() {
-                            output.write_rows(first)?;
+                        if block.batches.is_empty() {
+                            if let Some(first) = block.outs.first() {
+                                output.write_rows(first)?;
+                            }
+                            spills.push(unit, block.outs.iter().skip(1))?;
+                        } else {
+                            // Parquet: decoded on the worker, all with the first rows' schema.
+                            if arrow_spills.is_none() {
+                                let schema =
+                                    block.batches.iter().flatten().next().map(|b| b.schema());
+                                if let Some(schema) = schema {
+                                    output.set_schema(Arc::clone(&schema))?;
+                                    arrow_spills = Some(Spills::new(
+                                        Arrangement::of(&job.spec),
+                                        job.spec.halves().len(),
+                                        &job.output,
+                                        |file| ArrowSpill::new(file, &schema),
+                                    )?);
+                                }
+                            }
+                            for batch in &block.batches[0] {
+                                output.write_batch(batch)?;
+                            }
+                            if let Some(spills) = &mut arrow_spills {
+                                spills.push(unit, block.batches.iter().skip(1))?;
+                            }
                         }
-                        spills.push(next as usize - 1, block.outs.iter().skip(1))?;
+                        unit += 1;
                         block.outs.into_iter().for_each(|b| buffers.give(b));
                         if let Some(rejects) = &mut rejects {
                             rejects.write(&block.rejects)?;
@@ -155,6 +203,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         return Err(e);
     }
     spills.replay(&mut output)?;
+    if let Some(spills) = arrow_spills {
+        spills.replay(&mut output)?;
+    }
     output.finish()?;
     if let Some(rejects) = rejects {
         rejects.finish()?;
@@ -184,6 +235,7 @@ fn dispatch(
     };
     let spec = Arc::new(job.spec.clone());
     let mut resolved: Option<Arc<Resolved>> = None;
+    let decoder = (output_format(job) == Format::Parquet).then(|| Arc::new(OnceLock::new()));
     for source in &job.inputs {
         let name: Arc<str> = source.name().into();
         let blocks = match blocks_of(source, job.block_size, Arc::clone(read_bytes), buffers) {
@@ -222,38 +274,95 @@ fn dispatch(
             if !permits.acquire() {
                 return;
             }
-            let bytes_read = read_bytes.load(Ordering::Relaxed);
-            let (tx, spec, resolved, name) = (
-                tx.clone(),
-                Arc::clone(&spec),
-                resolved.clone(),
-                Arc::clone(&name),
-            );
+            let work = Work {
+                spec: Arc::clone(&spec),
+                resolved: resolved.clone(),
+                name: Arc::clone(&name),
+                streams,
+                on_error: job.on_error,
+                panic_in_worker: job.panic_in_worker,
+                bytes_read: read_bytes.load(Ordering::Relaxed),
+                decoder: decoder.clone(),
+            };
             let my_seq = seq;
             seq += 1;
-            let on_error = job.on_error;
-            let panic_in_worker = job.panic_in_worker;
             let buffers = buffers.clone();
-            pool.spawn(move || {
-                let outs = (0..streams).map(|_| buffers.take()).collect();
-                // A panic is a bug: it becomes an internal error in its place in the order, not
-                // a hole in the output or an abort.
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if panic_in_worker {
-                        panic!("--test-panic-in-worker");
+            let tx = tx.clone();
+            match &decoder {
+                // Parquet output takes its schema from the first rows: until it has one, blocks
+                // are relabeled here, in order, so the schema is the same on every run.
+                Some(d) if d.get().is_none() => {
+                    let _ = tx.send((my_seq, work.run(block, &buffers)));
+                }
+                _ => pool.spawn(move || {
+                    let _ = tx.send((my_seq, work.run(block, &buffers)));
+                }),
+            }
+        }
+    }
+}
+
+/// One block's work, moved to a worker.
+struct Work {
+    spec: Arc<Spec>,
+    resolved: Option<Arc<Resolved>>,
+    name: Arc<str>,
+    streams: usize,
+    on_error: OnError,
+    panic_in_worker: bool,
+    bytes_read: u64,
+    /// For Parquet output: the decoder of the output's rows, once the first rows have set it.
+    decoder: Option<Arc<OnceLock<RowDecoder>>>,
+}
+
+impl Work {
+    /// Relabels the block (and for Parquet output decodes the result to Arrow) and returns the
+    /// buffer to the pool. A panic is a bug: it becomes an internal error in its place in the
+    /// order, not a hole in the output or an abort.
+    fn run(self, block: Block, buffers: &BufferPool) -> Msg {
+        let outs = (0..self.streams).map(|_| buffers.take()).collect();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.panic_in_worker {
+                panic!("--test-panic-in-worker");
+            }
+            let spec = &self.spec;
+            let mut out = relabel_block(
+                &block,
+                &self.name,
+                spec,
+                self.resolved.as_deref(),
+                outs,
+                self.on_error,
+            );
+            if let Some(cell) = &self.decoder {
+                if out.error.is_none() && cell.get().is_none() {
+                    if let Some(first) = out.outs.iter().find(|o| !o.is_empty()) {
+                        match RowDecoder::infer(first) {
+                            Ok(d) => {
+                                let _ = cell.set(d);
+                            }
+                            Err(e) => {
+                                out.error = Some(Error::format(
+                                    &*self.name,
+                                    format!("no Parquet schema fits the first rows: {e}"),
+                                ))
+                            }
+                        }
                     }
-                    relabel_block(&block, &name, &spec, resolved.as_deref(), outs, on_error)
-                }));
-                let msg = match out {
-                    Ok(mut out) => {
-                        out.bytes_read = bytes_read;
-                        Msg::Block(out)
-                    }
-                    Err(payload) => Msg::Error(Error::panicked("a worker", payload.as_ref())),
-                };
-                buffers.give(block.data);
-                let _ = tx.send((my_seq, msg));
-            });
+                }
+                if let Some(decoder) = cell.get() {
+                    decode_block(&mut out, &block, &self.name, decoder, self.on_error);
+                }
+            }
+            out
+        }));
+        buffers.give(block.data);
+        match out {
+            Ok(mut out) => {
+                out.bytes_read = self.bytes_read;
+                Msg::Block(out)
+            }
+            Err(payload) => Msg::Error(Error::panicked("a worker", payload.as_ref())),
         }
     }
 }
@@ -344,6 +453,9 @@ fn relabel_block(
     let relabeler = resolved.map(|r| Relabeler::new(spec, r));
     let mut result = BlockOut {
         outs,
+        batches: Vec::new(),
+        marks: Vec::new(),
+        ends: Vec::new(),
         rejects: Vec::new(),
         counts: Counts::default(),
         first_skip: None,
@@ -374,6 +486,8 @@ fn relabel_block(
             Ok(Plan::Emit { tie, records, .. }) => {
                 result.counts.rows_out += records.len() as u64;
                 result.counts.ties += u64::from(tie);
+                result.marks.push((number, tie));
+                result.ends.extend(result.outs.iter().map(Vec::len));
             }
             Ok(Plan::DropTie { .. }) => {
                 result.counts.ties += 1;
@@ -405,4 +519,132 @@ fn relabel_block(
         }
     }
     result
+}
+
+/// For Parquet output: decodes each stream's rows to Arrow with the output's schema, on the
+/// worker, where each row's input line is known. A row that can't be decoded (a lone surrogate
+/// escape, a value the schema can't hold) is a bad row at its line: it stops the run, or under
+/// `--on-error skip` every record it made is dropped, from every stream.
+fn decode_block(
+    out: &mut BlockOut,
+    block: &Block,
+    name: &str,
+    decoder: &RowDecoder,
+    on_error: OnError,
+) {
+    if out.error.is_some() {
+        return;
+    }
+    for attempt in 0..2 {
+        let whole = out
+            .outs
+            .iter()
+            .map(|rows| decoder.decode(rows).map(|b| b.into_iter().collect()))
+            .collect::<std::result::Result<Vec<Vec<RecordBatch>>, RowError>>();
+        let whole = match whole {
+            Ok(batches) => {
+                out.batches = batches;
+                return;
+            }
+            Err(e) => e,
+        };
+        let bad = match attempt {
+            0 => bad_rows(out, decoder, on_error),
+            _ => Vec::new(),
+        };
+        if bad.is_empty() {
+            // Not one row's fault, or still failing without the bad rows.
+            out.error = Some(Error::format(name, format!("writing Parquet: {whole}")));
+            return;
+        }
+        let location = |line| Location {
+            file: name.to_string(),
+            position: Position::Line(line),
+        };
+        if on_error == OnError::Fail {
+            let (i, problem) = bad.into_iter().next().expect("not empty");
+            out.error = Some(Error::Row {
+                location: location(out.marks[i].0),
+                problem,
+            });
+            return;
+        }
+        drop_rows(out, block, &bad, location);
+    }
+}
+
+/// The rows (indices into `marks`) whose records can't be decoded alone, with why; only the
+/// first under [`OnError::Fail`].
+fn bad_rows(out: &BlockOut, decoder: &RowDecoder, on_error: OnError) -> Vec<(usize, RowError)> {
+    let streams = out.outs.len();
+    let mut bad = Vec::new();
+    for i in 0..out.marks.len() {
+        for s in 0..streams {
+            let span = out.span(i, s);
+            if span.is_empty() {
+                continue;
+            }
+            if let Err(problem) = decoder.check_rows(&out.outs[s][span]) {
+                bad.push((i, problem));
+                if on_error == OnError::Fail {
+                    return bad;
+                }
+                break;
+            }
+        }
+    }
+    bad
+}
+
+/// Drops every record of the `bad` rows from every stream, and counts and keeps them as
+/// rejected rows, in line order with the block's other rejects.
+fn drop_rows(
+    out: &mut BlockOut,
+    block: &Block,
+    bad: &[(usize, RowError)],
+    location: impl Fn(u64) -> Location,
+) {
+    let streams = out.outs.len();
+    let is_bad: std::collections::HashSet<usize> = bad.iter().map(|(i, _)| *i).collect();
+    let mut kept: Vec<Vec<u8>> = vec![Vec::new(); streams];
+    let (mut marks, mut ends) = (Vec::new(), Vec::new());
+    for (i, &(line, tie)) in out.marks.iter().enumerate() {
+        for (s, kept) in kept.iter_mut().enumerate() {
+            let rows = &out.outs[s][out.span(i, s)];
+            if is_bad.contains(&i) {
+                out.counts.rows_out -= memchr::memchr_iter(b'\n', rows).count() as u64;
+            } else {
+                kept.extend_from_slice(rows);
+            }
+        }
+        if is_bad.contains(&i) {
+            out.counts.ties -= u64::from(tie);
+        } else {
+            marks.push((line, tie));
+            ends.extend(kept.iter().map(Vec::len));
+        }
+    }
+    let lines: std::collections::HashMap<u64, &RowError> = bad
+        .iter()
+        .map(|(i, problem)| (out.marks[*i].0, problem))
+        .collect();
+    for (number, row) in block.rows() {
+        if let Some(problem) = lines.get(&number) {
+            *out.counts.skipped.entry(problem.reason).or_default() += 1;
+            out.rejects.push(Rejected {
+                location: location(number),
+                problem: (*problem).clone(),
+                row: row.to_vec(),
+            });
+        }
+    }
+    out.rejects.sort_by_key(|r| match r.location.position {
+        Position::Line(n) | Position::Row(n) => n,
+    });
+    if let Some(first) = out.rejects.first() {
+        out.first_skip = Some(format!("{}: {}", first.location, first.problem));
+    }
+    out.outs = kept;
+    out.marks = marks;
+    out.ends = ends;
 }

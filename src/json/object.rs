@@ -273,6 +273,40 @@ fn key_before(before: &str) -> Option<String> {
     Some(rest[start + 1..].to_string())
 }
 
+/// The first escape in raw JSON text that encodes half of a UTF-16 surrogate pair without its
+/// other half (`"\ud800"`): valid JSON, but no Unicode character, so no Arrow or Parquet string
+/// can hold it.
+pub fn lone_surrogate(raw: &str) -> Option<&str> {
+    let bytes = raw.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let hex = raw.get(at + 2..at + 6)?;
+        (bytes[at + 1] == b'u').then(|| u16::from_str_radix(hex, 16).ok())?
+    };
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'\\', &bytes[at..]) {
+        let i = at + i;
+        match unit(i) {
+            Some(0xD800..=0xDBFF) => {
+                let low = (bytes.get(i + 6) == Some(&b'\\'))
+                    .then(|| unit(i + 6))
+                    .flatten();
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return Some(&raw[i..i + 6]);
+                }
+                at = i + 12;
+            }
+            Some(0xDC00..=0xDFFF) => return Some(&raw[i..i + 6]),
+            Some(_) => at = i + 6,
+            // `\\`, `\"`, `\n`, ...: the escaped character is skipped with its backslash.
+            None => at = i + 2,
+        }
+        if at >= bytes.len() {
+            break;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +357,19 @@ mod tests {
         assert_eq!(describe("null"), "null");
         assert_eq!(describe("5"), "number 5");
         assert_eq!(describe("[1]"), "an array");
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_and_pairs_and_escaped_backslashes_are_not() {
+        assert_eq!(lone_surrogate(r#""a \ud800 b""#), Some(r"\ud800"));
+        assert_eq!(lone_surrogate(r#""\uDC00""#), Some(r"\uDC00"));
+        assert_eq!(
+            lone_surrogate(r#""\ud83d\ude00 \ud800\n""#),
+            Some(r"\ud800")
+        );
+        assert_eq!(lone_surrogate(r#""\ud83d\ude00""#), None);
+        assert_eq!(lone_surrogate(r#""\\ud800 \u00e9 \"""#), None);
+        assert_eq!(lone_surrogate(r#""ends \ud8"#), None);
+        assert_eq!(lone_surrogate(r#""é\ud800""#), Some(r"\ud800"));
     }
 }

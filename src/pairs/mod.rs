@@ -247,6 +247,8 @@ fn context_of(row: &Value, used: &[&FieldPath], numbers_apart: bool) -> Map<Stri
 
 /// One prompt's responses in flat mode.
 struct Group {
+    /// The group's first row.
+    location: Location,
     prompt: Value,
     /// The context fields of the group's first row (those some row disagrees on are dropped at
     /// the end, in every group).
@@ -265,6 +267,7 @@ pub fn pairs(
                      responses: &[Response],
                      context: &Map<String, Value>,
                      group: u64,
+                     from: &Location,
                      s: &mut PairSummary| {
         s.prompts += 1;
         let scores: Vec<f64> = responses.iter().map(|r| r.score).collect();
@@ -276,7 +279,8 @@ pub fn pairs(
             let mut line =
                 pair_row(prompt, &responses[c], &responses[r], context, spec).to_string();
             line.push('\n');
-            emit(line.as_bytes())?;
+            // A pair the output can't hold is the bad row it came from (a group's first row).
+            emit(line.as_bytes()).map_err(|e| e.at_row(from))?;
             s.pairs += 1;
         }
         Ok::<(), Error>(())
@@ -291,13 +295,27 @@ pub fn pairs(
         summary.rows_in += 1;
         let value: Value = match serde_json::from_slice(&row.data) {
             Ok(v @ Value::Object(_)) => v,
-            Ok(_) | Err(_) => {
+            parsed => {
                 let problem =
-                    crate::json::object::Object::parse(&String::from_utf8_lossy(&row.data))
-                        .err()
-                        .unwrap_or_else(|| {
-                            RowError::row(Reason::NotAnObject, "expected a JSON object")
-                        });
+                    match crate::json::object::Object::parse(&String::from_utf8_lossy(&row.data)) {
+                        Err(problem) => problem,
+                        Ok(object) => match parsed {
+                            // Valid JSON that doesn't decode: a lone surrogate escape.
+                            Err(e) => object
+                                .entries()
+                                .find_map(|(key, value)| {
+                                    crate::json::object::lone_surrogate(value.get()).map(|esc| {
+                                        RowError::field(
+                                            Reason::Unwritable,
+                                            key,
+                                            format!("holds {esc}, half of a UTF-16 surrogate pair without its other half: valid JSON, but no Unicode character"),
+                                        )
+                                    })
+                                })
+                                .unwrap_or_else(|| RowError::row(Reason::InvalidJson, e.to_string())),
+                            Ok(_) => RowError::row(Reason::NotAnObject, "expected a JSON object"),
+                        },
+                    };
                 if spec.skip_bad {
                     summary.skipped += 1;
                     continue;
@@ -340,6 +358,7 @@ pub fn pairs(
                         &responses,
                         &context,
                         summary.rows_in - 1,
+                        &row.location,
                         &mut summary,
                     )?
                 }
@@ -397,6 +416,7 @@ pub fn pairs(
                     };
                     let at = *index.entry(key).or_insert_with(|| {
                         groups.push(Group {
+                            location: row.location.clone(),
                             prompt: prompt.clone(),
                             context: context.clone(),
                             responses: Vec::new(),
@@ -441,6 +461,7 @@ pub fn pairs(
             &group.responses,
             &group.context,
             at as u64,
+            &group.location,
             &mut summary,
         )?;
     }

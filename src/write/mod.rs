@@ -15,7 +15,7 @@ use crate::io::{Format, Output};
 
 pub use self::parquet::{
     AlignedEncoder, AlignedRowGroup, ColumnEncoding, ParquetCompression, ParquetOptions,
-    ROW_GROUP_BYTES,
+    RowDecoder, ROW_GROUP_BYTES,
 };
 pub use self::rejects::{Rejected, Rejects};
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
     ArrowRowGroupWriterFactory,
@@ -18,8 +18,9 @@ use rayon::prelude::*;
 
 use super::{format_error as arrow_error, Place, Writer};
 use crate::arrow::hf;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, RowError};
 use crate::io::Output;
+use crate::json::object::{lone_surrogate, Object};
 
 /// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
 /// rules rebuilt, already encoded; the others are the input's column chunks, copied.
@@ -142,7 +143,7 @@ struct ParquetOut {
     output: Option<Output>,
     writer: Option<RowGroups>,
     /// Set when rows arrive as JSON: schema inferred from the first rows.
-    decoder: Option<arrow_json::reader::Decoder>,
+    decoder: Option<RowDecoder>,
     options: ParquetOptions,
 }
 
@@ -169,34 +170,22 @@ impl ParquetWriter {
 
 impl Writer for ParquetWriter {
     fn write_rows(&mut self, rows: &[u8]) -> Result<()> {
-        let out = &mut self.out;
         if rows.is_empty() {
             return Ok(());
         }
-        if out.decoder.is_none() {
-            let schema = infer_schema(rows).map_err(|e| arrow_error(&self.name, e))?;
-            out.decoder = Some(
-                arrow_json::ReaderBuilder::new(Arc::clone(&schema))
-                    .with_strict_mode(true)
-                    .build_decoder()
-                    .map_err(|e| arrow_error(&self.name, e))?,
-            );
+        if self.out.decoder.is_none() {
+            let decoder = RowDecoder::infer(rows).map_err(|e| arrow_error(&self.name, e))?;
+            self.out.decoder = Some(decoder);
         }
-        let mut at = 0;
-        while at < rows.len() {
-            let decoder = out.decoder.as_mut().expect("set above");
-            let used = decoder
-                .decode(&rows[at..])
-                .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
-            at += used;
-            let batch = decoder
-                .flush()
-                .map_err(|e| arrow_error(&self.name, json_to_arrow(e)))?;
-            if let Some(batch) = batch {
-                write_parquet(out, &batch, &self.name)?;
-            }
+        let decoder = self.out.decoder.as_ref().expect("set above");
+        match decoder.decode(rows) {
+            Ok(Some(batch)) => write_parquet(&mut self.out, &batch, &self.name),
+            Ok(None) => Ok(()),
+            Err(whole) => Err(Error::Unwritable {
+                output: self.name.clone(),
+                problem: decoder.check_rows(rows).err().unwrap_or(whole),
+            }),
         }
-        Ok(())
     }
 
     fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -240,14 +229,6 @@ impl Writer for ParquetWriter {
 
     fn finish(self: Box<Self>) -> Result<()> {
         let ParquetWriter { mut out, name } = *self;
-        if let Some(decoder) = out.decoder.as_mut() {
-            if let Some(batch) = decoder
-                .flush()
-                .map_err(|e| arrow_error(&name, json_to_arrow(e)))?
-            {
-                write_parquet(&mut out, &batch, &name)?;
-            }
-        }
         if out.writer.is_none() {
             // No rows at all: an empty file with no columns is still a valid Parquet file.
             open_writer(&mut out, Arc::new(Schema::empty()), &name)?;
@@ -257,21 +238,179 @@ impl Writer for ParquetWriter {
     }
 }
 
-/// Makes arrow-json's messages say which column failed in plain words.
-fn json_to_arrow(e: arrow_schema::ArrowError) -> String {
-    format!(
-        "converting JSON rows to Parquet: {e} (the Parquet schema is inferred from the first rows)"
-    )
+/// JSON rows decoded to Arrow with one schema, taken from the first rows of an output: how
+/// JSON becomes Parquet. A row it can't decode is a bad row ([`Reason::Unwritable`]), so the
+/// caller, who knows the row's input line, can report or skip it.
+#[derive(Debug, Clone)]
+pub struct RowDecoder {
+    schema: SchemaRef,
 }
 
-/// Infers an Arrow schema from JSON rows and adds the `huggingface` features metadata.
+impl RowDecoder {
+    /// A decoder whose schema is inferred from `rows` (JSON Lines), with the `huggingface`
+    /// features metadata added.
+    pub fn infer(rows: &[u8]) -> std::result::Result<RowDecoder, String> {
+        Ok(RowDecoder {
+            schema: infer_schema(rows).map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// The schema every batch has.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Decodes JSON Lines into one batch (none for no rows).
+    pub fn decode(&self, rows: &[u8]) -> std::result::Result<Option<RecordBatch>, RowError> {
+        let lines = memchr::memchr_iter(b'\n', rows).count() + 1;
+        let mut decoder = arrow_json::ReaderBuilder::new(Arc::clone(&self.schema))
+            .with_strict_mode(true)
+            .with_batch_size(lines)
+            .build_decoder()
+            .map_err(unwritable)?;
+        let mut at = 0;
+        while at < rows.len() {
+            let used = decoder.decode(&rows[at..]).map_err(unwritable)?;
+            if used == 0 {
+                break;
+            }
+            at += used;
+        }
+        decoder.flush().map_err(unwritable)
+    }
+
+    /// Decodes each of a few JSON rows alone, to name what in the first that fails can't be
+    /// written: the field holding a lone surrogate escape, or the field whose value the schema
+    /// can't hold.
+    pub fn check_rows(&self, rows: &[u8]) -> std::result::Result<(), RowError> {
+        rows.split(|&b| b == b'\n')
+            .filter(|row| !row.is_empty())
+            .try_for_each(|row| self.check_row(row))
+    }
+
+    fn check_row(&self, row: &[u8]) -> std::result::Result<(), RowError> {
+        let Err(problem) = self.decode(row) else {
+            return Ok(());
+        };
+        let text = std::str::from_utf8(row).unwrap_or_default();
+        let Ok(object) = Object::parse(text.trim_end()) else {
+            return Err(problem);
+        };
+        for (key, value) in object.entries() {
+            if let Some(escape) = lone_surrogate(value.get()) {
+                return Err(RowError::field(
+                    Reason::Unwritable,
+                    key,
+                    format!(
+                        "holds {escape}, half of a UTF-16 surrogate pair without its other half: \
+                         valid JSON, but no Unicode character, so Parquet can't hold it"
+                    ),
+                ));
+            }
+        }
+        Err(problem)
+    }
+}
+
+/// A JSON row arrow-json can't decode with the schema: the field it names, and why.
+fn unwritable(e: arrow_schema::ArrowError) -> RowError {
+    let message = match e {
+        arrow_schema::ArrowError::JsonError(m) => m,
+        other => other.to_string(),
+    };
+    // "whilst decoding field 'a': whilst decoding field 'b': expected ..." or
+    // "column 'x' missing from schema".
+    let mut path = Vec::new();
+    let mut rest = message.as_str();
+    while let Some(tail) = rest.strip_prefix("whilst decoding field '") {
+        let Some(end) = tail.find("': ") else { break };
+        path.push(&tail[..end]);
+        rest = &tail[end + 3..];
+    }
+    if path.is_empty() {
+        if let Some(name) = rest
+            .strip_prefix("column '")
+            .and_then(|t| t.strip_suffix("' missing from schema"))
+        {
+            return RowError::field(
+                Reason::Unwritable,
+                name,
+                "is not a column of the Parquet output, whose schema comes from its first rows",
+            );
+        }
+    }
+    let detail = format!(
+        "can't be written to Parquet: {rest} (the Parquet schema comes from the output's first rows)"
+    );
+    match path.is_empty() {
+        true => RowError::row(Reason::Unwritable, detail),
+        false => RowError::field(Reason::Unwritable, &path.join("."), detail),
+    }
+}
+
+/// Infers an Arrow schema from JSON rows and adds the `huggingface` features metadata. Each
+/// row's types are merged into the earlier rows' in order: a null takes the type of a value,
+/// integers widen to floats, structs gain fields; a row whose value contradicts the earlier
+/// rows' type (or that isn't JSON) is left out, so it, not the rows before it, is the bad row
+/// when it is decoded.
 fn infer_schema(rows: &[u8]) -> std::result::Result<SchemaRef, arrow_schema::ArrowError> {
-    let (schema, _) = arrow_json::reader::infer_json_schema(rows, None)?;
+    let mut fields: Option<Fields> = None;
+    for row in rows.split(|&b| b == b'\n') {
+        if row.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let Ok((schema, _)) = arrow_json::reader::infer_json_schema(row, None) else {
+            continue;
+        };
+        fields = Some(match fields {
+            None => schema.fields().clone(),
+            Some(before) => merge_fields(&before, schema.fields()).unwrap_or(before),
+        });
+    }
+    let fields = fields.ok_or_else(|| {
+        arrow_schema::ArrowError::JsonError("no row is a JSON object Arrow can hold".into())
+    })?;
+    let schema = Schema::new(fields);
     let mut metadata = schema.metadata().clone();
     if let Some(features) = hf::metadata(&schema) {
         metadata.insert(hf::KEY.to_string(), features);
     }
     Ok(Arc::new(schema.with_metadata(metadata)))
+}
+
+/// The fields of `before` with those of a later row merged in; none if a type contradicts.
+fn merge_fields(before: &Fields, later: &Fields) -> Option<Fields> {
+    let mut out: Vec<Field> = before.iter().map(|f| f.as_ref().clone()).collect();
+    for field in later {
+        match out.iter_mut().find(|f| f.name() == field.name()) {
+            Some(f) => {
+                let merged = merge_types(f.data_type(), field.data_type())?;
+                *f = f.clone().with_data_type(merged);
+            }
+            None => out.push(field.as_ref().clone()),
+        }
+    }
+    Some(out.into())
+}
+
+/// The type holding values of both types, if the first doesn't contradict the second.
+fn merge_types(a: &DataType, b: &DataType) -> Option<DataType> {
+    match (a, b) {
+        (a, b) if a == b => Some(a.clone()),
+        (DataType::Null, b) => Some(b.clone()),
+        (a, DataType::Null) => Some(a.clone()),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64) => {
+            Some(DataType::Float64)
+        }
+        (DataType::List(x), DataType::List(y)) => {
+            let item = merge_types(x.data_type(), y.data_type())?;
+            Some(DataType::List(Arc::new(
+                x.as_ref().clone().with_data_type(item),
+            )))
+        }
+        (DataType::Struct(x), DataType::Struct(y)) => merge_fields(x, y).map(DataType::Struct),
+        _ => None,
+    }
 }
 
 /// A Parquet file written a row group at a time. Each batch's leaf columns are encoded and

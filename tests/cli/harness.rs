@@ -360,3 +360,18 @@ pub fn py(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The rows of `wd`'s Parquet file `name`, read with arrow-rs, as JSON values (nulls written out).
+pub fn parquet_file_rows(wd: &Workdir, name: &str) -> Vec<Value> {
+    let file = fs::File::open(wd.path(name)).expect("open the Parquet file");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file")
+        .build()
+        .expect("a reader");
+    let mut out = Vec::new();
+    for batch in reader {
+        let json = raug::json::rows_of_batch(&batch.expect("a batch")).expect("JSON rows");
+        out.extend(rows(std::str::from_utf8(&json).expect("UTF-8")));
+    }
+    out
+}

@@ -1016,3 +1016,119 @@ fn normalize_rows(text: &str) -> Vec<Value> {
         .map(crate::differential_core::normalize)
         .collect()
 }
+
+#[test]
+fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
+    let wd = Workdir::new();
+    let row = |prompt: &str, meta: &str| {
+        format!(
+            r#"{{"prompt": "{prompt}", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "meta": {meta}}}"#
+        ) + "\n"
+    };
+    // Line 4: a lone surrogate escape (valid JSON, no Unicode character); line 5: a value of
+    // another type than the first rows'; line 7: a surrogate pair, which is fine.
+    let lines = [
+        row("p1", "1"),
+        row("p2", "2"),
+        row("p3", "3"),
+        row(r"bad \ud800 text", "4"),
+        row("p5", r#""five""#),
+        row("p6", "6"),
+        row(r"smile \ud83d\ude00", "7"),
+    ];
+    wd.write("in.jsonl", lines.concat());
+    let good: String = [0, 1, 2, 5, 6].map(|i| lines[i].clone()).concat();
+    wd.write("good.jsonl", &good);
+    let surrogate = "field \"prompt\": holds \\ud800, half of a UTF-16 surrogate pair without its \
+                     other half: valid JSON, but no Unicode character, so Parquet can't hold it";
+    let conflict =
+        "field \"meta\": can't be written to Parquet: failed to parse \"five\" as Int64 \
+                    (the Parquet schema comes from the output's first rows)";
+
+    // JSON output holds both rows as they are.
+    let run = wd.run(&["relabel", "in.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 14);
+
+    // In one block (relabeled before the schema is known) and in blocks of one row each (the
+    // schema known, relabeled on the workers), in both orders, the same rows are named.
+    for extra in [&[][..], &["--block-size", "1"], &["--order", "blocks"]] {
+        let _ = std::fs::remove_file(wd.path("out.parquet"));
+        let mut args = vec!["relabel", "in.jsonl", "-o", "out.parquet"];
+        args.extend_from_slice(extra);
+        let run = wd.run(&args);
+        assert_eq!(run.code, 1, "{extra:?}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: in.jsonl:4: {surrogate}\n")
+        );
+        wd.assert_no_temporary_files();
+        assert!(!wd.path("out.parquet").exists());
+
+        args.extend_from_slice(&["--on-error", "skip", "--rejects", "rejects.jsonl"]);
+        let run = wd.run(&args);
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: 7 rows in, 10 rows out, 0 ties, 2 skipped (unwritable: 2)\n\
+                 raug: first skipped row: in.jsonl:4: {surrogate}\n"
+            )
+        );
+        assert_eq!(
+            wd.read("rejects.jsonl"),
+            [3, 4].map(|i| lines[i].clone()).concat()
+        );
+        let mut expected = vec!["relabel", "good.jsonl", "-q"];
+        expected.extend(extra.iter().filter(|a| **a != "--block-size" && **a != "1"));
+        let expected = wd.run(&expected);
+        assert_rows_eq(
+            &parquet_file_rows(&wd, "out.parquet"),
+            &rows(&expected.stdout),
+        );
+    }
+
+    // The type conflict alone: the row that differs from the first rows is the bad one.
+    wd.write("typed.jsonl", [0, 4, 1].map(|i| lines[i].clone()).concat());
+    let run = wd.run(&["relabel", "typed.jsonl", "-o", "typed.parquet"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: typed.jsonl:2: {conflict}\n")
+    );
+
+    // condition and pairs name the input line too.
+    let run = wd.run(&["condition", "in.jsonl", "-o", "c.parquet", "--target", "9"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: in.jsonl:4: {surrogate}\n")
+    );
+    assert!(!wd.path("c.parquet").exists());
+
+    wd.write(
+        "flat.jsonl",
+        concat!(
+            r#"{"id": 1, "text": "a \ud800", "score": 3}"#,
+            "\n",
+            r#"{"id": 1, "text": "b", "score": 5}"#,
+            "\n"
+        ),
+    );
+    let run = wd.run(&[
+        "pairs",
+        "flat.jsonl",
+        "--group-by",
+        "id",
+        "--text",
+        "text",
+        "--score",
+        "score",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: flat.jsonl:1: field \"text\": holds \\ud800, half of a UTF-16 surrogate pair \
+         without its other half: valid JSON, but no Unicode character\n"
+    );
+}
