@@ -439,8 +439,9 @@ fn other_scores(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
         .collect())
 }
 
-/// The shortest decimal that reads back as this float32, as a float64.
-fn shortest_f32(v: f32) -> f64 {
+/// The shortest decimal that reads back as this float32, as a float64: how raug reads a
+/// float32 score.
+pub fn shortest_f32(v: f32) -> f64 {
     if !v.is_finite() {
         return f64::from(v);
     }
@@ -448,8 +449,9 @@ fn shortest_f32(v: f32) -> f64 {
 }
 
 /// The shortest decimal that rounds to this float16 (given as the float32 it converts to
-/// exactly), as a float64: float16 has 11 significant bits, so 5 digits always suffice.
-fn shortest_f16(v: f32) -> f64 {
+/// exactly), as a float64: how raug reads a float16 score. float16 has 11 significant bits, so
+/// 5 digits always suffice.
+pub fn shortest_f16(v: f32) -> f64 {
     if !v.is_finite() || v == 0.0 {
         return f64::from(v);
     }

@@ -212,15 +212,11 @@ pub fn through_arrow(
             out.batches.len()
         ));
     }
-    let mut writer = arrow_json::writer::WriterBuilder::new()
-        .with_explicit_nulls(true)
-        .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
-    for batch in &out.batches {
-        writer.write(batch).map_err(|e| e.to_string())?;
-    }
-    writer.finish().map_err(|e| e.to_string())?;
-    let rows =
-        json_rows(&writer.into_inner()).map_err(|e| format!("Arrow output is not JSON: {e}"))?;
+    let rows = held_rows(&out.batches)
+        .map_err(|e| format!("Arrow output is not JSON: {e}"))?
+        .into_iter()
+        .map(|v| without_nulls(normalize(v)))
+        .collect();
     Ok(Outcome { rows, rejected })
 }
 
@@ -239,23 +235,25 @@ pub fn decode(lines: &[String], schema: &SchemaRef) -> Result<RecordBatch, Strin
 /// JSON Lines as values, numbers normalized and null fields left out: an absent field is null
 /// once in Arrow, and a passed-through field absent from a JSON row comes out null from Arrow.
 fn json_rows(lines: &[u8]) -> Result<Vec<Value>, serde_json::Error> {
-    fn without_nulls(value: Value) -> Value {
-        match value {
-            Value::Object(map) => Value::Object(
-                map.into_iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k, without_nulls(v)))
-                    .collect(),
-            ),
-            Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
-            other => other,
-        }
-    }
     lines
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).map(|v| without_nulls(normalize(v))))
         .collect()
+}
+
+/// The value with null fields left out, at every depth.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }
 
 /// Every number as a float, so `8` and `8.0` compare equal.
@@ -271,4 +269,38 @@ pub fn normalize(value: Value) -> Value {
         }
         other => other,
     }
+}
+
+/// The records as a batch of `schema` holds them (a float16 column holds 7.3 as 7.30078125, which
+/// raug reads as 7.3), or none if they don't fit the schema: both appliers must be given the
+/// same values.
+pub fn as_held(records: &[Value], schema: &SchemaRef) -> Option<Vec<Value>> {
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    held_rows(&[decode(&lines, schema).ok()?]).ok()
+}
+
+/// The rows of batches as JSON values, float16 values as raug reads them (arrow-json writes a
+/// float16 as the float32 it converts to: 7.3007813 for 7.3).
+fn held_rows(batches: &[RecordBatch]) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let held = raug::json::rows_of_batch(batch).map_err(|e| e.to_string())?;
+        let schema = batch.schema();
+        let float16: Vec<&str> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.data_type() == &DataType::Float16)
+            .map(|f| f.name().as_str())
+            .collect();
+        for line in held.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let mut row: Value = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+            for name in &float16 {
+                if let Some(v) = row[*name].as_f64() {
+                    row[*name] = serde_json::json!(raug::arrow::shortest_f16(v as f32));
+                }
+            }
+            out.push(row);
+        }
+    }
+    Ok(out)
 }
