@@ -174,7 +174,7 @@ pub enum SpecError {
         what: String,
     },
     /// No score fields found.
-    #[error("no score fields found (looked for {looked_for} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH")]
+    #[error("no score fields found (looked for {looked_for} at the top level and one level down); name them with --chosen-score PATH --rejected-score PATH, or, for data without scores, give --fixed-scores HI,LO")]
     NoScores {
         /// The pairs looked for.
         looked_for: String,
@@ -203,6 +203,17 @@ pub enum SpecError {
         a: String,
         /// The other.
         b: String,
+    },
+    /// `--fixed-scores` that can't work.
+    #[error("--fixed-scores: {0}")]
+    FixedScores(String),
+    /// `--layout` names a layout the first row doesn't have.
+    #[error("the first row is not in the layout {asked}: {why}")]
+    NotLayout {
+        /// The layout asked for.
+        asked: &'static str,
+        /// What the row has instead.
+        why: String,
     },
     /// An eval-time target the goal's scale doesn't have.
     #[error("the target {target} is outside the goal's scale {scale}; pick a target on it, or change --scale")]

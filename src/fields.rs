@@ -70,7 +70,134 @@ pub struct FieldNames {
     pub swap: Vec<(FieldPath, FieldPath)>,
     /// Fields that stay where they are though they look like one response's (`--no-swap`).
     pub no_swap: Vec<FieldPath>,
+    /// The named layout asked for (`--layout`); `None` means detect.
+    pub layout: Option<&'static NamedLayout>,
+    /// Scores given to every chosen and rejected response (`--fixed-scores HI,LO`), for data
+    /// that has none: the goal is then preferred versus dispreferred.
+    pub fixed_scores: Option<(f64, f64)>,
 }
+
+/// A layout a framework or a public dataset writes, declared by its field names: detection,
+/// `--layout` and `raug layouts` all read this one table. How the goal goes in follows from the
+/// kinds of the fields (strings or message lists), as for every layout.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NamedLayout {
+    /// The name `--layout` takes and summaries print.
+    pub name: &'static str,
+    /// Who writes it.
+    pub origin: &'static str,
+    /// A row, sketched.
+    pub sketch: &'static str,
+    /// The prompt field, if the layout has one.
+    pub prompt: Option<&'static str>,
+    /// The chosen response.
+    pub chosen: &'static str,
+    /// The rejected response.
+    pub rejected: &'static str,
+    /// A further field whose presence tells this layout from another with the same responses.
+    pub marker: Option<&'static str>,
+    /// Whether detection picks it from field names (the others are found by the kinds of
+    /// `prompt`, `chosen` and `rejected`).
+    pub by_names: bool,
+}
+
+impl NamedLayout {
+    /// The flags that read this layout without `--layout`.
+    pub fn flags(&self) -> String {
+        let mut flags = Vec::new();
+        if let Some(p) = self.prompt.filter(|p| *p != "prompt") {
+            flags.push(format!("--prompt {p}"));
+        }
+        if self.chosen != "chosen" {
+            flags.push(format!("--chosen {}", self.chosen));
+        }
+        if self.rejected != "rejected" {
+            flags.push(format!("--rejected {}", self.rejected));
+        }
+        flags.join(" ")
+    }
+
+    /// The layout named `name`.
+    pub fn named(name: &str) -> Option<&'static NamedLayout> {
+        LAYOUTS.iter().find(|l| l.name == name)
+    }
+
+    /// Whether a row has this layout's fields.
+    fn fits(&self, row: &dyn RowShape) -> bool {
+        let has = |name: &str| FieldPath::parse(name).is_ok_and(|p| row.has(&p));
+        // A row with a `prompt` field is read by its prompt, not by a layout without one.
+        let prompt_elsewhere = self.prompt != Some("prompt") && has("prompt");
+        !prompt_elsewhere
+            && self.prompt.is_none_or(has)
+            && has(self.chosen)
+            && has(self.rejected)
+            && self.marker.is_none_or(has)
+    }
+}
+
+/// Every named layout, in the order detection tries those it picks by field names.
+pub const LAYOUTS: &[NamedLayout] = &[
+    NamedLayout {
+        name: "ultrafeedback_binarized",
+        origin: "HuggingFaceH4/ultrafeedback_binarized",
+        sketch: r#"{"prompt": "...", "chosen": [{"role", "content"}, ...], "rejected": [...], "score_chosen": 8, ...}"#,
+        prompt: Some("prompt"),
+        chosen: "chosen",
+        rejected: "rejected",
+        marker: None,
+        by_names: false,
+    },
+    NamedLayout {
+        name: "trl",
+        origin: "TRL DPOTrainer (standard or conversational, prompt explicit or implicit)",
+        sketch: r#"{"prompt": "..." or [messages], "chosen": "..." or [messages], "rejected": ...}"#,
+        prompt: Some("prompt"),
+        chosen: "chosen",
+        rejected: "rejected",
+        marker: None,
+        by_names: false,
+    },
+    NamedLayout {
+        name: "nemo",
+        origin: "NeMo-Aligner DPO",
+        sketch: r#"{"prompt": "...", "chosen_response": "...", "rejected_response": "...", "chosen_reward": 8, "rejected_reward": 3}"#,
+        prompt: Some("prompt"),
+        chosen: "chosen_response",
+        rejected: "rejected_response",
+        marker: None,
+        by_names: true,
+    },
+    NamedLayout {
+        name: "axolotl-argilla",
+        origin: "Axolotl DPO type argilla",
+        sketch: r#"{"instruction": "...", "chosen_response": "...", "rejected_response": "...", ...}"#,
+        prompt: Some("instruction"),
+        chosen: "chosen_response",
+        rejected: "rejected_response",
+        marker: None,
+        by_names: true,
+    },
+    NamedLayout {
+        name: "alpaca",
+        origin: "LLaMA-Factory preference data, Alpaca format",
+        sketch: r#"{"instruction": "...", "input": "...", "chosen": "...", "rejected": "...", ...}"#,
+        prompt: Some("instruction"),
+        chosen: "chosen",
+        rejected: "rejected",
+        marker: Some("input"),
+        by_names: true,
+    },
+    NamedLayout {
+        name: "axolotl-intel",
+        origin: "Axolotl DPO type intel",
+        sketch: r#"{"question": "...", "chosen": "...", "rejected": "...", ...}"#,
+        prompt: Some("question"),
+        chosen: "chosen",
+        rejected: "rejected",
+        marker: None,
+        by_names: true,
+    },
+];
 
 /// One attribute a goal states (`--attribute NAME[=CHOSEN_PATH,REJECTED_PATH]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +246,9 @@ pub const SCORE_NAMES: &[(&str, &str)] = &[
     ("chosen_rating", "rejected_rating"),
     ("rating_chosen", "rating_rejected"),
     ("chosen-rating", "rejected-rating"),
+    ("chosen_avg_rating", "rejected_avg_rating"),
+    ("avg_fine_score_chosen", "avg_fine_score_rejected"),
+    ("chosen_reward", "rejected_reward"),
 ];
 
 /// The shape of one row, as far as detection needs it.
@@ -149,10 +279,12 @@ fn partner(name: &str) -> Option<String> {
 }
 
 /// How every row of a dataset is read: the layout, the goal style and the field of each role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     /// The detected layout.
     pub layout: Layout,
+    /// The named layout whose field names were read, when one was (`alpaca`, `nemo`, ...).
+    pub named: Option<&'static str>,
     /// The style goals are written in.
     pub style: Style,
     /// The prompt field, in layouts that have one.
@@ -161,8 +293,11 @@ pub struct Resolved {
     pub chosen: FieldPath,
     /// The rejected response.
     pub rejected: FieldPath,
-    /// The (chosen, rejected) score fields of each attribute, in goal order.
+    /// The (chosen, rejected) score fields of each attribute, in goal order; none when the
+    /// scores are fixed.
     pub scores: Vec<(FieldPath, FieldPath)>,
+    /// The (chosen, rejected) scores of every row, when given rather than read.
+    pub fixed: Option<(f64, f64)>,
     /// Field pairs swapped with the responses but not stated in the goal: every field that
     /// belongs to one response (`chosen_model`/`rejected_model`, `correctness_chosen`/..., the
     /// overall score when goals name attributes), so every row stays self-consistent.
@@ -208,8 +343,34 @@ impl Resolved {
             what,
             hint,
         };
-        let chosen = path(&names.chosen, "chosen");
-        let rejected = path(&names.rejected, "rejected");
+        // The named layout asked for, else the first whose field names the row has; the user's
+        // field names win over either.
+        let named = names.layout.or_else(|| {
+            LAYOUTS
+                .iter()
+                .find(|l| l.by_names && l.fits(row) && names.chosen.is_none())
+        });
+        if let Some(l) = names.layout {
+            let own = [
+                (l.prompt, &names.prompt),
+                (Some(l.chosen), &names.chosen),
+                (Some(l.rejected), &names.rejected),
+                (l.marker, &None),
+            ];
+            for (field, given) in own {
+                let Some(field) = field.filter(|_| given.is_none()) else {
+                    continue;
+                };
+                if !FieldPath::parse(field).is_ok_and(|p| row.has(&p)) {
+                    return Err(SpecError::NotLayout {
+                        asked: l.name,
+                        why: format!("it has no field {field:?}"),
+                    });
+                }
+            }
+        }
+        let chosen = path(&names.chosen, named.map_or("chosen", |l| l.chosen));
+        let rejected = path(&names.rejected, named.map_or("rejected", |l| l.rejected));
         let responses = match (row.kind(&chosen), row.kind(&rejected)) {
             (None, _) => return Err(missing(&chosen, "--chosen")),
             (_, None) => return Err(missing(&rejected, "--rejected")),
@@ -223,7 +384,10 @@ impl Resolved {
             }
             (Some(Ok(kind)), Some(Ok(_))) => kind,
         };
-        let prompt_path = path(&names.prompt, "prompt");
+        let prompt_path = path(
+            &names.prompt,
+            named.and_then(|l| l.prompt).unwrap_or("prompt"),
+        );
         let prompt_kind = match row.kind(&prompt_path) {
             None if names.prompt.is_some() => return Err(missing(&prompt_path, "--prompt")),
             None => None,
@@ -237,8 +401,35 @@ impl Resolved {
             Some(Ok(kind)) => Some(kind),
         };
         let layout = Layout::detect(prompt_kind, responses)?;
+        let named = match names.layout.or(named) {
+            Some(l) if l.by_names => Some(l.name),
+            Some(l) => {
+                let fits = match l.name {
+                    "ultrafeedback_binarized" => layout == Layout::H4,
+                    _ => layout != Layout::H4,
+                };
+                if !fits {
+                    return Err(SpecError::NotLayout {
+                        asked: l.name,
+                        why: format!("its fields read as {}", layout.name()),
+                    });
+                }
+                None
+            }
+            None => None,
+        };
         let style = layout.resolve_style(style)?;
-        let (scores, also_swapped) = if names.attributes.is_empty() {
+        let (scores, also_swapped) = if names.fixed_scores.is_some() {
+            if !names.attributes.is_empty()
+                || names.chosen_score.is_some()
+                || names.rejected_score.is_some()
+            {
+                return Err(SpecError::FixedScores(
+                    "the scores are then given, not read: drop --attribute, --chosen-score and --rejected-score".into(),
+                ));
+            }
+            (Vec::new(), Vec::new())
+        } else if names.attributes.is_empty() {
             (vec![overall_scores(row, names)?], Vec::new())
         } else {
             let scores: Vec<(FieldPath, FieldPath)> = names
@@ -253,11 +444,13 @@ impl Resolved {
         };
         let mut resolved = Resolved {
             layout,
+            named,
             style,
             prompt: layout.has_prompt().then_some(prompt_path),
             chosen,
             rejected,
             scores,
+            fixed: names.fixed_scores,
             also_swapped,
         };
         resolved.also_swapped = resolved.response_fields(row, names)?;
@@ -350,15 +543,18 @@ impl Resolved {
 
 impl fmt::Display for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scores: Vec<String> = self
+        let mut scores: Vec<String> = self
             .scores
             .iter()
             .map(|(c, r)| format!("{c}/{r}"))
             .collect();
+        if let Some((hi, lo)) = self.fixed {
+            scores.push(format!("fixed {hi}/{lo}"));
+        }
         write!(
             f,
             "layout {}, scores {}, style {}",
-            self.layout,
+            self.named.unwrap_or(self.layout.name()),
             scores.join(", "),
             self.style
         )?;

@@ -281,6 +281,10 @@ impl<'s> Planner<'s> {
             chosen.push(self.score(cf, c.as_str())?);
             rejected.push(self.score(rf, rj.as_str())?);
         }
+        if let Some((hi, lo)) = r.fixed {
+            chosen.push(hi);
+            rejected.push(lo);
+        }
         let tie = Spec::is_tie(&chosen, &rejected);
         let site = r.layout.site();
         let style = r.style;

@@ -227,6 +227,31 @@ impl Template {
         }
     }
 
+    /// Checks fixed scores (`--fixed-scores HI,LO`): on the goal's scale, as eval-time targets
+    /// are (`--from-scale` maps read scores, not these), and HI above LO.
+    pub fn check_fixed(&self, (hi, lo): (f64, f64)) -> Result<(), SpecError> {
+        if self.from.is_some() {
+            return Err(SpecError::FixedScores(
+                "give them on the goal's scale: --from-scale maps scores read from fields".into(),
+            ));
+        }
+        if hi <= lo {
+            return Err(SpecError::FixedScores(format!(
+                "HI must be above LO, got {},{}",
+                format_score(hi),
+                format_score(lo)
+            )));
+        }
+        match [hi, lo].into_iter().find(|v| !self.scale.contains(*v)) {
+            Some(v) => Err(SpecError::FixedScores(format!(
+                "{} is outside the goal's scale {}; give scores on it, or change --scale",
+                format_score(v),
+                self.scale
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The printed form of a raw score: mapped onto the goal's scale, rounded, formatted.
     pub fn value(&self, raw: f64) -> String {
         let mut v = self.mapped(raw);

@@ -279,7 +279,7 @@ pub enum StyleArg {
     Prefix,
 }
 
-fn usage(message: String) -> anyhow::Error {
+pub(crate) fn usage(message: String) -> anyhow::Error {
     raug::Error::Usage(message).into()
 }
 
@@ -334,6 +334,19 @@ impl GoalArgs {
 /// Field names, when detection needs help; shared by `relabel` and `inspect`.
 #[derive(Debug, clap::Args)]
 pub struct FieldArgs {
+    /// Read the rows as this layout (`raug layouts` lists them) [default: detected from the
+    /// first row's fields].
+    #[arg(long, value_name = "NAME", help_heading = "Fields",
+          value_parser = clap::builder::PossibleValuesParser::new(
+              raug::fields::LAYOUTS.iter().map(|l| l.name)))]
+    pub layout: Option<String>,
+
+    /// Give every chosen response the score HI and every rejected one LO, for data without
+    /// scores (HH-RLHF, Skywork, RewardBench): the goal then says preferred (HI) or dispreferred
+    /// (LO). On the goal's scale; real judge or reward-model scores are what the paper uses.
+    #[arg(long, value_name = "HI,LO", help_heading = "Fields")]
+    pub fixed_scores: Option<String>,
+
     /// The prompt field (a dotted path into nested objects) [default: prompt].
     #[arg(long, value_name = "PATH", help_heading = "Fields")]
     pub prompt: Option<String>,
@@ -364,6 +377,14 @@ pub struct FieldArgs {
     /// (repeatable; either side of a pair keeps both).
     #[arg(long, value_name = "PATH", help_heading = "Fields")]
     pub no_swap: Vec<String>,
+}
+
+/// `HI,LO`: two numbers.
+fn parse_fixed(text: &str) -> anyhow::Result<(f64, f64)> {
+    let bad = || usage(format!("--fixed-scores {text:?}: write HI,LO, like 10,1"));
+    let (hi, lo) = text.split_once(',').ok_or_else(bad)?;
+    let number = |v: &str| v.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    Ok((number(hi).ok_or_else(bad)?, number(lo).ok_or_else(bad)?))
 }
 
 impl FieldArgs {
@@ -408,6 +429,11 @@ impl FieldArgs {
                     raug::fields::FieldPath::parse(p).map_err(|e| usage(format!("--no-swap: {e}")))
                 })
                 .collect::<anyhow::Result<_>>()?,
+            layout: self
+                .layout
+                .as_deref()
+                .and_then(raug::fields::NamedLayout::named),
+            fixed_scores: self.fixed_scores.as_deref().map(parse_fixed).transpose()?,
         })
     }
 }

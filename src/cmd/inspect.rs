@@ -32,6 +32,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Spec::default()
     };
     let names = args.fields.names(args.goal.attributes()?)?;
+    if let Some(fixed) = names.fixed_scores {
+        spec.template
+            .check_fixed(fixed)
+            .map_err(|e| super::common::usage(e.to_string()))?;
+    }
     let sources = args.io.data_sources()?;
     let mut reports = Vec::new();
     for source in &sources {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod common;
 pub mod condition;
 pub mod inspect;
+pub mod layouts;
 pub mod pairs;
 pub mod relabel;
 
@@ -27,6 +28,7 @@ enum Command {
     Pairs(pairs::Args),
     Relabel(relabel::Args),
     Condition(condition::Args),
+    Layouts(layouts::Args),
 }
 
 /// How a run ended, as the process exit code.
@@ -49,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pairs(args) => pairs::run(args),
         Command::Condition(args) => condition::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Layouts(args) => layouts::run(args),
     }
 }
 

@@ -23,8 +23,13 @@ The layout is detected from the first row:
   conversational, implicit  chosen/rejected full conversations -> goal in both lists
   standard                  prompt/chosen/rejected strings -> goal + blank line before the prompt
   standard, implicit        chosen/rejected full texts -> goal before both texts
-Scores are found as score_chosen/score_rejected, chosen_score/rejected_score,
-overall_score_chosen/..., chosen_rating/..., at the top level or one level down (metadata.*).
+The fields of other frameworks' layouts are found by name (alpaca: instruction/input/chosen/
+rejected; nemo: prompt/chosen_response/rejected_response; axolotl-intel: question/...;
+axolotl-argilla: instruction/chosen_response/...); `raug layouts` lists them all, and
+--layout NAME picks one. Scores are found as score_chosen/score_rejected,
+chosen_score/rejected_score, overall_score_chosen/..., chosen_rating/..., chosen-rating/...,
+chosen_avg_rating/..., avg_fine_score_chosen/..., chosen_reward/..., at the top level or one
+level down (metadata.*).
 
 Parquet is relabeled column by column and keeps its schema and Hugging Face metadata. A folder
 input (a downloaded dataset) is mirrored into -o OUTDIR with the same relative paths and shard names.
@@ -186,6 +191,11 @@ impl Args {
             style: self.goal.style(),
         };
         let fields = self.fields.names(self.goal.attributes()?)?;
+        if let Some(fixed) = fields.fixed_scores {
+            spec.template
+                .check_fixed(fixed)
+                .map_err(|e| super::common::usage(e.to_string()))?;
+        }
         let mut job = Job::new(self.io.sources()?, self.io.target());
         job.spec = spec;
         job.fields = fields;

@@ -199,7 +199,7 @@ fn usage_errors_exit_2_with_a_fix() {
     );
     assert!(run
         .stderr
-        .ends_with("name them with --chosen-score PATH --rejected-score PATH\n"));
+        .ends_with("name them with --chosen-score PATH --rejected-score PATH, or, for data without scores, give --fixed-scores HI,LO\n"));
     let run = wd.run(&["relabel", "data.jsonl", "--bogus"]);
     assert_eq!(run.code, 2);
     assert_eq!(wd.files(), ["data.jsonl", "noscore.jsonl"]);

@@ -235,31 +235,39 @@ fn swap_response_fields(row: &mut Value, skip: &[&str]) {
 impl Model {
     /// The two rows the paper makes of one pair: goal s_w (as is), goal s_l (swapped).
     pub fn relabel(&self, row: &Value) -> Vec<Value> {
+        self.relabel_fields(row, ["prompt", "chosen", "rejected"])
+    }
+
+    /// [`Model::relabel`] for a layout whose prompt, chosen and rejected fields have other names.
+    pub fn relabel_fields(&self, row: &Value, [prompt, chosen, rejected]: [&str; 3]) -> Vec<Value> {
         let s_w = at(row, self.chosen_score).as_f64().unwrap();
         let s_l = at(row, self.rejected_score).as_f64().unwrap();
         let mut out = Vec::new();
         for (swap, score) in [(false, s_w), (true, s_l)] {
             let mut r = row.clone();
             if swap {
-                let c = r["chosen"].clone();
-                r["chosen"] = r["rejected"].clone();
-                r["rejected"] = c;
+                let c = r[chosen].clone();
+                r[chosen] = r[rejected].clone();
+                r[rejected] = c;
                 let sc = at(&r, self.chosen_score).clone();
                 *at_mut(&mut r, self.chosen_score) = at(&r, self.rejected_score).clone();
                 *at_mut(&mut r, self.rejected_score) = sc;
-                swap_response_fields(&mut r, &[self.chosen_score, self.rejected_score]);
+                swap_response_fields(
+                    &mut r,
+                    &[self.chosen_score, self.rejected_score, chosen, rejected],
+                );
             }
             let g = goal(score);
             match self.site {
                 Site::ResponseLists => {
-                    put_goal_in_list(&mut r["chosen"], &g, self.prefix);
-                    put_goal_in_list(&mut r["rejected"], &g, self.prefix);
+                    put_goal_in_list(&mut r[chosen], &g, self.prefix);
+                    put_goal_in_list(&mut r[rejected], &g, self.prefix);
                 }
-                Site::PromptList => put_goal_in_list(&mut r["prompt"], &g, self.prefix),
-                Site::PromptText => prefix_text(&mut r["prompt"], &g),
+                Site::PromptList => put_goal_in_list(&mut r[prompt], &g, self.prefix),
+                Site::PromptText => prefix_text(&mut r[prompt], &g),
                 Site::ResponseTexts => {
-                    prefix_text(&mut r["chosen"], &g);
-                    prefix_text(&mut r["rejected"], &g);
+                    prefix_text(&mut r[chosen], &g);
+                    prefix_text(&mut r[rejected], &g);
                 }
             }
             out.push(r);

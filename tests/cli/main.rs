@@ -7,6 +7,7 @@ mod errors;
 mod harness;
 mod integrity;
 mod layers;
+mod layouts;
 mod method;
 mod parquet;
 mod properties;

@@ -1,0 +1,28 @@
+//! `raug layouts`: every layout raug reads, with a sketch of a row and the flags that read it.
+
+/// List the layouts raug reads: a sketch of a row of each, and the flags that read it.
+///
+/// Layouts are detected from the first row; `--layout NAME` picks one. The goal goes where the
+/// layout's field kinds say: before a prompt string, at the head of a prompt message list, or,
+/// without a prompt, into both responses.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Prints the table of layouts on standard output.
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    let mut out = String::new();
+    for layout in raug::fields::LAYOUTS {
+        out.push_str(&format!(
+            "{}\n  {}\n  {}\n",
+            layout.name, layout.origin, layout.sketch
+        ));
+        let flags = layout.flags();
+        if !flags.is_empty() {
+            out.push_str(&format!("  same as: {flags}\n"));
+        }
+        out.push('\n');
+    }
+    print!("{}", out.trim_end());
+    println!();
+    Ok(())
+}

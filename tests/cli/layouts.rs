@@ -1,0 +1,225 @@
+//! The named layouts of the frameworks people train with: each detected from a row the test
+//! writes, relabeled from JSON Lines and from Parquet as the model of the method says, named by
+//! `inspect` and listed by `raug layouts`.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// A layout's name, its prompt/chosen/rejected fields, its score fields, and a row of it.
+struct Case {
+    name: &'static str,
+    fields: [&'static str; 3],
+    scores: (&'static str, &'static str),
+    row: Value,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "alpaca",
+            fields: ["instruction", "chosen", "rejected"],
+            scores: ("chosen_avg_rating", "rejected_avg_rating"),
+            row: json!({"instruction": "Name a prime.", "input": "below ten", "chosen": "7",
+                        "rejected": "8", "chosen_avg_rating": 9, "rejected_avg_rating": 2}),
+        },
+        Case {
+            name: "nemo",
+            fields: ["prompt", "chosen_response", "rejected_response"],
+            scores: ("chosen_reward", "rejected_reward"),
+            row: json!({"prompt": "Name a prime.", "chosen_response": "7",
+                        "rejected_response": "8", "chosen_reward": 9.5, "rejected_reward": 2.25}),
+        },
+        Case {
+            name: "axolotl-intel",
+            fields: ["question", "chosen", "rejected"],
+            scores: ("score_chosen", "score_rejected"),
+            row: json!({"system": "Be brief.", "question": "Name a prime.", "chosen": "7",
+                        "rejected": "8", "score_chosen": 9, "score_rejected": 2}),
+        },
+        Case {
+            name: "axolotl-argilla",
+            fields: ["instruction", "chosen_response", "rejected_response"],
+            scores: ("avg_fine_score_chosen", "avg_fine_score_rejected"),
+            row: json!({"instruction": "Name a prime.", "chosen_response": "7",
+                        "rejected_response": "8", "avg_fine_score_chosen": 4.5,
+                        "avg_fine_score_rejected": 2.5, "chosen_model": "a", "rejected_model": "b"}),
+        },
+    ]
+}
+
+#[test]
+fn each_named_layout_is_detected_and_relabeled_from_jsonl_and_parquet() {
+    for case in cases() {
+        let wd = Workdir::new();
+        jsonl_and_parquet(&wd, "in", format!("{}\n", case.row));
+        let model = Model {
+            site: Site::PromptText,
+            prefix: true,
+            chosen_score: case.scores.0,
+            rejected_score: case.scores.1,
+        };
+        let expected = model.relabel_fields(&case.row, case.fields);
+
+        let run = wd.run(&["relabel", "in.jsonl", "-q"]);
+        assert_eq!(run.code, 0, "{}: {}", case.name, run.stderr);
+        assert_rows_eq(&rows(&run.stdout), &expected);
+        // Asked for by name, the same.
+        let run = wd.run(&["relabel", "in.jsonl", "-q", "--layout", case.name]);
+        assert_eq!(run.code, 0, "{}: {}", case.name, run.stderr);
+        assert_rows_eq(&rows(&run.stdout), &expected);
+
+        let run = wd.run(&["relabel", "in.parquet", "-o", "out.parquet", "-q"]);
+        assert_eq!(run.code, 0, "{}: {}", case.name, run.stderr);
+        assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+
+        for input in ["in.jsonl", "in.parquet"] {
+            let run = wd.run(&["inspect", input]);
+            assert_eq!(run.code, 0, "{}: {}", case.name, run.stderr);
+            let detected = run
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("detected"))
+                .unwrap();
+            assert!(
+                detected.starts_with(&format!(
+                    "detected  layout {}, scores {}/{}, style prefix",
+                    case.name, case.scores.0, case.scores.1
+                )),
+                "{input}: {detected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_layout_asked_for_must_be_the_rows_layout() {
+    let wd = Workdir::new();
+    wd.write("nemo.jsonl", format!("{}\n", cases()[1].row));
+    let run = wd.run(&["relabel", "nemo.jsonl", "--layout", "alpaca"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: nemo.jsonl:1: the first row is not in the layout alpaca: it has no field \"instruction\"\n"
+    );
+    let h4 = json!({"prompt": "q", "chosen": [{"role": "user", "content": "q"}],
+                    "rejected": [{"role": "user", "content": "q"}], "score_chosen": 8, "score_rejected": 2});
+    wd.write("h4.jsonl", format!("{h4}\n"));
+    let run = wd.run(&["relabel", "h4.jsonl", "--layout", "trl"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: h4.jsonl:1: the first row is not in the layout trl: its fields read as ultrafeedback_binarized\n"
+    );
+    // A row with a prompt is read by it, though it has an instruction and an input too.
+    let row = json!({"prompt": "p", "instruction": "i", "input": "", "chosen": "A", "rejected": "B",
+                     "score_chosen": 8, "score_rejected": 2});
+    wd.write("both.jsonl", format!("{row}\n"));
+    let run = wd.run(&["inspect", "both.jsonl"]);
+    assert!(
+        run.stdout
+            .contains("detected  layout standard (explicit prompt),"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn raug_layouts_lists_every_layout_with_the_flags_that_read_it() {
+    let wd = Workdir::new();
+    let run = wd.run(&["layouts"]);
+    assert_eq!(run.code, 0);
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ultrafeedback_binarized",
+            "trl",
+            "nemo",
+            "axolotl-argilla",
+            "alpaca",
+            "axolotl-intel"
+        ]
+    );
+    let flags: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  same as: "))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            "--chosen chosen_response --rejected rejected_response",
+            "--prompt instruction --chosen chosen_response --rejected rejected_response",
+            "--prompt instruction",
+            "--prompt question",
+        ]
+    );
+    // What the flags say is what the layout does: the alpaca row read with them.
+    let case = &cases()[0];
+    wd.write("in.jsonl", format!("{}\n", case.row));
+    let by_name = wd.run(&["relabel", "in.jsonl", "-q", "--layout", "alpaca"]);
+    let by_flags = wd.run(&["relabel", "in.jsonl", "-q", "--prompt", "instruction"]);
+    assert_eq!(by_name.stdout, by_flags.stdout);
+}
+
+#[test]
+fn fixed_scores_condition_on_preferred_versus_dispreferred() {
+    let wd = Workdir::new();
+    let row = json!({"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go away",
+                     "chosen_model": "a", "rejected_model": "b"});
+    jsonl_and_parquet(&wd, "hh", format!("{row}\n"));
+    let expected = [
+        json!({"chosen": format!("{}\n\nHuman: hi Assistant: hello", goal(10.0)),
+               "rejected": format!("{}\n\nHuman: hi Assistant: go away", goal(10.0)),
+               "chosen_model": "a", "rejected_model": "b"}),
+        json!({"chosen": format!("{}\n\nHuman: hi Assistant: go away", goal(1.0)),
+               "rejected": format!("{}\n\nHuman: hi Assistant: hello", goal(1.0)),
+               "chosen_model": "b", "rejected_model": "a"}),
+    ];
+    let run = wd.run(&["relabel", "hh.jsonl", "--fixed-scores", "10,1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), &expected);
+    let run = wd.run(&[
+        "relabel",
+        "hh.parquet",
+        "-o",
+        "out.parquet",
+        "-q",
+        "--fixed-scores",
+        "10,1",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+    let run = wd.run(&["inspect", "hh.parquet", "--fixed-scores", "10,1"]);
+    assert!(
+        run.stdout.contains("detected  layout standard (implicit prompt), scores fixed 10/1, style prefix, also swaps chosen_model/rejected_model"),
+        "{}",
+        run.stdout
+    );
+    // Without scores or --fixed-scores, the error says where scores were looked for.
+    let run = wd.run(&["relabel", "hh.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no score fields found"),
+        "{}",
+        run.stderr
+    );
+
+    for (args, message) in [
+        (&["--fixed-scores", "1,10"][..], "--fixed-scores: HI must be above LO, got 1,10"),
+        (&["--fixed-scores", "11,1"], "--fixed-scores: 11 is outside the goal's scale 1-10; give scores on it, or change --scale"),
+        (&["--fixed-scores", "5,1", "--from-scale", "1-5"], "--fixed-scores: give them on the goal's scale: --from-scale maps scores read from fields"),
+        (&["--fixed-scores", "5"], "--fixed-scores \"5\": write HI,LO, like 10,1"),
+    ] {
+        let mut all = vec!["relabel", "hh.jsonl"];
+        all.extend_from_slice(args);
+        let run = wd.run(&all);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(run.stderr, format!("raug: error: {message}\n"));
+    }
+}
