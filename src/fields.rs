@@ -96,9 +96,17 @@ pub struct NamedLayout {
     pub rejected: &'static str,
     /// A further field whose presence tells this layout from another with the same responses.
     pub marker: Option<&'static str>,
-    /// Whether detection picks it from field names (the others are found by the kinds of
-    /// `prompt`, `chosen` and `rejected`).
-    pub by_names: bool,
+    /// How detection finds it.
+    pub found: Found,
+}
+
+/// How detection finds a named layout.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    /// By its field names in the first row.
+    ByNames,
+    /// By the kinds (string or message list) of `prompt`, `chosen` and `rejected`: one of these.
+    ByKinds(&'static [Layout]),
 }
 
 impl NamedLayout {
@@ -145,7 +153,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
-        by_names: false,
+        found: Found::ByKinds(&[Layout::H4]),
     },
     NamedLayout {
         name: "trl",
@@ -155,7 +163,12 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
-        by_names: false,
+        found: Found::ByKinds(&[
+            Layout::ConversationalExplicit,
+            Layout::ConversationalImplicit,
+            Layout::Standard,
+            Layout::StandardImplicit,
+        ]),
     },
     NamedLayout {
         name: "nemo",
@@ -165,7 +178,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen_response",
         rejected: "rejected_response",
         marker: None,
-        by_names: true,
+        found: Found::ByNames,
     },
     NamedLayout {
         name: "axolotl-argilla",
@@ -175,7 +188,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen_response",
         rejected: "rejected_response",
         marker: None,
-        by_names: true,
+        found: Found::ByNames,
     },
     NamedLayout {
         name: "alpaca",
@@ -185,7 +198,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: Some("input"),
-        by_names: true,
+        found: Found::ByNames,
     },
     NamedLayout {
         name: "axolotl-intel",
@@ -195,7 +208,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
-        by_names: true,
+        found: Found::ByNames,
     },
 ];
 
@@ -348,7 +361,7 @@ impl Resolved {
         let named = names.layout.or_else(|| {
             LAYOUTS
                 .iter()
-                .find(|l| l.by_names && l.fits(row) && names.chosen.is_none())
+                .find(|l| l.found == Found::ByNames && l.fits(row) && names.chosen.is_none())
         });
         if let Some(l) = names.layout {
             let own = [
@@ -402,20 +415,16 @@ impl Resolved {
         };
         let layout = Layout::detect(prompt_kind, responses)?;
         let named = match names.layout.or(named) {
-            Some(l) if l.by_names => Some(l.name),
-            Some(l) => {
-                let fits = match l.name {
-                    "ultrafeedback_binarized" => layout == Layout::H4,
-                    _ => layout != Layout::H4,
-                };
-                if !fits {
+            Some(l) => match l.found {
+                Found::ByNames => Some(l.name),
+                Found::ByKinds(kinds) if kinds.contains(&layout) => None,
+                Found::ByKinds(_) => {
                     return Err(SpecError::NotLayout {
                         asked: l.name,
                         why: format!("its fields read as {}", layout.name()),
-                    });
+                    })
                 }
-                None
-            }
+            },
             None => None,
         };
         let style = layout.resolve_style(style)?;

@@ -79,13 +79,17 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         ..ParquetOptions::default()
     };
     let mut output = write::create(Output::create(&job.output, compression)?, format, options);
-    let mut spills = Spills::new(
-        Arrangement::of(&job.spec),
-        job.spec.halves().len(),
-        &job.output,
-        JsonSpill::new,
-    )?;
-    // Parquet output's later halves wait as Arrow, once the first rows have set the schema.
+    // JSON output's later halves wait as JSON; Parquet output's as Arrow, once the first rows
+    // have set the schema (no block before that has rows).
+    let mut spills = match format {
+        Format::Parquet => None,
+        _ => Some(Spills::new(
+            Arrangement::of(&job.spec),
+            job.spec.halves().len(),
+            &job.output,
+            JsonSpill::new,
+        )?),
+    };
     let mut arrow_spills: Option<Spills<ArrowSpill>> = None;
     // In the format its extension names: verbatim JSON Lines, else described rows.
     let mut rejects = match &job.rejects {
@@ -151,7 +155,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                             if let Some(first) = block.outs.first() {
                                 output.write_rows(first)?;
                             }
-                            spills.push(unit, block.outs.iter().skip(1))?;
+                            if let Some(spills) = &mut spills {
+                                spills.push(unit, block.outs.iter().skip(1))?;
+                            }
                         } else {
                             // Parquet: decoded on the worker, all with the first rows' schema.
                             if arrow_spills.is_none() {
@@ -202,7 +208,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     if let Some(e) = summary.nothing_kept() {
         return Err(e);
     }
-    spills.replay(&mut output)?;
+    if let Some(spills) = spills {
+        spills.replay(&mut output)?;
+    }
     if let Some(spills) = arrow_spills {
         spills.replay(&mut output)?;
     }
@@ -325,11 +333,10 @@ impl Work {
             if self.panic_in_worker {
                 panic!("--test-panic-in-worker");
             }
-            let spec = &self.spec;
             let mut out = relabel_block(
                 &block,
                 &self.name,
-                spec,
+                &self.spec,
                 self.resolved.as_deref(),
                 outs,
                 self.on_error,

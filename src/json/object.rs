@@ -273,6 +273,25 @@ fn key_before(before: &str) -> Option<String> {
     Some(rest[start + 1..].to_string())
 }
 
+impl Object<'_> {
+    /// The first field holding a lone surrogate escape, as a bad row ([`Reason::Unwritable`]);
+    /// `then` ends the detail with what can't hold it.
+    pub fn lone_surrogate_field(&self, then: &str) -> Option<RowError> {
+        self.entries().find_map(|(key, value)| {
+            lone_surrogate(value.get()).map(|escape| {
+                RowError::field(
+                    Reason::Unwritable,
+                    key,
+                    format!(
+                        "holds {escape}, half of a UTF-16 surrogate pair without its other half: \
+                         valid JSON, but no Unicode character{then}"
+                    ),
+                )
+            })
+        })
+    }
+}
+
 /// The first escape in raw JSON text that encodes half of a UTF-16 surrogate pair without its
 /// other half (`"\ud800"`): valid JSON, but no Unicode character, so no Arrow or Parquet string
 /// can hold it.

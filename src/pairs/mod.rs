@@ -301,18 +301,9 @@ pub fn pairs(
                         Err(problem) => problem,
                         Ok(object) => match parsed {
                             // Valid JSON that doesn't decode: a lone surrogate escape.
-                            Err(e) => object
-                                .entries()
-                                .find_map(|(key, value)| {
-                                    crate::json::object::lone_surrogate(value.get()).map(|esc| {
-                                        RowError::field(
-                                            Reason::Unwritable,
-                                            key,
-                                            format!("holds {esc}, half of a UTF-16 surrogate pair without its other half: valid JSON, but no Unicode character"),
-                                        )
-                                    })
-                                })
-                                .unwrap_or_else(|| RowError::row(Reason::InvalidJson, e.to_string())),
+                            Err(e) => object.lone_surrogate_field("").unwrap_or_else(|| {
+                                RowError::row(Reason::InvalidJson, e.to_string())
+                            }),
                             Ok(_) => RowError::row(Reason::NotAnObject, "expected a JSON object"),
                         },
                     };

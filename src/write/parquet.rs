@@ -20,7 +20,7 @@ use super::{format_error as arrow_error, Place, Writer};
 use crate::arrow::hf;
 use crate::error::{Error, Reason, Result, RowError};
 use crate::io::Output;
-use crate::json::object::{lone_surrogate, Object};
+use crate::json::object::Object;
 
 /// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
 /// rules rebuilt, already encoded; the others are the input's column chunks, copied.
@@ -296,19 +296,9 @@ impl RowDecoder {
         let Ok(object) = Object::parse(text.trim_end()) else {
             return Err(problem);
         };
-        for (key, value) in object.entries() {
-            if let Some(escape) = lone_surrogate(value.get()) {
-                return Err(RowError::field(
-                    Reason::Unwritable,
-                    key,
-                    format!(
-                        "holds {escape}, half of a UTF-16 surrogate pair without its other half: \
-                         valid JSON, but no Unicode character, so Parquet can't hold it"
-                    ),
-                ));
-            }
-        }
-        Err(problem)
+        Err(object
+            .lone_surrogate_field(", so Parquet can't hold it")
+            .unwrap_or(problem))
     }
 }
 
