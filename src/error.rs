@@ -96,6 +96,14 @@ impl std::error::Error for RowError {}
 /// schema): the user must change the command. Each message says which option fixes it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
+    /// `--to` can't write this dataset's rows in the target layout.
+    #[error("--to {target}: {why}")]
+    To {
+        /// The target layout.
+        target: &'static str,
+        /// Why not.
+        why: String,
+    },
     /// A scale is not `LO-HI`.
     #[error("invalid scale {text:?}: write LO-HI, like 1-10 or 0-1")]
     ScaleSyntax {

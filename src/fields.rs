@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::error::SpecError;
 use crate::relabel::{Half, Layout, Style, TextKind};
+use crate::reshape::{Join, Reshape, Split, Target, TRL_REFUSES};
 
 /// A dotted path to a field in nested objects (`metadata.score_chosen`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,6 +76,8 @@ pub struct FieldNames {
     /// Scores given to every chosen and rejected response (`--fixed-scores HI,LO`), for data
     /// that has none: the goal is then preferred versus dispreferred.
     pub fixed_scores: Option<(f64, f64)>,
+    /// The layout to write instead of the input's (`--to`).
+    pub to: Option<Target>,
 }
 
 /// A layout a framework or a public dataset writes, declared by its field names: detection,
@@ -96,6 +99,9 @@ pub struct NamedLayout {
     pub rejected: &'static str,
     /// A further field whose presence tells this layout from another with the same responses.
     pub marker: Option<&'static str>,
+    /// A field the prompt continues in (Alpaca's `input`): joined onto the prompt when another
+    /// layout is written.
+    pub input: Option<&'static str>,
     /// How detection finds it.
     pub found: Found,
 }
@@ -153,6 +159,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
+        input: None,
         found: Found::ByKinds(&[Layout::H4]),
     },
     NamedLayout {
@@ -163,6 +170,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
+        input: None,
         found: Found::ByKinds(&[
             Layout::ConversationalExplicit,
             Layout::ConversationalImplicit,
@@ -178,6 +186,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen_response",
         rejected: "rejected_response",
         marker: None,
+        input: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -188,6 +197,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen_response",
         rejected: "rejected_response",
         marker: None,
+        input: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -198,6 +208,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: Some("input"),
+        input: Some("input"),
         found: Found::ByNames,
     },
     NamedLayout {
@@ -208,6 +219,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         chosen: "chosen",
         rejected: "rejected",
         marker: None,
+        input: None,
         found: Found::ByNames,
     },
 ];
@@ -315,6 +327,9 @@ pub struct Resolved {
     /// belongs to one response (`chosen_model`/`rejected_model`, `correctness_chosen`/..., the
     /// overall score when goals name attributes), so every row stays self-consistent.
     pub also_swapped: Vec<(FieldPath, FieldPath)>,
+    /// With `--to`: how each input row becomes a row of the target layout before it is
+    /// relabeled. The fields above then name the target layout's fields.
+    pub reshape: Option<Reshape>,
 }
 
 impl Resolved {
@@ -461,10 +476,118 @@ impl Resolved {
             scores,
             fixed: names.fixed_scores,
             also_swapped,
+            reshape: None,
         };
         resolved.also_swapped = resolved.response_fields(row, names)?;
         resolved.check_disjoint()?;
-        Ok(resolved)
+        match names.to {
+            Some(target) => resolved.reshaped(row, target),
+            None => Ok(resolved),
+        }
+    }
+
+    /// The fields of rows written as `target`, with the [`Reshape`] that makes them.
+    fn reshaped(self, row: &dyn RowShape, target: Target) -> Result<Resolved, SpecError> {
+        let err = |why: String| SpecError::To {
+            target: target.name(),
+            why,
+        };
+        let top = |path: &FieldPath| {
+            if path.parts().len() == 1 {
+                Ok(path.as_str().to_string())
+            } else {
+                Err(err(format!(
+                    "it writes top-level fields, and {path} is nested; relabel without --to"
+                )))
+            }
+        };
+        let (chosen, rejected) = (top(&self.chosen)?, top(&self.rejected)?);
+        let prompt = self.prompt.as_ref().map(top).transpose()?;
+        let from = self.named.unwrap_or(self.layout.name()).to_string();
+        let (layout, split) = match self.layout {
+            Layout::H4 | Layout::ConversationalImplicit => (
+                Layout::ConversationalExplicit,
+                Some(Split {
+                    prompt: prompt.clone(),
+                    chosen: chosen.clone(),
+                    rejected: rejected.clone(),
+                }),
+            ),
+            other => (other, None),
+        };
+        let join = match (self.named.and_then(NamedLayout::named), &prompt) {
+            (
+                Some(NamedLayout {
+                    input: Some(input), ..
+                }),
+                Some(prompt),
+            ) if split.is_none() => Some(Join {
+                prompt: prompt.clone(),
+                input: input.to_string(),
+            }),
+            _ => None,
+        };
+        let mut renames = Vec::new();
+        let named = [
+            (prompt.as_ref(), "prompt"),
+            (Some(&chosen), "chosen"),
+            (Some(&rejected), "rejected"),
+        ];
+        for (field, to) in named {
+            if let Some(field) = field.filter(|f| *f != to) {
+                renames.push((field.clone(), to.to_string()));
+            }
+        }
+        let used: Vec<&str> = [&chosen, &rejected]
+            .into_iter()
+            .chain(prompt.as_ref())
+            .map(String::as_str)
+            .collect();
+        let drops: Vec<String> = TRL_REFUSES
+            .iter()
+            .filter(|f| !used.contains(f) && FieldPath::parse(f).is_ok_and(|p| row.has(&p)))
+            .map(|f| f.to_string())
+            .collect();
+        let reshape = Reshape {
+            target,
+            from,
+            split,
+            join,
+            drops,
+            renames,
+        };
+        // A field the output names would take must be free in the input.
+        let added = reshape.split.as_ref().is_some_and(|s| s.prompt.is_none());
+        let targets = reshape
+            .renames
+            .iter()
+            .map(|(_, to)| to.as_str())
+            .chain(added.then_some("prompt"));
+        for name in targets {
+            let taken = FieldPath::parse(name).is_ok_and(|p| row.has(&p))
+                && reshape.output_name(name) == Some(name)
+                && !reshape.renames.iter().any(|(from, _)| from == name);
+            if taken {
+                return Err(err(format!(
+                    "the output would have two fields named {name:?}; rename the input's {name:?} first"
+                )));
+            }
+        }
+        let path = |name: &str| FieldPath::parse(name).expect("a plain name");
+        let dropped = |p: &FieldPath| reshape.output_name(&p.parts()[0]).is_none();
+        Ok(Resolved {
+            layout,
+            prompt: layout.has_prompt().then(|| path("prompt")),
+            chosen: path("chosen"),
+            rejected: path("rejected"),
+            also_swapped: self
+                .also_swapped
+                .into_iter()
+                .filter(|(c, r)| !dropped(c) && !dropped(r))
+                .collect(),
+            reshape: Some(reshape),
+            ..self
+        })
     }
 
     /// The pairs swapped besides the goal's scores: those already found, every pair of fields
@@ -563,10 +686,17 @@ impl fmt::Display for Resolved {
         write!(
             f,
             "layout {}, scores {}, style {}",
-            self.named.unwrap_or(self.layout.name()),
+            self.reshape
+                .as_ref()
+                .map_or(self.named.unwrap_or(self.layout.name()), |r| r
+                    .from
+                    .as_str()),
             scores.join(", "),
             self.style
         )?;
+        if let Some(reshape) = &self.reshape {
+            write!(f, ", written as {}", reshape.target)?;
+        }
         if !self.also_swapped.is_empty() {
             let swaps: Vec<String> = self
                 .also_swapped

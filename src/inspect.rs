@@ -167,7 +167,7 @@ pub fn inspect_batches(
     let mut row = 0u64;
     for batch in batches {
         let batch = batch?;
-        let relabeler = BatchRelabeler::new(spec, &resolved, batch.schema());
+        let relabeler = BatchRelabeler::new(spec, &resolved, batch.schema()).map_err(arrow)?;
         let out = relabeler.relabel(&batch).map_err(arrow)?;
         let mut bad = out.bad.iter().peekable();
         let mut plans = out.plans.iter().peekable();

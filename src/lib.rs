@@ -5,7 +5,8 @@
 //! scores becomes two pairs conditioned on a goal score written into the prompt, one with the
 //! chosen score and the original roles, one with the rejected score and the roles swapped.
 //!
-//! The layers read top-down. [`relabel`], [`fields`] and [`plan`] are the format-free rules:
+//! The layers read top-down. [`relabel`], [`fields`], [`reshape`] and [`plan`] are the
+//! format-free rules:
 //! [`plan`] decides each record's outcome (its output records and their edits, or its one
 //! rejection reason). [`json`] (splicing raw bytes) and [`arrow`] (building columns) carry plans
 //! out and decide nothing; [`write`](mod@write) holds one writer per output format; [`condition`],
@@ -23,6 +24,7 @@ pub mod json;
 pub mod pairs;
 pub mod plan;
 pub mod relabel;
+pub mod reshape;
 pub mod rows;
 pub mod write;
 

@@ -10,6 +10,7 @@
 use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
 use crate::relabel::{format_score, Half, Spec, Style, TextKind};
+use crate::reshape::{Join, Split};
 
 /// A string value as errors show it: `string "eight"`, long ones cut.
 pub fn describe_string(value: &str) -> String {
@@ -446,6 +447,66 @@ fn check_list(list: &ListFact, path: &str) -> Result<(), RowError> {
             Err(bad(format!("message {i} has a \"role\" that is {what}")))
         }
         ListFact::Messages { .. } => Ok(()),
+    }
+}
+
+/// What a representation found in the two conversations `--to` splits ([`Split`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitFacts {
+    /// The chosen conversation.
+    pub chosen: TextFact,
+    /// The rejected conversation.
+    pub rejected: TextFact,
+    /// Their lengths, in messages (0 unless both are message lists).
+    pub lens: (usize, usize),
+    /// How many leading messages the two have in common (equal values).
+    pub shared: usize,
+}
+
+/// `--to`: how many leading messages of a row's conversations become its prompt, or why none
+/// can. The messages both share do (as TRL's `extract_prompt` takes them), but each response
+/// keeps at least its last message.
+pub fn split_at(facts: &SplitFacts, split: &Split, layout: &str) -> Result<usize, RowError> {
+    check_text(&facts.chosen, &split.chosen, TextKind::Messages, layout)?;
+    check_text(&facts.rejected, &split.rejected, TextKind::Messages, layout)?;
+    let (c, r) = facts.lens;
+    let at = facts.shared.min(c - 1).min(r - 1);
+    if at == 0 {
+        return Err(RowError::field(
+            Reason::BadMessage,
+            &split.chosen,
+            format!(
+                "shares no leading message with {:?}, so no prompt can be split off them (--to)",
+                split.rejected
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// `--to`: whether a row's input field (Alpaca's `input`) is appended to its prompt string: a
+/// non-empty string is; absent, null or empty is not; anything else makes the row bad.
+pub fn join_input(
+    prompt: &TextFact,
+    input: &TextFact,
+    input_empty: bool,
+    join: &Join,
+    layout: &str,
+) -> Result<bool, RowError> {
+    check_text(prompt, &join.prompt, TextKind::Text, layout)?;
+    match input {
+        TextFact::Missing => Ok(false),
+        TextFact::Text => Ok(!input_empty),
+        TextFact::Messages(_) => Err(RowError::field(
+            Reason::WrongType,
+            &join.input,
+            "expected a string, got an array",
+        )),
+        TextFact::Other(what) => Err(RowError::field(
+            Reason::WrongType,
+            &join.input,
+            format!("expected a string, got {what}"),
+        )),
     }
 }
 

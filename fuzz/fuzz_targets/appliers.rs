@@ -57,6 +57,8 @@ fuzz_target!(|data: &[u8]| {
         force: false,
     };
     let names = FieldNames {
+        // --to trl rewrites rows before relabeling; both appliers must agree on that too.
+        to: (data.len() % 7 == 0).then_some(raug::reshape::Target::Trl),
         attributes: if attributes {
             vec![Attribute::parse("helpfulness").unwrap()]
         } else {

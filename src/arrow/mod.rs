@@ -4,6 +4,7 @@
 //! kernels (`take`). It decides nothing itself.
 
 pub mod hf;
+pub mod reshape;
 mod shape;
 
 use std::collections::HashMap;
@@ -74,13 +75,23 @@ pub fn column(batch: &RecordBatch, path: &FieldPath) -> Result<ArrayRef, ArrowEr
 }
 
 impl<'s> BatchRelabeler<'s> {
-    /// Makes a relabeler for batches of `schema`, already resolved with [`detect`].
-    pub fn new(spec: &'s Spec, resolved: &'s Resolved, schema: SchemaRef) -> BatchRelabeler<'s> {
-        BatchRelabeler {
+    /// Makes a relabeler for batches of `schema`, already resolved with [`detect`]. Its output
+    /// batches have [`output_schema`]'s schema.
+    pub fn new(
+        spec: &'s Spec,
+        resolved: &'s Resolved,
+        schema: SchemaRef,
+    ) -> Result<BatchRelabeler<'s>, ArrowError> {
+        Ok(BatchRelabeler {
             planner: Planner::new(spec, resolved),
             arrangement: Arrangement::of(spec),
-            schema,
-        }
+            schema: output_schema(&schema, resolved)?,
+        })
+    }
+
+    /// The schema of the output batches.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
     /// The facts of every row of a batch, in row order.
@@ -149,11 +160,28 @@ impl<'s> BatchRelabeler<'s> {
     /// reported; the caller decides to fail or skip.
     pub fn relabel(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
         let r = self.planner.resolved();
+        let reshaped;
+        let (batch, mut unshaped) = match r.reshape.as_ref().filter(|r| r.changes_fields()) {
+            Some(reshape) => {
+                let (b, bad) = reshape::batch(batch, reshape, &self.schema)?;
+                reshaped = b;
+                (&reshaped, bad.into_iter().peekable())
+            }
+            None => (batch, Vec::new().into_iter().peekable()),
+        };
+        let blame = |e: RowError| match &r.reshape {
+            Some(reshape) => reshape.blame_input(e),
+            None => e,
+        };
         let n = batch.num_rows();
         let mut out = BatchOut::default();
         for (i, facts) in self.facts(batch)?.iter().enumerate() {
+            if let Some((_, problem)) = unshaped.next_if(|(j, _)| *j == i) {
+                out.bad.push((i, problem));
+                continue;
+            }
             match self.planner.plan(facts) {
-                Err(problem) => out.bad.push((i, problem)),
+                Err(problem) => out.bad.push((i, blame(problem))),
                 Ok(plan) => {
                     out.ties += u64::from(plan.is_tie());
                     out.ties_dropped += u64::from(matches!(plan, Plan::DropTie { .. }));
@@ -291,6 +319,15 @@ impl<'s> BatchRelabeler<'s> {
             columns,
             &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
         )
+    }
+}
+
+/// The schema of the batches relabeled from batches of `input`: the input's, or with `--to` the
+/// target layout's.
+pub fn output_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef, ArrowError> {
+    match resolved.reshape.as_ref().filter(|r| r.changes_fields()) {
+        Some(reshape) => Ok(Arc::new(reshape::schema(input, reshape)?)),
+        None => Ok(Arc::clone(input)),
     }
 }
 

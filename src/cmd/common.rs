@@ -434,6 +434,7 @@ impl FieldArgs {
                 .as_deref()
                 .and_then(raug::fields::NamedLayout::named),
             fixed_scores: self.fixed_scores.as_deref().map(parse_fixed).transpose()?,
+            to: None,
         })
     }
 }

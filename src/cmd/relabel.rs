@@ -31,11 +31,15 @@ chosen_score/rejected_score, overall_score_chosen/..., chosen_rating/..., chosen
 chosen_avg_rating/..., avg_fine_score_chosen/..., chosen_reward/..., at the top level or one
 level down (metadata.*).
 
+--to trl writes TRL's layout instead of the input's (prompt list with the goal, chosen/rejected
+as the responses' own turns), so DPOTrainer loads the output as it is.
+
 Parquet is relabeled column by column and keeps its schema and Hugging Face metadata. A folder
 input (a downloaded dataset) is mirrored into -o OUTDIR with the same relative paths and shard names.
 
 Examples:
   raug relabel train.jsonl -o train.raug.jsonl
+  raug relabel train_prefs.parquet --to trl -o train.parquet
   raug relabel ultrafeedback_binarized/data -o relabeled/data --passthrough 'test_*'
   zstdcat train.jsonl.zst | raug relabel --ties drop | head
   raug relabel data/*.jsonl --chosen-score meta.rm_chosen --rejected-score meta.rm_rejected \\
@@ -78,6 +82,17 @@ pub struct Args {
 
     #[command(flatten)]
     fields: FieldArgs,
+
+    /// Write the rows in this layout instead of the input's, so a trainer loads them as they
+    /// are. trl: `prompt`, `chosen`, `rejected`; full conversations (ultrafeedback_binarized,
+    /// implicit prompts) become a prompt list (the messages both responses share, carrying the
+    /// goal) and the responses' own turns; other layouts' fields are renamed (alpaca's input is
+    /// joined onto the instruction with a newline); `messages`, `completion` and `label` are
+    /// dropped (TRL refuses rows that hold them too). Other fields pass through.
+    #[arg(long, value_name = "LAYOUT", help_heading = "Fields",
+          value_parser = clap::builder::PossibleValuesParser::new(
+              raug::reshape::Target::ALL.iter().map(|t| t.name())))]
+    to: Option<String>,
 
     /// Bad rows: fail stops at the first with its file, line and field (exit 1); skip counts them
     /// by reason and goes on.
@@ -190,7 +205,8 @@ impl Args {
             },
             style: self.goal.style(),
         };
-        let fields = self.fields.names(self.goal.attributes()?)?;
+        let mut fields = self.fields.names(self.goal.attributes()?)?;
+        fields.to = self.to.as_deref().and_then(raug::reshape::Target::named);
         if let Some(fixed) = fields.fixed_scores {
             spec.template
                 .check_fixed(fixed)

@@ -185,7 +185,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     // Row groups whose rows are all kept are written aligned with the input's, copying the
     // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
     // halves are written apart, the output is Parquet and the codec stays the input's.
-    let align = arrangement.halves_apart() && format == Format::Parquet;
+    // With --to the output has other fields than the input: nothing to copy.
+    let reshaped = resolved
+        .reshape
+        .as_ref()
+        .is_some_and(|r| r.changes_fields());
+    let align = arrangement.halves_apart() && format == Format::Parquet && !reshaped;
     let align: Vec<bool> = inputs
         .iter()
         .map(|input| align && same_codec(codec, input.codec))
@@ -205,7 +210,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         format,
         options.clone(),
     );
-    sink.set_schema(Arc::clone(&first.schema))?;
+    let out_schema = crate::arrow::output_schema(&first.schema, &resolved)
+        .map_err(|e| format_error(&first.name, e))?;
+    sink.set_schema(Arc::clone(&out_schema))?;
     let encoding = sink.column_encoding();
     // The output is encoded on its own thread (Parquet encoding and compression are the heaviest
     // step), so relabeled row groups keep flowing while a row group is compressed.
@@ -224,7 +231,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         None => None,
     };
     let mut spills = Spills::new(arrangement, halves, &job.output, |file| {
-        ArrowSpill::new(file, &first.schema)
+        ArrowSpill::new(file, &out_schema)
     })?;
 
     let threads = job.threads.max(1);
@@ -530,7 +537,7 @@ fn aligned_row_group(
         .build()
         .ok()?;
     let halves = spec.halves();
-    let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&projected));
+    let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&projected)).ok()?;
     // Per half: the rebuilt top-level columns and their positions in the projected batches.
     let changed: Vec<Vec<usize>> = halves
         .iter()
@@ -673,7 +680,13 @@ fn relabel_row_group(
             return unit;
         }
     };
-    let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&input.schema));
+    let relabeler = match BatchRelabeler::new(spec, resolved, Arc::clone(&input.schema)) {
+        Ok(relabeler) => relabeler,
+        Err(e) => {
+            unit.error = Some(fail(&e));
+            return unit;
+        }
+    };
     let mut row = input.row_group_starts[rg];
     let batches = reader.flat_map(|batch| match batch {
         Ok(batch) => pieces(&batch, batch_bytes).into_iter().map(Ok).collect(),

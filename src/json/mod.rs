@@ -1,6 +1,7 @@
 //! The JSON representation: JSON Lines and JSON arrays, relabeled by splicing raw bytes.
 
 pub mod object;
+mod reshape;
 pub mod row;
 pub mod split;
 

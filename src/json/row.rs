@@ -95,7 +95,7 @@ type GoalCache = HashMap<Vec<u64>, Rc<str>>;
 /// A text field of the row: its raw JSON, where it sits in the line, and what a message list
 /// holds where the goal may go.
 pub(crate) struct Text<'a> {
-    raw: &'a str,
+    pub(crate) raw: &'a str,
     pub(crate) span: Range<usize>,
     list: Option<List<'a>>,
 }
@@ -153,6 +153,18 @@ impl<'s> Relabeler<'s> {
     pub fn relabel(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Plan, RowError> {
         // Only the end: trimming the start would shift the columns errors report.
         let line = line.trim_end();
+        match self.planner.resolved().reshape.as_ref() {
+            Some(reshape) if reshape.changes_fields() => {
+                let reshaped = crate::json::reshape::reshape(line, reshape)?;
+                self.relabel_line(&reshaped, outs)
+                    .map_err(|e| reshape.blame_input(e))
+            }
+            _ => self.relabel_line(line, outs),
+        }
+    }
+
+    /// Relabels one line of the layout the rules read.
+    fn relabel_line(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Plan, RowError> {
         let object = Object::parse(line)?;
         let found = self.find(line, &object)?;
         let plan = self.planner.plan(&found.facts)?;
@@ -429,7 +441,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
 }
 
 /// Whether an object writes its first key as `"key": value` (with a space).
-fn spaced_colon(object: &str) -> bool {
+pub(crate) fn spaced_colon(object: &str) -> bool {
     let bytes = object.as_bytes();
     let Some(open) = bytes.iter().position(|&b| b == b'"') else {
         return true;

@@ -185,8 +185,9 @@ fn case() -> impl Strategy<Value = (Shape, bool, Spec, Vec<Value>)> {
     )
 }
 
-fn names(attributes: bool) -> FieldNames {
+fn names(attributes: bool, to_trl: bool) -> FieldNames {
     FieldNames {
+        to: to_trl.then_some(raug::reshape::Target::Trl),
         attributes: if attributes {
             vec![Attribute::parse("helpfulness").expect("valid")]
         } else {
@@ -205,6 +206,7 @@ proptest! {
         score_type in prop::sample::select(vec![
             DataType::Float64, DataType::Float32, DataType::Float16, DataType::Int64, DataType::Int32,
         ]),
+        to_trl in any::<bool>(),
     ) {
         let mut records = vec![valid(shape, attributes)];
         records.extend(rest);
@@ -223,7 +225,7 @@ proptest! {
         let schema = shape.schema_with(attributes, score_type);
         // Both appliers get the values the columns hold (float16 holds 7.3 as 7.30078125).
         let records = as_held(&records, &schema).expect("generated records fit the schema");
-        if let Err(e) = compare(&records, &schema, &spec, &names(attributes)) {
+        if let Err(e) = compare(&records, &schema, &spec, &names(attributes, to_trl)) {
             return Err(TestCaseError::fail(format!("{shape:?} {spec:?}\n{e}")));
         }
     }
@@ -330,7 +332,7 @@ proptest! {
         let mut records = vec![valid(shape, attributes)];
         records.extend(rest);
         let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
-        let names = names(attributes);
+        let names = names(attributes, false);
         let plain = raug::driver::relabel_bytes(lines.as_bytes(), &spec, &names, raug::driver::OnError::Skip);
         let marked = format!("\u{feff}{lines}");
         let with_bom = raug::driver::relabel_bytes(marked.as_bytes(), &spec, &names, raug::driver::OnError::Skip);

@@ -195,7 +195,8 @@ pub fn through_arrow(
     let batch = decode(lines, schema)?;
     let resolved = raug::arrow::detect(schema, names, spec.style)
         .map_err(|e| format!("Arrow detection: {e}"))?;
-    let relabeler = BatchRelabeler::new(spec, &resolved, Arc::clone(schema));
+    let relabeler =
+        BatchRelabeler::new(spec, &resolved, Arc::clone(schema)).map_err(|e| e.to_string())?;
     let out = relabeler.relabel(&batch).map_err(|e| e.to_string())?;
     let rejected = out
         .bad

@@ -383,3 +383,55 @@ pub fn parquet_file_rows(wd: &Workdir, name: &str) -> Vec<Value> {
     }
     out
 }
+
+/// The model of `--to trl`: a row of any layout as TRL's preference layout, before relabeling.
+/// Full conversations split where they stop sharing messages (each response keeps at least its
+/// last message): the shared ones become the prompt list, in place of a prompt string or in
+/// front of the other fields; other layouts' fields are renamed, alpaca's input joined onto
+/// the instruction with a newline; `messages`, `completion` and `label` are dropped.
+pub fn to_trl(row: &Value, [prompt, chosen, rejected]: [&str; 3], input: Option<&str>) -> Value {
+    let old = row.as_object().unwrap();
+    let mut out = serde_json::Map::new();
+    let conversations = old[chosen].is_array();
+    let (mut new_prompt, mut new_chosen, mut new_rejected) = (
+        old.get(prompt).cloned(),
+        old[chosen].clone(),
+        old[rejected].clone(),
+    );
+    if conversations {
+        let (c, r) = (
+            old[chosen].as_array().unwrap(),
+            old[rejected].as_array().unwrap(),
+        );
+        let shared = c.iter().zip(r).take_while(|(a, b)| a == b).count();
+        let k = shared.min(c.len() - 1).min(r.len() - 1);
+        new_prompt = Some(Value::Array(c[..k].to_vec()));
+        new_chosen = Value::Array(c[k..].to_vec());
+        new_rejected = Value::Array(r[k..].to_vec());
+        if !old.contains_key(prompt) {
+            out.insert("prompt".into(), new_prompt.clone().unwrap());
+        }
+    } else if let (Some(Value::String(input)), Some(Value::String(p))) =
+        (input.and_then(|i| old.get(i)), &new_prompt)
+    {
+        if !input.is_empty() {
+            new_prompt = Some(Value::String(format!("{p}\n{input}")));
+        }
+    }
+    for (key, value) in old {
+        let key = key.as_str();
+        if ["messages", "completion", "label"].contains(&key) || Some(key) == input {
+            continue;
+        }
+        if key == prompt {
+            out.insert("prompt".into(), new_prompt.clone().unwrap());
+        } else if key == chosen {
+            out.insert("chosen".into(), new_chosen.clone());
+        } else if key == rejected {
+            out.insert("rejected".into(), new_rejected.clone());
+        } else {
+            out.insert(key.to_string(), value.clone());
+        }
+    }
+    Value::Object(out)
+}

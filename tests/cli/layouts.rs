@@ -223,3 +223,227 @@ fn fixed_scores_condition_on_preferred_versus_dispreferred() {
         assert_eq!(run.stderr, format!("raug: error: {message}\n"));
     }
 }
+
+/// A layout's name, a row of it, its prompt/chosen/rejected fields, its input field (alpaca's)
+/// and where the goal goes in its TRL form.
+type TrlCase = (
+    &'static str,
+    Value,
+    [&'static str; 3],
+    Option<&'static str>,
+    Site,
+);
+
+/// A row of each layout `--to trl` reads.
+fn trl_cases() -> Vec<TrlCase> {
+    let user = json!({"content": "Name a prime.", "role": "user"});
+    let system = json!({"content": "Be brief.", "role": "system"});
+    let answer = |text: &str| json!({"content": text, "role": "assistant"});
+    let mut cases: Vec<_> = cases()
+        .into_iter()
+        .map(|c| {
+            let input = (c.name == "alpaca").then_some("input");
+            (c.name, c.row, c.fields, input, Site::PromptText)
+        })
+        .collect();
+    cases.extend([
+        (
+            "ultrafeedback_binarized",
+            json!({"prompt": "Name a prime.", "prompt_id": "p1",
+                   "chosen": [user, answer("7")], "rejected": [user, answer("8")],
+                   "messages": [user, answer("7")], "score_chosen": 9, "score_rejected": 2}),
+            ["prompt", "chosen", "rejected"],
+            None,
+            Site::PromptList,
+        ),
+        (
+            "conversational, implicit prompt, system message, two turns",
+            json!({"id": 3, "chosen": [system, user, answer("7"), user, answer("11")],
+                   "rejected": [system, user, answer("7"), user, answer("12")],
+                   "score_chosen": 9.5, "score_rejected": 2.5}),
+            ["prompt", "chosen", "rejected"],
+            None,
+            Site::PromptList,
+        ),
+        (
+            "alpaca with an empty input",
+            json!({"instruction": "Name a prime.", "input": "", "chosen": "7", "rejected": "8",
+                   "chosen_avg_rating": 9, "rejected_avg_rating": 2}),
+            ["instruction", "chosen", "rejected"],
+            Some("input"),
+            Site::PromptText,
+        ),
+        (
+            "standard, implicit prompt",
+            json!({"chosen": "Q: prime? A: 7", "rejected": "Q: prime? A: 8",
+                   "score_chosen": 9, "score_rejected": 2}),
+            ["prompt", "chosen", "rejected"],
+            None,
+            Site::ResponseTexts,
+        ),
+    ]);
+    cases
+}
+
+#[test]
+fn every_layout_is_written_as_trl_from_jsonl_and_parquet() {
+    for (name, row, fields, input, site) in trl_cases() {
+        let wd = Workdir::new();
+        jsonl_and_parquet(&wd, "in", format!("{row}\n"));
+        let scores = [
+            ("score_chosen", "score_rejected"),
+            ("chosen_avg_rating", "rejected_avg_rating"),
+            ("chosen_reward", "rejected_reward"),
+            ("avg_fine_score_chosen", "avg_fine_score_rejected"),
+        ]
+        .into_iter()
+        .find(|(c, _)| row.get(*c).is_some())
+        .unwrap();
+        let model = Model {
+            site,
+            prefix: false,
+            chosen_score: scores.0,
+            rejected_score: scores.1,
+        };
+        let expected = model.relabel(&to_trl(&row, fields, input));
+
+        let run = wd.run(&["relabel", "in.jsonl", "-q", "--to", "trl"]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_rows_eq(&rows(&run.stdout), &expected);
+        for (input, order) in [
+            ("in.parquet", "interleaved"),
+            ("in.parquet", "blocks"),
+            ("in.jsonl", "interleaved"),
+        ] {
+            let run = wd.run(&[
+                "relabel",
+                input,
+                "-o",
+                "out.parquet",
+                "-q",
+                "--to",
+                "trl",
+                "--order",
+                order,
+                "--goals",
+                "chosen",
+            ]);
+            assert_eq!(run.code, 0, "{name}: {input} {order}: {}", run.stderr);
+            assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected[..1]);
+        }
+        let run = wd.run(&[
+            "relabel",
+            "in.parquet",
+            "-o",
+            "out.parquet",
+            "-q",
+            "--to",
+            "trl",
+        ]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+    }
+}
+
+#[test]
+fn rows_that_cant_be_written_as_trl_are_bad_rows_named_by_their_input_field() {
+    let wd = Workdir::new();
+    let user = |q: &str| json!({"role": "user", "content": q});
+    let answer = json!({"role": "assistant", "content": "A"});
+    let good = json!({"chosen": [user("q"), answer], "rejected": [user("q"), answer],
+                      "score_chosen": 8, "score_rejected": 2});
+    let unshared = json!({"chosen": [user("q"), answer], "rejected": [user("r"), answer],
+                          "score_chosen": 8, "score_rejected": 2});
+    let text = json!({"chosen": "A", "rejected": [user("q"), answer],
+                      "score_chosen": 8, "score_rejected": 2});
+    jsonl_and_parquet(&wd, "in", format!("{good}\n{unshared}\n"));
+    let message = "field \"chosen\": shares no leading message with \"rejected\", so no prompt can be split off them (--to)";
+    let run = wd.run(&["relabel", "in.jsonl", "--to", "trl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, format!("raug: error: in.jsonl:2: {message}\n"));
+    let run = wd.run(&["relabel", "in.parquet", "-o", "out.parquet", "--to", "trl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: in.parquet: row 1: {message}\n")
+    );
+    wd.write("text.jsonl", format!("{good}\n{text}\n"));
+    let run = wd.run(&["relabel", "text.jsonl", "--to", "trl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: text.jsonl:2: field \"chosen\": expected a message list (layout conversational (implicit prompt)), got a string\n"
+    );
+    // Renamed fields are named as the input has them.
+    let nemo = json!({"prompt": "p", "chosen_response": 7, "rejected_response": "8",
+                      "chosen_reward": 1, "rejected_reward": 0});
+    wd.write("nemo.jsonl", format!("{}\n{nemo}\n", cases()[1].row));
+    let run = wd.run(&["relabel", "nemo.jsonl", "--to", "trl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: nemo.jsonl:2: field \"chosen_response\": expected a string (layout standard (explicit prompt)), got number 7\n"
+    );
+    // A field the output needs is taken.
+    let taken = json!({"prompt": "p", "chosen": "x", "chosen_response": "7", "rejected_response": "8",
+                       "chosen_reward": 1, "rejected_reward": 0});
+    wd.write("taken.jsonl", format!("{taken}\n"));
+    let run = wd.run(&["relabel", "taken.jsonl", "--to", "trl", "--layout", "nemo"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: taken.jsonl:1: --to trl: the output would have two fields named \"chosen\"; rename the input's \"chosen\" first\n"
+    );
+}
+
+#[test]
+fn trl_data_helpers_load_to_trl_output_as_it_is() {
+    let (_, h4, ..) = trl_cases()
+        .into_iter()
+        .find(|c| c.0 == "ultrafeedback_binarized")
+        .unwrap();
+    let nemo = &cases()[1].row;
+    let expected = |conversational: bool, rows: [(String, &str, &str); 2]| -> Vec<Value> {
+        rows.into_iter()
+            .map(|(prompt, chosen, rejected)| {
+                json!({"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                       "conversational": conversational})
+            })
+            .collect()
+    };
+    let chat = |score: f64| {
+        format!(
+            "<|system|>{}\n<|user|>Name a prime.\n<|assistant|>",
+            goal(score)
+        )
+    };
+    let prefixed = |score: f64| format!("{}\n\nName a prime.", goal(score));
+    for (row, expected) in [
+        (
+            h4,
+            expected(true, [(chat(9.0), "7\n", "8\n"), (chat(2.0), "8\n", "7\n")]),
+        ),
+        (
+            nemo.clone(),
+            expected(
+                false,
+                [(prefixed(9.5), "7", "8"), (prefixed(2.25), "8", "7")],
+            ),
+        ),
+    ] {
+        let wd = Workdir::new();
+        jsonl_and_parquet(&wd, "in", format!("{row}\n"));
+        for (input, output) in [("in.jsonl", "out.jsonl"), ("in.parquet", "out.parquet")] {
+            let run = wd.run(&["relabel", input, "-o", output, "-q", "--to", "trl"]);
+            assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+            let loaded: Vec<Value> = rows(&py(&["trl", wd.path(output).to_str().unwrap()]))
+                .into_iter()
+                .map(|r| {
+                    json!({"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"],
+                           "conversational": r["conversational"]})
+                })
+                .collect();
+            assert_rows_eq(&loaded, &expected);
+        }
+    }
+}

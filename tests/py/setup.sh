@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the Python environment the Parquet tests use: pyarrow and Hugging Face `datasets`, to write
-# inputs with the real libraries and to load raug's output back. Idempotent; concurrent callers
+# inputs with the real libraries and to load raug's output back; TRL's data helpers (without
+# torch: --no-deps, as TRL's dataset functions need none of it) to load `--to trl` output. Idempotent; concurrent callers
 # wait on a lock. Prints the interpreter's path.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,5 +15,10 @@ if [ ! -f "$venv/.ready" ]; then
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check "pyarrow>=15" "datasets>=3" >&2
   touch "$venv/.ready"
+fi
+if [ ! -f "$venv/.ready-trl" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+    "trl==1.16.*" "transformers>=4.56" tokenizers safetensors jinja2 markupsafe regex >&2
+  touch "$venv/.ready-trl"
 fi
 echo "$venv/bin/python"

@@ -9,6 +9,9 @@
     tool.py chunk FILE.parquet RG COLUMN              a column chunk's compressed bytes, as hex
     tool.py span FILE.parquet RG COLUMN               a column chunk's first byte and length
     tool.py layout FILE.parquet                       per row group, in the footer's order: rows, file offset
+    tool.py trl FILE.parquet|FILE.jsonl               each row as TRL 1.16's DPO data helpers make it
+                                                      (maybe_extract_prompt, maybe_apply_chat_template
+                                                      with a tokenizer built here), as JSON Lines
 """
 import json
 import os
@@ -97,8 +100,40 @@ def main():
                           "score_chosen": [9.0] * n, "score_rejected": [float(1 + i % 9) for i in range(n)]},
                          schema=schema)
         pq.write_table(table, args[0], compression="snappy")  # one row group: one big batch
+    elif cmd == "trl":
+        trl_rows(args[0])
     else:
         sys.exit(f"unknown command {cmd}")
+
+
+# A chat template that writes each message as <|role|>content and a newline: enough to see where
+# TRL puts every message, with no model to download.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def trl_rows(path):
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import logging
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from trl.data_utils import is_conversational, maybe_apply_chat_template, maybe_extract_prompt
+
+    words = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    for example in load(path):
+        extracted = maybe_extract_prompt(example)
+        # raug's prompt is already explicit: nothing is left to extract.
+        assert extracted == example, (extracted, example)
+        applied = maybe_apply_chat_template(extracted, tokenizer)
+        applied["conversational"] = is_conversational(example)
+        print(json.dumps(applied, ensure_ascii=False))
 
 
 if __name__ == "__main__":

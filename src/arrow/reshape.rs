@@ -1,0 +1,283 @@
+//! The Arrow side of `--to`: rewrites a record batch into the target layout column by column, as
+//! the [`Reshape`] and the plan's per-row rules say, before it is relabeled.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{
+    Array, ArrayRef, GenericListArray, OffsetSizeTrait, RecordBatch, RecordBatchOptions,
+    StringArray, UInt32Array,
+};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
+use serde_json::{Map, Value};
+
+use super::{list_parts, text_facts};
+use crate::error::RowError;
+use crate::plan::{join_input, split_at, SplitFacts, TextFact};
+use crate::reshape::{Reshape, INPUT_SEPARATOR};
+
+/// The schema of batches reshaped from batches of `input`.
+pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
+    let prompt = match &reshape.split {
+        Some(split) => {
+            let chosen = input.field_with_name(&split.chosen)?;
+            Some(Arc::new(Field::new(
+                "prompt",
+                chosen.data_type().clone(),
+                true,
+            )))
+        }
+        None => None,
+    };
+    let mut fields: Vec<FieldRef> = Vec::with_capacity(input.fields().len() + 1);
+    // The output field each comes from: `None` for the prompt a split makes.
+    let mut sources: Vec<Option<&str>> = Vec::new();
+    if let (Some(prompt), None) = (
+        &prompt,
+        reshape.split.as_ref().and_then(|s| s.prompt.as_ref()),
+    ) {
+        fields.push(Arc::clone(prompt));
+        sources.push(None);
+    }
+    for field in input.fields() {
+        let name = field.name().as_str();
+        let split_prompt = reshape.split.as_ref().and_then(|s| s.prompt.as_deref());
+        if let (Some(prompt), true) = (&prompt, split_prompt == Some(name)) {
+            fields.push(Arc::clone(prompt));
+            sources.push(None);
+            continue;
+        }
+        if let Some(to) = reshape.output_name(name) {
+            fields.push(Arc::new(field.as_ref().clone().with_name(to)));
+            sources.push(Some(name));
+        }
+    }
+    let mut metadata = input.metadata().clone();
+    if let Some(features) = metadata.get(super::hf::KEY) {
+        let patched = patched_features(features, &fields, &sources, reshape);
+        let schema = Schema::new(fields.clone());
+        match patched.or_else(|| super::hf::metadata(&schema)) {
+            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
+            None => metadata.remove(super::hf::KEY),
+        };
+    }
+    Ok(Schema::new_with_metadata(fields, metadata))
+}
+
+/// The input's `datasets` features, renamed and reordered as the output's fields, the split
+/// prompt taking the chosen conversation's feature; `None` when they can't be read so.
+fn patched_features(
+    text: &str,
+    fields: &[FieldRef],
+    sources: &[Option<&str>],
+    reshape: &Reshape,
+) -> Option<String> {
+    let mut value: Value = serde_json::from_str(text).ok()?;
+    let features = value
+        .get_mut("info")?
+        .get_mut("features")?
+        .as_object_mut()?;
+    let mut out = Map::new();
+    for (field, source) in fields.iter().zip(sources) {
+        let source = match source {
+            Some(name) => *name,
+            None => reshape.split.as_ref()?.chosen.as_str(),
+        };
+        out.insert(field.name().clone(), features.get(source)?.clone());
+    }
+    *features = out;
+    Some(value.to_string())
+}
+
+/// A batch reshaped into `schema` (made by [`schema`]), and the rows that can't be, with why;
+/// those rows' values in the output are placeholders, to be left out.
+pub fn batch(
+    batch: &RecordBatch,
+    reshape: &Reshape,
+    schema: &SchemaRef,
+) -> Result<(RecordBatch, Vec<(usize, RowError)>), ArrowError> {
+    let n = batch.num_rows();
+    let mut bad: Vec<Option<RowError>> = vec![None; n];
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("no column {name:?}")))
+    };
+    // Rebuilt columns, by input name; the split's prompt apart.
+    let mut rebuilt: Vec<(&str, ArrayRef)> = Vec::new();
+    let mut prompt = None;
+    if let Some(split) = &reshape.split {
+        let (chosen, rejected) = (column(&split.chosen)?, column(&split.rejected)?);
+        let (c_facts, r_facts) = (text_facts(&chosen)?, text_facts(&rejected)?);
+        let c_parts = list_parts(&chosen).ok();
+        let r_parts = list_parts(&rejected).ok();
+        let mut prompt_ranges = Vec::with_capacity(n);
+        let mut c_ranges = Vec::with_capacity(n);
+        let mut r_ranges = Vec::with_capacity(n);
+        for (i, (c_fact, r_fact)) in c_facts.into_iter().zip(r_facts).enumerate() {
+            let lists = |f: &TextFact| matches!(f, TextFact::Messages(_));
+            let (c, r) = match (&c_parts, &r_parts) {
+                (Some(c), Some(r)) if lists(&c_fact) && lists(&r_fact) => (c.0[i], r.0[i]),
+                _ => ((0, 0), (0, 0)),
+            };
+            let shared = match (&c_parts, &r_parts) {
+                (Some((_, cv)), Some((_, rv))) if c.1 > c.0 && r.1 > r.0 => (0..(c.1 - c.0)
+                    .min(r.1 - r.0))
+                    .take_while(|&j| {
+                        cv.slice(c.0 + j, 1).to_data() == rv.slice(r.0 + j, 1).to_data()
+                    })
+                    .count(),
+                _ => 0,
+            };
+            let facts = SplitFacts {
+                chosen: c_fact,
+                rejected: r_fact,
+                lens: (c.1 - c.0, r.1 - r.0),
+                shared,
+            };
+            let at = match split_at(&facts, split, &reshape.from) {
+                Ok(at) => at,
+                Err(e) => {
+                    bad[i] = Some(e);
+                    0
+                }
+            };
+            prompt_ranges.push((c.0, c.0 + at));
+            c_ranges.push((c.0 + at, c.1));
+            r_ranges.push((r.0 + at, r.1));
+        }
+        prompt = Some(sublists(&chosen, &prompt_ranges, false)?);
+        rebuilt.push((split.chosen.as_str(), sublists(&chosen, &c_ranges, true)?));
+        rebuilt.push((
+            split.rejected.as_str(),
+            sublists(&rejected, &r_ranges, true)?,
+        ));
+    }
+    if let Some(join) = &reshape.join {
+        let prompt = column(&join.prompt)?;
+        let p_facts = text_facts(&prompt)?;
+        let p_plain = arrow_cast::cast(&prompt, &DataType::Utf8)?;
+        let p_strings = p_plain.as_string::<i32>();
+        let input = batch.column_by_name(&join.input).cloned();
+        let i_plain = input.as_ref().and_then(|a| {
+            let text = matches!(
+                a.data_type(),
+                DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Dictionary(..)
+            );
+            text.then(|| arrow_cast::cast(a, &DataType::Utf8))
+                .transpose()
+                .ok()
+                .flatten()
+        });
+        let i_strings = i_plain.as_ref().map(|a| a.as_string::<i32>());
+        let mut joined: Vec<Option<String>> = Vec::with_capacity(n);
+        for (i, p_fact) in p_facts.iter().enumerate() {
+            let i_fact = match (&input, i_strings) {
+                (Some(a), _) if a.is_null(i) => TextFact::Missing,
+                (None, _) => TextFact::Missing,
+                (Some(_), Some(_)) => TextFact::Text,
+                (Some(a), None) => TextFact::Other(format!("a value of type {}", a.data_type())),
+            };
+            let empty = i_strings.is_some_and(|s| s.is_valid(i) && s.value(i).is_empty());
+            let value = p_strings
+                .is_valid(i)
+                .then(|| p_strings.value(i).to_string());
+            match join_input(p_fact, &i_fact, empty, join, &reshape.from) {
+                Ok(true) => {
+                    let input = i_strings.expect("a string column").value(i);
+                    joined.push(value.map(|v| v + INPUT_SEPARATOR + input));
+                }
+                Ok(false) => joined.push(value),
+                Err(e) => {
+                    if bad[i].is_none() {
+                        bad[i] = Some(e);
+                    }
+                    joined.push(value);
+                }
+            }
+        }
+        let joined: ArrayRef = Arc::new(StringArray::from(joined));
+        rebuilt.push((
+            join.prompt.as_str(),
+            arrow_cast::cast(&joined, prompt.data_type())?,
+        ));
+    }
+    let split_prompt = reshape.split.as_ref().map(|s| s.prompt.as_deref());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    if let (Some(prompt), Some(None)) = (&prompt, split_prompt) {
+        columns.push(Arc::clone(prompt));
+    }
+    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+        let name = field.name().as_str();
+        if let (Some(prompt), Some(Some(p))) = (&prompt, split_prompt) {
+            if p == name {
+                columns.push(Arc::clone(prompt));
+                continue;
+            }
+        }
+        if reshape.output_name(name).is_none() {
+            continue;
+        }
+        let array = rebuilt
+            .iter()
+            .find(|(from, _)| *from == name)
+            .map_or(array, |(_, a)| a);
+        columns.push(Arc::clone(array));
+    }
+    let out = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    let bad = bad
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.map(|e| (i, e)))
+        .collect();
+    Ok((out, bad))
+}
+
+/// A list column of `array`'s type holding, per row, its messages `start..end` (indices into the
+/// list's values); with `keep_nulls`, rows null in `array` stay null.
+fn sublists(
+    array: &ArrayRef,
+    ranges: &[(usize, usize)],
+    keep_nulls: bool,
+) -> Result<ArrayRef, ArrowError> {
+    fn build<O: OffsetSizeTrait>(
+        list: &GenericListArray<O>,
+        ranges: &[(usize, usize)],
+        keep_nulls: bool,
+    ) -> Result<ArrayRef, ArrowError> {
+        let mut indices: Vec<u32> = Vec::new();
+        let mut offsets: Vec<O> = Vec::with_capacity(ranges.len() + 1);
+        offsets.push(O::usize_as(0));
+        for &(start, end) in ranges {
+            indices.extend((start..end).map(|j| j as u32));
+            offsets.push(O::usize_as(indices.len()));
+        }
+        let values = arrow_select::take::take(list.values(), &UInt32Array::from(indices), None)?;
+        let item = match list.data_type() {
+            DataType::List(item) | DataType::LargeList(item) => Arc::clone(item),
+            other => unreachable!("a list type, got {other}"),
+        };
+        Ok(Arc::new(GenericListArray::<O>::try_new(
+            item,
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            values,
+            list.nulls().cloned().filter(|_| keep_nulls),
+        )?))
+    }
+    match array.data_type() {
+        DataType::List(_) => build(array.as_list::<i32>(), ranges, keep_nulls),
+        DataType::LargeList(_) => build(array.as_list::<i64>(), ranges, keep_nulls),
+        other => Err(ArrowError::SchemaError(format!(
+            "expected a list of messages, got {other}"
+        ))),
+    }
+}

@@ -1,0 +1,313 @@
+//! The JSON side of `--to`: rewrites a row into the target layout by splicing, as the
+//! [`Reshape`] and the plan's per-row rules say, before it is relabeled. Values it doesn't
+//! rewrite keep their bytes.
+
+use std::ops::Range;
+
+use serde_json::value::RawValue;
+
+use crate::error::{Reason, RowError};
+use crate::fields::FieldPath;
+use crate::json::object::{span, Object};
+use crate::json::row::{read_text, spaced_colon};
+use crate::plan::{join_input, split_at, SplitFacts, TextFact};
+use crate::reshape::{Reshape, INPUT_SEPARATOR};
+
+/// One change to the line.
+enum Edit {
+    /// The range's bytes become these.
+    Put(Vec<u8>),
+    /// The entry (`"key": value`) spanning the range goes, with one comma beside it.
+    Remove,
+}
+
+/// The row rewritten into the target layout.
+pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError> {
+    let object = Object::parse(line)?;
+    let field = |name: &str| FieldPath::parse(name).expect("reshape names plain fields");
+    let key_sep = if spaced_colon(line) { ": " } else { ":" };
+    let mut edits: Vec<(Range<usize>, Edit)> = Vec::new();
+    if let Some(split) = &reshape.split {
+        let (chosen_fact, chosen) = conversation(line, &object, &field(&split.chosen))?;
+        let (rejected_fact, rejected) = conversation(line, &object, &field(&split.rejected))?;
+        let items = |c: &Option<Messages>| c.as_ref().map_or(0, |c| c.1.len());
+        let shared = match (&chosen, &rejected) {
+            (Some((_, c)), Some((_, r))) => c
+                .iter()
+                .zip(r)
+                .take_while(|(a, b)| same_value(a.get(), b.get()))
+                .count(),
+            _ => 0,
+        };
+        let facts = SplitFacts {
+            chosen: chosen_fact,
+            rejected: rejected_fact,
+            lens: (items(&chosen), items(&rejected)),
+            shared,
+        };
+        let at = split_at(&facts, split, &reshape.from)?;
+        let (Some((c_raw, c_items)), Some((r_raw, r_items))) = (chosen, rejected) else {
+            unreachable!("split_at accepts message lists only")
+        };
+        let item_sep = if key_sep == ": " { ", " } else { "," };
+        let prompt = list_of(c_raw, &c_items[..at]);
+        edits.push((span(line, c_raw), Edit::Put(list_of(c_raw, &c_items[at..]))));
+        edits.push((span(line, r_raw), Edit::Put(list_of(r_raw, &r_items[at..]))));
+        let existing = match &split.prompt {
+            Some(name) => object.get_once(name)?,
+            None => None,
+        };
+        match existing {
+            Some(value) => edits.push((span(line, value.get()), Edit::Put(prompt))),
+            None => {
+                let open = line.find('{').expect("an object") + 1;
+                let mut entry = format!("\"prompt\"{key_sep}").into_bytes();
+                entry.extend_from_slice(&prompt);
+                entry.extend_from_slice(item_sep.as_bytes());
+                edits.push((open..open, Edit::Put(entry)));
+            }
+        }
+    }
+    if let Some(join) = &reshape.join {
+        let (prompt_fact, prompt) = read_text(line, &object, &field(&join.prompt))?;
+        let (input_fact, input) = read_text(line, &object, &field(&join.input))?;
+        let input_raw = input.as_ref().map(|t| t.raw);
+        let empty = input_raw == Some("\"\"");
+        if join_input(&prompt_fact, &input_fact, empty, join, &reshape.from)? {
+            let (prompt, input) = (prompt.expect("a string"), input_raw.expect("a string"));
+            let text = |raw: &str| {
+                serde_json::from_str::<String>(raw)
+                    .map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))
+            };
+            let joined = text(prompt.raw)? + INPUT_SEPARATOR + &text(input)?;
+            let quoted = serde_json::to_string(&joined).expect("strings always serialize");
+            edits.push((prompt.span.clone(), Edit::Put(quoted.into_bytes())));
+        }
+        if let Some(value) = object.get_once(&join.input)? {
+            edits.push((entry_span(line, value.get()), Edit::Remove));
+        }
+    }
+    for name in &reshape.drops {
+        if let Some(value) = object.get_once(name)? {
+            edits.push((entry_span(line, value.get()), Edit::Remove));
+        }
+    }
+    for (from, to) in &reshape.renames {
+        if let Some(value) = object.get_once(from)? {
+            let key = entry_span(line, value.get());
+            let key = key.start..key_end(line, key.start);
+            let quoted = serde_json::to_string(to).expect("strings always serialize");
+            edits.push((key, Edit::Put(quoted.into_bytes())));
+        }
+    }
+    // From the end backwards, so earlier ranges stay where they are; at one start the longer
+    // edit first, so an insertion lands in front of it.
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
+    let mut out = line.as_bytes().to_vec();
+    for (range, edit) in edits {
+        match edit {
+            Edit::Put(bytes) => {
+                out.splice(range, bytes);
+            }
+            Edit::Remove => {
+                let cut = with_comma(&out, range);
+                out.drain(cut);
+            }
+        }
+    }
+    Ok(String::from_utf8(out).expect("spliced from UTF-8 pieces"))
+}
+
+/// A message list's raw text and its messages' raw values.
+type Messages<'a> = (&'a str, Vec<&'a RawValue>);
+
+/// A conversation's fact and, when it is a message list, its raw text and messages.
+fn conversation<'a>(
+    line: &'a str,
+    object: &Object<'a>,
+    path: &FieldPath,
+) -> Result<(TextFact, Option<Messages<'a>>), RowError> {
+    let (fact, text) = read_text(line, object, path)?;
+    let list = match (&fact, text) {
+        (TextFact::Messages(_), Some(text)) => {
+            let items: Vec<&RawValue> = serde_json::from_str(text.raw)
+                .map_err(|e| RowError::field(Reason::InvalidJson, path.as_str(), e.to_string()))?;
+            Some((text.raw, items))
+        }
+        _ => None,
+    };
+    Ok((fact, list))
+}
+
+/// Whether two raw JSON values are equal: the same bytes, or the same value written otherwise.
+fn same_value(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                serde_json::from_str::<serde_json::Value>(a),
+                serde_json::from_str::<serde_json::Value>(b),
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// A JSON list of some items of the list `raw`, written as `raw` writes them.
+fn list_of(raw: &str, items: &[&RawValue]) -> Vec<u8> {
+    let mut out = vec![b'['];
+    if let (Some(first), Some(last)) = (items.first(), items.last()) {
+        let (start, end) = (span(raw, first.get()).start, span(raw, last.get()).end);
+        out.extend_from_slice(&raw.as_bytes()[start..end]);
+    }
+    out.push(b']');
+    out
+}
+
+/// The span of the entry `"key": value` whose value is `value` (a slice of `line`).
+fn entry_span(line: &str, value: &str) -> Range<usize> {
+    let at = span(line, value);
+    let bytes = line.as_bytes();
+    // Back over the colon and the whitespace around it to the key's closing quote.
+    let mut i = at.start;
+    while i > 0 && bytes[i - 1] != b'"' {
+        i -= 1;
+    }
+    // The key's opening quote: the first quote before it that no backslash escapes.
+    let mut j = i - 1;
+    loop {
+        j -= 1;
+        if bytes[j] == b'"' {
+            let slashes = bytes[..j].iter().rev().take_while(|&&b| b == b'\\').count();
+            if slashes % 2 == 0 {
+                break;
+            }
+        }
+    }
+    j..at.end
+}
+
+/// Where the key that begins at `start` (its opening quote) ends, after its closing quote.
+fn key_end(line: &str, start: usize) -> usize {
+    let bytes = line.as_bytes();
+    let mut i = start + 1;
+    loop {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The bytes to cut to remove the entry at `entry`: with the comma before it, or, for a first
+/// entry, the comma and spacing after it.
+fn with_comma(out: &[u8], entry: Range<usize>) -> Range<usize> {
+    let mut before = entry.start;
+    while before > 0 && out[before - 1].is_ascii_whitespace() {
+        before -= 1;
+    }
+    if before > 0 && out[before - 1] == b',' {
+        return before - 1..entry.end;
+    }
+    let mut after = entry.end;
+    while after < out.len() && out[after].is_ascii_whitespace() {
+        after += 1;
+    }
+    if out.get(after) == Some(&b',') {
+        after += 1;
+        while after < out.len() && out[after].is_ascii_whitespace() {
+            after += 1;
+        }
+        return entry.start..after;
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reshape::{Join, Split, Target};
+
+    fn trl(
+        split: Option<Split>,
+        join: Option<Join>,
+        drops: &[&str],
+        renames: &[(&str, &str)],
+    ) -> Reshape {
+        Reshape {
+            target: Target::Trl,
+            from: "test".into(),
+            split,
+            join,
+            drops: drops.iter().map(|d| d.to_string()).collect(),
+            renames: renames
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn conversations_split_into_an_explicit_prompt() {
+        let split = Split {
+            prompt: Some("prompt".into()),
+            chosen: "chosen".into(),
+            rejected: "rejected".into(),
+        };
+        let line = r#"{"prompt": "q", "chosen": [{"content": "q", "role": "user"}, {"content": "A", "role": "assistant"}], "rejected": [{"role": "user", "content": "q"}, {"content": "B", "role": "assistant"}], "messages": [{"content": "q", "role": "user"}], "score_chosen": 8}"#;
+        assert_eq!(
+            reshape(line, &trl(Some(split), None, &["messages"], &[])).unwrap(),
+            r#"{"prompt": [{"content": "q", "role": "user"}], "chosen": [{"content": "A", "role": "assistant"}], "rejected": [{"content": "B", "role": "assistant"}], "score_chosen": 8}"#
+        );
+    }
+
+    #[test]
+    fn an_implicit_prompt_is_added_in_front() {
+        let split = Split {
+            prompt: None,
+            chosen: "good".into(),
+            rejected: "bad".into(),
+        };
+        let line = r#"{"good":[{"role":"user","content":"q"},{"role":"assistant","content":"A"}],"bad":[{"role":"user","content":"q"},{"role":"assistant","content":"B"}]}"#;
+        let to = trl(
+            Some(split),
+            None,
+            &[],
+            &[("good", "chosen"), ("bad", "rejected")],
+        );
+        assert_eq!(
+            reshape(line, &to).unwrap(),
+            r#"{"prompt":[{"role":"user","content":"q"}],"chosen":[{"role":"assistant","content":"A"}],"rejected":[{"role":"assistant","content":"B"}]}"#
+        );
+        let unshared =
+            r#"{"good":[{"role":"user","content":"q"}],"bad":[{"role":"user","content":"r"}]}"#;
+        assert_eq!(
+            reshape(unshared, &to).unwrap_err().to_string(),
+            "field \"good\": shares no leading message with \"bad\", so no prompt can be split off them (--to)"
+        );
+    }
+
+    #[test]
+    fn alpaca_input_joins_the_instruction() {
+        let join = Join {
+            prompt: "instruction".into(),
+            input: "input".into(),
+        };
+        let to = trl(None, Some(join), &[], &[("instruction", "prompt")]);
+        let line =
+            r#"{"input": "x = 1", "instruction": "Explain:", "chosen": "A", "rejected": "B"}"#;
+        assert_eq!(
+            reshape(line, &to).unwrap(),
+            r#"{"prompt": "Explain:\nx = 1", "chosen": "A", "rejected": "B"}"#
+        );
+        let empty = r#"{"instruction": "Do \u00e9", "input": "", "chosen": "A", "rejected": "B"}"#;
+        assert_eq!(
+            reshape(empty, &to).unwrap(),
+            r#"{"prompt": "Do \u00e9", "chosen": "A", "rejected": "B"}"#
+        );
+        let bad = r#"{"instruction": "Do", "input": 3, "chosen": "A", "rejected": "B"}"#;
+        assert_eq!(
+            reshape(bad, &to).unwrap_err().to_string(),
+            "field \"input\": expected a string, got number 3"
+        );
+    }
+}
