@@ -29,6 +29,8 @@ pub enum Reason {
     /// A value the output format can't hold: a lone surrogate escape, or, in Parquet, a value
     /// that contradicts the schema taken from the output's first rows.
     Unwritable,
+    /// Both `--a-wins-when` and `--b-wins-when` hold.
+    TwoWinners,
 }
 
 impl Reason {
@@ -46,6 +48,7 @@ impl Reason {
             Reason::DuplicateKey => "duplicate_key",
             Reason::AlreadyConditioned => "already_conditioned",
             Reason::Unwritable => "unwritable",
+            Reason::TwoWinners => "two_winners",
         }
     }
 }
@@ -96,6 +99,9 @@ impl std::error::Error for RowError {}
 /// schema): the user must change the command. Each message says which option fixes it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
+    /// The winner-field options don't fit the dataset or each other.
+    #[error("{0}")]
+    Winner(String),
     /// `--to` can't write this dataset's rows in the target layout.
     #[error("--to {target}: {why}")]
     To {

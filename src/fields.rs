@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::error::SpecError;
 use crate::relabel::{Half, Layout, Style, TextKind};
-use crate::reshape::{Join, Reshape, Split, Target, TRL_REFUSES};
+use crate::reshape::{
+    Cond, Join, Reshape, Split, Target, Winner, WinnerScores, TRL_REFUSES, WINNER_FIELDS,
+};
 
 /// A dotted path to a field in nested objects (`metadata.score_chosen`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,7 +80,36 @@ pub struct FieldNames {
     pub fixed_scores: Option<(f64, f64)>,
     /// The layout to write instead of the input's (`--to`).
     pub to: Option<Target>,
+    /// Two unordered responses and which one wins (`--a-wins-when`, ...).
+    pub winner: Option<WinnerNames>,
 }
+
+/// Two unordered responses and the conditions saying which wins, as the user gave them.
+#[derive(Debug, Clone)]
+pub struct WinnerNames {
+    /// The first response (`--a`); `None` means detect.
+    pub a: Option<FieldPath>,
+    /// The second response (`--b`).
+    pub b: Option<FieldPath>,
+    /// When the first wins (`--a-wins-when`).
+    pub a_wins: Cond,
+    /// When the second wins (`--b-wins-when`).
+    pub b_wins: Cond,
+    /// The first response's score (`--a-score`).
+    pub a_score: Option<FieldPath>,
+    /// The second response's score (`--b-score`).
+    pub b_score: Option<FieldPath>,
+}
+
+/// Pairs of unordered response fields public datasets use, tried when `--a`/`--b` aren't given.
+pub const WINNER_PAIRS: &[(&str, &str)] = &[
+    ("response_a", "response_b"),
+    ("response_0", "response_1"),
+    ("response1", "response2"),
+    ("response_1", "response_2"),
+    ("response 1", "response 2"),
+    ("completion_a", "completion_b"),
+];
 
 /// A layout a framework or a public dataset writes, declared by its field names: detection,
 /// `--layout` and `raug layouts` all read this one table. How the goal goes in follows from the
@@ -289,6 +320,85 @@ pub trait RowShape {
     fn fields(&self) -> Vec<String>;
 }
 
+/// A row seen as the winner step makes it: the responses (and their scores) under `chosen`,
+/// `rejected`, `score_chosen` and `score_rejected`; given scores as numbers.
+struct WinnerView<'a> {
+    row: &'a dyn RowShape,
+    winner: &'a Winner,
+}
+
+/// Where a path of the winner view is in the input row.
+enum Mapped {
+    /// At this path.
+    Input(FieldPath),
+    /// Nowhere: the winner step makes it (a given score).
+    Made,
+    /// Nowhere: the winner step renamed it.
+    Gone,
+}
+
+impl WinnerView<'_> {
+    fn map(&self, path: &FieldPath) -> Mapped {
+        let top = path.parts()[0].as_str();
+        if let (1, Some(i)) = (
+            path.parts().len(),
+            WINNER_FIELDS.iter().position(|f| *f == top),
+        ) {
+            match (self.winner.sources()[i], &self.winner.scores) {
+                (Some(source), _) => {
+                    return Mapped::Input(FieldPath::parse(source).expect("a field name"))
+                }
+                (None, WinnerScores::Fixed(..)) => return Mapped::Made,
+                (None, WinnerScores::Read(..)) => {}
+            }
+        }
+        if self.winner.renamed(top).is_some() {
+            return Mapped::Gone;
+        }
+        Mapped::Input(path.clone())
+    }
+}
+
+impl RowShape for WinnerView<'_> {
+    fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
+        match self.map(path) {
+            Mapped::Input(p) => self.row.kind(&p),
+            Mapped::Made => Some(Err("a number".into())),
+            Mapped::Gone => None,
+        }
+    }
+
+    fn has(&self, path: &FieldPath) -> bool {
+        match self.map(path) {
+            Mapped::Input(p) => self.row.has(&p),
+            Mapped::Made => true,
+            Mapped::Gone => false,
+        }
+    }
+
+    fn object_fields(&self) -> Vec<String> {
+        let mut fields = self.row.object_fields();
+        fields.retain(|f| self.winner.renamed(f).is_none());
+        fields
+    }
+
+    fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self
+            .row
+            .fields()
+            .into_iter()
+            .map(|f| match self.winner.renamed(&f) {
+                Some(to) => to.to_string(),
+                None => f,
+            })
+            .collect();
+        if let WinnerScores::Fixed(..) = self.winner.scores {
+            fields.extend(["score_chosen".to_string(), "score_rejected".to_string()]);
+        }
+        fields
+    }
+}
+
 /// The (chosen, rejected) name forms of a field that belongs to one response, and its partner:
 /// `X_chosen`/`X_rejected`, `chosen_X`/`rejected_X`, `chosen-X`/`rejected-X`.
 fn partner(name: &str) -> Option<String> {
@@ -330,6 +440,9 @@ pub struct Resolved {
     /// With `--to`: how each input row becomes a row of the target layout before it is
     /// relabeled. The fields above then name the target layout's fields.
     pub reshape: Option<Reshape>,
+    /// With a winner field: how each input row becomes a `chosen`/`rejected` row, first of all.
+    /// The fields above then name that row's fields.
+    pub winner: Option<Winner>,
 }
 
 impl Resolved {
@@ -361,6 +474,9 @@ impl Resolved {
         names: &FieldNames,
         style: Option<Style>,
     ) -> Result<Resolved, SpecError> {
+        if let Some(given) = &names.winner {
+            return Resolved::detect_winner(row, names, given, style);
+        }
         let path = |given: &Option<FieldPath>, default: &str| {
             given
                 .clone()
@@ -477,6 +593,7 @@ impl Resolved {
             fixed: names.fixed_scores,
             also_swapped,
             reshape: None,
+            winner: None,
         };
         resolved.also_swapped = resolved.response_fields(row, names)?;
         resolved.check_disjoint()?;
@@ -484,6 +601,119 @@ impl Resolved {
             Some(target) => resolved.reshaped(row, target),
             None => Ok(resolved),
         }
+    }
+
+    /// Detects a dataset of two unordered responses and a winner field: the rows its [`Winner`]
+    /// makes are detected as any other.
+    fn detect_winner(
+        row: &dyn RowShape,
+        names: &FieldNames,
+        given: &WinnerNames,
+        style: Option<Style>,
+    ) -> Result<Resolved, SpecError> {
+        let err = |why: String| SpecError::Winner(why);
+        if names.chosen.is_some()
+            || names.rejected.is_some()
+            || names.chosen_score.is_some()
+            || names.rejected_score.is_some()
+            || !names.attributes.is_empty()
+        {
+            return Err(err(
+                "the responses and their scores are named by --a, --b, --a-score and --b-score: drop --chosen, --rejected, --chosen-score, --rejected-score and --attribute".into(),
+            ));
+        }
+        let top = |path: &FieldPath, option: &str| {
+            if path.parts().len() == 1 {
+                Ok(path.as_str().to_string())
+            } else {
+                Err(err(format!("{option} {path}: name a top-level field")))
+            }
+        };
+        let has = |name: &str| FieldPath::parse(name).is_ok_and(|p| row.has(&p));
+        let (a, b) = match (&given.a, &given.b) {
+            (Some(a), Some(b)) => (top(a, "--a")?, top(b, "--b")?),
+            (None, None) => {
+                let found = WINNER_PAIRS.iter().find(|(a, b)| has(a) && has(b));
+                let (a, b) = found.ok_or_else(|| {
+                    let looked: Vec<String> =
+                        WINNER_PAIRS.iter().map(|(a, b)| format!("{a:?}/{b:?}")).collect();
+                    err(format!(
+                        "no pair of responses in the first row (looked for {}); name them with --a PATH --b PATH",
+                        looked.join(", ")
+                    ))
+                })?;
+                (a.to_string(), b.to_string())
+            }
+            _ => return Err(err("--a and --b go together: give both".into())),
+        };
+        for (field, option) in [(&a, "--a"), (&b, "--b")] {
+            if !has(field) {
+                return Err(missing(&FieldPath::parse(field)?, option));
+            }
+        }
+        for (cond, option) in [
+            (&given.a_wins, "--a-wins-when"),
+            (&given.b_wins, "--b-wins-when"),
+        ] {
+            if !has(&cond.path) {
+                return Err(SpecError::NoField {
+                    path: cond.path.clone(),
+                    option,
+                });
+            }
+        }
+        let scores = match (&given.a_score, &given.b_score, names.fixed_scores) {
+            (Some(a), Some(b), None) => {
+                let (a, b) = (top(a, "--a-score")?, top(b, "--b-score")?);
+                for (field, option) in [(&a, "--a-score"), (&b, "--b-score")] {
+                    if !has(field) {
+                        return Err(missing(&FieldPath::parse(field)?, option));
+                    }
+                }
+                WinnerScores::Read(a, b)
+            }
+            (None, None, Some((hi, lo))) => WinnerScores::Fixed(hi, lo),
+            (None, None, None) => {
+                return Err(err(
+                    "the responses need scores: --a-score PATH --b-score PATH read them, --fixed-scores HI,LO gives the winner HI and the loser LO".into(),
+                ))
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(err(
+                    "--fixed-scores gives the scores --a-score and --b-score read: use one or the other".into(),
+                ))
+            }
+            _ => return Err(err("--a-score and --b-score go together: give both".into())),
+        };
+        let winner = Winner {
+            a,
+            b,
+            a_wins: given.a_wins.clone(),
+            b_wins: given.b_wins.clone(),
+            scores,
+        };
+        for (name, source) in WINNER_FIELDS.iter().zip(winner.sources()) {
+            if source != Some(*name) && has(name) && winner.renamed(name).is_none() {
+                return Err(err(format!(
+                    "the output would have two fields named {name:?}; rename the input's {name:?} first"
+                )));
+            }
+        }
+        let inner = FieldNames {
+            winner: None,
+            fixed_scores: None,
+            ..names.clone()
+        };
+        let mut resolved = Resolved::detect(
+            &WinnerView {
+                row,
+                winner: &winner,
+            },
+            &inner,
+            style,
+        )?;
+        resolved.winner = Some(winner);
+        Ok(resolved)
     }
 
     /// The fields of rows written as `target`, with the [`Reshape`] that makes them.
@@ -694,6 +924,21 @@ impl fmt::Display for Resolved {
             scores.join(", "),
             self.style
         )?;
+        if let Some(w) = &self.winner {
+            write!(
+                f,
+                ", winner {} ({}) or {} ({})",
+                w.a, w.a_wins.text, w.b, w.b_wins.text
+            )?;
+            if let WinnerScores::Fixed(hi, lo) = w.scores {
+                write!(
+                    f,
+                    ", scores fixed {}/{}",
+                    crate::relabel::format_score(hi),
+                    crate::relabel::format_score(lo)
+                )?;
+            }
+        }
         if let Some(reshape) = &self.reshape {
             write!(f, ", written as {}", reshape.target)?;
         }

@@ -10,7 +10,7 @@
 use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
 use crate::relabel::{format_score, Half, Spec, Style, TextKind};
-use crate::reshape::{Join, Split};
+use crate::reshape::{Cond, Join, Outcome, Split, Test, Winner};
 
 /// A string value as errors show it: `string "eight"`, long ones cut.
 pub fn describe_string(value: &str) -> String {
@@ -507,6 +507,103 @@ pub fn join_input(
             &join.input,
             format!("expected a string, got {what}"),
         )),
+    }
+}
+
+/// What a representation found in the field a winner condition reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CondValue {
+    /// Absent or null.
+    Missing,
+    /// A boolean.
+    Bool(bool),
+    /// A number.
+    Number(f64),
+    /// A string.
+    String(String),
+    /// Anything else: what it is (`an array`).
+    Other(String),
+}
+
+/// Whether a winner condition holds for a row's value, or why it can't be told.
+pub fn holds(cond: &Cond, value: &CondValue) -> Result<bool, RowError> {
+    let wrong = |want: &str, got: String| {
+        RowError::field(
+            Reason::WrongType,
+            &cond.path,
+            format!("expected {want} ({}), got {got}", cond.text),
+        )
+    };
+    let got = |value: &CondValue| match value {
+        CondValue::Bool(b) => format!("boolean {b}"),
+        CondValue::Number(v) => format!("number {}", format_score(*v)),
+        CondValue::String(s) => describe_string(s),
+        CondValue::Other(what) => what.clone(),
+        CondValue::Missing => MISSING.to_string(),
+    };
+    match (value, &cond.test) {
+        (CondValue::Missing, _) => Err(RowError::field(
+            Reason::MissingField,
+            &cond.path,
+            format!("{MISSING}; it says which response wins ({})", cond.text),
+        )),
+        (CondValue::Other(_), Test::OneOf(_)) => Err(wrong("a value to compare", got(value))),
+        (_, Test::OneOf(values)) if !values.iter().any(|v| same_kind(v, value)) => {
+            let mut kinds: Vec<&str> = values.iter().map(kind_name).collect();
+            kinds.dedup();
+            Err(wrong(&kinds.join(" or "), got(value)))
+        }
+        (CondValue::Bool(b), Test::OneOf(values)) => {
+            Ok(values.iter().any(|v| v.as_bool() == Some(*b)))
+        }
+        (CondValue::Number(x), Test::OneOf(values)) => {
+            Ok(values.iter().any(|v| v.as_f64() == Some(*x)))
+        }
+        (CondValue::String(s), Test::OneOf(values)) => {
+            Ok(values.iter().any(|v| v.as_str() == Some(s.as_str())))
+        }
+        (CondValue::Number(x), &Test::Below(n, or_equal)) => Ok(*x < n || (or_equal && *x == n)),
+        (CondValue::Number(x), &Test::Above(n, or_equal)) => Ok(*x > n || (or_equal && *x == n)),
+        (_, _) => Err(wrong("a number", got(value))),
+    }
+}
+
+/// Whether a condition's value and a row's value are of one kind (boolean, number, string): a
+/// number never matches the string "0", so a condition of another kind is an error, not a tie.
+fn same_kind(v: &serde_json::Value, value: &CondValue) -> bool {
+    matches!(
+        (v, value),
+        (serde_json::Value::Bool(_), CondValue::Bool(_))
+            | (serde_json::Value::Number(_), CondValue::Number(_))
+            | (serde_json::Value::String(_), CondValue::String(_))
+    )
+}
+
+/// A condition value's kind, as errors name it.
+fn kind_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        _ => "a value",
+    }
+}
+
+/// Which response of a winner row wins, from the values its two conditions read; a row where
+/// both hold is bad.
+pub fn outcome(a: &CondValue, b: &CondValue, winner: &Winner) -> Result<Outcome, RowError> {
+    match (holds(&winner.a_wins, a)?, holds(&winner.b_wins, b)?) {
+        (true, true) => Err(RowError::field(
+            Reason::TwoWinners,
+            &winner.b_wins.path,
+            format!(
+                "both {} and {} hold: which response wins?",
+                winner.a_wins.text, winner.b_wins.text
+            ),
+        )),
+        (true, false) => Ok(Outcome::A),
+        (false, true) => Ok(Outcome::B),
+        (false, false) => Ok(Outcome::Tie),
     }
 }
 

@@ -121,3 +121,195 @@ impl Reshape {
         )
     }
 }
+
+/// Two unordered responses and conditions saying which one wins (`--a`, `--b`, `--a-wins-when`,
+/// `--b-wins-when`): each row becomes a `chosen`/`rejected` row before anything else, the winner
+/// in the first response's place, the loser in the second's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Winner {
+    /// The first response's field (top level).
+    pub a: String,
+    /// The second response's field (top level).
+    pub b: String,
+    /// When the first wins.
+    pub a_wins: Cond,
+    /// When the second wins.
+    pub b_wins: Cond,
+    /// Where the two responses' scores come from.
+    pub scores: WinnerScores,
+}
+
+/// The scores of a winner-field row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WinnerScores {
+    /// Read per response (`--a-score`, `--b-score`: top-level fields); they become
+    /// `score_chosen`/`score_rejected` in their places, following their responses.
+    Read(String, String),
+    /// Given (`--fixed-scores HI,LO`): the winner HI, the loser LO, a tie their midpoint; added as
+    /// `score_chosen`/`score_rejected` after the other fields.
+    Fixed(f64, f64),
+}
+
+/// The output names of the fields a winner row rewrites.
+pub const WINNER_FIELDS: [&str; 4] = ["chosen", "rejected", "score_chosen", "score_rejected"];
+
+impl Winner {
+    /// The input field each output field of [`WINNER_FIELDS`] comes from (`None`: made here).
+    pub fn sources(&self) -> [Option<&str>; 4] {
+        let (a_score, b_score) = match &self.scores {
+            WinnerScores::Read(a, b) => (Some(a.as_str()), Some(b.as_str())),
+            WinnerScores::Fixed(..) => (None, None),
+        };
+        [Some(&self.a), Some(&self.b), a_score, b_score]
+    }
+
+    /// The output name of an input field the winner step renames, if it does.
+    pub fn renamed(&self, field: &str) -> Option<&'static str> {
+        let sources = self.sources();
+        (0..4)
+            .find(|&i| sources[i] == Some(field))
+            .map(|i| WINNER_FIELDS[i])
+    }
+
+    /// The error of a winner row, naming the input's field where the winner step renamed it:
+    /// `chosen` is the second response's when they were swapped (it won).
+    pub fn blame_input(&self, mut error: RowError, swapped: bool) -> RowError {
+        let Some(field) = &error.field else {
+            return error;
+        };
+        let Some(i) = WINNER_FIELDS.iter().position(|f| f == field) else {
+            return error;
+        };
+        // chosen <-> rejected, score_chosen <-> score_rejected when the second won.
+        let from = if swapped { i ^ 1 } else { i };
+        if let Some(source) = self.sources()[from] {
+            error.field = Some(source.to_string());
+        }
+        error
+    }
+
+    /// The (chosen, rejected) scores a row with given scores gets: the winner's first.
+    pub fn fixed_scores(hi: f64, lo: f64, outcome: Outcome) -> (f64, f64) {
+        match outcome {
+            Outcome::Tie => {
+                let mid = (hi + lo) / 2.0;
+                (mid, mid)
+            }
+            _ => (hi, lo),
+        }
+    }
+}
+
+/// Which response of a winner row wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The first (`--a`): it becomes `chosen`.
+    A,
+    /// The second (`--b`): it becomes `chosen`, the first `rejected`.
+    B,
+    /// Neither condition holds.
+    Tie,
+}
+
+/// A condition on one field: `PATH=V1,V2,...` (JSON values; a bare word is a string) or
+/// `PATH<N`, `PATH>N`, `PATH<=N`, `PATH>=N`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    /// The field, a dotted path.
+    pub path: String,
+    /// What its value must be.
+    pub test: Test,
+    /// The condition as written.
+    pub text: String,
+}
+
+/// What a condition's field must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// One of these values (numbers compare as numbers).
+    OneOf(Vec<serde_json::Value>),
+    /// A number below N (`<`), or up to it (`<=`).
+    Below(f64, bool),
+    /// A number above N (`>`), or from it (`>=`).
+    Above(f64, bool),
+}
+
+impl Cond {
+    /// Parses `PATH=V1,...`, `PATH<N`, `PATH>N`, `PATH<=N` or `PATH>=N`; `Err` says what's wrong.
+    pub fn parse(text: &str) -> Result<Cond, String> {
+        let at = text
+            .find(['=', '<', '>'])
+            .ok_or_else(|| format!("{text:?}: write PATH=V1,V2,... or PATH<N (or >, <=, >=)"))?;
+        let path = text[..at].trim();
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(format!(
+                "{text:?}: the field path before {:?} is empty",
+                &text[at..at + 1]
+            ));
+        }
+        let rest = &text[at..];
+        let number = |n: &str| {
+            n.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{text:?}: {:?} is not a number", n.trim()))
+        };
+        let test = if let Some(n) = rest.strip_prefix("<=") {
+            Test::Below(number(n)?, true)
+        } else if let Some(n) = rest.strip_prefix(">=") {
+            Test::Above(number(n)?, true)
+        } else if let Some(n) = rest.strip_prefix('<') {
+            Test::Below(number(n)?, false)
+        } else if let Some(n) = rest.strip_prefix('>') {
+            Test::Above(number(n)?, false)
+        } else {
+            let values = rest[1..]
+                .split(',')
+                .map(|v| {
+                    let v = v.trim();
+                    serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()))
+                })
+                .collect();
+            Test::OneOf(values)
+        };
+        Ok(Cond {
+            path: path.to_string(),
+            test,
+            text: text.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_values_and_comparisons() {
+        let c = Cond::parse("label=0,2, tie").unwrap();
+        assert_eq!(c.path, "label");
+        assert_eq!(
+            c.test,
+            Test::OneOf(vec![
+                0.into(),
+                2.into(),
+                serde_json::Value::String("tie".into())
+            ])
+        );
+        assert_eq!(
+            Cond::parse("m.p<=-0.5").unwrap().test,
+            Test::Below(-0.5, true)
+        );
+        assert_eq!(Cond::parse("p>=1").unwrap().test, Test::Above(1.0, true));
+        assert_eq!(Cond::parse("p>1").unwrap().test, Test::Above(1.0, false));
+        assert_eq!(
+            Cond::parse("=1").unwrap_err(),
+            "\"=1\": the field path before \"=\" is empty"
+        );
+        assert_eq!(
+            Cond::parse("p<inf").unwrap_err(),
+            "\"p<inf\": \"inf\" is not a number"
+        );
+    }
+}

@@ -52,6 +52,8 @@ pub struct BatchOut {
 pub struct BatchRelabeler<'s> {
     planner: Planner<'s>,
     arrangement: Arrangement,
+    /// With a winner field: the schema of the `chosen`/`rejected` batches made first.
+    winner_schema: Option<SchemaRef>,
     schema: SchemaRef,
 }
 
@@ -85,6 +87,10 @@ impl<'s> BatchRelabeler<'s> {
         Ok(BatchRelabeler {
             planner: Planner::new(spec, resolved),
             arrangement: Arrangement::of(spec),
+            winner_schema: match &resolved.winner {
+                Some(w) => Some(Arc::new(reshape::winner_schema(&schema, w)?)),
+                None => None,
+            },
             schema: output_schema(&schema, resolved)?,
         })
     }
@@ -160,20 +166,35 @@ impl<'s> BatchRelabeler<'s> {
     /// reported; the caller decides to fail or skip.
     pub fn relabel(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
         let r = self.planner.resolved();
-        let reshaped;
-        let (batch, mut unshaped) = match r.reshape.as_ref().filter(|r| r.changes_fields()) {
-            Some(reshape) => {
-                let (b, bad) = reshape::batch(batch, reshape, &self.schema)?;
-                reshaped = b;
-                (&reshaped, bad.into_iter().peekable())
-            }
-            None => (batch, Vec::new().into_iter().peekable()),
-        };
-        let blame = |e: RowError| match &r.reshape {
-            Some(reshape) => reshape.blame_input(e),
-            None => e,
-        };
         let n = batch.num_rows();
+        // Rows the winner step and --to can't make, by index.
+        let mut unshaped: Vec<(usize, RowError)> = Vec::new();
+        let mut swapped = vec![false; n];
+        let mut batch = std::borrow::Cow::Borrowed(batch);
+        if let (Some(winner), Some(schema)) = (&r.winner, &self.winner_schema) {
+            let ((made, bad), swap) = reshape::winner_batch(&batch, winner, schema)?;
+            (batch, swapped) = (std::borrow::Cow::Owned(made), swap);
+            unshaped.extend(bad);
+        }
+        let blame = |mut e: RowError, i: usize| {
+            if let Some(reshape) = &r.reshape {
+                e = reshape.blame_input(e);
+            }
+            match &r.winner {
+                Some(winner) => winner.blame_input(e, swapped[i]),
+                None => e,
+            }
+        };
+        if let Some(reshape) = r.reshape.as_ref().filter(|r| r.changes_fields()) {
+            let (made, bad) = reshape::batch(&batch, reshape, &self.schema)?;
+            batch = std::borrow::Cow::Owned(made);
+            unshaped.extend(bad.into_iter().map(|(i, e)| (i, blame(e, i))));
+        }
+        // The first problem of each row, in row order.
+        unshaped.sort_by_key(|(i, _)| *i);
+        unshaped.dedup_by_key(|(i, _)| *i);
+        let mut unshaped = unshaped.into_iter().peekable();
+        let batch = batch.as_ref();
         let mut out = BatchOut::default();
         for (i, facts) in self.facts(batch)?.iter().enumerate() {
             if let Some((_, problem)) = unshaped.next_if(|(j, _)| *j == i) {
@@ -181,7 +202,7 @@ impl<'s> BatchRelabeler<'s> {
                 continue;
             }
             match self.planner.plan(facts) {
-                Err(problem) => out.bad.push((i, blame(problem))),
+                Err(problem) => out.bad.push((i, blame(problem, i))),
                 Ok(plan) => {
                     out.ties += u64::from(plan.is_tie());
                     out.ties_dropped += u64::from(matches!(plan, Plan::DropTie { .. }));
@@ -325,10 +346,14 @@ impl<'s> BatchRelabeler<'s> {
 /// The schema of the batches relabeled from batches of `input`: the input's, or with `--to` the
 /// target layout's.
 pub fn output_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef, ArrowError> {
-    match resolved.reshape.as_ref().filter(|r| r.changes_fields()) {
-        Some(reshape) => Ok(Arc::new(reshape::schema(input, reshape)?)),
-        None => Ok(Arc::clone(input)),
+    let mut schema = Arc::clone(input);
+    if let Some(winner) = &resolved.winner {
+        schema = Arc::new(reshape::winner_schema(&schema, winner)?);
     }
+    if let Some(reshape) = resolved.reshape.as_ref().filter(|r| r.changes_fields()) {
+        schema = Arc::new(reshape::schema(&schema, reshape)?);
+    }
+    Ok(schema)
 }
 
 /// Per row, whether a text column's value already begins with `marker`: a string, or message

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{
-    Array, ArrayRef, GenericListArray, OffsetSizeTrait, RecordBatch, RecordBatchOptions,
-    StringArray, UInt32Array,
+    Array, ArrayRef, Float64Array, GenericListArray, OffsetSizeTrait, RecordBatch,
+    RecordBatchOptions, StringArray, UInt32Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 
 use super::{list_parts, text_facts};
 use crate::error::RowError;
-use crate::plan::{join_input, split_at, SplitFacts, TextFact};
-use crate::reshape::{Reshape, INPUT_SEPARATOR};
+use crate::fields::FieldPath;
+use crate::plan::{join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
+use crate::reshape::{Outcome, Reshape, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS};
 
 /// The schema of batches reshaped from batches of `input`.
 pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
@@ -90,13 +91,12 @@ fn patched_features(
     Some(value.to_string())
 }
 
-/// A batch reshaped into `schema` (made by [`schema`]), and the rows that can't be, with why;
-/// those rows' values in the output are placeholders, to be left out.
+/// A batch reshaped into `schema` (made by [`schema`]), and the rows that can't be.
 pub fn batch(
     batch: &RecordBatch,
     reshape: &Reshape,
     schema: &SchemaRef,
-) -> Result<(RecordBatch, Vec<(usize, RowError)>), ArrowError> {
+) -> Result<Made, ArrowError> {
     let n = batch.num_rows();
     let mut bad: Vec<Option<RowError>> = vec![None; n];
     let column = |name: &str| {
@@ -280,4 +280,164 @@ fn sublists(
             "expected a list of messages, got {other}"
         ))),
     }
+}
+
+/// The schema of batches a [`Winner`] makes from batches of `input`: the responses (and scores
+/// read) renamed in place, scores given added at the end.
+pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowError> {
+    let mut fields: Vec<FieldRef> = input
+        .fields()
+        .iter()
+        .map(|f| match winner.renamed(f.name()) {
+            Some(to) => Arc::new(f.as_ref().clone().with_name(to)),
+            None => Arc::clone(f),
+        })
+        .collect();
+    let fixed = matches!(winner.scores, WinnerScores::Fixed(..));
+    if fixed {
+        for name in &WINNER_FIELDS[2..] {
+            fields.push(Arc::new(Field::new(*name, DataType::Float64, true)));
+        }
+    }
+    let mut metadata = input.metadata().clone();
+    if let Some(text) = metadata.get(super::hf::KEY) {
+        let patched = (|| {
+            let mut value: Value = serde_json::from_str(text).ok()?;
+            let features = value
+                .get_mut("info")?
+                .get_mut("features")?
+                .as_object_mut()?;
+            let mut out = Map::new();
+            for (name, feature) in features.iter() {
+                let name = winner.renamed(name).unwrap_or(name);
+                out.insert(name.to_string(), feature.clone());
+            }
+            if fixed {
+                for name in &WINNER_FIELDS[2..] {
+                    out.insert(
+                        name.to_string(),
+                        serde_json::json!({"dtype": "float64", "_type": "Value"}),
+                    );
+                }
+            }
+            *features = out;
+            Some(value.to_string())
+        })();
+        match patched {
+            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
+            None => metadata.remove(super::hf::KEY),
+        };
+    }
+    Ok(Schema::new_with_metadata(fields, metadata))
+}
+
+/// A batch made from another, and the rows that can't be (index, why): their values in the
+/// batch are placeholders, to be left out.
+pub type Made = (RecordBatch, Vec<(usize, RowError)>);
+
+/// A batch of winner rows as `chosen`/`rejected` rows in `schema` (made by [`winner_schema`]),
+/// the rows that can't be, and per row whether its responses traded places.
+pub fn winner_batch(
+    batch: &RecordBatch,
+    winner: &Winner,
+    schema: &SchemaRef,
+) -> Result<(Made, Vec<bool>), ArrowError> {
+    let n = batch.num_rows();
+    let values = |path: &str| -> Result<Vec<CondValue>, ArrowError> {
+        let path = FieldPath::parse(path).map_err(|e| ArrowError::SchemaError(e.to_string()))?;
+        Ok(cond_values(&super::column(batch, &path)?))
+    };
+    let (a_values, b_values) = (values(&winner.a_wins.path)?, values(&winner.b_wins.path)?);
+    let mut bad = Vec::new();
+    let mut outcomes = Vec::with_capacity(n);
+    for (i, (a, b)) in a_values.iter().zip(&b_values).enumerate() {
+        match outcome(a, b, winner) {
+            Ok(o) => outcomes.push(o),
+            Err(e) => {
+                bad.push((i, e));
+                outcomes.push(Outcome::A);
+            }
+        }
+    }
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("no column {name:?}")))
+    };
+    let (a, b) = (column(&winner.a)?, column(&winner.b)?);
+    let swap: Vec<bool> = (0..n)
+        .map(|i| outcomes[i] == Outcome::B && a.is_valid(i) && b.is_valid(i))
+        .collect();
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let index = |name: &str| batch.schema().index_of(name);
+    let sources = winner.sources();
+    for pair in [0, 2] {
+        let (Some(x), Some(y)) = (sources[pair], sources[pair + 1]) else {
+            continue;
+        };
+        let (xs, ys) = (column(x)?, column(y)?);
+        let traded: Vec<bool> = (0..n)
+            .map(|i| swap[i] && xs.is_valid(i) && ys.is_valid(i))
+            .collect();
+        let (xs, ys) = super::pick(&traded, &xs, &ys)?;
+        columns[index(x)?] = xs;
+        columns[index(y)?] = ys;
+    }
+    if let WinnerScores::Fixed(hi, lo) = winner.scores {
+        let scores: Vec<(f64, f64)> = outcomes
+            .iter()
+            .map(|&o| Winner::fixed_scores(hi, lo, o))
+            .collect();
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            scores.iter().map(|s| s.0),
+        )));
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            scores.iter().map(|s| s.1),
+        )));
+    }
+    let out = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    Ok(((out, bad), swap))
+}
+
+/// The fact of each row's value in a column a winner condition reads, as the JSON side reads
+/// the same value.
+fn cond_values(array: &ArrayRef) -> Vec<CondValue> {
+    let text = matches!(
+        array.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..)
+    );
+    let strings = text
+        .then(|| arrow_cast::cast(array, &DataType::Utf8).ok())
+        .flatten();
+    let numbers = array
+        .data_type()
+        .is_numeric()
+        .then(|| super::score_facts(array).ok())
+        .flatten();
+    (0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                return CondValue::Missing;
+            }
+            if let Some(strings) = &strings {
+                return CondValue::String(strings.as_string::<i32>().value(i).to_string());
+            }
+            if let Some(numbers) = &numbers {
+                if let crate::plan::ScoreFact::Number(v) = numbers[i] {
+                    return CondValue::Number(v);
+                }
+            }
+            match array.data_type() {
+                DataType::Boolean => CondValue::Bool(array.as_boolean().value(i)),
+                DataType::List(_) | DataType::LargeList(_) => CondValue::Other("an array".into()),
+                DataType::Struct(_) => CondValue::Other("an object".into()),
+                other => CondValue::Other(format!("a value of type {other}")),
+            }
+        })
+        .collect()
 }

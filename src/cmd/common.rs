@@ -377,6 +377,62 @@ pub struct FieldArgs {
     /// (repeatable; either side of a pair keeps both).
     #[arg(long, value_name = "PATH", help_heading = "Fields")]
     pub no_swap: Vec<String>,
+
+    /// For two unordered responses and a field saying which wins: the first response
+    /// [default: detected: response_a/response_b, response_0/response_1, response1/response2,
+    /// response_1/response_2, "response 1"/"response 2", completion_a/completion_b]. The output
+    /// has `chosen` (the winner) and `rejected` in place of the two.
+    #[arg(
+        long = "a",
+        value_name = "PATH",
+        requires = "a_wins_when",
+        help_heading = "Winner field"
+    )]
+    pub a: Option<String>,
+
+    /// The second response.
+    #[arg(
+        long = "b",
+        value_name = "PATH",
+        requires = "a",
+        help_heading = "Winner field"
+    )]
+    pub b: Option<String>,
+
+    /// When the first response wins: PATH=V1,V2,... (JSON values; a bare word is a string) or
+    /// PATH<N, PATH>N, PATH<=N, PATH>=N. A row where neither condition holds is a tie (--ties);
+    /// one where both do is a bad row (two_winners).
+    #[arg(
+        long,
+        value_name = "COND",
+        requires = "b_wins_when",
+        help_heading = "Winner field"
+    )]
+    pub a_wins_when: Option<String>,
+
+    /// When the second response wins.
+    #[arg(
+        long,
+        value_name = "COND",
+        requires = "a_wins_when",
+        help_heading = "Winner field"
+    )]
+    pub b_wins_when: Option<String>,
+
+    /// The first response's score; it becomes score_chosen or score_rejected with its response.
+    /// Without scores, --fixed-scores HI,LO gives the winner HI, the loser LO and a tie the
+    /// midpoint.
+    #[arg(long, value_name = "PATH", requires_all = ["b_score", "a_wins_when"], help_heading = "Winner field")]
+    pub a_score: Option<String>,
+
+    /// The second response's score.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "a_score",
+        help_heading = "Winner field"
+    )]
+    pub b_score: Option<String>,
 }
 
 /// `HI,LO`: two numbers.
@@ -435,6 +491,33 @@ impl FieldArgs {
                 .and_then(raug::fields::NamedLayout::named),
             fixed_scores: self.fixed_scores.as_deref().map(parse_fixed).transpose()?,
             to: None,
+            winner: self.winner()?,
         })
+    }
+
+    /// The winner-field options, when given.
+    fn winner(&self) -> anyhow::Result<Option<raug::fields::WinnerNames>> {
+        let (Some(a_wins), Some(b_wins)) = (&self.a_wins_when, &self.b_wins_when) else {
+            return Ok(None);
+        };
+        let cond = |option: &str, text: &str| {
+            raug::reshape::Cond::parse(text).map_err(|e| usage(format!("{option} {e}")))
+        };
+        let path = |option: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| {
+                    raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}")))
+                })
+                .transpose()
+        };
+        Ok(Some(raug::fields::WinnerNames {
+            a: path("--a", &self.a)?,
+            b: path("--b", &self.b)?,
+            a_wins: cond("--a-wins-when", a_wins)?,
+            b_wins: cond("--b-wins-when", b_wins)?,
+            a_score: path("--a-score", &self.a_score)?,
+            b_score: path("--b-score", &self.b_score)?,
+        }))
     }
 }

@@ -52,8 +52,9 @@ impl BlockOut {
 
 /// A message from the reading side to the writing side, in input order.
 enum Msg {
-    Block(BlockOut),
-    Resolved(Resolved),
+    Block(Box<BlockOut>),
+    /// The dataset's layout was detected: how summaries describe it.
+    Layout(String),
     Error(Error),
 }
 
@@ -140,7 +141,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             while let Some(msg) = pending.remove(&next) {
                 next += 1;
                 match msg {
-                    Msg::Resolved(resolved) => summary.layout = Some(resolved.to_string()),
+                    Msg::Layout(layout) => summary.layout = Some(layout),
                     Msg::Error(e) => return Err(e),
                     Msg::Block(block) => {
                         permits.release();
@@ -267,7 +268,7 @@ fn dispatch(
             if resolved.is_none() {
                 match detect_in(&block, &name, &job.fields, job.spec.style) {
                     Ok(Some(r)) => {
-                        if !send(&mut seq, Msg::Resolved(r.clone())) {
+                        if !send(&mut seq, Msg::Layout(r.to_string())) {
                             return;
                         }
                         resolved = Some(Arc::new(r));
@@ -367,7 +368,7 @@ impl Work {
         match out {
             Ok(mut out) => {
                 out.bytes_read = self.bytes_read;
-                Msg::Block(out)
+                Msg::Block(Box::new(out))
             }
             Err(payload) => Msg::Error(Error::panicked("a worker", payload.as_ref())),
         }

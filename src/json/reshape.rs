@@ -8,10 +8,11 @@ use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
-use crate::json::object::{span, Object};
+use crate::json::object::{describe, lookup, span, Object};
 use crate::json::row::{read_text, spaced_colon};
-use crate::plan::{join_input, split_at, SplitFacts, TextFact};
-use crate::reshape::{Reshape, INPUT_SEPARATOR};
+use crate::plan::{join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
+use crate::relabel::format_score;
+use crate::reshape::{Outcome, Reshape, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS};
 
 /// One change to the line.
 enum Edit {
@@ -100,6 +101,11 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
             edits.push((key, Edit::Put(quoted.into_bytes())));
         }
     }
+    Ok(apply(line, edits))
+}
+
+/// The line with the edits made.
+fn apply(line: &str, mut edits: Vec<(Range<usize>, Edit)>) -> String {
     // From the end backwards, so earlier ranges stay where they are; at one start the longer
     // edit first, so an insertion lands in front of it.
     edits.sort_by_key(|(range, _)| std::cmp::Reverse((range.start, range.end)));
@@ -115,7 +121,87 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
             }
         }
     }
-    Ok(String::from_utf8(out).expect("spliced from UTF-8 pieces"))
+    String::from_utf8(out).expect("spliced from UTF-8 pieces")
+}
+
+/// A winner row as a `chosen`/`rejected` row: the winner in the first response's place, named
+/// `chosen`, the loser in the second's, named `rejected`; scores read follow their responses,
+/// scores given are added at the end. Also says whether the two traded places (the second won
+/// and both hold a value).
+pub(crate) fn winner(line: &str, winner: &Winner) -> Result<(String, bool), RowError> {
+    let object = Object::parse(line)?;
+    let value = |path: &str| -> Result<CondValue, RowError> {
+        let path = FieldPath::parse(path).expect("a checked path");
+        Ok(cond_value(lookup(&object, &path)?.map(RawValue::get)))
+    };
+    let outcome = outcome(
+        &value(&winner.a_wins.path)?,
+        &value(&winner.b_wins.path)?,
+        winner,
+    )?;
+    let present = |name: &str| -> Result<Option<&str>, RowError> {
+        Ok(object
+            .get_once(name)?
+            .map(RawValue::get)
+            .filter(|v| *v != "null"))
+    };
+    let swap =
+        outcome == Outcome::B && present(&winner.a)?.is_some() && present(&winner.b)?.is_some();
+    let mut edits: Vec<(Range<usize>, Edit)> = Vec::new();
+    let sources = winner.sources();
+    for pair in [0, 2] {
+        let (Some(a), Some(b)) = (sources[pair], sources[pair + 1]) else {
+            continue;
+        };
+        let (a_raw, b_raw) = (object.get_once(a)?, object.get_once(b)?);
+        let traded = swap && present(a)?.is_some() && present(b)?.is_some();
+        for (raw, other, to) in [
+            (a_raw, b_raw, WINNER_FIELDS[pair]),
+            (b_raw, a_raw, WINNER_FIELDS[pair + 1]),
+        ] {
+            let Some(raw) = raw else { continue };
+            let entry = entry_span(line, raw.get());
+            let key = entry.start..key_end(line, entry.start);
+            edits.push((key, Edit::Put(format!("\"{to}\"").into_bytes())));
+            if let (true, Some(other)) = (traded, other) {
+                edits.push((
+                    span(line, raw.get()),
+                    Edit::Put(other.get().as_bytes().to_vec()),
+                ));
+            }
+        }
+    }
+    if let WinnerScores::Fixed(hi, lo) = winner.scores {
+        let (c, r) = Winner::fixed_scores(hi, lo, outcome);
+        let key_sep = if spaced_colon(line) { ": " } else { ":" };
+        let item_sep = if key_sep == ": " { ", " } else { "," };
+        let close = line.rfind('}').expect("an object");
+        let added = format!(
+            "{item_sep}\"score_chosen\"{key_sep}{}{item_sep}\"score_rejected\"{key_sep}{}",
+            format_score(c),
+            format_score(r)
+        );
+        edits.push((close..close, Edit::Put(added.into_bytes())));
+    }
+    Ok((apply(line, edits), swap))
+}
+
+/// The fact of a value a winner condition reads.
+fn cond_value(raw: Option<&str>) -> CondValue {
+    match raw {
+        None | Some("null") => CondValue::Missing,
+        Some("true") => CondValue::Bool(true),
+        Some("false") => CondValue::Bool(false),
+        Some(raw) if raw.starts_with('"') => match serde_json::from_str::<String>(raw) {
+            Ok(text) => CondValue::String(text),
+            Err(_) => CondValue::Other(describe(raw)),
+        },
+        Some(raw) if matches!(raw.as_bytes()[0], b'-' | b'0'..=b'9') => match raw.parse() {
+            Ok(v) => CondValue::Number(v),
+            Err(_) => CondValue::Other(describe(raw)),
+        },
+        Some(raw) => CondValue::Other(describe(raw)),
+    }
 }
 
 /// A message list's raw text and its messages' raw values.

@@ -153,14 +153,26 @@ impl<'s> Relabeler<'s> {
     pub fn relabel(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Plan, RowError> {
         // Only the end: trimming the start would shift the columns errors report.
         let line = line.trim_end();
-        match self.planner.resolved().reshape.as_ref() {
-            Some(reshape) if reshape.changes_fields() => {
-                let reshaped = crate::json::reshape::reshape(line, reshape)?;
-                self.relabel_line(&reshaped, outs)
-                    .map_err(|e| reshape.blame_input(e))
-            }
-            _ => self.relabel_line(line, outs),
+        let r = self.planner.resolved();
+        let mut line = Cow::Borrowed(line);
+        let mut swapped = false;
+        if let Some(winner) = &r.winner {
+            let (made, swap) = crate::json::reshape::winner(&line, winner)?;
+            (line, swapped) = (Cow::Owned(made), swap);
         }
+        let blame = |mut e: RowError| {
+            if let Some(reshape) = &r.reshape {
+                e = reshape.blame_input(e);
+            }
+            match &r.winner {
+                Some(winner) => winner.blame_input(e, swapped),
+                None => e,
+            }
+        };
+        if let Some(reshape) = r.reshape.as_ref().filter(|r| r.changes_fields()) {
+            line = Cow::Owned(crate::json::reshape::reshape(&line, reshape).map_err(blame)?);
+        }
+        self.relabel_line(&line, outs).map_err(blame)
     }
 
     /// Relabels one line of the layout the rules read.

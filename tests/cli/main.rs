@@ -12,3 +12,4 @@ mod method;
 mod parquet;
 mod properties;
 mod relabel;
+mod winner;
