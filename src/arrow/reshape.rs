@@ -55,40 +55,45 @@ pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
         }
     }
     let mut metadata = input.metadata().clone();
-    if let Some(features) = metadata.get(super::hf::KEY) {
-        let patched = patched_features(features, &fields, &sources, reshape);
-        let schema = Schema::new(fields.clone());
-        match patched.or_else(|| super::hf::metadata(&schema)) {
-            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
-            None => metadata.remove(super::hf::KEY),
-        };
-    }
+    let schema = Schema::new(fields.clone());
+    edit_features(
+        &mut metadata,
+        |features| {
+            let mut out = Map::new();
+            for (field, source) in fields.iter().zip(&sources) {
+                let source = match source {
+                    Some(name) => *name,
+                    None => reshape.split.as_ref()?.chosen.as_str(),
+                };
+                out.insert(field.name().clone(), features.get(source)?.clone());
+            }
+            Some(out)
+        },
+        || super::hf::metadata(&schema),
+    );
     Ok(Schema::new_with_metadata(fields, metadata))
 }
 
-/// The input's `datasets` features, renamed and reordered as the output's fields, the split
-/// prompt taking the chosen conversation's feature; `None` when they can't be read so.
-fn patched_features(
-    text: &str,
-    fields: &[FieldRef],
-    sources: &[Option<&str>],
-    reshape: &Reshape,
-) -> Option<String> {
-    let mut value: Value = serde_json::from_str(text).ok()?;
-    let features = value
-        .get_mut("info")?
-        .get_mut("features")?
-        .as_object_mut()?;
-    let mut out = Map::new();
-    for (field, source) in fields.iter().zip(sources) {
-        let source = match source {
-            Some(name) => *name,
-            None => reshape.split.as_ref()?.chosen.as_str(),
-        };
-        out.insert(field.name().clone(), features.get(source)?.clone());
-    }
-    *features = out;
-    Some(value.to_string())
+/// Rewrites the `datasets` features in schema metadata with `edit` (the input's features to the
+/// output's); where they can't be read so, `fallback` makes them, else they go.
+fn edit_features(
+    metadata: &mut arrow_schema::Metadata,
+    edit: impl FnOnce(&Map<String, Value>) -> Option<Map<String, Value>>,
+    fallback: impl FnOnce() -> Option<String>,
+) {
+    let Some(text) = metadata.get(super::hf::KEY) else {
+        return;
+    };
+    let edited = (|| {
+        let mut value: Value = serde_json::from_str(text).ok()?;
+        let features = value.get_mut("info")?.get_mut("features")?;
+        *features = Value::Object(edit(features.as_object()?)?);
+        Some(value.to_string())
+    })();
+    match edited.or_else(fallback) {
+        Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
+        None => metadata.remove(super::hf::KEY),
+    };
 }
 
 /// A batch reshaped into `schema` (made by [`schema`]), and the rows that can't be.
@@ -300,34 +305,25 @@ pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowErr
         }
     }
     let mut metadata = input.metadata().clone();
-    if let Some(text) = metadata.get(super::hf::KEY) {
-        let patched = (|| {
-            let mut value: Value = serde_json::from_str(text).ok()?;
-            let features = value
-                .get_mut("info")?
-                .get_mut("features")?
-                .as_object_mut()?;
+    let schema = Schema::new(fields.clone());
+    edit_features(
+        &mut metadata,
+        |features| {
             let mut out = Map::new();
-            for (name, feature) in features.iter() {
+            for (name, feature) in features {
                 let name = winner.renamed(name).unwrap_or(name);
                 out.insert(name.to_string(), feature.clone());
             }
             if fixed {
                 for name in &WINNER_FIELDS[2..] {
-                    out.insert(
-                        name.to_string(),
-                        serde_json::json!({"dtype": "float64", "_type": "Value"}),
-                    );
+                    let float = serde_json::json!({"dtype": "float64", "_type": "Value"});
+                    out.insert(name.to_string(), float);
                 }
             }
-            *features = out;
-            Some(value.to_string())
-        })();
-        match patched {
-            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
-            None => metadata.remove(super::hf::KEY),
-        };
-    }
+            Some(out)
+        },
+        || super::hf::metadata(&schema),
+    );
     Ok(Schema::new_with_metadata(fields, metadata))
 }
 

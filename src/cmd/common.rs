@@ -435,6 +435,14 @@ pub struct FieldArgs {
     pub b_score: Option<String>,
 }
 
+/// An option's field path, when given.
+fn path(option: &str, value: &Option<String>) -> anyhow::Result<Option<raug::fields::FieldPath>> {
+    value
+        .as_deref()
+        .map(|v| raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}"))))
+        .transpose()
+}
+
 /// `HI,LO`: two numbers.
 fn parse_fixed(text: &str) -> anyhow::Result<(f64, f64)> {
     let bad = || usage(format!("--fixed-scores {text:?}: write HI,LO, like 10,1"));
@@ -449,14 +457,6 @@ impl FieldArgs {
         &self,
         attributes: Vec<raug::fields::Attribute>,
     ) -> anyhow::Result<raug::fields::FieldNames> {
-        let path = |option: &str, value: &Option<String>| {
-            value
-                .as_deref()
-                .map(|v| {
-                    raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}")))
-                })
-                .transpose()
-        };
         Ok(raug::fields::FieldNames {
             prompt: path("--prompt", &self.prompt)?,
             chosen: path("--chosen", &self.chosen)?,
@@ -502,14 +502,6 @@ impl FieldArgs {
         };
         let cond = |option: &str, text: &str| {
             raug::reshape::Cond::parse(text).map_err(|e| usage(format!("{option} {e}")))
-        };
-        let path = |option: &str, value: &Option<String>| {
-            value
-                .as_deref()
-                .map(|v| {
-                    raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}")))
-                })
-                .transpose()
         };
         Ok(Some(raug::fields::WinnerNames {
             a: path("--a", &self.a)?,
