@@ -558,7 +558,8 @@ impl Resolved {
             },
             None => None,
         };
-        let style = layout.resolve_style(style)?;
+        let asked = style;
+        let style = layout.resolve_style(asked)?;
         let (scores, also_swapped) = if names.fixed_scores.is_some() {
             if !names.attributes.is_empty()
                 || names.chosen_score.is_some()
@@ -598,7 +599,7 @@ impl Resolved {
         resolved.also_swapped = resolved.response_fields(row, names)?;
         resolved.check_disjoint()?;
         match names.to {
-            Some(target) => resolved.reshaped(row, target),
+            Some(target) => resolved.reshaped(row, target, asked),
             None => Ok(resolved),
         }
     }
@@ -717,7 +718,12 @@ impl Resolved {
     }
 
     /// The fields of rows written as `target`, with the [`Reshape`] that makes them.
-    fn reshaped(self, row: &dyn RowShape, target: Target) -> Result<Resolved, SpecError> {
+    fn reshaped(
+        self,
+        row: &dyn RowShape,
+        target: Target,
+        style: Option<Style>,
+    ) -> Result<Resolved, SpecError> {
         let err = |why: String| SpecError::To {
             target: target.name(),
             why,
@@ -743,7 +749,34 @@ impl Resolved {
                     rejected: rejected.clone(),
                 }),
             ),
+            Layout::StandardImplicit if target.messages() => {
+                return Err(err(format!(
+                    "it writes a prompt, and the layout {} has none (its responses are full texts)",
+                    self.layout.name()
+                )))
+            }
             other => (other, None),
+        };
+        // String texts as message lists, with a `system` field as the prompt's system message.
+        let to_messages = match (&prompt, layout) {
+            (Some(p), Layout::Standard) if target.messages() => {
+                let system = FieldPath::parse("system").expect("a plain name");
+                let system = matches!(row.kind(&system), Some(Ok(TextKind::Text)))
+                    .then(|| "system".to_string())
+                    .filter(|s| s != p && *s != chosen && *s != rejected);
+                Some(crate::reshape::ToMessages {
+                    prompt: p.clone(),
+                    chosen: chosen.clone(),
+                    rejected: rejected.clone(),
+                    system,
+                })
+            }
+            _ => None,
+        };
+        let layout = if to_messages.is_some() {
+            Layout::ConversationalExplicit
+        } else {
+            layout
         };
         let join = match (self.named.and_then(NamedLayout::named), &prompt) {
             (
@@ -785,6 +818,7 @@ impl Resolved {
             join,
             drops,
             renames,
+            to_messages,
         };
         // A field the output names would take must be free in the input.
         let added = reshape.split.as_ref().is_some_and(|s| s.prompt.is_none());
@@ -805,8 +839,14 @@ impl Resolved {
         }
         let path = |name: &str| FieldPath::parse(name).expect("a plain name");
         let dropped = |p: &FieldPath| reshape.output_name(&p.parts()[0]).is_none();
+        let style = if layout == self.layout {
+            self.style
+        } else {
+            layout.resolve_style(style)?
+        };
         Ok(Resolved {
             layout,
+            style,
             prompt: layout.has_prompt().then(|| path("prompt")),
             chosen: path("chosen"),
             rejected: path("rejected"),

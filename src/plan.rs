@@ -10,7 +10,7 @@
 use crate::error::{Reason, RowError};
 use crate::fields::Resolved;
 use crate::relabel::{format_score, Half, Spec, Style, TextKind};
-use crate::reshape::{Cond, Join, Outcome, Split, Test, Winner};
+use crate::reshape::{Cond, Join, Outcome, Split, Target, Test, Winner};
 
 /// A string value as errors show it: `string "eight"`, long ones cut.
 pub fn describe_string(value: &str) -> String {
@@ -56,6 +56,8 @@ pub enum ListFact {
         first_is_system: bool,
         /// Whether message 0's content is a string (a goal can be put in front of it).
         first_content_is_text: bool,
+        /// How many messages.
+        len: usize,
     },
 }
 
@@ -264,8 +266,9 @@ impl<'s> Planner<'s> {
         self.spec.template.marker().filter(|m| !m.is_empty())
     }
 
-    /// Decides one record's outcome. Validation order: the chosen, rejected and prompt texts,
-    /// then each attribute's chosen and rejected score, then whether the goal fits.
+    /// Decides one record's outcome. Validation order: the chosen, rejected and prompt texts
+    /// (and, for ShareGPT, one message per response), then each attribute's chosen and rejected
+    /// score, then whether the goal fits.
     pub fn plan(&self, facts: &Facts) -> Result<Plan, RowError> {
         let r = self.resolved;
         let responses = r.layout.responses();
@@ -275,6 +278,16 @@ impl<'s> Planner<'s> {
         if let (Some(path), Some(kind)) = (&r.prompt, r.layout.prompt()) {
             let fact = facts.prompt.as_ref().unwrap_or(&TextFact::Missing);
             check_text(fact, path.as_str(), kind, layout)?;
+        }
+        if r.reshape
+            .as_ref()
+            .is_some_and(|x| x.target == Target::ShareGpt)
+        {
+            for (fact, path) in [(&facts.chosen, &r.chosen), (&facts.rejected, &r.rejected)] {
+                if let TextFact::Messages(ListFact::Messages { len, .. }) = fact {
+                    single_message(*len, path.as_str())?;
+                }
+            }
         }
         let mut chosen = Vec::with_capacity(r.scores.len());
         let mut rejected = Vec::with_capacity(r.scores.len());
@@ -484,6 +497,20 @@ pub fn split_at(facts: &SplitFacts, split: &Split, layout: &str) -> Result<usize
     Ok(at)
 }
 
+/// `--to sharegpt`: each response must be one message, as ShareGPT's `chosen` and `rejected`
+/// are; `len` is the response's number of messages.
+pub fn single_message(len: usize, path: &str) -> Result<(), RowError> {
+    if len == 1 {
+        Ok(())
+    } else {
+        Err(RowError::field(
+            Reason::BadMessage,
+            path,
+            format!("has {len} messages; ShareGPT holds one response message (--to sharegpt)"),
+        ))
+    }
+}
+
 /// `--to`: whether a row's input field (Alpaca's `input`) is appended to its prompt string: a
 /// non-empty string is; absent, null or empty is not; anything else makes the row bad.
 pub fn join_input(
@@ -629,6 +656,7 @@ pub fn insert(fact: &TextFact, style: Style, path: &str) -> Result<Insert, RowEr
         TextFact::Messages(ListFact::Messages {
             first_is_system,
             first_content_is_text,
+            ..
         }) => {
             if !first_is_system && style == Style::System {
                 Ok(Insert::InsertSystem)
@@ -778,6 +806,7 @@ mod tests {
             TextFact::Messages(ListFact::Messages {
                 first_is_system,
                 first_content_is_text,
+                len: 2,
             })
         };
         assert_eq!(

@@ -14,17 +14,33 @@ pub enum Target {
     /// explicit prompt (the messages both responses share, carrying the goal) and the responses'
     /// own turns; strings stay strings.
     Trl,
+    /// LLaMA-Factory's ShareGPT preference layout: `conversations` of `{"from", "value"}`, the
+    /// goal in the `system` field, `chosen`/`rejected` single `{"from": "gpt", ...}` messages.
+    ShareGpt,
+    /// OpenAI's preference fine-tuning layout (Together and Fireworks take it too):
+    /// `input.messages` (the goal its system message), `preferred_output` and
+    /// `non_preferred_output`, and no other field.
+    OpenAi,
 }
 
 impl Target {
     /// Every target, in the order `--help` lists them.
-    pub const ALL: &'static [Target] = &[Target::Trl];
+    pub const ALL: &'static [Target] = &[Target::Trl, Target::ShareGpt, Target::OpenAi];
 
     /// The name `--to` takes.
     pub fn name(self) -> &'static str {
         match self {
             Target::Trl => "trl",
+            Target::ShareGpt => "sharegpt",
+            Target::OpenAi => "openai",
         }
+    }
+
+    /// Whether rows are written with message lists whatever the input's text fields: string
+    /// prompts become a user message (after a system message holding a `system` field), string
+    /// responses an assistant message, so the goal is a system message.
+    pub fn messages(self) -> bool {
+        self != Target::Trl
     }
 
     /// The target called `name`.
@@ -63,6 +79,41 @@ pub struct Reshape {
     pub drops: Vec<String>,
     /// Fields renamed, (input name, output name).
     pub renames: Vec<(String, String)>,
+    /// String texts become message lists ([`Target::messages`]).
+    pub to_messages: Option<ToMessages>,
+}
+
+/// String texts as message lists: the prompt a user message, after a system message holding the
+/// `system` field when the row has one; each response an assistant message. Field names are the
+/// input's, before renames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToMessages {
+    /// The prompt string.
+    pub prompt: String,
+    /// The chosen response string.
+    pub chosen: String,
+    /// The rejected response string.
+    pub rejected: String,
+    /// A string field holding the system prompt (`system`), folded into the prompt list.
+    pub system: Option<String>,
+}
+
+/// How a role is called in ShareGPT's `from` (LLaMA-Factory's default tags); other roles keep
+/// their names.
+pub const SHAREGPT_ROLES: &[(&str, &str)] = &[
+    ("user", "human"),
+    ("assistant", "gpt"),
+    ("system", "system"),
+    ("tool", "observation"),
+    ("function", "function_call"),
+];
+
+/// A role's ShareGPT tag.
+pub fn sharegpt_role(role: &str) -> &str {
+    SHAREGPT_ROLES
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map_or(role, |(_, tag)| tag)
 }
 
 /// Conversations split at the messages both responses share: those become the prompt list.
@@ -94,6 +145,7 @@ impl Reshape {
             || self.join.is_some()
             || !self.drops.is_empty()
             || !self.renames.is_empty()
+            || self.to_messages.is_some()
     }
 
     /// The error of a reshaped row, naming the input's field where the output renamed it.
@@ -108,8 +160,10 @@ impl Reshape {
 
     /// The output name of an input field, `None` when it is dropped.
     pub fn output_name<'a>(&'a self, field: &'a str) -> Option<&'a str> {
+        let system = self.to_messages.as_ref().and_then(|t| t.system.as_deref());
         if self.drops.iter().any(|d| d == field)
             || self.join.as_ref().is_some_and(|j| j.input == field)
+            || system == Some(field)
         {
             return None;
         }

@@ -57,8 +57,14 @@ fuzz_target!(|data: &[u8]| {
         force: false,
     };
     let names = FieldNames {
-        // --to trl rewrites rows before relabeling; both appliers must agree on that too.
-        to: (data.len() % 7 == 0).then_some(raug::reshape::Target::Trl),
+        // --to rewrites rows before relabeling (and writes them after); both appliers must agree
+        // on that too. Without a prompt there is none to write as ShareGPT's or OpenAI's.
+        to: match data.len() % 11 {
+            0 => Some(raug::reshape::Target::Trl),
+            1 if shape != Shape::StandardImplicit => Some(raug::reshape::Target::ShareGpt),
+            2 if shape != Shape::StandardImplicit => Some(raug::reshape::Target::OpenAi),
+            _ => None,
+        },
         attributes: if attributes {
             vec![Attribute::parse("helpfulness").unwrap()]
         } else {

@@ -54,7 +54,11 @@ pub struct BatchRelabeler<'s> {
     arrangement: Arrangement,
     /// With a winner field: the schema of the `chosen`/`rejected` batches made first.
     winner_schema: Option<SchemaRef>,
+    /// The schema of the batches relabeled.
     schema: SchemaRef,
+    /// With `--to sharegpt` or `openai`: the layout relabeled batches are written in, and its
+    /// schema.
+    emit: Option<(crate::reshape::Target, SchemaRef)>,
 }
 
 /// The column at a path: a top-level column, or a field inside struct columns.
@@ -91,13 +95,25 @@ impl<'s> BatchRelabeler<'s> {
                 Some(w) => Some(Arc::new(reshape::winner_schema(&schema, w)?)),
                 None => None,
             },
-            schema: output_schema(&schema, resolved)?,
+            schema: relabeled_schema(&schema, resolved)?,
+            emit: match emitted(resolved) {
+                Some(target) => Some((
+                    target,
+                    Arc::new(reshape::emit_schema(
+                        relabeled_schema(&schema, resolved)?.as_ref(),
+                        target,
+                    )?),
+                )),
+                None => None,
+            },
         })
     }
 
     /// The schema of the output batches.
     pub fn schema(&self) -> &SchemaRef {
-        &self.schema
+        self.emit
+            .as_ref()
+            .map_or(&self.schema, |(_, schema)| schema)
     }
 
     /// The facts of every row of a batch, in row order.
@@ -331,6 +347,13 @@ impl<'s> BatchRelabeler<'s> {
                 out.batches.push(self.batch(columns, rows * halves)?);
             }
         }
+        if let Some((target, schema)) = &self.emit {
+            out.batches = out
+                .batches
+                .iter()
+                .map(|b| reshape::emit(b, *target, schema))
+                .collect::<Result<_, _>>()?;
+        }
         Ok(out)
     }
 
@@ -346,6 +369,26 @@ impl<'s> BatchRelabeler<'s> {
 /// The schema of the batches relabeled from batches of `input`: the input's, or with `--to` the
 /// target layout's.
 pub fn output_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef, ArrowError> {
+    let schema = relabeled_schema(input, resolved)?;
+    match emitted(resolved) {
+        Some(target) => Ok(Arc::new(reshape::emit_schema(&schema, target)?)),
+        None => Ok(schema),
+    }
+}
+
+/// The layout relabeled rows are written in when it isn't the one relabeled (`--to sharegpt`,
+/// `--to openai`).
+fn emitted(resolved: &Resolved) -> Option<crate::reshape::Target> {
+    resolved
+        .reshape
+        .as_ref()
+        .map(|r| r.target)
+        .filter(|t| *t != crate::reshape::Target::Trl)
+}
+
+/// The schema of the batches relabeled from batches of `input`: after the winner step and
+/// `--to`'s reshaping.
+fn relabeled_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef, ArrowError> {
     let mut schema = Arc::clone(input);
     if let Some(winner) = &resolved.winner {
         schema = Arc::new(reshape::winner_schema(&schema, winner)?);
@@ -590,6 +633,7 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
             TextFact::Messages(ListFact::Messages {
                 first_is_system: roles.value(start) == "system",
                 first_content_is_text: content_is_text(start),
+                len: end - start,
             })
         })
         .collect())

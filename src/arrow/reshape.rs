@@ -15,8 +15,12 @@ use serde_json::{Map, Value};
 use super::{list_parts, text_facts};
 use crate::error::RowError;
 use crate::fields::FieldPath;
-use crate::plan::{join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
-use crate::reshape::{Outcome, Reshape, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS};
+use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
+use crate::relabel::TextKind;
+use crate::reshape::{
+    sharegpt_role, Outcome, Reshape, Target, ToMessages, Winner, WinnerScores, INPUT_SEPARATOR,
+    WINNER_FIELDS,
+};
 
 /// The schema of batches reshaped from batches of `input`.
 pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
@@ -50,7 +54,11 @@ pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
             continue;
         }
         if let Some(to) = reshape.output_name(name) {
-            fields.push(Arc::new(field.as_ref().clone().with_name(to)));
+            let mut field = field.as_ref().clone().with_name(to);
+            if is_message_text(reshape, name) {
+                field = field.with_data_type(message_list_type());
+            }
+            fields.push(Arc::new(field));
             sources.push(Some(name));
         }
     }
@@ -61,17 +69,123 @@ pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
         |features| {
             let mut out = Map::new();
             for (field, source) in fields.iter().zip(&sources) {
-                let source = match source {
-                    Some(name) => *name,
-                    None => reshape.split.as_ref()?.chosen.as_str(),
+                let feature = match source {
+                    Some(name) if is_message_text(reshape, name) => super::hf::metadata(
+                        &Schema::new(vec![Field::new("m", message_list_type(), true)]),
+                    )
+                    .and_then(|m| {
+                        let v: Value = serde_json::from_str(&m).ok()?;
+                        Some(v["info"]["features"]["m"].clone())
+                    })?,
+                    Some(name) => features.get(*name)?.clone(),
+                    None => features.get(&reshape.split.as_ref()?.chosen)?.clone(),
                 };
-                out.insert(field.name().clone(), features.get(source)?.clone());
+                out.insert(field.name().clone(), feature);
             }
             Some(out)
         },
         || super::hf::metadata(&schema),
     );
     Ok(Schema::new_with_metadata(fields, metadata))
+}
+
+/// Whether an input field is a string text that becomes a message list ([`ToMessages`]).
+fn is_message_text(reshape: &Reshape, name: &str) -> bool {
+    reshape
+        .to_messages
+        .as_ref()
+        .is_some_and(|t| [&t.prompt, &t.chosen, &t.rejected].contains(&&name.to_string()))
+}
+
+/// The type of the message lists string texts become: `list<struct<role, content>>`.
+fn message_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(message_fields()),
+        true,
+    )))
+}
+
+/// The fields of a message string texts become.
+fn message_fields() -> arrow_schema::Fields {
+    arrow_schema::Fields::from(vec![
+        Field::new("role", DataType::Utf8, true),
+        Field::new("content", DataType::Utf8, true),
+    ])
+}
+
+/// String texts as message lists, as [`ToMessages`] says; rows that can't be are added to `bad`.
+fn to_message_lists(
+    batch: &RecordBatch,
+    to: &ToMessages,
+    from: &str,
+    bad: &mut [Option<RowError>],
+) -> Result<Vec<(String, ArrayRef)>, ArrowError> {
+    let n = batch.num_rows();
+    let strings = |name: &str| -> Result<(ArrayRef, Vec<TextFact>), ArrowError> {
+        let array = batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("no column {name:?}")))?;
+        let facts = text_facts(&array)?;
+        Ok((arrow_cast::cast(&array, &DataType::Utf8)?, facts))
+    };
+    let system = match &to.system {
+        Some(name) => Some(strings(name)?.0),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for (name, role) in [
+        (&to.prompt, "user"),
+        (&to.chosen, "assistant"),
+        (&to.rejected, "assistant"),
+    ] {
+        let (texts, facts) = strings(name)?;
+        for (i, fact) in facts.iter().enumerate() {
+            if let (Err(e), None) = (check_text(fact, name, TextKind::Text, from), &bad[i]) {
+                bad[i] = Some(e);
+            }
+        }
+        let texts = texts.as_string::<i32>();
+        let mut roles: Vec<&str> = Vec::with_capacity(n + 1);
+        let mut contents: Vec<Option<&str>> = Vec::with_capacity(n + 1);
+        let mut offsets: Vec<i32> = vec![0];
+        for i in 0..n {
+            let system = system
+                .as_ref()
+                .map(|s| s.as_string::<i32>())
+                .filter(|s| role == "user" && s.is_valid(i) && !s.value(i).is_empty());
+            if let Some(system) = system {
+                roles.push("system");
+                contents.push(Some(system.value(i)));
+            }
+            if texts.is_valid(i) {
+                roles.push(role);
+                contents.push(Some(texts.value(i)));
+            }
+            offsets.push(roles.len() as i32);
+        }
+        let values = arrow_array::StructArray::try_new(
+            message_fields(),
+            vec![
+                Arc::new(StringArray::from(roles)) as ArrayRef,
+                Arc::new(StringArray::from(contents)),
+            ],
+            None,
+        )?;
+        let item = match message_list_type() {
+            DataType::List(item) => item,
+            _ => unreachable!("a list type"),
+        };
+        let list = GenericListArray::<i32>::try_new(
+            item,
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Arc::new(values),
+            texts.nulls().cloned(),
+        )?;
+        out.push((name.clone(), Arc::new(list) as ArrayRef));
+    }
+    Ok(out)
 }
 
 /// Rewrites the `datasets` features in schema metadata with `edit` (the input's features to the
@@ -211,6 +325,25 @@ pub fn batch(
             join.prompt.as_str(),
             arrow_cast::cast(&joined, prompt.data_type())?,
         ));
+    }
+    if let Some(to) = &reshape.to_messages {
+        // The texts as they are by now (the prompt joined with its input, if it was).
+        let mut columns = batch.columns().to_vec();
+        for (name, array) in rebuilt.drain(..) {
+            columns[batch.schema().index_of(name)?] = array;
+        }
+        let texts = RecordBatch::try_new_with_options(
+            batch.schema(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )?;
+        for (name, array) in to_message_lists(&texts, to, &reshape.from, &mut bad)? {
+            let name = [&to.prompt, &to.chosen, &to.rejected]
+                .into_iter()
+                .find(|n| **n == name)
+                .expect("one of the texts");
+            rebuilt.push((name.as_str(), array));
+        }
     }
     let split_prompt = reshape.split.as_ref().map(|s| s.prompt.as_deref());
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
@@ -436,4 +569,212 @@ fn cond_values(array: &ArrayRef) -> Vec<CondValue> {
             }
         })
         .collect()
+}
+
+/// The schema of relabeled rows of TRL's conversational layout (`canonical`) written as
+/// `target` ([`emit`]).
+pub fn emit_schema(canonical: &Schema, target: Target) -> Result<Schema, ArrowError> {
+    let field = |name: &str| canonical.field_with_name(name).cloned();
+    let fields: Vec<Field> = match target {
+        Target::Trl => return Ok(canonical.clone()),
+        Target::OpenAi => {
+            let messages = field("prompt")?.with_name("messages");
+            vec![
+                Field::new("input", DataType::Struct(vec![messages].into()), true),
+                field("chosen")?.with_name("preferred_output"),
+                field("rejected")?.with_name("non_preferred_output"),
+            ]
+        }
+        Target::ShareGpt => {
+            let has_system = canonical.field_with_name("system").is_ok();
+            let mut fields = Vec::with_capacity(canonical.fields().len() + 1);
+            for f in canonical.fields() {
+                match f.name().as_str() {
+                    "prompt" => {
+                        if !has_system {
+                            fields.push(Field::new("system", DataType::Utf8, true));
+                        }
+                        let item = sharegpt_fields(list_item(f.data_type())?)?;
+                        fields.push(Field::new(
+                            "conversations",
+                            DataType::List(Arc::new(Field::new(
+                                "item",
+                                DataType::Struct(item),
+                                true,
+                            ))),
+                            true,
+                        ));
+                    }
+                    "chosen" | "rejected" => {
+                        let item = sharegpt_fields(list_item(f.data_type())?)?;
+                        fields.push(Field::new(f.name(), DataType::Struct(item), true));
+                    }
+                    _ => fields.push(f.as_ref().clone()),
+                }
+            }
+            fields
+        }
+    };
+    let mut metadata = canonical.metadata().clone();
+    let schema = Schema::new(fields.clone());
+    if metadata.contains_key(super::hf::KEY) {
+        match super::hf::metadata(&schema) {
+            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
+            None => metadata.remove(super::hf::KEY),
+        };
+    }
+    Ok(Schema::new_with_metadata(fields, metadata))
+}
+
+/// The message fields of a message-list type.
+fn list_item(data_type: &DataType) -> Result<&arrow_schema::Fields, ArrowError> {
+    match data_type {
+        DataType::List(item) | DataType::LargeList(item) => match item.data_type() {
+            DataType::Struct(fields) => Ok(fields),
+            other => Err(ArrowError::SchemaError(format!("messages of type {other}"))),
+        },
+        other => Err(ArrowError::SchemaError(format!(
+            "expected a list of messages, got {other}"
+        ))),
+    }
+}
+
+/// Message fields as ShareGPT names them: `role` becomes `from` (a string), `content` `value`.
+fn sharegpt_fields(fields: &arrow_schema::Fields) -> Result<arrow_schema::Fields, ArrowError> {
+    Ok(fields
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "role" => Field::new("from", DataType::Utf8, true),
+            "content" => f.as_ref().clone().with_name("value"),
+            _ => f.as_ref().clone(),
+        })
+        .collect())
+}
+
+/// Messages as ShareGPT writes them: fields renamed, roles as its tags.
+fn sharegpt_messages(messages: &arrow_array::StructArray) -> Result<ArrayRef, ArrowError> {
+    let fields = sharegpt_fields(messages.fields())?;
+    let columns = messages
+        .fields()
+        .iter()
+        .zip(messages.columns())
+        .map(|(f, column)| {
+            if f.name() != "role" {
+                return Ok(Arc::clone(column));
+            }
+            let roles = arrow_cast::cast(column, &DataType::Utf8)?;
+            let tags: StringArray = roles
+                .as_string::<i32>()
+                .iter()
+                .map(|r| r.map(sharegpt_role))
+                .collect();
+            Ok(Arc::new(tags) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    Ok(Arc::new(arrow_array::StructArray::try_new(
+        fields,
+        columns,
+        messages.nulls().cloned(),
+    )?))
+}
+
+/// Relabeled rows of TRL's conversational layout written as `target`, in `schema` (made by
+/// [`emit_schema`]). For ShareGPT every response is one message (the plan checked it).
+pub fn emit(
+    batch: &RecordBatch,
+    target: Target,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, ArrowError> {
+    let n = batch.num_rows();
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("no column {name:?}")))
+    };
+    let columns: Vec<ArrayRef> = match target {
+        Target::Trl => return Ok(batch.clone()),
+        Target::OpenAi => {
+            let prompt = column("prompt")?;
+            let input = arrow_array::StructArray::try_new(
+                match schema.field(0).data_type() {
+                    DataType::Struct(fields) => fields.clone(),
+                    _ => unreachable!("input is a struct"),
+                },
+                vec![prompt],
+                None,
+            )?;
+            vec![Arc::new(input), column("chosen")?, column("rejected")?]
+        }
+        Target::ShareGpt => {
+            let has_system = batch.schema().field_with_name("system").is_ok();
+            let mut columns = Vec::with_capacity(schema.fields().len());
+            for (f, array) in batch.schema().fields().iter().zip(batch.columns()) {
+                match f.name().as_str() {
+                    "prompt" => {
+                        let (offsets, values) = list_parts(array)?;
+                        let roles = arrow_cast::cast(
+                            values.column_by_name("role").ok_or_else(|| {
+                                ArrowError::SchemaError("messages have no role".into())
+                            })?,
+                            &DataType::Utf8,
+                        )?;
+                        let roles = roles.as_string::<i32>();
+                        let contents = match values.column_by_name("content") {
+                            Some(c) => Some(arrow_cast::cast(c, &DataType::Utf8)?),
+                            None => None,
+                        };
+                        let mut system: Vec<Option<&str>> = Vec::with_capacity(n);
+                        let mut indices: Vec<u32> = Vec::new();
+                        let mut new_offsets: Vec<i32> = vec![0];
+                        for &(start, end) in &offsets {
+                            let lead = !has_system
+                                && start < end
+                                && roles.is_valid(start)
+                                && roles.value(start) == "system";
+                            let content = contents
+                                .as_ref()
+                                .map(|c| c.as_string::<i32>())
+                                .filter(|c| lead && c.is_valid(start))
+                                .map(|c| c.value(start));
+                            system.push(content);
+                            let from = if lead { start + 1 } else { start };
+                            indices.extend((from..end).map(|j| j as u32));
+                            new_offsets.push(indices.len() as i32);
+                        }
+                        if !has_system {
+                            columns.push(Arc::new(StringArray::from(system)) as ArrayRef);
+                        }
+                        let kept =
+                            arrow_select::take::take(values, &UInt32Array::from(indices), None)?;
+                        let messages = sharegpt_messages(kept.as_struct())?;
+                        let item = match schema.field_with_name("conversations")?.data_type() {
+                            DataType::List(item) => Arc::clone(item),
+                            _ => unreachable!("conversations is a list"),
+                        };
+                        columns.push(Arc::new(GenericListArray::<i32>::try_new(
+                            item,
+                            OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
+                            messages,
+                            array.nulls().cloned(),
+                        )?));
+                    }
+                    "chosen" | "rejected" => {
+                        let (offsets, values) = list_parts(array)?;
+                        let firsts =
+                            UInt32Array::from_iter_values(offsets.iter().map(|&(s, _)| s as u32));
+                        let only = arrow_select::take::take(values, &firsts, None)?;
+                        columns.push(sharegpt_messages(only.as_struct())?);
+                    }
+                    _ => columns.push(Arc::clone(array)),
+                }
+            }
+            columns
+        }
+    };
+    RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )
 }

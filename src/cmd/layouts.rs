@@ -22,7 +22,14 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
-    print!("{}", out.trim_end());
-    println!();
+    let targets: Vec<&str> = raug::reshape::Target::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    out.push_str(&format!(
+        "--to LAYOUT writes another layout than the input's: {}\n",
+        targets.join(", ")
+    ));
+    print!("{out}");
     Ok(())
 }

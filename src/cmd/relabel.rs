@@ -88,7 +88,12 @@ pub struct Args {
     /// implicit prompts) become a prompt list (the messages both responses share, carrying the
     /// goal) and the responses' own turns; other layouts' fields are renamed (alpaca's input is
     /// joined onto the instruction with a newline); `messages`, `completion` and `label` are
-    /// dropped (TRL refuses rows that hold them too). Other fields pass through.
+    /// dropped (TRL refuses rows that hold them too). Other fields pass through. sharegpt
+    /// (LLaMA-Factory) and openai (OpenAI, Together, Fireworks) write message lists, strings
+    /// becoming user and assistant messages and a `system` field the system message: sharegpt
+    /// as `system` (with the goal), `conversations` of {from, value} and one-message
+    /// `chosen`/`rejected`; openai as `input.messages`, `preferred_output`,
+    /// `non_preferred_output` and no other field.
     #[arg(long, value_name = "LAYOUT", help_heading = "Fields",
           value_parser = clap::builder::PossibleValuesParser::new(
               raug::reshape::Target::ALL.iter().map(|t| t.name())))]

@@ -10,9 +10,12 @@ use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
 use crate::json::object::{describe, lookup, span, Object};
 use crate::json::row::{read_text, spaced_colon};
-use crate::plan::{join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
+use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::format_score;
-use crate::reshape::{Outcome, Reshape, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS};
+use crate::relabel::TextKind;
+use crate::reshape::{
+    sharegpt_role, Outcome, Reshape, Target, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS,
+};
 
 /// One change to the line.
 enum Edit {
@@ -27,6 +30,7 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
     let object = Object::parse(line)?;
     let field = |name: &str| FieldPath::parse(name).expect("reshape names plain fields");
     let key_sep = if spaced_colon(line) { ": " } else { ":" };
+    let item_sep = if key_sep == ": " { ", " } else { "," };
     let mut edits: Vec<(Range<usize>, Edit)> = Vec::new();
     if let Some(split) = &reshape.split {
         let (chosen_fact, chosen) = conversation(line, &object, &field(&split.chosen))?;
@@ -50,7 +54,6 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
         let (Some((c_raw, c_items)), Some((r_raw, r_items))) = (chosen, rejected) else {
             unreachable!("split_at accepts message lists only")
         };
-        let item_sep = if key_sep == ": " { ", " } else { "," };
         let prompt = list_of(c_raw, &c_items[..at]);
         edits.push((span(line, c_raw), Edit::Put(list_of(c_raw, &c_items[at..]))));
         edits.push((span(line, r_raw), Edit::Put(list_of(r_raw, &r_items[at..]))));
@@ -86,6 +89,62 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
         }
         if let Some(value) = object.get_once(&join.input)? {
             edits.push((entry_span(line, value.get()), Edit::Remove));
+        }
+    }
+    if let Some(to) = &reshape.to_messages {
+        let message = |role: &str, content: &[u8]| {
+            let mut m =
+                format!("{{\"role\"{key_sep}\"{role}\"{item_sep}\"content\"{key_sep}").into_bytes();
+            m.extend_from_slice(content);
+            m.push(b'}');
+            m
+        };
+        let list = |messages: Vec<Vec<u8>>| {
+            let mut l = vec![b'['];
+            l.extend(messages.join(item_sep.as_bytes()));
+            l.push(b']');
+            l
+        };
+        let texts = [
+            (&to.prompt, "user"),
+            (&to.chosen, "assistant"),
+            (&to.rejected, "assistant"),
+        ];
+        let mut spans = Vec::new();
+        for (name, _) in texts {
+            let (fact, text) = read_text(line, &object, &field(name))?;
+            check_text(&fact, name, TextKind::Text, &reshape.from)?;
+            spans.push(text.expect("a string").span);
+        }
+        let mut prompt = Vec::new();
+        if let Some(name) = &to.system {
+            let (fact, text) = read_text(line, &object, &field(name))?;
+            match (fact, text) {
+                (TextFact::Missing, _) => {}
+                (TextFact::Text, Some(text)) => {
+                    if text.raw != "\"\"" {
+                        prompt.push(message("system", text.raw.as_bytes()));
+                    }
+                    edits.push((entry_span(line, text.raw), Edit::Remove));
+                }
+                (fact, _) => check_text(&fact, name, TextKind::Text, &reshape.from)?,
+            }
+        }
+        for ((_, role), span) in texts.iter().zip(spans) {
+            // The prompt joined with its input, if it was.
+            let at = edits.iter().position(|(r, _)| *r == span);
+            let content = match at.map(|i| edits.remove(i).1) {
+                Some(Edit::Put(bytes)) => bytes,
+                _ => line.as_bytes()[span.clone()].to_vec(),
+            };
+            let value = match *role {
+                "user" => {
+                    prompt.push(message(role, &content));
+                    list(std::mem::take(&mut prompt))
+                }
+                _ => list(vec![message(role, &content)]),
+            };
+            edits.push((span, Edit::Put(value)));
         }
     }
     for name in &reshape.drops {
@@ -184,6 +243,128 @@ pub(crate) fn winner(line: &str, winner: &Winner) -> Result<(String, bool), RowE
         edits.push((close..close, Edit::Put(added.into_bytes())));
     }
     Ok((apply(line, edits), swap))
+}
+
+/// A relabeled row of TRL's conversational layout written as `target` (ShareGPT or OpenAI),
+/// appended to `out` with a newline. The row's responses are one message each for ShareGPT
+/// (the plan checked it).
+pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), RowError> {
+    let object = Object::parse(line)?;
+    let key_sep = if spaced_colon(line) { ": " } else { ":" };
+    let item_sep = if key_sep == ": " { ", " } else { "," };
+    let raw = |name: &str| -> Result<&str, RowError> {
+        object
+            .get_once(name)?
+            .map(RawValue::get)
+            .ok_or_else(|| RowError::field(Reason::MissingField, name, "missing or null"))
+    };
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    match target {
+        Target::Trl => unreachable!("TRL rows are written as they are"),
+        Target::OpenAi => {
+            let mut input = format!("{{\"messages\"{key_sep}").into_bytes();
+            input.extend_from_slice(raw("prompt")?.as_bytes());
+            input.push(b'}');
+            entries.push(("input".into(), input));
+            entries.push((
+                "preferred_output".into(),
+                raw("chosen")?.as_bytes().to_vec(),
+            ));
+            entries.push((
+                "non_preferred_output".into(),
+                raw("rejected")?.as_bytes().to_vec(),
+            ));
+        }
+        Target::ShareGpt => {
+            let has_system = object.get("system").is_some();
+            for (key, value) in object.entries() {
+                let value = value.get();
+                match key {
+                    "prompt" => {
+                        let mut messages: Vec<&RawValue> =
+                            serde_json::from_str(value).map_err(|e| {
+                                RowError::field(Reason::InvalidJson, key, e.to_string())
+                            })?;
+                        // A leading system message goes to the `system` field LLaMA-Factory reads.
+                        if let (false, Some(first)) = (has_system, messages.first()) {
+                            let first = Object::parse(first.get())?;
+                            if first.get("role").map(RawValue::get) == Some("\"system\"") {
+                                if let Some(content) = first.get("content") {
+                                    let content = content.get().as_bytes().to_vec();
+                                    entries.push(("system".into(), content));
+                                    messages.remove(0);
+                                }
+                            }
+                        }
+                        let mapped: Vec<Vec<u8>> = messages
+                            .iter()
+                            .map(|m| sharegpt_message(m.get(), key_sep, item_sep))
+                            .collect::<Result<_, _>>()?;
+                        let mut list = vec![b'['];
+                        list.extend(mapped.join(item_sep.as_bytes()));
+                        list.push(b']');
+                        entries.push(("conversations".into(), list));
+                    }
+                    "chosen" | "rejected" => {
+                        let messages: Vec<&RawValue> =
+                            serde_json::from_str(value).map_err(|e| {
+                                RowError::field(Reason::InvalidJson, key, e.to_string())
+                            })?;
+                        let only = messages.first().expect("one message, checked before");
+                        entries
+                            .push((key.into(), sharegpt_message(only.get(), key_sep, item_sep)?));
+                    }
+                    _ => entries.push((key.into(), value.as_bytes().to_vec())),
+                }
+            }
+        }
+    }
+    out.push(b'{');
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(item_sep.as_bytes());
+        }
+        out.extend_from_slice(
+            serde_json::to_string(key)
+                .expect("strings serialize")
+                .as_bytes(),
+        );
+        out.extend_from_slice(key_sep.as_bytes());
+        out.extend_from_slice(value);
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
+/// A `{"role", "content", ...}` message as ShareGPT's `{"from", "value", ...}`.
+fn sharegpt_message(raw: &str, key_sep: &str, item_sep: &str) -> Result<Vec<u8>, RowError> {
+    let message = Object::parse(raw)?;
+    let mut out = vec![b'{'];
+    for (i, (key, value)) in message.entries().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(item_sep.as_bytes());
+        }
+        let value = value.get();
+        let (key, value) = match key {
+            "role" => {
+                let role: String = serde_json::from_str(value)
+                    .map_err(|e| RowError::field(Reason::WrongType, "role", e.to_string()))?;
+                let tag = serde_json::to_string(sharegpt_role(&role)).expect("strings serialize");
+                ("from", tag)
+            }
+            "content" => ("value", value.to_string()),
+            other => (other, value.to_string()),
+        };
+        out.extend_from_slice(
+            serde_json::to_string(key)
+                .expect("strings serialize")
+                .as_bytes(),
+        );
+        out.extend_from_slice(key_sep.as_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 /// The fact of a value a winner condition reads.
@@ -329,6 +510,7 @@ mod tests {
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
+            to_messages: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
 };
 use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
+use crate::reshape::Target;
 
 /// A parsed row seen through the [`RowShape`] detection needs.
 struct Shape<'a>(Object<'a>);
@@ -172,7 +173,24 @@ impl<'s> Relabeler<'s> {
         if let Some(reshape) = r.reshape.as_ref().filter(|r| r.changes_fields()) {
             line = Cow::Owned(crate::json::reshape::reshape(&line, reshape).map_err(blame)?);
         }
-        self.relabel_line(&line, outs).map_err(blame)
+        match r.reshape.as_ref().map(|r| r.target) {
+            Some(target @ (Target::ShareGpt | Target::OpenAi)) => {
+                let mut made: Vec<Vec<u8>> = vec![Vec::new(); outs.len()];
+                let plan = self.relabel_line(&line, &mut made).map_err(blame)?;
+                let mut written: Vec<Vec<u8>> = vec![Vec::new(); outs.len()];
+                for (rows, out) in made.iter().zip(&mut written) {
+                    let rows = std::str::from_utf8(rows).expect("relabeled from UTF-8");
+                    for row in rows.lines() {
+                        crate::json::reshape::emit(row, target, out).map_err(blame)?;
+                    }
+                }
+                for (out, rows) in outs.iter_mut().zip(written) {
+                    out.extend_from_slice(&rows);
+                }
+                Ok(plan)
+            }
+            _ => self.relabel_line(&line, outs).map_err(blame),
+        }
     }
 
     /// Relabels one line of the layout the rules read.
@@ -439,6 +457,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
     let fact = ListFact::Messages {
         first_is_system,
         first_content_is_text: first_content.is_some(),
+        len: items.len(),
     };
     Ok((
         fact,

@@ -7,6 +7,7 @@ use arrow_schema::DataType;
 use proptest::prelude::*;
 use raug::fields::{Attribute, FieldNames};
 use raug::relabel::{Goals, Order, Scale, Spec, Style, Template, Ties};
+use raug::reshape::Target;
 use serde_json::{json, Map, Value};
 
 use crate::differential_core::{
@@ -185,9 +186,9 @@ fn case() -> impl Strategy<Value = (Shape, bool, Spec, Vec<Value>)> {
     )
 }
 
-fn names(attributes: bool, to_trl: bool) -> FieldNames {
+fn names(attributes: bool, to: Option<Target>) -> FieldNames {
     FieldNames {
-        to: to_trl.then_some(raug::reshape::Target::Trl),
+        to,
         attributes: if attributes {
             vec![Attribute::parse("helpfulness").expect("valid")]
         } else {
@@ -206,8 +207,10 @@ proptest! {
         score_type in prop::sample::select(vec![
             DataType::Float64, DataType::Float32, DataType::Float16, DataType::Int64, DataType::Int32,
         ]),
-        to_trl in any::<bool>(),
+        to in prop::sample::select(vec![None, Some(Target::Trl), Some(Target::ShareGpt), Some(Target::OpenAi)]),
     ) {
+        // Without a prompt there is none to write as ShareGPT's or OpenAI's.
+        let to = to.filter(|t| *t == Target::Trl || shape != Shape::StandardImplicit);
         let mut records = vec![valid(shape, attributes)];
         records.extend(rest);
         if score_type.is_integer() {
@@ -225,7 +228,7 @@ proptest! {
         let schema = shape.schema_with(attributes, score_type);
         // Both appliers get the values the columns hold (float16 holds 7.3 as 7.30078125).
         let records = as_held(&records, &schema).expect("generated records fit the schema");
-        if let Err(e) = compare(&records, &schema, &spec, &names(attributes, to_trl)) {
+        if let Err(e) = compare(&records, &schema, &spec, &names(attributes, to)) {
             return Err(TestCaseError::fail(format!("{shape:?} {spec:?}\n{e}")));
         }
     }
@@ -332,7 +335,7 @@ proptest! {
         let mut records = vec![valid(shape, attributes)];
         records.extend(rest);
         let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
-        let names = names(attributes, false);
+        let names = names(attributes, None);
         let plain = raug::driver::relabel_bytes(lines.as_bytes(), &spec, &names, raug::driver::OnError::Skip);
         let marked = format!("\u{feff}{lines}");
         let with_bom = raug::driver::relabel_bytes(marked.as_bytes(), &spec, &names, raug::driver::OnError::Skip);

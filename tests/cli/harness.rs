@@ -389,7 +389,19 @@ pub fn parquet_file_rows(wd: &Workdir, name: &str) -> Vec<Value> {
 /// last message): the shared ones become the prompt list, in place of a prompt string or in
 /// front of the other fields; other layouts' fields are renamed, alpaca's input joined onto
 /// the instruction with a newline; `messages`, `completion` and `label` are dropped.
-pub fn to_trl(row: &Value, [prompt, chosen, rejected]: [&str; 3], input: Option<&str>) -> Value {
+pub fn to_trl(row: &Value, fields: [&str; 3], input: Option<&str>) -> Value {
+    to_canonical(row, fields, input, false)
+}
+
+/// [`to_trl`], and with `messages` string texts become message lists: the prompt a user message
+/// after a system message holding the `system` field (when the row has a non-empty one), each
+/// response an assistant message (`--to sharegpt` and `--to openai` relabel rows so).
+pub fn to_canonical(
+    row: &Value,
+    [prompt, chosen, rejected]: [&str; 3],
+    input: Option<&str>,
+    messages: bool,
+) -> Value {
     let old = row.as_object().unwrap();
     let mut out = serde_json::Map::new();
     let conversations = old[chosen].is_array();
@@ -418,9 +430,24 @@ pub fn to_trl(row: &Value, [prompt, chosen, rejected]: [&str; 3], input: Option<
             new_prompt = Some(Value::String(format!("{p}\n{input}")));
         }
     }
+    let strings = messages && !conversations;
+    if strings {
+        let message = |role: &str, content: &Value| json!({"role": role, "content": content});
+        let mut list = Vec::new();
+        if let Some(Value::String(system)) = old.get("system").filter(|s| *s != "") {
+            list.push(message("system", &json!(system)));
+        }
+        list.push(message("user", new_prompt.as_ref().unwrap()));
+        new_prompt = Some(Value::Array(list));
+        new_chosen = Value::Array(vec![message("assistant", &new_chosen)]);
+        new_rejected = Value::Array(vec![message("assistant", &new_rejected)]);
+    }
     for (key, value) in old {
         let key = key.as_str();
-        if ["messages", "completion", "label"].contains(&key) || Some(key) == input {
+        if ["messages", "completion", "label"].contains(&key)
+            || Some(key) == input
+            || (strings && key == "system")
+        {
             continue;
         }
         if key == prompt {
@@ -431,6 +458,57 @@ pub fn to_trl(row: &Value, [prompt, chosen, rejected]: [&str; 3], input: Option<
             out.insert("rejected".into(), new_rejected.clone());
         } else {
             out.insert(key.to_string(), value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The model of writing a relabeled TRL conversational row as `target` (`sharegpt`, `openai`).
+pub fn emit(row: &Value, target: &str) -> Value {
+    let old = row.as_object().unwrap();
+    if target == "openai" {
+        return json!({"input": {"messages": old["prompt"]}, "preferred_output": old["chosen"],
+                      "non_preferred_output": old["rejected"]});
+    }
+    let tag = |role: &str| {
+        match role {
+            "user" => "human",
+            "assistant" => "gpt",
+            "tool" => "observation",
+            "function" => "function_call",
+            other => other,
+        }
+        .to_string()
+    };
+    let message = |m: &Value| {
+        let mut out = serde_json::Map::new();
+        for (k, v) in m.as_object().unwrap() {
+            match k.as_str() {
+                "role" => out.insert("from".into(), json!(tag(v.as_str().unwrap()))),
+                "content" => out.insert("value".into(), v.clone()),
+                _ => out.insert(k.clone(), v.clone()),
+            };
+        }
+        Value::Object(out)
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in old {
+        match key.as_str() {
+            "prompt" => {
+                let mut list = value.as_array().unwrap().clone();
+                if !old.contains_key("system") && list[0]["role"] == "system" {
+                    out.insert("system".into(), list.remove(0)["content"].clone());
+                }
+                out.insert("conversations".into(), list.iter().map(message).collect());
+            }
+            "chosen" | "rejected" => {
+                let list = value.as_array().unwrap();
+                assert_eq!(list.len(), 1);
+                out.insert(key.clone(), message(&list[0]));
+            }
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
         }
     }
     Value::Object(out)

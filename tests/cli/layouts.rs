@@ -132,8 +132,12 @@ fn raug_layouts_lists_every_layout_with_the_flags_that_read_it() {
     let names: Vec<&str> = run
         .stdout
         .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .filter(|l| !l.is_empty() && !l.starts_with(' ') && !l.starts_with("--"))
         .collect();
+    assert_eq!(
+        run.stdout.lines().last(),
+        Some("--to LAYOUT writes another layout than the input's: trl, sharegpt, openai")
+    );
     assert_eq!(
         names,
         [
@@ -446,4 +450,117 @@ fn trl_data_helpers_load_to_trl_output_as_it_is() {
             assert_rows_eq(&loaded, &expected);
         }
     }
+}
+
+#[test]
+fn every_layout_with_a_prompt_is_written_as_sharegpt_and_openai() {
+    for target in ["sharegpt", "openai"] {
+        for (name, row, fields, input, _) in trl_cases() {
+            if name == "standard, implicit prompt" {
+                continue;
+            }
+            let wd = Workdir::new();
+            jsonl_and_parquet(&wd, "in", format!("{row}\n"));
+            let scores = [
+                ("score_chosen", "score_rejected"),
+                ("chosen_avg_rating", "rejected_avg_rating"),
+                ("chosen_reward", "rejected_reward"),
+                ("avg_fine_score_chosen", "avg_fine_score_rejected"),
+            ]
+            .into_iter()
+            .find(|(c, _)| row.get(*c).is_some())
+            .unwrap();
+            let model = Model {
+                site: Site::PromptList,
+                prefix: false,
+                chosen_score: scores.0,
+                rejected_score: scores.1,
+            };
+            let expected: Vec<Value> = model
+                .relabel(&to_canonical(&row, fields, input, true))
+                .iter()
+                .map(|r| emit(r, target))
+                .collect();
+            let run = wd.run(&["relabel", "in.jsonl", "-q", "--to", target]);
+            assert_eq!(run.code, 0, "{target} {name}: {}", run.stderr);
+            assert_rows_eq(&rows(&run.stdout), &expected);
+            for (input, order) in [
+                ("in.parquet", "interleaved"),
+                ("in.parquet", "blocks"),
+                ("in.jsonl", "blocks"),
+            ] {
+                let run = wd.run(&[
+                    "relabel",
+                    input,
+                    "-o",
+                    "out.parquet",
+                    "-q",
+                    "--to",
+                    target,
+                    "--order",
+                    order,
+                ]);
+                assert_eq!(
+                    run.code, 0,
+                    "{target} {name}: {input} {order}: {}",
+                    run.stderr
+                );
+                // One pair: both orders are the same two rows.
+                assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+            }
+        }
+    }
+}
+
+#[test]
+fn rows_sharegpt_and_openai_cant_hold_are_bad_rows() {
+    let wd = Workdir::new();
+    let user = |q: &str| json!({"role": "user", "content": q});
+    let answer = |a: &str| json!({"role": "assistant", "content": a});
+    let one = json!({"chosen": [user("q"), answer("A")], "rejected": [user("q"), answer("B")],
+                     "score_chosen": 8, "score_rejected": 2});
+    let turns = json!({"chosen": [user("q"), answer("A"), user("more"), answer("A2")],
+                       "rejected": [user("q"), answer("B"), user("more"), answer("B2")],
+                       "score_chosen": 8, "score_rejected": 2});
+    jsonl_and_parquet(&wd, "in", format!("{one}\n{turns}\n"));
+    let message =
+        "field \"chosen\": has 3 messages; ShareGPT holds one response message (--to sharegpt)";
+    let run = wd.run(&["relabel", "in.jsonl", "--to", "sharegpt"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, format!("raug: error: in.jsonl:2: {message}\n"));
+    let run = wd.run(&[
+        "relabel",
+        "in.parquet",
+        "-o",
+        "out.parquet",
+        "--to",
+        "sharegpt",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: in.parquet: row 1: {message}\n")
+    );
+    // OpenAI takes multi-turn responses.
+    let run = wd.run(&[
+        "relabel",
+        "in.parquet",
+        "-o",
+        "out.parquet",
+        "--to",
+        "openai",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(parquet_file_rows(&wd, "out.parquet").len(), 4);
+    // A layout without a prompt can't be written with one.
+    let implicit =
+        json!({"chosen": "Q A", "rejected": "Q B", "score_chosen": 2, "score_rejected": 1});
+    wd.write("implicit.jsonl", format!("{implicit}\n"));
+    let run = wd.run(&["relabel", "implicit.jsonl", "--to", "openai"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: implicit.jsonl:1: --to openai: it writes a prompt, and the layout standard (implicit prompt) has none (its responses are full texts)\n"
+    );
 }
