@@ -228,6 +228,19 @@ fn fixed_scores_condition_on_preferred_versus_dispreferred() {
     }
 }
 
+/// The score fields a row of the cases has.
+fn score_fields(row: &Value) -> (&'static str, &'static str) {
+    [
+        ("score_chosen", "score_rejected"),
+        ("chosen_avg_rating", "rejected_avg_rating"),
+        ("chosen_reward", "rejected_reward"),
+        ("avg_fine_score_chosen", "avg_fine_score_rejected"),
+    ]
+    .into_iter()
+    .find(|(c, _)| row.get(*c).is_some())
+    .unwrap()
+}
+
 /// A layout's name, a row of it, its prompt/chosen/rejected fields, its input field (alpaca's)
 /// and where the goal goes in its TRL form.
 type TrlCase = (
@@ -294,15 +307,7 @@ fn every_layout_is_written_as_trl_from_jsonl_and_parquet() {
     for (name, row, fields, input, site) in trl_cases() {
         let wd = Workdir::new();
         jsonl_and_parquet(&wd, "in", format!("{row}\n"));
-        let scores = [
-            ("score_chosen", "score_rejected"),
-            ("chosen_avg_rating", "rejected_avg_rating"),
-            ("chosen_reward", "rejected_reward"),
-            ("avg_fine_score_chosen", "avg_fine_score_rejected"),
-        ]
-        .into_iter()
-        .find(|(c, _)| row.get(*c).is_some())
-        .unwrap();
+        let scores = score_fields(&row);
         let model = Model {
             site,
             prefix: false,
@@ -461,15 +466,7 @@ fn every_layout_with_a_prompt_is_written_as_sharegpt_and_openai() {
             }
             let wd = Workdir::new();
             jsonl_and_parquet(&wd, "in", format!("{row}\n"));
-            let scores = [
-                ("score_chosen", "score_rejected"),
-                ("chosen_avg_rating", "rejected_avg_rating"),
-                ("chosen_reward", "rejected_reward"),
-                ("avg_fine_score_chosen", "avg_fine_score_rejected"),
-            ]
-            .into_iter()
-            .find(|(c, _)| row.get(*c).is_some())
-            .unwrap();
+            let scores = score_fields(&row);
             let model = Model {
                 site: Site::PromptList,
                 prefix: false,
