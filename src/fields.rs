@@ -133,6 +133,9 @@ pub struct NamedLayout {
     /// A field the prompt continues in (Alpaca's `input`): joined onto the prompt when another
     /// layout is written.
     pub input: Option<&'static str>,
+    /// Read through TRL's conversational layout and written back as this target (ShareGPT and
+    /// OpenAI rows hold their messages in shapes the rules don't read directly).
+    pub via: Option<Target>,
     /// How detection finds it.
     pub found: Found,
 }
@@ -150,6 +153,10 @@ impl NamedLayout {
     /// The flags that read this layout without `--layout`.
     pub fn flags(&self) -> String {
         let mut flags = Vec::new();
+        if self.via.is_some() {
+            // Its messages have another shape: no field names read it.
+            return String::new();
+        }
         if let Some(p) = self.prompt.filter(|p| *p != "prompt") {
             flags.push(format!("--prompt {p}"));
         }
@@ -191,6 +198,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected",
         marker: None,
         input: None,
+        via: None,
         found: Found::ByKinds(&[Layout::H4]),
     },
     NamedLayout {
@@ -202,6 +210,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected",
         marker: None,
         input: None,
+        via: None,
         found: Found::ByKinds(&[
             Layout::ConversationalExplicit,
             Layout::ConversationalImplicit,
@@ -218,6 +227,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected_response",
         marker: None,
         input: None,
+        via: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -229,6 +239,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected_response",
         marker: None,
         input: None,
+        via: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -240,6 +251,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected",
         marker: Some("input"),
         input: Some("input"),
+        via: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -251,6 +263,31 @@ pub const LAYOUTS: &[NamedLayout] = &[
         rejected: "rejected",
         marker: None,
         input: None,
+        via: None,
+        found: Found::ByNames,
+    },
+    NamedLayout {
+        name: "sharegpt",
+        origin: "LLaMA-Factory preference data, ShareGPT format",
+        sketch: r#"{"conversations": [{"from": "human", "value": "..."}], "chosen": {"from": "gpt", "value": "..."}, "rejected": {...}, "system": "..."}"#,
+        prompt: Some("conversations"),
+        chosen: "chosen",
+        rejected: "rejected",
+        marker: None,
+        input: None,
+        via: Some(Target::ShareGpt),
+        found: Found::ByNames,
+    },
+    NamedLayout {
+        name: "openai",
+        origin: "OpenAI preference fine-tuning (Together and Fireworks too)",
+        sketch: r#"{"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}"#,
+        prompt: Some("input.messages"),
+        chosen: "preferred_output",
+        rejected: "non_preferred_output",
+        marker: None,
+        input: None,
+        via: Some(Target::OpenAi),
         found: Found::ByNames,
     },
 ];
@@ -318,6 +355,77 @@ pub trait RowShape {
     fn object_fields(&self) -> Vec<String>;
     /// Every field at the top level and one level down (`metadata.chosen_model`), in order.
     fn fields(&self) -> Vec<String>;
+}
+
+/// A ShareGPT or OpenAI row seen as TRL's conversational layout, as the adapter makes it.
+struct ViaView<'a> {
+    row: &'a dyn RowShape,
+    via: Target,
+}
+
+impl ViaView<'_> {
+    /// The fields the adapter reads, which the view doesn't have.
+    fn consumed(&self) -> &'static [&'static str] {
+        match self.via {
+            Target::ShareGpt => &["conversations", "system"],
+            _ => &["preferred_output", "non_preferred_output", "input.messages"],
+        }
+    }
+
+    /// The row's path a view path reads, `None` for a field consumed.
+    fn source(&self, path: &FieldPath) -> Option<FieldPath> {
+        if self.consumed().contains(&path.as_str()) {
+            return None;
+        }
+        let from = self.via.source_of(path.as_str()).unwrap_or(path.as_str());
+        Some(FieldPath::parse(from).expect("a valid path"))
+    }
+}
+
+impl RowShape for ViaView<'_> {
+    fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
+        let source = self.source(path)?;
+        // ShareGPT's responses are single message objects: one-message lists to the rules.
+        let single = self.via == Target::ShareGpt
+            && ["chosen", "rejected"].contains(&path.as_str())
+            && self.row.object_fields().iter().any(|f| f == path.as_str());
+        if single {
+            return Some(Ok(TextKind::Messages));
+        }
+        self.row.kind(&source)
+    }
+
+    fn has(&self, path: &FieldPath) -> bool {
+        self.source(path).is_some_and(|p| self.row.has(&p))
+    }
+
+    fn object_fields(&self) -> Vec<String> {
+        let mut fields = self.row.object_fields();
+        fields.retain(|f| !["chosen", "rejected"].contains(&f.as_str()));
+        fields
+    }
+
+    fn fields(&self) -> Vec<String> {
+        let consumed = self.consumed();
+        let mut fields: Vec<String> = self
+            .row
+            .fields()
+            .into_iter()
+            .filter(|f| !consumed.contains(&f.as_str()))
+            .collect();
+        if self.via == Target::OpenAi {
+            for (from, to) in [
+                ("preferred_output", "chosen"),
+                ("non_preferred_output", "rejected"),
+            ] {
+                if self.row.has(&FieldPath::parse(from).expect("a plain name")) {
+                    fields.push(to.to_string());
+                }
+            }
+        }
+        fields.push("prompt".to_string());
+        fields
+    }
 }
 
 /// A row seen as the winner step makes it: the responses (and their scores) under `chosen`,
@@ -512,6 +620,9 @@ impl Resolved {
                     });
                 }
             }
+        }
+        if let Some(l @ NamedLayout { via: Some(via), .. }) = named {
+            return Resolved::detect_via(row, names, l, *via, style);
         }
         let chosen = path(&names.chosen, named.map_or("chosen", |l| l.chosen));
         let rejected = path(&names.rejected, named.map_or("rejected", |l| l.rejected));
@@ -717,6 +828,47 @@ impl Resolved {
         Ok(resolved)
     }
 
+    /// Detects a layout read through TRL's conversational one (ShareGPT, OpenAI): the rows its
+    /// adapter makes are detected as any other, and written back in it unless `--to` says else.
+    fn detect_via(
+        row: &dyn RowShape,
+        names: &FieldNames,
+        layout: &'static NamedLayout,
+        via: Target,
+        style: Option<Style>,
+    ) -> Result<Resolved, SpecError> {
+        if names.prompt.is_some() || names.chosen.is_some() || names.rejected.is_some() {
+            return Err(SpecError::To {
+                target: via.name(),
+                why: format!(
+                    "the layout {} names its own fields: drop --prompt, --chosen and --rejected",
+                    layout.name
+                ),
+            });
+        }
+        let inner = FieldNames {
+            layout: None,
+            to: Some(names.to.unwrap_or(via)),
+            ..names.clone()
+        };
+        let view = ViaView { row, via };
+        let mut resolved = Resolved::detect(&view, &inner, style)?;
+        if resolved.layout != Layout::ConversationalExplicit {
+            return Err(SpecError::NotLayout {
+                asked: layout.name,
+                why: format!(
+                    "its messages read as {} (the prompt and the responses must be messages)",
+                    resolved.layout.name()
+                ),
+            });
+        }
+        let reshape = resolved.reshape.as_mut().expect("--to is set");
+        reshape.adapt = Some(via);
+        reshape.from = layout.name.to_string();
+        resolved.named = Some(layout.name);
+        Ok(resolved)
+    }
+
     /// The fields of rows written as `target`, with the [`Reshape`] that makes them.
     fn reshaped(
         self,
@@ -819,6 +971,7 @@ impl Resolved {
             drops,
             renames,
             to_messages,
+            adapt: None,
         };
         // A field the output names would take must be free in the input.
         let added = reshape.split.as_ref().is_some_and(|s| s.prompt.is_none());
@@ -979,7 +1132,7 @@ impl fmt::Display for Resolved {
                 )?;
             }
         }
-        if let Some(reshape) = &self.reshape {
+        if let Some(reshape) = self.reshape.as_ref().filter(|r| r.adapt != Some(r.target)) {
             write!(f, ", written as {}", reshape.target)?;
         }
         if !self.also_swapped.is_empty() {

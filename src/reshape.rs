@@ -36,6 +36,18 @@ impl Target {
         }
     }
 
+    /// Where a field of TRL's conversational layout comes from in rows of this layout, when it
+    /// is read through it ([`Reshape::adapt`]).
+    pub fn source_of(self, field: &str) -> Option<&'static str> {
+        match (self, field) {
+            (Target::ShareGpt, "prompt") => Some("conversations"),
+            (Target::OpenAi, "prompt") => Some("input.messages"),
+            (Target::OpenAi, "chosen") => Some("preferred_output"),
+            (Target::OpenAi, "rejected") => Some("non_preferred_output"),
+            _ => None,
+        }
+    }
+
     /// Whether rows are written with message lists whatever the input's text fields: string
     /// prompts become a user message (after a system message holding a `system` field), string
     /// responses an assistant message, so the goal is a system message.
@@ -81,6 +93,11 @@ pub struct Reshape {
     pub renames: Vec<(String, String)>,
     /// String texts become message lists ([`Target::messages`]).
     pub to_messages: Option<ToMessages>,
+    /// Rows of this layout (ShareGPT or OpenAI) are read as TRL's conversational layout first:
+    /// ShareGPT's `system` field the prompt's system message, `conversations` the prompt,
+    /// each one-message response a list; OpenAI's `input.messages` the prompt (the rest of
+    /// `input` staying), `preferred_output` and `non_preferred_output` the responses.
+    pub adapt: Option<Target>,
 }
 
 /// String texts as message lists: the prompt a user message, after a system message holding the
@@ -116,6 +133,14 @@ pub fn sharegpt_role(role: &str) -> &str {
         .map_or(role, |(_, tag)| tag)
 }
 
+/// The role of a ShareGPT tag.
+pub fn role_of_sharegpt(tag: &str) -> &str {
+    SHAREGPT_ROLES
+        .iter()
+        .find(|(_, t)| *t == tag)
+        .map_or(tag, |(role, _)| role)
+}
+
 /// Conversations split at the messages both responses share: those become the prompt list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
@@ -146,6 +171,7 @@ impl Reshape {
             || !self.drops.is_empty()
             || !self.renames.is_empty()
             || self.to_messages.is_some()
+            || self.adapt.is_some()
     }
 
     /// The error of a reshaped row, naming the input's field where the output renamed it.
@@ -153,6 +179,8 @@ impl Reshape {
         if let Some(field) = &error.field {
             if let Some((from, _)) = self.renames.iter().find(|(_, to)| to == field) {
                 error.field = Some(from.clone());
+            } else if let Some(from) = self.adapt.and_then(|a| a.source_of(field)) {
+                error.field = Some(from.to_string());
             }
         }
         error

@@ -54,6 +54,8 @@ pub struct BatchRelabeler<'s> {
     arrangement: Arrangement,
     /// With a winner field: the schema of the `chosen`/`rejected` batches made first.
     winner_schema: Option<SchemaRef>,
+    /// With ShareGPT or OpenAI input: the schema of its rows read as TRL's.
+    adapt_schema: Option<SchemaRef>,
     /// The schema of the batches relabeled.
     schema: SchemaRef,
     /// With `--to sharegpt` or `openai`: the layout relabeled batches are written in, and its
@@ -93,6 +95,16 @@ impl<'s> BatchRelabeler<'s> {
             arrangement: Arrangement::of(spec),
             winner_schema: match &resolved.winner {
                 Some(w) => Some(Arc::new(reshape::winner_schema(&schema, w)?)),
+                None => None,
+            },
+            adapt_schema: match resolved.reshape.as_ref().and_then(|r| r.adapt) {
+                Some(via) => Some(Arc::new(reshape::adapt_schema(
+                    &match &resolved.winner {
+                        Some(w) => reshape::winner_schema(&schema, w)?,
+                        None => schema.as_ref().clone(),
+                    },
+                    via,
+                )?)),
                 None => None,
             },
             schema: relabeled_schema(&schema, resolved)?,
@@ -201,6 +213,12 @@ impl<'s> BatchRelabeler<'s> {
                 None => e,
             }
         };
+        let adapt = r.reshape.as_ref().and_then(|r| r.adapt);
+        if let (Some(via), Some(schema)) = (adapt, &self.adapt_schema) {
+            let (made, bad) = reshape::adapt_batch(&batch, via, schema)?;
+            batch = std::borrow::Cow::Owned(made);
+            unshaped.extend(bad.into_iter().map(|(i, e)| (i, blame(e, i))));
+        }
         if let Some(reshape) = r.reshape.as_ref().filter(|r| r.changes_fields()) {
             let (made, bad) = reshape::batch(&batch, reshape, &self.schema)?;
             batch = std::borrow::Cow::Owned(made);
@@ -392,6 +410,9 @@ fn relabeled_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef,
     let mut schema = Arc::clone(input);
     if let Some(winner) = &resolved.winner {
         schema = Arc::new(reshape::winner_schema(&schema, winner)?);
+    }
+    if let Some(via) = resolved.reshape.as_ref().and_then(|r| r.adapt) {
+        schema = Arc::new(reshape::adapt_schema(&schema, via)?);
     }
     if let Some(reshape) = resolved.reshape.as_ref().filter(|r| r.changes_fields()) {
         schema = Arc::new(reshape::schema(&schema, reshape)?);

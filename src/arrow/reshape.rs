@@ -12,14 +12,14 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
 use serde_json::{Map, Value};
 
-use super::{list_parts, text_facts};
-use crate::error::RowError;
+use super::{list_parts, system_messages, text_facts};
+use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::TextKind;
 use crate::reshape::{
-    sharegpt_role, Outcome, Reshape, Target, ToMessages, Winner, WinnerScores, INPUT_SEPARATOR,
-    WINNER_FIELDS,
+    role_of_sharegpt, sharegpt_role, Outcome, Reshape, Target, ToMessages, Winner, WinnerScores,
+    INPUT_SEPARATOR, WINNER_FIELDS,
 };
 
 /// The schema of batches reshaped from batches of `input`.
@@ -578,9 +578,15 @@ pub fn emit_schema(canonical: &Schema, target: Target) -> Result<Schema, ArrowEr
     let fields: Vec<Field> = match target {
         Target::Trl => return Ok(canonical.clone()),
         Target::OpenAi => {
-            let messages = field("prompt")?.with_name("messages");
+            let mut input = vec![Arc::new(field("prompt")?.with_name("messages"))];
+            // The rest of an OpenAI row's input (tools, ...) after its messages.
+            if let Ok(rest) = canonical.field_with_name("input") {
+                if let DataType::Struct(rest) = rest.data_type() {
+                    input.extend(rest.iter().cloned());
+                }
+            }
             vec![
-                Field::new("input", DataType::Struct(vec![messages].into()), true),
+                Field::new("input", DataType::Struct(input.into()), true),
                 field("chosen")?.with_name("preferred_output"),
                 field("rejected")?.with_name("non_preferred_output"),
             ]
@@ -695,13 +701,19 @@ pub fn emit(
     let columns: Vec<ArrayRef> = match target {
         Target::Trl => return Ok(batch.clone()),
         Target::OpenAi => {
-            let prompt = column("prompt")?;
+            let mut children = vec![column("prompt")?];
+            if let Some(rest) = batch
+                .column_by_name("input")
+                .and_then(|a| a.as_struct_opt())
+            {
+                children.extend(rest.columns().iter().cloned());
+            }
             let input = arrow_array::StructArray::try_new(
                 match schema.field(0).data_type() {
                     DataType::Struct(fields) => fields.clone(),
                     _ => unreachable!("input is a struct"),
                 },
-                vec![prompt],
+                children,
                 None,
             )?;
             vec![Arc::new(input), column("chosen")?, column("rejected")?]
@@ -777,4 +789,259 @@ pub fn emit(
         columns,
         &RecordBatchOptions::new().with_row_count(Some(n)),
     )
+}
+
+/// The `datasets` features of a schema made here, when the input had some: made anew.
+fn features_anew(input: &Schema, fields: Vec<Field>) -> Schema {
+    let mut metadata = input.metadata().clone();
+    let schema = Schema::new(fields.clone());
+    if metadata.contains_key(super::hf::KEY) {
+        match super::hf::metadata(&schema) {
+            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
+            None => metadata.remove(super::hf::KEY),
+        };
+    }
+    Schema::new_with_metadata(fields, metadata)
+}
+
+/// Message fields as TRL names them: ShareGPT's `from` becomes `role` (a string), `value`
+/// `content`.
+fn trl_fields(fields: &arrow_schema::Fields) -> arrow_schema::Fields {
+    fields
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "from" => Field::new("role", DataType::Utf8, true),
+            "value" => f.as_ref().clone().with_name("content"),
+            _ => f.as_ref().clone(),
+        })
+        .collect()
+}
+
+/// The schema of rows of a ShareGPT or OpenAI batch of `input` read as TRL's conversational
+/// layout ([`Reshape::adapt`]).
+pub fn adapt_schema(input: &Schema, via: Target) -> Result<Schema, ArrowError> {
+    let list_of = |fields: arrow_schema::Fields| {
+        DataType::List(Arc::new(Field::new("item", DataType::Struct(fields), true)))
+    };
+    let mut fields = Vec::with_capacity(input.fields().len());
+    for f in input.fields() {
+        match (via, f.name().as_str(), f.data_type()) {
+            (Target::ShareGpt, "system", _) => {}
+            (Target::ShareGpt, "conversations", t) => fields.push(Field::new(
+                "prompt",
+                list_of(trl_fields(list_item(t)?)),
+                true,
+            )),
+            (Target::ShareGpt, "chosen" | "rejected", DataType::Struct(message)) => {
+                fields.push(Field::new(f.name(), list_of(trl_fields(message)), true))
+            }
+            (Target::OpenAi, "input", DataType::Struct(children)) => {
+                let messages = children
+                    .iter()
+                    .find(|c| c.name() == "messages")
+                    .ok_or_else(|| ArrowError::SchemaError("input has no messages".into()))?;
+                fields.push(messages.as_ref().clone().with_name("prompt"));
+                let rest: arrow_schema::Fields = children
+                    .iter()
+                    .filter(|c| c.name() != "messages")
+                    .cloned()
+                    .collect();
+                if !rest.is_empty() {
+                    fields.push(Field::new("input", DataType::Struct(rest), true));
+                }
+            }
+            (Target::OpenAi, "preferred_output", _) => {
+                fields.push(f.as_ref().clone().with_name("chosen"))
+            }
+            (Target::OpenAi, "non_preferred_output", _) => {
+                fields.push(f.as_ref().clone().with_name("rejected"))
+            }
+            _ => fields.push(f.as_ref().clone()),
+        }
+    }
+    Ok(features_anew(input, fields))
+}
+
+/// ShareGPT messages as TRL's: fields renamed, tags as roles; and per message whether it has no
+/// `from`.
+fn trl_messages(messages: &arrow_array::StructArray) -> Result<(ArrayRef, Vec<bool>), ArrowError> {
+    let fields = trl_fields(messages.fields());
+    let mut no_from = vec![true; messages.len()];
+    let columns = messages
+        .fields()
+        .iter()
+        .zip(messages.columns())
+        .map(|(f, column)| {
+            if f.name() != "from" {
+                return Ok(Arc::clone(column));
+            }
+            let tags = arrow_cast::cast(column, &DataType::Utf8)?;
+            let tags = tags.as_string::<i32>();
+            for (j, tag) in tags.iter().enumerate() {
+                no_from[j] = tag.is_none();
+            }
+            let roles: StringArray = tags.iter().map(|t| t.map(role_of_sharegpt)).collect();
+            Ok(Arc::new(roles) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let array = arrow_array::StructArray::try_new(fields, columns, messages.nulls().cloned())?;
+    Ok((Arc::new(array), no_from))
+}
+
+/// A ShareGPT or OpenAI batch as a batch of TRL's conversational layout in `schema` (made by
+/// [`adapt_schema`]), and the rows that can't be.
+pub fn adapt_batch(
+    batch: &RecordBatch,
+    via: Target,
+    schema: &SchemaRef,
+) -> Result<Made, ArrowError> {
+    let n = batch.num_rows();
+    let mut bad: Vec<Option<RowError>> = vec![None; n];
+    let mut flag = |i: usize, e: RowError| {
+        if bad[i].is_none() {
+            bad[i] = Some(e);
+        }
+    };
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let system = batch
+        .column_by_name("system")
+        .filter(|_| via == Target::ShareGpt)
+        .map(|s| arrow_cast::cast(s, &DataType::Utf8))
+        .transpose()?;
+    for (f, array) in batch.schema().fields().iter().zip(batch.columns()) {
+        match (via, f.name().as_str()) {
+            (Target::ShareGpt, "system") => {}
+            (Target::ShareGpt, "conversations") => {
+                let (offsets, values) = list_parts(array)?;
+                let (messages, no_from) = trl_messages(values)?;
+                // System messages (the `system` field, where non-empty) go after the others,
+                // and a take puts each at its list's head. A null list stays null, as in JSON.
+                let system = system.as_ref().map(|s| s.as_string::<i32>());
+                let heads: Vec<Option<&str>> = (0..n)
+                    .map(|i| {
+                        system
+                            .filter(|s| {
+                                array.is_valid(i) && s.is_valid(i) && !s.value(i).is_empty()
+                            })
+                            .map(|s| s.value(i))
+                    })
+                    .collect();
+                let item = match schema.field_with_name("prompt")?.data_type() {
+                    DataType::List(item) => Arc::clone(item),
+                    _ => unreachable!("the prompt is a list"),
+                };
+                let fields = match item.data_type() {
+                    DataType::Struct(fields) => fields.clone(),
+                    _ => unreachable!("messages are structs"),
+                };
+                let goals: Vec<&str> = heads.iter().flatten().copied().collect();
+                let all = if goals.is_empty() {
+                    messages
+                } else {
+                    let system = system_messages(&fields, &goals)?;
+                    arrow_select::concat::concat(&[messages.as_ref(), system.as_ref()])?
+                };
+                let base = values.len();
+                let mut indices: Vec<u32> = Vec::new();
+                let mut new_offsets: Vec<i32> = vec![0];
+                let mut k = 0;
+                for (i, &(start, end)) in offsets.iter().enumerate() {
+                    if heads[i].is_some() {
+                        indices.push((base + k) as u32);
+                        k += 1;
+                    }
+                    if let Some(j) = (start..end).find(|&j| no_from[j] && values.is_valid(j)) {
+                        let detail = format!("message {} has no \"from\"", j - start);
+                        flag(
+                            i,
+                            RowError::field(Reason::BadMessage, "conversations", detail),
+                        );
+                    }
+                    indices.extend((start..end).map(|j| j as u32));
+                    new_offsets.push(indices.len() as i32);
+                }
+                let values = arrow_select::take::take(&all, &UInt32Array::from(indices), None)?;
+                columns.push(Arc::new(GenericListArray::<i32>::try_new(
+                    item,
+                    OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
+                    values,
+                    array.nulls().cloned(),
+                )?));
+            }
+            (Target::ShareGpt, name @ ("chosen" | "rejected")) => {
+                let message = array.as_struct_opt().ok_or_else(|| {
+                    ArrowError::SchemaError(format!("{name} is not a message struct"))
+                })?;
+                let (messages, no_from) = trl_messages(message)?;
+                for (i, &missing) in no_from.iter().enumerate() {
+                    if missing && array.is_valid(i) {
+                        flag(
+                            i,
+                            RowError::field(Reason::BadMessage, name, "has no \"from\""),
+                        );
+                    }
+                }
+                let item = match schema.field_with_name(name)?.data_type() {
+                    DataType::List(item) => Arc::clone(item),
+                    _ => unreachable!("responses are lists"),
+                };
+                let offsets: Vec<i32> = (0..=n as i32).collect();
+                // The messages without nulls of their own: a null row is a null list.
+                let values = arrow_array::StructArray::try_new(
+                    messages.as_struct().fields().clone(),
+                    messages.as_struct().columns().to_vec(),
+                    None,
+                )?;
+                columns.push(Arc::new(GenericListArray::<i32>::try_new(
+                    item,
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    Arc::new(values),
+                    array.nulls().cloned(),
+                )?));
+            }
+            (Target::OpenAi, "input") => {
+                let input = array.as_struct();
+                for i in 0..n {
+                    if input.is_null(i) {
+                        let e = RowError::field(
+                            Reason::MissingField,
+                            "input.messages",
+                            "missing or null",
+                        );
+                        flag(i, e);
+                    }
+                }
+                let messages = input
+                    .column_by_name("messages")
+                    .ok_or_else(|| ArrowError::SchemaError("input has no messages".into()))?;
+                columns.push(Arc::clone(messages));
+                let (fields, children): (Vec<FieldRef>, Vec<ArrayRef>) = input
+                    .fields()
+                    .iter()
+                    .zip(input.columns())
+                    .filter(|(f, _)| f.name() != "messages")
+                    .map(|(f, c)| (Arc::clone(f), Arc::clone(c)))
+                    .unzip();
+                if !fields.is_empty() {
+                    columns.push(Arc::new(arrow_array::StructArray::try_new(
+                        fields.into(),
+                        children,
+                        input.nulls().cloned(),
+                    )?));
+                }
+            }
+            _ => columns.push(Arc::clone(array)),
+        }
+    }
+    let out = RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    let bad = bad
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.map(|e| (i, e)))
+        .collect();
+    Ok((out, bad))
 }

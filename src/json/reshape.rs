@@ -14,7 +14,8 @@ use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFac
 use crate::relabel::format_score;
 use crate::relabel::TextKind;
 use crate::reshape::{
-    sharegpt_role, Outcome, Reshape, Target, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS,
+    role_of_sharegpt, sharegpt_role, Outcome, Reshape, Target, Winner, WinnerScores,
+    INPUT_SEPARATOR, WINNER_FIELDS,
 };
 
 /// One change to the line.
@@ -262,10 +263,18 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
     match target {
         Target::Trl => unreachable!("TRL rows are written as they are"),
         Target::OpenAi => {
-            let mut input = format!("{{\"messages\"{key_sep}").into_bytes();
-            input.extend_from_slice(raw("prompt")?.as_bytes());
-            input.push(b'}');
-            entries.push(("input".into(), input));
+            // The rest of an OpenAI row's input (tools, ...) after its messages.
+            let mut input = vec![("messages".to_string(), raw("prompt")?.as_bytes().to_vec())];
+            if let Some(rest) = object.get("input").map(RawValue::get) {
+                if rest.starts_with('{') {
+                    let rest = Object::parse(rest)?;
+                    input.extend(
+                        rest.entries()
+                            .map(|(k, v)| (k.to_string(), v.get().as_bytes().to_vec())),
+                    );
+                }
+            }
+            entries.push(("input".into(), object_of(&input, key_sep, item_sep)));
             entries.push((
                 "preferred_output".into(),
                 raw("chosen")?.as_bytes().to_vec(),
@@ -319,7 +328,14 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
             }
         }
     }
-    out.push(b'{');
+    out.extend_from_slice(&object_of(&entries, key_sep, item_sep));
+    out.push(b'\n');
+    Ok(())
+}
+
+/// A JSON object of these entries (raw values), written with these separators.
+fn object_of(entries: &[(String, Vec<u8>)], key_sep: &str, item_sep: &str) -> Vec<u8> {
+    let mut out = vec![b'{'];
     for (i, (key, value)) in entries.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(item_sep.as_bytes());
@@ -332,8 +348,178 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
         out.extend_from_slice(key_sep.as_bytes());
         out.extend_from_slice(value);
     }
-    out.extend_from_slice(b"}\n");
-    Ok(())
+    out.push(b'}');
+    out
+}
+
+/// A list of raw JSON values, written with this separator.
+fn list_of_raw(items: &[Vec<u8>], item_sep: &str) -> Vec<u8> {
+    let mut list = vec![b'['];
+    list.extend(items.join(item_sep.as_bytes()));
+    list.push(b']');
+    list
+}
+
+/// A ShareGPT or OpenAI row as a row of TRL's conversational layout ([`Reshape::adapt`]).
+pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
+    let object = Object::parse(line)?;
+    let key_sep = if spaced_colon(line) { ": " } else { ":" };
+    let item_sep = if key_sep == ": " { ", " } else { "," };
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    match via {
+        Target::Trl => unreachable!("TRL rows are read as they are"),
+        Target::ShareGpt => {
+            let system = match object.get_once("system")?.map(RawValue::get) {
+                None | Some("null") | Some("\"\"") => None,
+                Some(raw) if raw.starts_with('"') => Some(raw),
+                Some(raw) => {
+                    return Err(RowError::field(
+                        Reason::WrongType,
+                        "system",
+                        format!("expected a string, got {}", describe(raw)),
+                    ))
+                }
+            };
+            for (key, value) in object.entries() {
+                let value = value.get();
+                match key {
+                    "system" => {}
+                    "conversations" if value == "null" => {
+                        entries.push(("prompt".into(), b"null".to_vec()))
+                    }
+                    "conversations" if !value.starts_with('[') => {
+                        return Err(RowError::field(
+                            Reason::WrongType,
+                            key,
+                            format!(
+                                "expected a message list (layout sharegpt), got {}",
+                                describe(value)
+                            ),
+                        ))
+                    }
+                    "conversations" => {
+                        let mut messages = Vec::new();
+                        if let Some(system) = system {
+                            let pair = [
+                                ("role".to_string(), b"\"system\"".to_vec()),
+                                ("content".to_string(), system.as_bytes().to_vec()),
+                            ];
+                            messages.push(object_of(&pair, key_sep, item_sep));
+                        }
+                        let items: Vec<&RawValue> = serde_json::from_str(value).map_err(|e| {
+                            RowError::field(Reason::InvalidJson, key, e.to_string())
+                        })?;
+                        for (i, item) in items.iter().enumerate() {
+                            let message =
+                                from_sharegpt(item.get(), key_sep, item_sep).map_err(|why| {
+                                    RowError::field(
+                                        Reason::BadMessage,
+                                        key,
+                                        format!("message {i} {why}"),
+                                    )
+                                })?;
+                            messages.push(message);
+                        }
+                        entries.push(("prompt".into(), list_of_raw(&messages, item_sep)));
+                    }
+                    "chosen" | "rejected" if value.starts_with('{') => {
+                        let message = from_sharegpt(value, key_sep, item_sep)
+                            .map_err(|why| RowError::field(Reason::BadMessage, key, why))?;
+                        entries.push((key.into(), list_of_raw(&[message], item_sep)));
+                    }
+                    "chosen" | "rejected" if value != "null" => {
+                        return Err(RowError::field(
+                            Reason::WrongType,
+                            key,
+                            format!(
+                            "expected a message {{\"from\", \"value\"}} (layout sharegpt), got {}",
+                            describe(value)
+                        ),
+                        ))
+                    }
+                    _ => entries.push((key.into(), value.as_bytes().to_vec())),
+                }
+            }
+        }
+        Target::OpenAi => {
+            for (key, value) in object.entries() {
+                let value = value.get();
+                match key {
+                    "input" => {
+                        let missing = || {
+                            RowError::field(
+                                Reason::MissingField,
+                                "input.messages",
+                                "missing or null",
+                            )
+                        };
+                        if value == "null" {
+                            return Err(missing());
+                        }
+                        if !value.starts_with('{') {
+                            return Err(RowError::field(
+                                Reason::WrongType,
+                                key,
+                                format!("expected an object, got {}", describe(value)),
+                            ));
+                        }
+                        let input = Object::parse(value)?;
+                        let messages = input.get_once("messages")?.ok_or_else(missing)?;
+                        entries.push(("prompt".into(), messages.get().as_bytes().to_vec()));
+                        let rest: Vec<(String, Vec<u8>)> = input
+                            .entries()
+                            .filter(|(k, _)| *k != "messages")
+                            .map(|(k, v)| (k.to_string(), v.get().as_bytes().to_vec()))
+                            .collect();
+                        if !rest.is_empty() {
+                            entries.push(("input".into(), object_of(&rest, key_sep, item_sep)));
+                        }
+                    }
+                    "preferred_output" => {
+                        entries.push(("chosen".into(), value.as_bytes().to_vec()))
+                    }
+                    "non_preferred_output" => {
+                        entries.push(("rejected".into(), value.as_bytes().to_vec()))
+                    }
+                    _ => entries.push((key.into(), value.as_bytes().to_vec())),
+                }
+            }
+        }
+    }
+    Ok(String::from_utf8(object_of(&entries, key_sep, item_sep)).expect("made of UTF-8 pieces"))
+}
+
+/// A ShareGPT `{"from", "value", ...}` message as `{"role", "content", ...}`, or what's wrong
+/// with it.
+fn from_sharegpt(raw: &str, key_sep: &str, item_sep: &str) -> Result<Vec<u8>, String> {
+    if !raw.starts_with('{') {
+        return Err(format!(
+            "is {}, expected an object with \"from\" and \"value\"",
+            describe(raw)
+        ));
+    }
+    let message = Object::parse(raw).map_err(|e| e.detail)?;
+    let mut entries = Vec::new();
+    let mut from = false;
+    for (key, value) in message.entries() {
+        let value = value.get();
+        match key {
+            "from" => {
+                let tag: String = serde_json::from_str(value)
+                    .map_err(|_| format!("has a \"from\" that is {}", describe(value)))?;
+                let role =
+                    serde_json::to_string(role_of_sharegpt(&tag)).expect("strings serialize");
+                entries.push(("role".to_string(), role.into_bytes()));
+                from = true;
+            }
+            "value" => entries.push(("content".to_string(), value.as_bytes().to_vec())),
+            other => entries.push((other.to_string(), value.as_bytes().to_vec())),
+        }
+    }
+    if !from {
+        return Err("has no \"from\"".to_string());
+    }
+    Ok(object_of(&entries, key_sep, item_sep))
 }
 
 /// A `{"role", "content", ...}` message as ShareGPT's `{"from", "value", ...}`.
@@ -511,6 +697,7 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             to_messages: None,
+            adapt: None,
         }
     }
 

@@ -170,6 +170,9 @@ impl<'s> Relabeler<'s> {
                 None => e,
             }
         };
+        if let Some(via) = r.reshape.as_ref().and_then(|r| r.adapt) {
+            line = Cow::Owned(crate::json::reshape::adapt(&line, via).map_err(blame)?);
+        }
         if let Some(reshape) = r.reshape.as_ref().filter(|r| r.changes_fields()) {
             line = Cow::Owned(crate::json::reshape::reshape(&line, reshape).map_err(blame)?);
         }

@@ -467,7 +467,13 @@ pub fn to_canonical(
 pub fn emit(row: &Value, target: &str) -> Value {
     let old = row.as_object().unwrap();
     if target == "openai" {
-        return json!({"input": {"messages": old["prompt"]}, "preferred_output": old["chosen"],
+        // The rest of an OpenAI row's input (tools, ...) after its messages.
+        let mut input = serde_json::Map::new();
+        input.insert("messages".into(), old["prompt"].clone());
+        if let Some(rest) = old.get("input").and_then(Value::as_object) {
+            input.extend(rest.clone());
+        }
+        return json!({"input": input, "preferred_output": old["chosen"],
                       "non_preferred_output": old["rejected"]});
     }
     let tag = |role: &str| {

@@ -146,7 +146,9 @@ fn raug_layouts_lists_every_layout_with_the_flags_that_read_it() {
             "nemo",
             "axolotl-argilla",
             "alpaca",
-            "axolotl-intel"
+            "axolotl-intel",
+            "sharegpt",
+            "openai"
         ]
     );
     let flags: Vec<&str> = run
@@ -560,4 +562,193 @@ fn rows_sharegpt_and_openai_cant_hold_are_bad_rows() {
         run.stderr,
         "raug: error: implicit.jsonl:1: --to openai: it writes a prompt, and the layout standard (implicit prompt) has none (its responses are full texts)\n"
     );
+}
+
+/// A ShareGPT row as the rules read it: the `system` field the prompt's first message,
+/// `conversations` the prompt, each response a one-message list, messages as role/content.
+fn sharegpt_to_canonical(row: &Value) -> Value {
+    let role = |tag: &str| {
+        match tag {
+            "human" => "user",
+            "gpt" => "assistant",
+            "observation" => "tool",
+            "function_call" => "function",
+            other => other,
+        }
+        .to_string()
+    };
+    let message = |m: &Value| {
+        let mut out = serde_json::Map::new();
+        for (k, v) in m.as_object().unwrap() {
+            match k.as_str() {
+                "from" => out.insert("role".into(), json!(role(v.as_str().unwrap()))),
+                "value" => out.insert("content".into(), v.clone()),
+                _ => out.insert(k.clone(), v.clone()),
+            };
+        }
+        Value::Object(out)
+    };
+    let mut out = serde_json::Map::new();
+    for (key, value) in row.as_object().unwrap() {
+        match key.as_str() {
+            "system" => {}
+            "conversations" => {
+                let mut list = Vec::new();
+                if let Some(system) = row.get("system").filter(|s| *s != "") {
+                    list.push(json!({"role": "system", "content": system}));
+                }
+                list.extend(value.as_array().unwrap().iter().map(message));
+                out.insert("prompt".into(), Value::Array(list));
+            }
+            "chosen" | "rejected" => {
+                out.insert(key.clone(), json!([message(value)]));
+            }
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// An OpenAI row as the rules read it: `input.messages` the prompt (the rest of `input` after
+/// it), `preferred_output` and `non_preferred_output` the responses.
+fn openai_to_canonical(row: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, value) in row.as_object().unwrap() {
+        match key.as_str() {
+            "input" => {
+                let mut rest = value.as_object().unwrap().clone();
+                out.insert("prompt".into(), rest.shift_remove("messages").unwrap());
+                if !rest.is_empty() {
+                    out.insert("input".into(), Value::Object(rest));
+                }
+            }
+            "preferred_output" => {
+                out.insert("chosen".into(), value.clone());
+            }
+            "non_preferred_output" => {
+                out.insert("rejected".into(), value.clone());
+            }
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[test]
+fn sharegpt_and_openai_rows_are_detected_relabeled_and_written_back() {
+    let human = |v: &str| json!({"from": "human", "value": v});
+    let gpt = |v: &str| json!({"from": "gpt", "value": v});
+    let user = |v: &str| json!({"role": "user", "content": v});
+    let assistant = |v: &str| json!({"role": "assistant", "content": v});
+    let cases = [
+        (
+            "sharegpt",
+            vec![
+                json!({"system": "Be brief.", "conversations": [human("Name a prime.")],
+                       "chosen": gpt("7"), "rejected": gpt("8"), "score_chosen": 9.5, "score_rejected": 2.5}),
+                json!({"system": "", "conversations": [human("Hi"), gpt("Hello"), human("Name a prime.")],
+                       "chosen": gpt("11"), "rejected": gpt("9"), "score_chosen": 8.5, "score_rejected": 3.5}),
+            ],
+        ),
+        (
+            "openai",
+            vec![
+                json!({"input": {"messages": [user("Name a prime.")], "parallel_tool_calls": false},
+                       "preferred_output": [assistant("7")], "non_preferred_output": [assistant("8")],
+                       "score_chosen": 9.5, "score_rejected": 2.5}),
+                json!({"input": {"messages": [user("Hi"), assistant("Hello"), user("Name a prime.")],
+                                 "parallel_tool_calls": true},
+                       "preferred_output": [assistant("11")], "non_preferred_output": [assistant("9")],
+                       "score_chosen": 8.5, "score_rejected": 3.5}),
+            ],
+        ),
+    ];
+    let model = Model {
+        site: Site::PromptList,
+        prefix: false,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    for (layout, rows_in) in cases {
+        let wd = Workdir::new();
+        let text: String = rows_in.iter().map(|r| format!("{r}\n")).collect();
+        jsonl_and_parquet(&wd, "in", &text);
+        let canonical: Vec<Value> = rows_in
+            .iter()
+            .map(|r| match layout {
+                "sharegpt" => sharegpt_to_canonical(r),
+                _ => openai_to_canonical(r),
+            })
+            .collect();
+        for to in [None, Some("trl"), Some("sharegpt"), Some("openai")] {
+            let expected: Vec<Value> = canonical
+                .iter()
+                .flat_map(|r| model.relabel(r))
+                .map(|r| match to.unwrap_or(layout) {
+                    "trl" => r,
+                    target => emit(&r, target),
+                })
+                .collect();
+            for (input, output) in [("in.jsonl", "out.jsonl"), ("in.parquet", "out.parquet")] {
+                let mut args = vec!["relabel", input, "-o", output, "-q"];
+                if let Some(to) = to {
+                    args.extend(["--to", to]);
+                }
+                let run = wd.run(&args);
+                assert_eq!(run.code, 0, "{layout} {to:?} {input}: {}", run.stderr);
+                let got = match output {
+                    "out.jsonl" => rows(&wd.read(output)),
+                    _ => parquet_file_rows(&wd, output),
+                };
+                assert_rows_eq(&got, &expected);
+            }
+        }
+        let run = wd.run(&["inspect", "in.parquet"]);
+        assert!(
+            run.stdout.contains(&format!(
+                "detected  layout {layout}, scores score_chosen/score_rejected, style system\n"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn sharegpt_rows_that_cant_be_read_are_bad_rows_named_by_their_field() {
+    let wd = Workdir::new();
+    let good = json!({"conversations": [{"from": "human", "value": "q"}], "chosen": {"from": "gpt", "value": "A"},
+                      "rejected": {"from": "gpt", "value": "B"}, "score_chosen": 9, "score_rejected": 2});
+    for (row, message) in [
+        (
+            json!({"conversations": [{"value": "q"}], "chosen": {"from": "gpt", "value": "A"},
+                "rejected": {"from": "gpt", "value": "B"}, "score_chosen": 9, "score_rejected": 2}),
+            "field \"conversations\": message 0 has no \"from\"",
+        ),
+        (
+            json!({"conversations": [{"from": "human", "value": "q"}], "chosen": {"value": "A"},
+                "rejected": {"from": "gpt", "value": "B"}, "score_chosen": 9, "score_rejected": 2}),
+            "field \"chosen\": has no \"from\"",
+        ),
+        (
+            json!({"conversations": [], "chosen": {"from": "gpt", "value": "A"},
+                "rejected": {"from": "gpt", "value": "B"}, "score_chosen": 9, "score_rejected": 2}),
+            "field \"conversations\": empty message list",
+        ),
+    ] {
+        jsonl_and_parquet(&wd, "in", format!("{good}\n{row}\n"));
+        let run = wd.run(&["relabel", "in.jsonl", "-o", "out.jsonl"]);
+        assert_eq!(run.code, 1, "{row}");
+        assert_eq!(run.stderr, format!("raug: error: in.jsonl:2: {message}\n"));
+        let run = wd.run(&["relabel", "in.parquet", "-o", "out.parquet"]);
+        assert_eq!(run.code, 1, "{row}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: in.parquet: row 1: {message}\n")
+        );
+    }
 }
