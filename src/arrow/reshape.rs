@@ -367,10 +367,19 @@ pub fn batch(
             .map_or(array, |(_, a)| a);
         columns.push(Arc::clone(array));
     }
+    made(schema, columns, bad)
+}
+
+/// The batch of these columns in `schema`, and per row its problem if it has one.
+fn made(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    bad: Vec<Option<RowError>>,
+) -> Result<Made, ArrowError> {
     let out = RecordBatch::try_new_with_options(
         Arc::clone(schema),
         columns,
-        &RecordBatchOptions::new().with_row_count(Some(n)),
+        &RecordBatchOptions::new().with_row_count(Some(bad.len())),
     )?;
     let bad = bad
         .into_iter()
@@ -1033,15 +1042,5 @@ pub fn adapt_batch(
             _ => columns.push(Arc::clone(array)),
         }
     }
-    let out = RecordBatch::try_new_with_options(
-        Arc::clone(schema),
-        columns,
-        &RecordBatchOptions::new().with_row_count(Some(n)),
-    )?;
-    let bad = bad
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.map(|e| (i, e)))
-        .collect();
-    Ok((out, bad))
+    made(schema, columns, bad)
 }
