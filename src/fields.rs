@@ -136,6 +136,9 @@ pub struct NamedLayout {
     /// Read through TRL's conversational layout and written back as this target (ShareGPT and
     /// OpenAI rows hold their messages in shapes the rules don't read directly).
     pub via: Option<Target>,
+    /// A string field the layout's trainer reads as the system prompt: where a row has it, the
+    /// goal goes into it (in front of its text), as it goes into a leading system message.
+    pub system: Option<&'static str>,
     /// How detection finds it.
     pub found: Found,
 }
@@ -199,6 +202,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: None,
+        system: None,
         found: Found::ByKinds(&[Layout::H4]),
     },
     NamedLayout {
@@ -211,6 +215,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: None,
+        system: None,
         found: Found::ByKinds(&[
             Layout::ConversationalExplicit,
             Layout::ConversationalImplicit,
@@ -228,6 +233,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: None,
+        system: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -240,6 +246,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: None,
+        system: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -252,6 +259,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: Some("input"),
         input: Some("input"),
         via: None,
+        system: Some("system"),
         found: Found::ByNames,
     },
     NamedLayout {
@@ -264,6 +272,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: None,
+        system: Some("system"),
         found: Found::ByNames,
     },
     NamedLayout {
@@ -276,6 +285,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: Some(Target::ShareGpt),
+        system: None,
         found: Found::ByNames,
     },
     NamedLayout {
@@ -288,6 +298,7 @@ pub const LAYOUTS: &[NamedLayout] = &[
         marker: None,
         input: None,
         via: Some(Target::OpenAi),
+        system: None,
         found: Found::ByNames,
     },
 ];
@@ -551,6 +562,9 @@ pub struct Resolved {
     /// With a winner field: how each input row becomes a `chosen`/`rejected` row, first of all.
     /// The fields above then name that row's fields.
     pub winner: Option<Winner>,
+    /// The string field the goal goes into instead of the prompt (the system prompt of a layout
+    /// that has one, [`NamedLayout::system`]), with the system style.
+    pub system: Option<FieldPath>,
 }
 
 impl Resolved {
@@ -559,7 +573,9 @@ impl Resolved {
     pub fn rewritten(&self, half: Half) -> Vec<&FieldPath> {
         let mut paths: Vec<&FieldPath> = Vec::new();
         if half != Half::Original {
-            if self.layout.site().in_responses() {
+            if let Some(system) = &self.system {
+                paths.push(system);
+            } else if self.layout.site().in_responses() {
                 paths.extend([&self.chosen, &self.rejected]);
             } else {
                 paths.extend(self.prompt.iter());
@@ -656,6 +672,15 @@ impl Resolved {
             Some(Ok(kind)) => Some(kind),
         };
         let layout = Layout::detect(prompt_kind, responses)?;
+        // A system prompt field the layout's trainer reads takes the goal, unless --style prefix
+        // asks for the prompt.
+        let system = names
+            .layout
+            .or(named)
+            .and_then(|l| l.system)
+            .map(|s| FieldPath::parse(s).expect("a plain name"))
+            .filter(|s| matches!(row.kind(s), Some(Ok(TextKind::Text))))
+            .filter(|_| layout == Layout::Standard && style != Some(Style::Prefix));
         let named = match names.layout.or(named) {
             Some(l) => match l.found {
                 Found::ByNames => Some(l.name),
@@ -670,7 +695,10 @@ impl Resolved {
             None => None,
         };
         let asked = style;
-        let style = layout.resolve_style(asked)?;
+        let style = match system {
+            Some(_) => Style::System,
+            None => layout.resolve_style(asked)?,
+        };
         let (scores, also_swapped) = if names.fixed_scores.is_some() {
             if !names.attributes.is_empty()
                 || names.chosen_score.is_some()
@@ -706,6 +734,7 @@ impl Resolved {
             also_swapped,
             reshape: None,
             winner: None,
+            system,
         };
         resolved.also_swapped = resolved.response_fields(row, names)?;
         resolved.check_disjoint()?;
@@ -992,7 +1021,9 @@ impl Resolved {
         }
         let path = |name: &str| FieldPath::parse(name).expect("a plain name");
         let dropped = |p: &FieldPath| reshape.output_name(&p.parts()[0]).is_none();
-        let style = if layout == self.layout {
+        // The system field stays where it is: trl has none, and the message layouts fold it into
+        // the prompt's system message.
+        let style = if layout == self.layout && self.system.is_none() {
             self.style
         } else {
             layout.resolve_style(style)?
@@ -1009,6 +1040,7 @@ impl Resolved {
                 .filter(|(c, r)| !dropped(c) && !dropped(r))
                 .collect(),
             reshape: Some(reshape),
+            system: None,
             ..self
         })
     }
@@ -1052,6 +1084,7 @@ impl Resolved {
         }
         let mut used: Vec<&FieldPath> = vec![&self.chosen, &self.rejected];
         used.extend(self.prompt.iter());
+        used.extend(self.system.iter());
         used.extend(self.scores.iter().flat_map(|(c, r)| [c, r]));
         let mut kept: Vec<(FieldPath, FieldPath)> = Vec::new();
         for (c, r) in pairs {
@@ -1092,6 +1125,7 @@ impl Resolved {
             paths.push(r);
         }
         paths.extend(self.prompt.as_ref());
+        paths.extend(self.system.as_ref());
         paths
     }
 }
@@ -1117,6 +1151,9 @@ impl fmt::Display for Resolved {
             scores.join(", "),
             self.style
         )?;
+        if let Some(system) = &self.system {
+            write!(f, " (goal in {system})")?;
+        }
         if let Some(w) = &self.winner {
             write!(
                 f,

@@ -89,6 +89,21 @@ pub struct Facts {
     /// Which text fields already begin with the goal text ([`Planner::goal_marker`]): a string
     /// that starts with it, or a message list whose message 0's content does.
     pub led_by_goal: LedByGoal,
+    /// The system prompt field, when the goal goes into one ([`Resolved::system`]).
+    pub system: Option<SystemFact>,
+}
+
+/// What a representation found in a system prompt field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SystemFact {
+    /// Absent or null.
+    Missing,
+    /// The empty string.
+    Empty,
+    /// A non-empty string.
+    Text,
+    /// Anything else: what it is.
+    Other(String),
 }
 
 /// Which text fields already begin with the goal text: a record relabeled before.
@@ -100,6 +115,8 @@ pub struct LedByGoal {
     pub chosen: bool,
     /// The rejected response.
     pub rejected: bool,
+    /// The system prompt field.
+    pub system: bool,
 }
 
 /// Which of the two responses.
@@ -120,6 +137,8 @@ pub enum Insert {
     InsertSystem,
     /// Goal + separator in front of message 0's content (a string).
     PrefixFirstContent,
+    /// The goal alone, in place of a missing or empty string (a system prompt field).
+    SetText,
 }
 
 /// One output record: which fields come from where, and which take the goal.
@@ -137,6 +156,8 @@ pub struct OutRecord {
     pub chosen: Option<Insert>,
     /// The edit of the output's rejected field.
     pub rejected: Option<Insert>,
+    /// The edit of the system prompt field, when it takes the goal.
+    pub system: Option<Insert>,
     /// Per [`Resolved::also_swapped`] pair: whether it trades places.
     pub swap_also: Vec<bool>,
 }
@@ -289,6 +310,20 @@ impl<'s> Planner<'s> {
                 }
             }
         }
+        let system_insert = match (&r.system, &facts.system) {
+            (Some(path), Some(fact)) => Some(match fact {
+                SystemFact::Text => Insert::PrefixText,
+                SystemFact::Missing | SystemFact::Empty => Insert::SetText,
+                SystemFact::Other(what) => {
+                    return Err(RowError::field(
+                        Reason::WrongType,
+                        path.as_str(),
+                        format!("expected a string (the system prompt), got {what}"),
+                    ))
+                }
+            }),
+            _ => None,
+        };
         let mut chosen = Vec::with_capacity(r.scores.len());
         let mut rejected = Vec::with_capacity(r.scores.len());
         for ((c, rj), (cf, rf)) in r.scores.iter().zip(&facts.scores) {
@@ -304,7 +339,9 @@ impl<'s> Planner<'s> {
         let style = r.style;
         // Where the goal goes, per input field: decided before any output, so a record the goal
         // doesn't fit is rejected whole.
-        let (prompt_insert, chosen_insert, rejected_insert) = if site.in_responses() {
+        let (prompt_insert, chosen_insert, rejected_insert) = if system_insert.is_some() {
+            (None, None, None)
+        } else if site.in_responses() {
             (
                 None,
                 Some(insert(&facts.chosen, style, r.chosen.as_str())?),
@@ -317,7 +354,9 @@ impl<'s> Planner<'s> {
         };
         if !self.spec.force {
             let led = facts.led_by_goal;
-            let already = if site.in_responses() {
+            let already = if let Some(path) = &r.system {
+                Some((led.system, path.as_str())).filter(|(l, _)| *l)
+            } else if site.in_responses() {
                 [
                     (led.chosen, r.chosen.as_str()),
                     (led.rejected, r.rejected.as_str()),
@@ -362,6 +401,7 @@ impl<'s> Planner<'s> {
                     prompt: with_goal(prompt_insert),
                     chosen: with_goal(to_chosen),
                     rejected: with_goal(to_rejected),
+                    system: with_goal(system_insert),
                     swap_also: facts.also_present.iter().map(|&p| p && swap).collect(),
                 }
             })
@@ -721,6 +761,7 @@ mod tests {
             scores: vec![(c, r)],
             also_present: Vec::new(),
             led_by_goal: LedByGoal::default(),
+            system: None,
         }
     }
 
@@ -745,6 +786,7 @@ mod tests {
                     prompt: Some(Insert::PrefixText),
                     chosen: None,
                     rejected: None,
+                    system: None,
                     swap_also: vec![],
                 },
                 OutRecord {
@@ -754,6 +796,7 @@ mod tests {
                     prompt: Some(Insert::PrefixText),
                     chosen: None,
                     rejected: None,
+                    system: None,
                     swap_also: vec![],
                 }
             ]

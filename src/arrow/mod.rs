@@ -24,7 +24,7 @@ use arrow_select::take::take;
 use crate::error::RowError;
 use crate::fields::{FieldPath, Resolved};
 use crate::plan::{
-    Arrangement, Facts, Insert, LedByGoal, ListFact, Plan, Planner, ScoreFact, TextFact,
+    Arrangement, Facts, Insert, LedByGoal, ListFact, Plan, Planner, ScoreFact, SystemFact, TextFact,
 };
 use crate::relabel::{Spec, GOAL_SEPARATOR};
 
@@ -145,11 +145,16 @@ impl<'s> BatchRelabeler<'s> {
                 _ => Ok(vec![false; n]),
             }
         };
-        let (led_prompt, led_chosen, led_rejected) = (
+        let (led_prompt, led_chosen, led_rejected, led_system) = (
             led(r.prompt.as_ref())?,
             led(Some(&r.chosen))?,
             led(Some(&r.rejected))?,
+            led(r.system.as_ref())?,
         );
+        let system = match &r.system {
+            Some(path) => Some(system_facts(&column(batch, path)?)?),
+            None => None,
+        };
         let mut scores = Vec::with_capacity(r.scores.len());
         for (c, rj) in &r.scores {
             scores.push((
@@ -185,7 +190,9 @@ impl<'s> BatchRelabeler<'s> {
                     prompt: led_prompt[i],
                     chosen: led_chosen[i],
                     rejected: led_rejected[i],
+                    system: led_system[i],
                 },
+                system: system.as_ref().map(|s| s[i].clone()),
             })
             .collect())
     }
@@ -319,6 +326,13 @@ impl<'s> BatchRelabeler<'s> {
             ];
             if let (Some(path), Some(p)) = (&r.prompt, &prompt) {
                 replaced.push((path, put_goals(p, &goals, &inserts(|rec| rec.prompt))?));
+            }
+            if let Some(path) = &r.system {
+                let system = take_kept(&column(batch, path)?)?;
+                replaced.push((
+                    path,
+                    put_goals(&system, &goals, &inserts(|rec| rec.system))?,
+                ));
             }
             let pairs = r.scores.iter().map(|pair| (pair, swap.clone()));
             let also = r
@@ -597,6 +611,24 @@ pub fn shortest_f16(v: f32) -> f64 {
     exact
 }
 
+/// The fact of each row's system prompt field: a string (empty or not), null, or another type.
+fn system_facts(array: &ArrayRef) -> Result<Vec<SystemFact>, ArrowError> {
+    let strings = match array.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+            Some(arrow_cast::cast(array, &DataType::Utf8)?)
+        }
+        _ => None,
+    };
+    Ok((0..array.len())
+        .map(|i| match &strings {
+            _ if array.is_null(i) => SystemFact::Missing,
+            Some(s) if s.as_string::<i32>().value(i).is_empty() => SystemFact::Empty,
+            Some(_) => SystemFact::Text,
+            None => SystemFact::Other(format!("a value of type {}", array.data_type())),
+        })
+        .collect())
+}
+
 /// The fact of each row's text field: a string, a message list (as far as the rules look into
 /// it), or null.
 fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
@@ -708,6 +740,23 @@ fn put_goals(
             let plain = arrow_cast::cast(array, &DataType::Utf8)?;
             arrow_cast::cast(&put_goals(&plain, goals, inserts)?, array.data_type())
         }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            if inserts.contains(&Some(Insert::SetText)) =>
+        {
+            // A system prompt field: the goal in front of its text, or alone where it has none.
+            let strings = strings_of(array)?;
+            let values: Vec<Option<String>> = strings
+                .iter()
+                .zip(goals.iter().zip(inserts))
+                .map(|(s, (g, i))| match (s, g, i) {
+                    (_, Some(g), Some(Insert::SetText)) => Some(g.to_string()),
+                    (Some(s), Some(g), Some(_)) => Some(crate::relabel::prefix(g, s)),
+                    (s, _, _) => s.map(str::to_string),
+                })
+                .collect();
+            let plain: ArrayRef = Arc::new(GenericStringArray::<i32>::from(values));
+            arrow_cast::cast(&plain, array.data_type())
+        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let goals: Vec<Option<&str>> = goals
                 .iter()
@@ -789,7 +838,8 @@ fn goals_into_lists<O: OffsetSizeTrait>(
             Some(Insert::PrefixFirstContent | Insert::PrefixText) => {
                 content_goals[offsets[i]] = Some(goals[i])
             }
-            None => {}
+            // Only string fields are set.
+            Some(Insert::SetText) | None => {}
         }
     }
     let content_index = messages

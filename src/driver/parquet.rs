@@ -520,12 +520,8 @@ fn aligned_row_group(
     encoding: &ColumnEncoding,
 ) -> Option<Unit> {
     let schema = &input.schema;
-    let mut read: Vec<&crate::fields::FieldPath> = vec![&resolved.chosen, &resolved.rejected];
-    read.extend(resolved.prompt.iter());
-    for (c, r) in resolved.scores.iter().chain(&resolved.also_swapped) {
-        read.extend([c, r]);
-    }
-    let read_roots = roots(schema, &read);
+    // Every field the rules read or rewrite.
+    let read_roots = roots(schema, &resolved.edited());
     let projected = Arc::new(schema.project(&read_roots).ok()?);
     let builder = input.builder().ok()?;
     let metadata = builder.metadata().row_group(rg).clone();

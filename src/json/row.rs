@@ -13,7 +13,8 @@ use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::json::object::{describe, lookup, lookup_first, span, Object};
 use crate::plan::{
-    Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact, TextFact,
+    Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact,
+    SystemFact, TextFact,
 };
 use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
 use crate::reshape::Target;
@@ -124,6 +125,8 @@ struct Found<'a> {
     /// Per score pair (goal attributes, then pairs swapped alongside): the raw values, where
     /// both are present.
     scores: Vec<Option<(&'a str, &'a str)>>,
+    /// The system prompt field's raw value, when the goal goes there and the row has it.
+    system: Option<&'a str>,
 }
 
 impl<'s> Relabeler<'s> {
@@ -233,6 +236,23 @@ impl<'s> Relabeler<'s> {
             scores.push((score_fact(c), score_fact(rj)));
             raws.push(c.zip(rj));
         }
+        // The system prompt field, when the goal goes there: its raw value, if present.
+        let system = match &r.system {
+            Some(path) => Some(lookup(object, path)?.map(RawValue::get)),
+            None => None,
+        };
+        let system_fact = system.map(|raw| match raw {
+            None | Some("null") => SystemFact::Missing,
+            Some("\"\"") => SystemFact::Empty,
+            Some(raw) if raw.starts_with('"') => SystemFact::Text,
+            Some(raw) => SystemFact::Other(describe(raw)),
+        });
+        let system_led = match (system.flatten(), &self.marker) {
+            (Some(raw), Some(marker)) if raw.starts_with('"') => {
+                raw[1..].starts_with(marker.as_str())
+            }
+            _ => false,
+        };
         let mut also_present = Vec::with_capacity(r.also_swapped.len());
         for (c, rj) in &r.also_swapped {
             let c = lookup(object, c)?.map(RawValue::get);
@@ -247,17 +267,20 @@ impl<'s> Relabeler<'s> {
                     prompt: self.led_by_goal(prompt.as_ref()),
                     chosen: self.led_by_goal(chosen.as_ref()),
                     rejected: self.led_by_goal(rejected.as_ref()),
+                    system: system_led,
                 },
                 chosen: chosen_fact,
                 rejected: rejected_fact,
                 prompt: prompt_fact,
                 scores,
                 also_present,
+                system: system_fact,
             },
             chosen,
             rejected,
             prompt,
             scores: raws,
+            system: system.flatten(),
         })
     }
 
@@ -314,6 +337,26 @@ impl<'s> Relabeler<'s> {
         }
         if let (Some(insert), Some(prompt)) = (record.prompt, &found.prompt) {
             edits.push((prompt.span.clone(), put_goal(prompt, Some(insert), goal)));
+        }
+        if let Some(insert) = record.system {
+            let resolved = self.planner.resolved();
+            let system = resolved.system.as_ref().map_or("system", |p| p.as_str());
+            let quoted = |text: &str| format!("\"{text}\"").into_bytes();
+            match (insert, found.system) {
+                (Insert::PrefixText, Some(raw)) => {
+                    edits.push((span(line, raw), Cow::Owned(prefix_string(raw, goal))))
+                }
+                (_, Some(raw)) => edits.push((span(line, raw), Cow::Owned(quoted(goal)))),
+                // A row without the field gets it, last.
+                (_, None) => {
+                    let close = line.rfind('}').expect("an object");
+                    let key_sep = if spaced_colon(line) { ": " } else { ":" };
+                    let item_sep = if key_sep == ": " { ", " } else { "," };
+                    let mut entry = format!("{item_sep}\"{system}\"{key_sep}").into_bytes();
+                    entry.extend(quoted(goal));
+                    edits.push((close..close, Cow::Owned(entry)));
+                }
+            }
         }
         splice(line, &mut edits, out);
     }
@@ -379,6 +422,7 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) 
     let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
     match (insert, &text.list) {
         (None, _) => return Cow::Borrowed(raw.as_bytes()),
+        (Some(Insert::SetText), _) => return Cow::Owned(format!("\"{goal}\"").into_bytes()),
         (Some(Insert::PrefixText), _) | (Some(_), None) => {
             return Cow::Owned(prefix_string(raw, goal))
         }

@@ -160,6 +160,9 @@ pub enum Site {
     PromptText,
     /// Prefix of both response strings.
     ResponseTexts,
+    /// The `system` string field: in front of its text, or alone where it is missing, null or
+    /// empty (added last when missing).
+    SystemField,
 }
 
 /// The model's view of a dataset.
@@ -269,6 +272,10 @@ impl Model {
                     prefix_text(&mut r[chosen], &g);
                     prefix_text(&mut r[rejected], &g);
                 }
+                Site::SystemField => match r.get("system").and_then(Value::as_str) {
+                    Some(text) if !text.is_empty() => prefix_text(&mut r["system"], &g),
+                    _ => r["system"] = Value::String(g.clone()),
+                },
             }
             out.push(r);
         }

@@ -53,8 +53,15 @@ fn each_named_layout_is_detected_and_relabeled_from_jsonl_and_parquet() {
     for case in cases() {
         let wd = Workdir::new();
         jsonl_and_parquet(&wd, "in", format!("{}\n", case.row));
+        // Layouts whose trainers read a system prompt field take the goal there.
+        let system =
+            ["alpaca", "axolotl-intel"].contains(&case.name) && case.row.get("system").is_some();
         let model = Model {
-            site: Site::PromptText,
+            site: if system {
+                Site::SystemField
+            } else {
+                Site::PromptText
+            },
             prefix: true,
             chosen_score: case.scores.0,
             rejected_score: case.scores.1,
@@ -81,9 +88,14 @@ fn each_named_layout_is_detected_and_relabeled_from_jsonl_and_parquet() {
                 .lines()
                 .find(|l| l.starts_with("detected"))
                 .unwrap();
+            let style = if system {
+                "system (goal in system)"
+            } else {
+                "prefix"
+            };
             assert!(
                 detected.starts_with(&format!(
-                    "detected  layout {}, scores {}/{}, style prefix",
+                    "detected  layout {}, scores {}/{}, style {style}",
                     case.name, case.scores.0, case.scores.1
                 )),
                 "{input}: {detected}"
@@ -751,4 +763,73 @@ fn sharegpt_rows_that_cant_be_read_are_bad_rows_named_by_their_field() {
             format!("raug: error: in.parquet: row 1: {message}\n")
         );
     }
+}
+
+#[test]
+fn the_goal_goes_into_a_system_prompt_field_the_layout_reads() {
+    let wd = Workdir::new();
+    // Every row the first row's field, the others too: a text, none, null, empty.
+    let rows_in = [
+        json!({"system": "Be brief.", "instruction": "Add", "input": "1+1", "chosen": "2", "rejected": "3",
+               "chosen_avg_rating": 9.0, "rejected_avg_rating": 2.0}),
+        json!({"system": "", "instruction": "Add", "input": "1+2", "chosen": "3", "rejected": "4",
+               "chosen_avg_rating": 8.0, "rejected_avg_rating": 2.5}),
+        json!({"system": null, "instruction": "Add", "input": "1+3", "chosen": "4", "rejected": "5",
+               "chosen_avg_rating": 7.0, "rejected_avg_rating": 2.0}),
+    ];
+    let text: String = rows_in.iter().map(|r| format!("{r}\n")).collect();
+    jsonl_and_parquet(&wd, "in", &text);
+    let model = Model {
+        site: Site::SystemField,
+        prefix: true,
+        chosen_score: "chosen_avg_rating",
+        rejected_score: "rejected_avg_rating",
+    };
+    let expected: Vec<Value> = rows_in
+        .iter()
+        .flat_map(|r| model.relabel_fields(r, ["instruction", "chosen", "rejected"]))
+        .collect();
+    let run = wd.run(&["relabel", "in.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), &expected);
+    for order in ["interleaved", "blocks"] {
+        let run = wd.run(&[
+            "relabel",
+            "in.parquet",
+            "-o",
+            "out.parquet",
+            "-q",
+            "--order",
+            order,
+            "--goals",
+            "chosen",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let chosen: Vec<Value> = expected.iter().step_by(2).cloned().collect();
+        assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &chosen);
+    }
+    // A row without the field gets it, last.
+    let bare = json!({"instruction": "Add", "input": "1+4", "chosen": "5", "rejected": "6",
+                      "chosen_avg_rating": 6.0, "rejected_avg_rating": 2.0});
+    wd.write("bare.jsonl", format!("{}\n{bare}\n", rows_in[0]));
+    let run = wd.run(&["relabel", "bare.jsonl", "-q", "--goals", "chosen"]);
+    let mut with_system = bare.clone();
+    with_system["system"] = json!(goal(6.0));
+    assert_rows_eq(&rows(&run.stdout)[1..], &[with_system]);
+    // --style prefix puts it before the instruction instead.
+    let run = wd.run(&[
+        "relabel", "in.jsonl", "-q", "--style", "prefix", "--goals", "chosen",
+    ]);
+    let mut prefixed = rows_in[0].clone();
+    prefixed["instruction"] = json!(format!("{}\n\nAdd", goal(9.0)));
+    assert_rows_eq(&rows(&run.stdout)[..1], &[prefixed]);
+    // A row relabeled before is a bad row.
+    let run = wd.run(&["relabel", "in.jsonl", "-q", "-o", "once.jsonl"]);
+    assert_eq!(run.code, 0);
+    let run = wd.run(&["relabel", "once.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: once.jsonl:1: field \"system\": already begins with the goal text (relabeled before?); --force relabels it again\n"
+    );
 }
