@@ -56,6 +56,12 @@ pub enum ListFact {
         first_is_system: bool,
         /// Whether message 0's content is a string (a goal can be put in front of it).
         first_content_is_text: bool,
+        /// Whether message 0's content is a list of typed parts (`[{"type": "text", ...}]`),
+        /// multimodal messages' shape; a system message added then has that shape too.
+        parts: bool,
+        /// Whether message 0's content parts have a text part (`{"type": "text", "text": ...}`)
+        /// the goal can be put in front of.
+        first_text_part: bool,
         /// How many messages.
         len: usize,
     },
@@ -137,6 +143,11 @@ pub enum Insert {
     InsertSystem,
     /// Goal + separator in front of message 0's content (a string).
     PrefixFirstContent,
+    /// A new system message at the head of the list whose content is one text part holding the
+    /// goal (`[{"type": "text", "text": goal}]`), as multimodal neighbours' are.
+    InsertSystemParts,
+    /// Goal + separator in front of the text of message 0's first text part.
+    PrefixFirstTextPart,
     /// The goal alone, in place of a missing or empty string (a system prompt field).
     SetText,
 }
@@ -696,17 +707,25 @@ pub fn insert(fact: &TextFact, style: Style, path: &str) -> Result<Insert, RowEr
         TextFact::Messages(ListFact::Messages {
             first_is_system,
             first_content_is_text,
+            parts,
+            first_text_part,
             ..
         }) => {
             if !first_is_system && style == Style::System {
-                Ok(Insert::InsertSystem)
+                Ok(if *parts {
+                    Insert::InsertSystemParts
+                } else {
+                    Insert::InsertSystem
+                })
             } else if *first_content_is_text {
                 Ok(Insert::PrefixFirstContent)
+            } else if *first_text_part {
+                Ok(Insert::PrefixFirstTextPart)
             } else {
                 Err(RowError::field(
                     Reason::BadMessage,
                     path,
-                    "message 0 has non-string \"content\"; the goal can only be put in front of a string",
+                    "message 0 has neither string \"content\" nor a text part; the goal can only be put in front of text",
                 ))
             }
         }
@@ -849,6 +868,8 @@ mod tests {
             TextFact::Messages(ListFact::Messages {
                 first_is_system,
                 first_content_is_text,
+                parts: false,
+                first_text_part: false,
                 len: 2,
             })
         };

@@ -445,8 +445,24 @@ fn led_by(array: &ArrayRef, marker: &str) -> Result<Vec<bool>, ArrowError> {
             let Some(content) = values.column_by_name("content") else {
                 return Ok(none());
             };
-            let firsts = offsets.iter().map(|&(s, e)| (s < e).then_some(s));
-            (content, firsts.collect())
+            let firsts: Vec<Option<usize>> =
+                offsets.iter().map(|&(s, e)| (s < e).then_some(s)).collect();
+            if let DataType::List(_) | DataType::LargeList(_) = content.data_type() {
+                // Typed parts: message 0's first text part.
+                let (_, parts) = list_parts(content)?;
+                let Some(texts) = parts.column_by_name("text") else {
+                    return Ok(none());
+                };
+                let Ok(texts) = arrow_cast::cast(texts, &DataType::Utf8) else {
+                    return Ok(none());
+                };
+                let texts = texts.as_string::<i32>();
+                return Ok(first_text_parts(values, &firsts)?
+                    .into_iter()
+                    .map(|k| k.is_some_and(|k| texts.value(k).starts_with(marker)))
+                    .collect());
+            }
+            (content, firsts)
         }
         _ => (array, (0..array.len()).map(Some).collect()),
     };
@@ -458,6 +474,52 @@ fn led_by(array: &ArrayRef, marker: &str) -> Result<Vec<bool>, ArrowError> {
     Ok(rows
         .into_iter()
         .map(|j| j.is_some_and(|j| strings.is_valid(j) && strings.value(j).starts_with(marker)))
+        .collect())
+}
+
+/// Per message asked for (by its index in the messages), the index of its first text part
+/// (`{"type": "text", "text": ...}`) among all parts, when its content is a list of typed parts.
+fn first_text_parts(
+    messages: &StructArray,
+    wanted: &[Option<usize>],
+) -> Result<Vec<Option<usize>>, ArrowError> {
+    let none = || Ok(vec![None; wanted.len()]);
+    let Some(content) = messages.column_by_name("content") else {
+        return none();
+    };
+    if !matches!(
+        content.data_type(),
+        DataType::List(_) | DataType::LargeList(_)
+    ) {
+        return none();
+    }
+    let (offsets, parts) = list_parts(content)?;
+    let (Some(kinds), Some(texts)) = (parts.column_by_name("type"), parts.column_by_name("text"))
+    else {
+        return none();
+    };
+    let (Ok(kinds), Ok(texts)) = (
+        arrow_cast::cast(kinds, &DataType::Utf8),
+        arrow_cast::cast(texts, &DataType::Utf8),
+    ) else {
+        return none();
+    };
+    let (kinds, texts) = (kinds.as_string::<i32>(), texts.as_string::<i32>());
+    Ok(wanted
+        .iter()
+        .map(|m| {
+            let m = (*m)?;
+            if content.is_null(m) {
+                return None;
+            }
+            let (start, end) = offsets[m];
+            (start..end).find(|&k| {
+                parts.is_valid(k)
+                    && kinds.is_valid(k)
+                    && kinds.value(k) == "text"
+                    && texts.is_valid(k)
+            })
+        })
         .collect())
 }
 
@@ -654,6 +716,10 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
     let role = arrow_cast::cast(role, &DataType::Utf8)?;
     let roles = role.as_string::<i32>();
     let content = values.column_by_name("content");
+    let parts = content
+        .is_some_and(|c| matches!(c.data_type(), DataType::List(_) | DataType::LargeList(_)));
+    let firsts: Vec<Option<usize>> = offsets.iter().map(|&(s, e)| (s < e).then_some(s)).collect();
+    let text_parts = first_text_parts(values, &firsts)?;
     let content_is_text = |j: usize| {
         content.is_some_and(|c| {
             matches!(
@@ -686,6 +752,8 @@ fn text_facts(array: &ArrayRef) -> Result<Vec<TextFact>, ArrowError> {
             TextFact::Messages(ListFact::Messages {
                 first_is_system: roles.value(start) == "system",
                 first_content_is_text: content_is_text(start),
+                parts: parts && content.is_some_and(|c| c.is_valid(start)),
+                first_text_part: text_parts[i].is_some(),
                 len: end - start,
             })
         })
@@ -832,11 +900,21 @@ fn goals_into_lists<O: OffsetSizeTrait>(
     let goals = goals.as_slice();
     let mut insert = vec![false; rows];
     let mut content_goals: Vec<Option<&str>> = vec![None; messages.len()];
+    // Message 0's first text part, where the goal goes in front of it.
+    let wanted: Vec<Option<usize>> = (0..rows)
+        .map(|i| (inserts[i] == Some(Insert::PrefixFirstTextPart)).then_some(offsets[i]))
+        .collect();
+    let text_parts = first_text_parts(messages, &wanted)?;
+    let mut part_goals: Vec<(usize, &str)> = Vec::new();
     for i in 0..rows {
         match inserts[i] {
-            Some(Insert::InsertSystem) => insert[i] = true,
+            Some(Insert::InsertSystem | Insert::InsertSystemParts) => insert[i] = true,
             Some(Insert::PrefixFirstContent | Insert::PrefixText) => {
                 content_goals[offsets[i]] = Some(goals[i])
+            }
+            Some(Insert::PrefixFirstTextPart) => {
+                let k = text_parts[i].expect("the plan prefixes only text parts");
+                part_goals.push((k, goals[i]));
             }
             // Only string fields are set.
             Some(Insert::SetText) | None => {}
@@ -850,6 +928,9 @@ fn goals_into_lists<O: OffsetSizeTrait>(
     let mut children: Vec<ArrayRef> = messages.columns().to_vec();
     if content_goals.iter().any(Option::is_some) {
         children[content_index] = prefix_strings(&children[content_index], &content_goals)?;
+    }
+    if !part_goals.is_empty() {
+        children[content_index] = prefix_text_parts(&children[content_index], &part_goals)?;
     }
     let messages = StructArray::try_new(
         messages.fields().clone(),
@@ -996,6 +1077,50 @@ fn system_messages(fields: &Fields, goals: &[&str]) -> Result<ArrayRef, ArrowErr
                 "role" => Some(vec!["system"; n]),
                 _ => None,
             };
+            match (text, f.data_type()) {
+                // Content as typed parts: one text part holding the goal.
+                (Some(values), DataType::List(item) | DataType::LargeList(item))
+                    if f.name() == "content" =>
+                {
+                    text_part_lists(f.data_type(), item, &values)
+                }
+                (Some(values), _) => {
+                    let array: ArrayRef = Arc::new(GenericStringArray::<i32>::from(values));
+                    arrow_cast::cast(&array, f.data_type())
+                }
+                (None, _) => Ok(arrow_array::new_null_array(f.data_type(), n)),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Arc::new(StructArray::try_new(
+        fields.clone(),
+        columns,
+        None,
+    )?))
+}
+
+/// Content lists of one text part each (`[{"type": "text", "text": goal}]`, other part fields
+/// null), of the list type `data_type` whose items are `item`.
+fn text_part_lists(
+    data_type: &DataType,
+    item: &Arc<Field>,
+    goals: &[&str],
+) -> Result<ArrayRef, ArrowError> {
+    let DataType::Struct(fields) = item.data_type() else {
+        return Err(ArrowError::SchemaError(format!(
+            "content parts must be structs, got {}",
+            item.data_type()
+        )));
+    };
+    let n = goals.len();
+    let columns: Vec<ArrayRef> = fields
+        .iter()
+        .map(|f| {
+            let text: Option<Vec<&str>> = match f.name().as_str() {
+                "type" => Some(vec!["text"; n]),
+                "text" => Some(goals.to_vec()),
+                _ => None,
+            };
             match text {
                 Some(values) => {
                     let array: ArrayRef = Arc::new(GenericStringArray::<i32>::from(values));
@@ -1005,11 +1130,64 @@ fn system_messages(fields: &Fields, goals: &[&str]) -> Result<ArrayRef, ArrowErr
             }
         })
         .collect::<Result<_, _>>()?;
-    Ok(Arc::new(StructArray::try_new(
-        fields.clone(),
-        columns,
-        None,
-    )?))
+    let parts = Arc::new(StructArray::try_new(fields.clone(), columns, None)?);
+    Ok(match data_type {
+        DataType::LargeList(_) => Arc::new(GenericListArray::<i64>::try_new(
+            Arc::clone(item),
+            OffsetBuffer::from_lengths(vec![1; n]),
+            parts,
+            None,
+        )?),
+        _ => Arc::new(GenericListArray::<i32>::try_new(
+            Arc::clone(item),
+            OffsetBuffer::from_lengths(vec![1; n]),
+            parts,
+            None,
+        )?),
+    })
+}
+
+/// A content-parts list column with `goal + separator` in front of the text of each part at
+/// the given index (among all parts).
+fn prefix_text_parts(content: &ArrayRef, goals: &[(usize, &str)]) -> Result<ArrayRef, ArrowError> {
+    fn rebuild<O: OffsetSizeTrait>(
+        list: &GenericListArray<O>,
+        goals: &[(usize, &str)],
+    ) -> Result<ArrayRef, ArrowError> {
+        let parts = list
+            .values()
+            .as_struct_opt()
+            .ok_or_else(|| ArrowError::SchemaError("content parts must be structs".into()))?;
+        let text_index = parts
+            .fields()
+            .iter()
+            .position(|f| f.name() == "text")
+            .ok_or_else(|| ArrowError::SchemaError("content parts have no text".into()))?;
+        let mut per_part: Vec<Option<&str>> = vec![None; parts.len()];
+        for &(k, goal) in goals {
+            per_part[k] = Some(goal);
+        }
+        let mut children = parts.columns().to_vec();
+        children[text_index] = prefix_strings(&children[text_index], &per_part)?;
+        let parts = StructArray::try_new(parts.fields().clone(), children, parts.nulls().cloned())?;
+        let item = match list.data_type() {
+            DataType::List(item) | DataType::LargeList(item) => Arc::clone(item),
+            other => unreachable!("a list type, got {other}"),
+        };
+        Ok(Arc::new(GenericListArray::<O>::try_new(
+            item,
+            list.offsets().clone(),
+            Arc::new(parts),
+            list.nulls().cloned(),
+        )?))
+    }
+    match content.data_type() {
+        DataType::List(_) => rebuild(content.as_list::<i32>(), goals),
+        DataType::LargeList(_) => rebuild(content.as_list::<i64>(), goals),
+        other => Err(ArrowError::SchemaError(format!(
+            "expected content parts, got {other}"
+        ))),
+    }
 }
 
 /// The values of a string column of any string type.

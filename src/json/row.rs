@@ -106,6 +106,9 @@ pub(crate) struct Text<'a> {
 struct List<'a> {
     /// Message 0's content, when it is a string, relative to the list's raw text.
     first_content: Option<Range<usize>>,
+    /// The text of message 0's first text part, when its content is typed parts, relative to
+    /// the list's raw text.
+    first_text_part: Option<Range<usize>>,
     /// Where message 0 starts, relative to the list's raw text.
     first_start: usize,
     /// Whether messages write `content` before `role` (H4 does).
@@ -291,7 +294,11 @@ impl<'s> Relabeler<'s> {
         };
         let string = match &text.list {
             None => text.raw,
-            Some(list) => match &list.first_content {
+            Some(list) => match list
+                .first_content
+                .as_ref()
+                .or(list.first_text_part.as_ref())
+            {
                 Some(range) => &text.raw[range.clone()],
                 None => return false,
             },
@@ -443,6 +450,45 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) 
             out.extend_from_slice(sep);
             out.extend_from_slice(&raw.as_bytes()[list.first_start..]);
         }
+        (Some(Insert::InsertSystemParts), Some(list)) => {
+            let (kv, sep) = (list.key_sep.as_bytes(), list.item_sep.as_bytes());
+            let part: [&[u8]; 9] = [
+                b"[{\"type\"",
+                kv,
+                b"\"text\"",
+                sep,
+                b"\"text\"",
+                kv,
+                b"\"",
+                goal.as_bytes(),
+                b"\"}]",
+            ];
+            let mut content: Vec<u8> = [b"\"content\"".as_slice(), kv].concat();
+            part.iter().for_each(|p| content.extend_from_slice(p));
+            let role: Vec<u8> = [b"\"role\"".as_slice(), kv, b"\"system\""].concat();
+            let (first, second) = if list.content_first {
+                (&content, &role)
+            } else {
+                (&role, &content)
+            };
+            out.extend_from_slice(b"[{");
+            out.extend_from_slice(first);
+            out.extend_from_slice(sep);
+            out.extend_from_slice(second);
+            out.extend_from_slice(b"}");
+            out.extend_from_slice(sep);
+            out.extend_from_slice(&raw.as_bytes()[list.first_start..]);
+        }
+        (Some(Insert::PrefixFirstTextPart), Some(list)) => {
+            // The plan chose this edit only where message 0 has a text part.
+            let text = list
+                .first_text_part
+                .clone()
+                .expect("the plan prefixes only text parts");
+            out.extend_from_slice(&raw.as_bytes()[..text.start]);
+            out.extend_from_slice(&prefix_string(&raw[text.clone()], goal));
+            out.extend_from_slice(&raw.as_bytes()[text.end..]);
+        }
         (Some(Insert::PrefixFirstContent), Some(list)) => {
             // The plan chose this edit only where message 0's content is a string.
             let content = list
@@ -493,6 +539,12 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
     }
     let (first_is_system, content, content_first) = first.expect("list is not empty");
     let first_content = content.filter(|c| c.starts_with('"')).map(|c| span(raw, c));
+    // Content as typed parts: the text of the first `{"type": "text", "text": "..."}`.
+    let parts = content.is_some_and(|c| c.starts_with('['));
+    let first_text_part = match content.filter(|_| parts) {
+        Some(content) => first_text(content)?.map(|t| span(raw, t)),
+        None => None,
+    };
     let first_raw = items[0].get();
     let key_sep = if spaced_colon(first_raw) { ": " } else { ":" };
     let item_sep = match items.get(1) {
@@ -504,18 +556,40 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
     let fact = ListFact::Messages {
         first_is_system,
         first_content_is_text: first_content.is_some(),
+        parts,
+        first_text_part: first_text_part.is_some(),
         len: items.len(),
     };
     Ok((
         fact,
         Some(List {
             first_content,
+            first_text_part,
             first_start: span(raw, first_raw).start,
             content_first,
             item_sep,
             key_sep,
         }),
     ))
+}
+
+/// The raw text (a JSON string) of the first text part of a content parts list.
+fn first_text(content: &str) -> Result<Option<&str>, RowError> {
+    let parts: Vec<&RawValue> = serde_json::from_str(content)
+        .map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
+    for part in parts {
+        if !part.get().starts_with('{') {
+            continue;
+        }
+        let part = Object::parse(part.get())?;
+        let text = part.get("text").map(RawValue::get);
+        if part.get("type").map(RawValue::get) == Some("\"text\"") {
+            if let Some(text) = text.filter(|t| t.starts_with('"')) {
+                return Ok(Some(text));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Whether an object writes its first key as `"key": value` (with a space).

@@ -250,7 +250,7 @@ fn condition_applies_relabels_style_and_fit_rules() {
             "\n"
         ),
     );
-    let message = "field \"prompt\": message 0 has non-string \"content\"; the goal can only be put in front of a string";
+    let message = "field \"prompt\": message 0 has neither string \"content\" nor a text part; the goal can only be put in front of text";
     let run = wd.run(&["condition", "eval.jsonl"]);
     assert_eq!(run.code, 1);
     assert_eq!(

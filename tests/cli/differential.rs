@@ -316,7 +316,7 @@ fn every_shared_rejection_reason_is_the_same_in_both_representations() {
         (3, "missing_field", "field \"rejected\": missing or null".to_string()),
         (4, "missing_field", "field \"prompt\": missing or null".to_string()),
         (5, "missing_field", "field \"score_rejected\": missing or null".to_string()),
-        (6, "bad_message", "field \"chosen\": message 0 has non-string \"content\"; the goal can only be put in front of a string".to_string()),
+        (6, "bad_message", "field \"chosen\": message 0 has neither string \"content\" nor a text part; the goal can only be put in front of text".to_string()),
     ];
     assert_eq!(json, expected);
     assert_eq!(arrow, expected);

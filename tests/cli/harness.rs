@@ -177,7 +177,18 @@ pub struct Model {
 fn put_goal_in_list(list: &mut Value, goal: &str, prefix: bool) {
     let messages = list.as_array_mut().unwrap();
     let first = &mut messages[0];
-    if first["role"] == "system" || prefix {
+    // Multimodal content: a list of typed parts.
+    let parts = first["content"].is_array();
+    if (first["role"] == "system" || prefix) && parts {
+        let part = first["content"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["type"] == "text" && p["text"].is_string())
+            .unwrap();
+        let text = part["text"].as_str().unwrap();
+        part["text"] = Value::String(format!("{goal}\n\n{text}"));
+    } else if first["role"] == "system" || prefix {
         let content = first["content"].as_str().unwrap();
         first["content"] = Value::String(format!("{goal}\n\n{content}"));
     } else {
@@ -185,10 +196,15 @@ fn put_goal_in_list(list: &mut Value, goal: &str, prefix: bool) {
             let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
             keys.iter().position(|k| *k == "content") < keys.iter().position(|k| *k == "role")
         };
-        let system = if content_first {
-            json!({"content": goal, "role": "system"})
+        let content = if parts {
+            json!([{"type": "text", "text": goal}])
         } else {
-            json!({"role": "system", "content": goal})
+            json!(goal)
+        };
+        let system = if content_first {
+            json!({"content": content, "role": "system"})
+        } else {
+            json!({"role": "system", "content": content})
         };
         messages.insert(0, system);
     }

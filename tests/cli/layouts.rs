@@ -833,3 +833,94 @@ fn the_goal_goes_into_a_system_prompt_field_the_layout_reads() {
         "raug: error: once.jsonl:1: field \"system\": already begins with the goal text (relabeled before?); --force relabels it again\n"
     );
 }
+
+#[test]
+fn multimodal_content_parts_take_the_goal_in_their_own_shape() {
+    let image = json!({"type": "image", "text": null});
+    let text = |t: &str| json!({"type": "text", "text": t});
+    let user = json!({"role": "user", "content": [image, text("What is shown?")]});
+    let answer = |t: &str| json!({"role": "assistant", "content": [text(t)]});
+    let system = json!({"role": "system", "content": [text("Look closely.")]});
+    let cases = [
+        (
+            "prompt list",
+            json!({"images": ["a.png"], "prompt": [user], "chosen": [answer("A cat.")],
+                   "rejected": [answer("A dog.")], "score_chosen": 9.0, "score_rejected": 2.0}),
+            Site::PromptList,
+        ),
+        (
+            "prompt list with a system message",
+            json!({"prompt": [system, user], "chosen": [answer("A cat.")],
+                   "rejected": [answer("A dog.")], "score_chosen": 9.0, "score_rejected": 2.0}),
+            Site::PromptList,
+        ),
+        (
+            "full conversations",
+            json!({"chosen": [user, answer("A cat.")], "rejected": [user, answer("A dog.")],
+                   "score_chosen": 9.0, "score_rejected": 2.0}),
+            Site::ResponseLists,
+        ),
+    ];
+    for (name, row, site) in cases {
+        let wd = Workdir::new();
+        jsonl_and_parquet(&wd, "in", format!("{row}\n"));
+        for style in ["system", "prefix"] {
+            let model = Model {
+                site,
+                prefix: style == "prefix",
+                chosen_score: "score_chosen",
+                rejected_score: "score_rejected",
+            };
+            let expected = model.relabel(&row);
+            let run = wd.run(&["relabel", "in.jsonl", "-q", "--style", style]);
+            assert_eq!(run.code, 0, "{name} {style}: {}", run.stderr);
+            assert_rows_eq(&rows(&run.stdout), &expected);
+            let run = wd.run(&[
+                "relabel",
+                "in.parquet",
+                "-o",
+                "out.parquet",
+                "-q",
+                "--style",
+                style,
+            ]);
+            assert_eq!(run.code, 0, "{name} {style}: {}", run.stderr);
+            assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+            // Relabeled once, a row is recognized in either format.
+            for (out, again) in [
+                ("out.jsonl", "again.jsonl"),
+                ("out.parquet", "again.parquet"),
+            ] {
+                let run = wd.run(&["relabel", "in.parquet", "-o", out, "-q", "--style", style]);
+                assert_eq!(run.code, 0);
+                let run = wd.run(&["relabel", out, "-o", again, "--style", style]);
+                assert_eq!(run.code, 1, "{name} {style} {out}");
+                assert!(
+                    run.stderr.contains("already begins with the goal text"),
+                    "{}",
+                    run.stderr
+                );
+            }
+        }
+    }
+    // A first message without text: nowhere to put the goal in front of.
+    let wd = Workdir::new();
+    let only_image = json!({"prompt": [{"role": "user", "content": [image]}], "chosen": [answer("A cat.")],
+                            "rejected": [answer("A dog.")], "score_chosen": 9.0, "score_rejected": 2.0});
+    jsonl_and_parquet(&wd, "in", format!("{only_image}\n"));
+    let message = "field \"prompt\": message 0 has neither string \"content\" nor a text part; the goal can only be put in front of text";
+    let run = wd.run(&["relabel", "in.jsonl", "--style", "prefix"]);
+    assert_eq!(run.stderr, format!("raug: error: in.jsonl:1: {message}\n"));
+    let run = wd.run(&[
+        "relabel",
+        "in.parquet",
+        "-o",
+        "out.parquet",
+        "--style",
+        "prefix",
+    ]);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: in.parquet: row 0: {message}\n")
+    );
+}
