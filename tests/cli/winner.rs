@@ -427,3 +427,53 @@ fn winner_options_that_dont_fit_are_usage_errors() {
         assert_eq!(run.stderr, format!("{prefix}{message}\n"), "{args:?}");
     }
 }
+
+/// Real data: the PKU-SafeRLHF sample with the README's flags, from JSON Lines and Parquet, as
+/// the model says, row for row.
+#[test]
+fn the_real_pku_saferlhf_sample_becomes_chosen_and_rejected_rows() {
+    let source = real("llm-thankfulness-claude__PKU-Alignment_PKU-SafeRLHF_sample.jsonl");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let wd = Workdir::new();
+    let parquet = pyarrow_parquet(&wd, &source, "pku.parquet", 200);
+    let model = Model {
+        site: Site::PromptText,
+        prefix: true,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    let expected: Vec<Value> = rows(&text)
+        .iter()
+        .flat_map(|row| {
+            let b_wins = row["better_response_id"] == 1;
+            let made = as_chosen_rejected(
+                row,
+                "response_0",
+                "response_1",
+                Some(b_wins),
+                Scores::Fixed(10.0, 1.0),
+            );
+            model.relabel(&made)
+        })
+        .collect();
+    assert_eq!(expected.len(), 1000);
+    let flags = [
+        "--a",
+        "response_0",
+        "--b",
+        "response_1",
+        "--a-wins-when",
+        "better_response_id=0",
+        "--b-wins-when",
+        "better_response_id=1",
+        "--fixed-scores",
+        "10,1",
+    ];
+    for input in [source.to_str().unwrap(), parquet.to_str().unwrap()] {
+        let mut args = vec!["relabel", input, "-o", "out.jsonl", "-q"];
+        args.extend(flags);
+        let run = wd.run(&args);
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_same(&rows(&wd.read("out.jsonl")), &expected);
+    }
+}
