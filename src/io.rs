@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use crate::error::{Error, Result};
 
@@ -382,20 +382,87 @@ pub fn forget_pending(path: &Path) {
 
 enum Destination {
     Stdout(io::Stdout),
-    File(File),
+    File(File, Option<Syncer>),
+}
+
+/// How much written data a replacing output lets pile up before it starts writing it to disk.
+const SYNC_EVERY: u64 = 64 << 20;
+
+/// Pushes a replacing output's data to disk while it is being written: a thread syncs the file
+/// every [`SYNC_EVERY`] bytes, so the sync that must come before the rename finds little left
+/// (replacing a file cost 4x writing a new one when all of it was synced at the end).
+struct Syncer {
+    unsynced: u64,
+    wake: Option<mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Syncer {
+    fn start(file: &File) -> io::Result<Syncer> {
+        let file = file.try_clone()?;
+        // One request waiting at most: requests made while a sync runs fold into the next.
+        let (wake, requests) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("raug-sync".into())
+            .spawn(move || {
+                for () in requests {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Syncer {
+            unsynced: 0,
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Counts bytes written; past [`SYNC_EVERY`], asks for a sync.
+    fn wrote(&mut self, bytes: u64) {
+        self.unsynced += bytes;
+        if self.unsynced >= SYNC_EVERY {
+            self.unsynced = 0;
+            if let Some(wake) = &self.wake {
+                let _ = wake.try_send(());
+            }
+        }
+    }
+
+    /// Waits for the syncs asked for; an error of theirs is the output's.
+    fn finish(mut self) -> io::Result<()> {
+        self.wake = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the sync thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        // Dropped unfinished (a failed run): stop the thread without waiting for it.
+        self.wake = None;
+    }
 }
 
 impl Write for Destination {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Destination::Stdout(s) => s.write(buf),
-            Destination::File(f) => f.write(buf),
+            Destination::File(f, syncer) => {
+                let n = f.write(buf)?;
+                if let Some(syncer) = syncer {
+                    syncer.wrote(n as u64);
+                }
+                Ok(n)
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Destination::Stdout(s) => s.flush(),
-            Destination::File(f) => f.flush(),
+            Destination::File(f, _) => f.flush(),
         }
     }
 }
@@ -438,7 +505,7 @@ impl Output {
                         .write(true)
                         .open(path)
                         .map_err(|e| Error::io(&name, e))?;
-                    (Destination::File(file), None, path.clone())
+                    (Destination::File(file, None), None, path.clone())
                 } else {
                     let dir = match path.parent() {
                         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -462,7 +529,11 @@ impl Output {
                         .unwrap_or_else(|| default_permissions(&file));
                     file.set_permissions(permissions)
                         .map_err(|e| Error::io(&name, e))?;
-                    (Destination::File(file), Some(temp_path), path.clone())
+                    let syncer = match replaces {
+                        true => Some(Syncer::start(&file).map_err(|e| Error::io(&name, e))?),
+                        false => None,
+                    };
+                    (Destination::File(file, syncer), Some(temp_path), path.clone())
                 }
             }
         };
@@ -502,7 +573,11 @@ impl Output {
         let name = self.name.clone();
         let copied = match &mut self.encoder {
             Encoder::Plain(w) => w.flush().and_then(|()| match w.get_mut() {
-                Destination::File(f) => io::copy(file, f),
+                Destination::File(f, syncer) => io::copy(file, f).inspect(|&n| {
+                    if let Some(syncer) = syncer {
+                        syncer.wrote(n);
+                    }
+                }),
                 Destination::Stdout(s) => io::copy(file, s),
             }),
             _ => io::copy(file, self),
@@ -524,10 +599,14 @@ impl Output {
             .map_err(|e| Error::io(&name, e.into_error()))?;
         match sink {
             Destination::Stdout(mut s) => s.flush().map_err(|e| Error::io(&name, e))?,
-            Destination::File(f) => {
+            Destination::File(f, syncer) => {
                 // Before replacing a file, make the new data durable: after a power cut the
                 // rename must not be left pointing at empty blocks. A new file has nothing to
-                // lose, and syncing a gigabyte costs seconds.
+                // lose, and syncing a gigabyte costs seconds; most of a replacing file's data
+                // was synced while it was written.
+                if let Some(syncer) = syncer {
+                    syncer.finish().map_err(|e| Error::io(&name, e))?;
+                }
                 if self.temp.is_some() && self.replaces {
                     f.sync_all().map_err(|e| Error::io(&name, e))?;
                 }
