@@ -63,6 +63,20 @@ pub struct BatchRelabeler<'s> {
     emit: Option<(crate::reshape::Target, SchemaRef)>,
 }
 
+/// The bytes a batch's rows use: for a slice, only its rows (its buffers are shared with the
+/// whole); for a batch read from Arrow IPC, its own values, not the message it was read from.
+pub fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
 /// The column at a path: a top-level column, or a field inside struct columns.
 pub fn column(batch: &RecordBatch, path: &FieldPath) -> Result<ArrayRef, ArrowError> {
     let parts = path.parts();

@@ -12,9 +12,9 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression as Codec;
 
-use super::order::{ArrowSpill, Replay, Spills};
+use super::order::{ArrowSpill, Replay, Spills, Spool};
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
-use crate::arrow::{detect, BatchRelabeler};
+use crate::arrow::{detect, slice_bytes, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source};
@@ -28,19 +28,6 @@ const BATCH_ROWS: usize = 1024;
 /// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
 /// column under 2 GiB. Larger batches are split by rows.
 pub const BATCH_BYTES: usize = 512 << 20;
-
-/// The bytes a batch's rows use (for a slice, only its rows: buffers are shared with the whole).
-fn slice_bytes(batch: &RecordBatch) -> usize {
-    batch
-        .columns()
-        .iter()
-        .map(|c| {
-            c.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size())
-        })
-        .sum()
-}
 
 /// Splits a batch into row ranges of at most `limit` bytes each (a single row is never split).
 pub(crate) fn pieces(batch: &RecordBatch, limit: usize) -> Vec<RecordBatch> {
@@ -142,12 +129,25 @@ fn compression(job: &Job, codec: Codec) -> ParquetCompression {
     })
 }
 
-/// Relabeled batches of one row group, or the error that stopped it.
+/// What a worker tells the writing side about one unit (a row group), in the order it happens.
+enum Msg {
+    /// An output batch of stream `stream` (a half, in blocks order; else 0), as soon as it is
+    /// made: the writing side writes it at once if the unit is the one being written, else
+    /// keeps it aside ([`Spool`]), so a large row group never sits whole in memory.
+    Part { stream: usize, batch: RecordBatch },
+    /// The unit is done.
+    Done(Unit),
+}
+
+/// The most output bytes a unit relabeled ahead of its turn keeps in memory; the rest waits on
+/// disk. Two workers and row groups of 100 MB (what `datasets` writes) held 800 MB before.
+const SPOOL_BYTES: usize = 8 << 20;
+
+/// What relabeling one row group found, or the error that stopped it; its output went out as
+/// [`Msg::Part`]s.
 #[derive(Default)]
 struct Unit {
-    /// Output batches per half (one list when interleaved).
-    outs: Vec<Vec<RecordBatch>>,
-    /// Instead of `outs`: one row group per half, aligned with the input row group.
+    /// Instead of parts: one row group per half, aligned with the input row group.
     aligned: Option<Vec<AlignedRowGroup>>,
     /// Bad rows as (row index in the file, problem), and the rows themselves.
     bad: Vec<(u64, crate::error::RowError)>,
@@ -243,7 +243,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     // held memory (measured: 6 cost 60 MiB more than 4 in the interleaved order, no faster).
     let permits = Arc::new(Permits::new(threads + 2));
     let abort = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel::<(usize, Unit)>();
+    // Bounded: workers wait when the writing side is behind.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Msg)>(2);
     let units: Vec<(usize, usize)> = inputs
         .iter()
         .enumerate()
@@ -292,13 +293,23 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                             )
                         });
                         aligned.unwrap_or_else(|| {
-                            relabel_row_group(&inputs[f], rg, &spec, &resolved, batch_bytes)
+                            let mut emit = |stream, batch| {
+                                tx.send((seq, Msg::Part { stream, batch })).is_ok()
+                            };
+                            relabel_row_group(
+                                &inputs[f],
+                                rg,
+                                &spec,
+                                &resolved,
+                                batch_bytes,
+                                &mut emit,
+                            )
                         })
                     }))
                     .unwrap_or_else(|payload| {
                         failed(Error::panicked("a worker", payload.as_ref()))
                     });
-                    let _ = tx.send((seq, unit));
+                    let _ = tx.send((seq, Msg::Done(unit)));
                 });
             }
         })
@@ -310,10 +321,45 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             ..Summary::default()
         };
         let mut pending = BTreeMap::new();
+        // Output of units ahead of the one being written.
+        let mut spools: BTreeMap<usize, Spool> = BTreeMap::new();
         let mut next = 0usize;
+        // Whether the unit being written has said where its rows go.
+        let mut placed = false;
         let mut bytes_done = 0u64;
-        for (seq, unit) in rx.iter() {
-            pending.insert(seq, unit);
+        // Writes an output batch of the unit being written.
+        let forward = |writer: &mut WriterThread,
+                           spills: &mut Spills<ArrowSpill>,
+                           placed: &mut bool,
+                           seq: usize,
+                           stream: usize,
+                           batch: RecordBatch|
+         -> Result<()> {
+            if stream == 0 {
+                if !*placed {
+                    writer.send_msg(WriteMsg::Place(Place { half: 0, unit: seq }))?;
+                    *placed = true;
+                }
+                writer.send(batch)
+            } else {
+                spills.push_to(stream, seq, vec![batch])
+            }
+        };
+        for (seq, msg) in rx.iter() {
+            match msg {
+                Msg::Part { stream, batch } if seq == next => {
+                    forward(&mut writer, &mut spills, &mut placed, seq, stream, batch)?
+                }
+                Msg::Part { stream, batch } => spools.entry(seq).or_default().push(
+                    stream,
+                    batch,
+                    SPOOL_BYTES,
+                    &job.output,
+                )?,
+                Msg::Done(unit) => {
+                    pending.insert(seq, unit);
+                }
+            }
             while let Some(unit) = pending.remove(&next) {
                 let (f, rg) = units[next];
                 let seq = next;
@@ -350,13 +396,13 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                         row_group.place = Place { half, unit: seq };
                         writer.send_msg(WriteMsg::Aligned(row_group))?;
                     }
-                } else {
-                    let mut outs = unit.outs.into_iter();
-                    writer.send_msg(WriteMsg::Place(Place { half: 0, unit: seq }))?;
-                    for batch in outs.next().unwrap_or_default() {
-                        writer.send(batch)?;
-                    }
-                    spills.push(seq, outs.as_slice())?;
+                }
+                // The next unit's turn: what it made so far, then the rest as it comes.
+                placed = false;
+                if let Some(spool) = spools.remove(&next) {
+                    spool.drain(|stream, batch| {
+                        forward(&mut writer, &mut spills, &mut placed, next, stream, batch)
+                    })?;
                 }
                 // Only now is the unit's output out of this thread's hands: a slow writer holds
                 // back new row groups instead of letting finished ones pile up here.
@@ -656,12 +702,9 @@ fn relabel_row_group(
     spec: &crate::relabel::Spec,
     resolved: &Resolved,
     batch_bytes: usize,
+    emit: &mut dyn FnMut(usize, RecordBatch) -> bool,
 ) -> Unit {
-    let streams = Arrangement::of(spec).streams(spec.halves().len());
-    let mut unit = Unit {
-        outs: vec![Vec::new(); streams],
-        ..Unit::default()
-    };
+    let mut unit = Unit::default();
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
     let reader = input.builder().and_then(|b| {
         b.with_row_groups(vec![rg])
@@ -721,9 +764,10 @@ fn relabel_row_group(
         for (i, problem) in out.bad {
             unit.bad.push((row + i as u64, problem));
         }
-        for (slot, batch) in unit.outs.iter_mut().zip(out.batches) {
-            if batch.num_rows() > 0 {
-                slot.push(batch);
+        for (stream, batch) in out.batches.into_iter().enumerate() {
+            if batch.num_rows() > 0 && !emit(stream, batch) {
+                // The writing side stopped: its error is the run's.
+                return unit;
             }
         }
         row += batch.num_rows() as u64;

@@ -443,7 +443,7 @@ impl RowGroups {
         if self.rows == 0 {
             self.open_place = self.place;
         }
-        let size = batch.get_array_memory_size();
+        let size = crate::arrow::slice_bytes(batch);
         self.pending.push(batch.clone());
         self.pending_bytes += size;
         self.bytes += size;
