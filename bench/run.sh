@@ -22,13 +22,23 @@ while [ $# -gt 0 ]; do
 done
 venv=bench/.venv data=bench/data out=bench/data/out
 if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
-pkgs="polars duckdb pyarrow"; [ $with_datasets = 1 ] && pkgs="$pkgs datasets"
+# datasets writes the Hugging Face-shaped file (row groups of ~100 MB); --with-datasets also
+# times it as a peer.
+pkgs="polars duckdb pyarrow datasets"
 "$venv/bin/pip" install --quiet --disable-pip-version-check $pkgs
 py="$venv/bin/python"
 mkdir -p "$data" "$out"
 if [ ! -f "$data/uf.parquet" ] || [ "$(cat "$data/rows" 2>/dev/null)" != "$rows" ]; then
   "$py" bench/gen_data.py --rows "$rows" --out "$data/uf.jsonl" --parquet "$data/uf.parquet"
   echo "$rows" > "$data/rows"
+fi
+if [ ! -f "$data/uf.hf.parquet" ] || [ "$data/uf.hf.parquet" -ot "$data/uf.jsonl" ]; then
+  # As Hugging Face datasets writes it (Dataset.to_parquet): 5 row groups of ~94 MB.
+  HF_DATASETS_OFFLINE=1 "$py" -c "
+import datasets, sys
+datasets.disable_progress_bars()
+ds = datasets.load_dataset('json', data_files=sys.argv[1], split='train', cache_dir=sys.argv[3])
+ds.to_parquet(sys.argv[2])" "$data/uf.jsonl" "$data/uf.hf.parquet" "$data/.hf-cache"
 fi
 cargo build --release --quiet
 raug=target/release/raug
@@ -53,6 +63,13 @@ measure "raug-parquet" $raug relabel "$P" -o "$out/r.parquet" --order blocks -q
 measure "raug-parquet-interleaved" $raug relabel "$P" -o "$out/r.parquet" -q
 measure "polars-parquet" "$py" bench/peers.py polars "$P" "$out/p.parquet"
 measure "duckdb-parquet" "$py" bench/peers.py duckdb "$P" "$out/d.parquet"
+H=$data/uf.hf.parquet
+measure "raug-hfparquet" $raug relabel "$H" -o "$out/r.parquet" --order blocks -q
+measure "raug-hfparquet-interleaved" $raug relabel "$H" -o "$out/r.parquet" -q
+measure "polars-hfparquet" "$py" bench/peers.py polars "$H" "$out/p.parquet"
+# Replacing an existing output (synced before the rename) against writing a new one.
+measure "raug-jsonl-replace" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl --order blocks -q"
+measure "cp-sync" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl"
 if [ $with_datasets = 1 ]; then
   measure "datasets-jsonl" "$py" bench/peers.py datasets "$J" "$out/h.jsonl"
   measure "datasets-parquet" "$py" bench/peers.py datasets "$P" "$out/h.parquet"
@@ -97,6 +114,13 @@ for f in ["jsonl", "parquet"]:
     if f"raug-{f}-interleaved" in r:
         w, m = r[f"raug-{f}-interleaved"]
         print(f"- raug interleaved order (the default), {f}: {w:.2f} s, {m:.0f} MiB")
+if "raug-hfparquet" in r:
+    for name in ["raug-hfparquet", "raug-hfparquet-interleaved"]:
+        w, m = r[name]
+        print(f"- {name} (row groups as datasets writes them): {w:.2f} s, {m:.0f} MiB; / polars {ratio(name, 'polars-hfparquet'):.2f} (goal <= 0.25, <= 256 MiB)")
+if "raug-jsonl-replace" in r and "cp-sync" in r:
+    w = r["raug-jsonl-replace"][0] - r["cp-sync"][0]
+    print(f"- replacing an existing JSONL output: {w:.2f} s against {r['raug-jsonl'][0]:.2f} s for a new one ({w / r['raug-jsonl'][0]:.2f}x; goal <= 1.3x)")
 for f in ["jsonl", "parquet"]:
     a, b = r.get(f"raug-{f}"), r.get(f"raug-{f}-4x")
     if a and b:
