@@ -111,7 +111,7 @@ impl Misfit {
 pub fn condition(
     rows: impl Iterator<Item = Result<Row>>,
     spec: &ConditionSpec,
-    mut emit: impl FnMut(&[u8]) -> Result<()>,
+    mut emit: impl FnMut(&[u8], &Location) -> Result<()>,
 ) -> Result<ConditionSummary> {
     let goal = escape(&goal_text(spec)?);
     let mut summary = ConditionSummary::default();
@@ -153,7 +153,7 @@ pub fn condition(
             vec![(text.span.clone(), put_goal(&text, Some(insert), &goal))];
         out.clear();
         splice(line, &mut edits, &mut out);
-        emit(&out).map_err(|e| e.at_row(&row.location))?;
+        emit(&out, &row.location)?;
         summary.rows += 1;
     }
     summary.prompt = prompt_path.map(|p| p.to_string()).unwrap_or_default();

@@ -80,7 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         total
     } else {
-        condition(args.io.rows()?, &spec, |line| sink.write_rows(line))?
+        let mut blocks = raug::write::RowBlocks::new(sink.as_mut());
+        let summary = condition(args.io.rows()?, &spec, |line, from| blocks.push(line, from))?;
+        blocks.flush()?;
+        summary
     };
     sink.finish()?;
     if !args.io.quiet {

@@ -149,7 +149,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 sink.write_batch(batch)
             })?
         }
-        _ => pairs(args.io.rows()?, &spec, |line| sink.write_rows(line))?,
+        _ => {
+            let mut blocks = raug::write::RowBlocks::new(sink.as_mut());
+            let summary = pairs(args.io.rows()?, &spec, |line, from| blocks.push(line, from))?;
+            blocks.flush()?;
+            summary
+        }
     };
     sink.finish()?;
     if !args.io.quiet {

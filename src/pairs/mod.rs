@@ -260,7 +260,7 @@ struct Group {
 pub fn pairs(
     rows: impl Iterator<Item = Result<Row>>,
     spec: &PairSpec,
-    mut emit: impl FnMut(&[u8]) -> Result<()>,
+    mut emit: impl FnMut(&[u8], &Location) -> Result<()>,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     let mut write = |prompt: &Value,
@@ -280,7 +280,7 @@ pub fn pairs(
                 pair_row(prompt, &responses[c], &responses[r], context, spec).to_string();
             line.push('\n');
             // A pair the output can't hold is the bad row it came from (a group's first row).
-            emit(line.as_bytes()).map_err(|e| e.at_row(from))?;
+            emit(line.as_bytes(), from)?;
             s.pairs += 1;
         }
         Ok::<(), Error>(())
