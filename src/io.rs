@@ -533,7 +533,11 @@ impl Output {
                         true => Some(Syncer::start(&file).map_err(|e| Error::io(&name, e))?),
                         false => None,
                     };
-                    (Destination::File(file, syncer), Some(temp_path), path.clone())
+                    (
+                        Destination::File(file, syncer),
+                        Some(temp_path),
+                        path.clone(),
+                    )
                 }
             }
         };

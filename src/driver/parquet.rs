@@ -293,9 +293,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                             )
                         });
                         aligned.unwrap_or_else(|| {
-                            let mut emit = |stream, batch| {
-                                tx.send((seq, Msg::Part { stream, batch })).is_ok()
-                            };
+                            let mut emit =
+                                |stream, batch| tx.send((seq, Msg::Part { stream, batch })).is_ok();
                             relabel_row_group(
                                 &inputs[f],
                                 rg,
@@ -329,11 +328,11 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let mut bytes_done = 0u64;
         // Writes an output batch of the unit being written.
         let forward = |writer: &mut WriterThread,
-                           spills: &mut Spills<ArrowSpill>,
-                           placed: &mut bool,
-                           seq: usize,
-                           stream: usize,
-                           batch: RecordBatch|
+                       spills: &mut Spills<ArrowSpill>,
+                       placed: &mut bool,
+                       seq: usize,
+                       stream: usize,
+                       batch: RecordBatch|
          -> Result<()> {
             if stream == 0 {
                 if !*placed {
@@ -350,12 +349,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 Msg::Part { stream, batch } if seq == next => {
                     forward(&mut writer, &mut spills, &mut placed, seq, stream, batch)?
                 }
-                Msg::Part { stream, batch } => spools.entry(seq).or_default().push(
-                    stream,
-                    batch,
-                    SPOOL_BYTES,
-                    &job.output,
-                )?,
+                Msg::Part { stream, batch } => {
+                    spools
+                        .entry(seq)
+                        .or_default()
+                        .push(stream, batch, SPOOL_BYTES, &job.output)?
+                }
                 Msg::Done(unit) => {
                     pending.insert(seq, unit);
                 }
