@@ -182,15 +182,15 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let blocks = arrangement == Arrangement::Blocks;
     let format = output_format(job);
     let codec = compression(job, first.codec);
+    let out_schema = crate::arrow::output_schema(&first.schema, &resolved)
+        .map_err(|e| format_error(&first.name, e))?;
     // Row groups whose rows are all kept are written aligned with the input's, copying the
     // unchanged columns' compressed chunks instead of decoding and re-encoding them. Only when
-    // halves are written apart, the output is Parquet and the codec stays the input's.
-    // With --to the output has other fields than the input: nothing to copy.
-    let reshaped = resolved
-        .reshape
-        .as_ref()
-        .is_some_and(|r| r.changes_fields());
-    let align = arrangement.halves_apart() && format == Format::Parquet && !reshaped;
+    // halves are written apart, the output is Parquet, its fields are the input's (a winner
+    // field or --to makes others) and the codec stays the input's.
+    let align = arrangement.halves_apart()
+        && format == Format::Parquet
+        && out_schema.fields() == first.schema.fields();
     let align: Vec<bool> = inputs
         .iter()
         .map(|input| align && same_codec(codec, input.codec))
@@ -210,8 +210,6 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         format,
         options.clone(),
     );
-    let out_schema = crate::arrow::output_schema(&first.schema, &resolved)
-        .map_err(|e| format_error(&first.name, e))?;
     sink.set_schema(Arc::clone(&out_schema))?;
     let encoding = sink.column_encoding();
     // The output is encoded on its own thread (Parquet encoding and compression are the heaviest

@@ -427,7 +427,8 @@ pub fn to_canonical(
 ) -> Value {
     let old = row.as_object().unwrap();
     let mut out = serde_json::Map::new();
-    let conversations = old[chosen].is_array();
+    // Full conversations: the prompt is split off them, unless it is a message list already.
+    let conversations = old[chosen].is_array() && !old.get(prompt).is_some_and(Value::is_array);
     let (mut new_prompt, mut new_chosen, mut new_rejected) = (
         old.get(prompt).cloned(),
         old[chosen].clone(),
@@ -453,7 +454,7 @@ pub fn to_canonical(
             new_prompt = Some(Value::String(format!("{p}\n{input}")));
         }
     }
-    let strings = messages && !conversations;
+    let strings = messages && old[chosen].is_string();
     if strings {
         let message = |role: &str, content: &Value| json!({"role": role, "content": content});
         let mut list = Vec::new();

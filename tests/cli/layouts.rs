@@ -288,6 +288,14 @@ fn trl_cases() -> Vec<TrlCase> {
             Site::PromptList,
         ),
         (
+            "conversational, explicit prompt",
+            json!({"prompt": [user], "chosen": [answer("7")], "rejected": [answer("8")],
+                   "score_chosen": 9, "score_rejected": 2}),
+            ["prompt", "chosen", "rejected"],
+            None,
+            Site::PromptList,
+        ),
+        (
             "conversational, implicit prompt, system message, two turns",
             json!({"id": 3, "chosen": [system, user, answer("7"), user, answer("11")],
                    "rejected": [system, user, answer("7"), user, answer("12")],
