@@ -163,15 +163,14 @@ pub struct Join {
 }
 
 impl Reshape {
-    /// Whether the output has another schema than the input: fields dropped, renamed or of
-    /// another kind.
+    /// Whether rows read as the rules read them (after [`Reshape::adapt`]) are rewritten before
+    /// they are relabeled: fields split, joined, dropped, renamed or made message lists.
     pub fn changes_fields(&self) -> bool {
         self.split.is_some()
             || self.join.is_some()
             || !self.drops.is_empty()
             || !self.renames.is_empty()
             || self.to_messages.is_some()
-            || self.adapt.is_some()
     }
 
     /// The error of a reshaped row, naming the input's field where the output renamed it.
