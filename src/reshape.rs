@@ -133,6 +133,42 @@ pub fn sharegpt_role(role: &str) -> &str {
         .map_or(role, |(_, tag)| tag)
 }
 
+/// Which way messages are renamed between TRL's `{"role", "content"}` and ShareGPT's
+/// `{"from", "value"}`: the keys, and the role's name in the role key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retag {
+    /// `{"role": "user", "content"}` becomes `{"from": "human", "value"}`.
+    ToShareGpt,
+    /// `{"from": "human", "value"}` becomes `{"role": "user", "content"}`.
+    FromShareGpt,
+}
+
+impl Retag {
+    /// The key holding the role in the messages renamed, and its new name.
+    pub fn role_key(self) -> (&'static str, &'static str) {
+        match self {
+            Retag::ToShareGpt => ("role", "from"),
+            Retag::FromShareGpt => ("from", "role"),
+        }
+    }
+
+    /// The key holding the text in the messages renamed, and its new name.
+    pub fn text_key(self) -> (&'static str, &'static str) {
+        match self {
+            Retag::ToShareGpt => ("content", "value"),
+            Retag::FromShareGpt => ("value", "content"),
+        }
+    }
+
+    /// A role's new name.
+    pub fn role(self, role: &str) -> &str {
+        match self {
+            Retag::ToShareGpt => sharegpt_role(role),
+            Retag::FromShareGpt => role_of_sharegpt(role),
+        }
+    }
+}
+
 /// The role of a ShareGPT tag.
 pub fn role_of_sharegpt(tag: &str) -> &str {
     SHAREGPT_ROLES

@@ -18,8 +18,8 @@ use crate::fields::FieldPath;
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::TextKind;
 use crate::reshape::{
-    role_of_sharegpt, sharegpt_role, Outcome, Reshape, Target, ToMessages, Winner, WinnerScores,
-    INPUT_SEPARATOR, WINNER_FIELDS,
+    Outcome, Reshape, Retag, Target, ToMessages, Winner, WinnerScores, INPUT_SEPARATOR,
+    WINNER_FIELDS,
 };
 
 /// The schema of batches reshaped from batches of `input`.
@@ -609,7 +609,7 @@ pub fn emit_schema(canonical: &Schema, target: Target) -> Result<Schema, ArrowEr
                         if !has_system {
                             fields.push(Field::new("system", DataType::Utf8, true));
                         }
-                        let item = sharegpt_fields(list_item(f.data_type())?)?;
+                        let item = retag_fields(list_item(f.data_type())?, Retag::ToShareGpt);
                         fields.push(Field::new(
                             "conversations",
                             DataType::List(Arc::new(Field::new(
@@ -621,7 +621,7 @@ pub fn emit_schema(canonical: &Schema, target: Target) -> Result<Schema, ArrowEr
                         ));
                     }
                     "chosen" | "rejected" => {
-                        let item = sharegpt_fields(list_item(f.data_type())?)?;
+                        let item = retag_fields(list_item(f.data_type())?, Retag::ToShareGpt);
                         fields.push(Field::new(f.name(), DataType::Struct(item), true));
                     }
                     _ => fields.push(f.as_ref().clone()),
@@ -652,45 +652,6 @@ fn list_item(data_type: &DataType) -> Result<&arrow_schema::Fields, ArrowError> 
             "expected a list of messages, got {other}"
         ))),
     }
-}
-
-/// Message fields as ShareGPT names them: `role` becomes `from` (a string), `content` `value`.
-fn sharegpt_fields(fields: &arrow_schema::Fields) -> Result<arrow_schema::Fields, ArrowError> {
-    Ok(fields
-        .iter()
-        .map(|f| match f.name().as_str() {
-            "role" => Field::new("from", DataType::Utf8, true),
-            "content" => f.as_ref().clone().with_name("value"),
-            _ => f.as_ref().clone(),
-        })
-        .collect())
-}
-
-/// Messages as ShareGPT writes them: fields renamed, roles as its tags.
-fn sharegpt_messages(messages: &arrow_array::StructArray) -> Result<ArrayRef, ArrowError> {
-    let fields = sharegpt_fields(messages.fields())?;
-    let columns = messages
-        .fields()
-        .iter()
-        .zip(messages.columns())
-        .map(|(f, column)| {
-            if f.name() != "role" {
-                return Ok(Arc::clone(column));
-            }
-            let roles = arrow_cast::cast(column, &DataType::Utf8)?;
-            let tags: StringArray = roles
-                .as_string::<i32>()
-                .iter()
-                .map(|r| r.map(sharegpt_role))
-                .collect();
-            Ok(Arc::new(tags) as ArrayRef)
-        })
-        .collect::<Result<Vec<_>, ArrowError>>()?;
-    Ok(Arc::new(arrow_array::StructArray::try_new(
-        fields,
-        columns,
-        messages.nulls().cloned(),
-    )?))
 }
 
 /// Relabeled rows of TRL's conversational layout written as `target`, in `schema` (made by
@@ -768,7 +729,7 @@ pub fn emit(
                         }
                         let kept =
                             arrow_select::take::take(values, &UInt32Array::from(indices), None)?;
-                        let messages = sharegpt_messages(kept.as_struct())?;
+                        let (messages, _) = retag_messages(kept.as_struct(), Retag::ToShareGpt)?;
                         let item = match schema.field_with_name("conversations")?.data_type() {
                             DataType::List(item) => Arc::clone(item),
                             _ => unreachable!("conversations is a list"),
@@ -785,7 +746,7 @@ pub fn emit(
                         let firsts =
                             UInt32Array::from_iter_values(offsets.iter().map(|&(s, _)| s as u32));
                         let only = arrow_select::take::take(values, &firsts, None)?;
-                        columns.push(sharegpt_messages(only.as_struct())?);
+                        columns.push(retag_messages(only.as_struct(), Retag::ToShareGpt)?.0);
                     }
                     _ => columns.push(Arc::clone(array)),
                 }
@@ -813,19 +774,6 @@ fn features_anew(input: &Schema, fields: Vec<Field>) -> Schema {
     Schema::new_with_metadata(fields, metadata)
 }
 
-/// Message fields as TRL names them: ShareGPT's `from` becomes `role` (a string), `value`
-/// `content`.
-fn trl_fields(fields: &arrow_schema::Fields) -> arrow_schema::Fields {
-    fields
-        .iter()
-        .map(|f| match f.name().as_str() {
-            "from" => Field::new("role", DataType::Utf8, true),
-            "value" => f.as_ref().clone().with_name("content"),
-            _ => f.as_ref().clone(),
-        })
-        .collect()
-}
-
 /// The schema of rows of a ShareGPT or OpenAI batch of `input` read as TRL's conversational
 /// layout ([`Reshape::adapt`]).
 pub fn adapt_schema(input: &Schema, via: Target) -> Result<Schema, ArrowError> {
@@ -838,11 +786,15 @@ pub fn adapt_schema(input: &Schema, via: Target) -> Result<Schema, ArrowError> {
             (Target::ShareGpt, "system", _) => {}
             (Target::ShareGpt, "conversations", t) => fields.push(Field::new(
                 "prompt",
-                list_of(trl_fields(list_item(t)?)),
+                list_of(retag_fields(list_item(t)?, Retag::FromShareGpt)),
                 true,
             )),
             (Target::ShareGpt, "chosen" | "rejected", DataType::Struct(message)) => {
-                fields.push(Field::new(f.name(), list_of(trl_fields(message)), true))
+                fields.push(Field::new(
+                    f.name(),
+                    list_of(retag_fields(message, Retag::FromShareGpt)),
+                    true,
+                ))
             }
             (Target::OpenAi, "input", DataType::Struct(children)) => {
                 let messages = children
@@ -871,30 +823,47 @@ pub fn adapt_schema(input: &Schema, via: Target) -> Result<Schema, ArrowError> {
     Ok(features_anew(input, fields))
 }
 
-/// ShareGPT messages as TRL's: fields renamed, tags as roles; and per message whether it has no
-/// `from`.
-fn trl_messages(messages: &arrow_array::StructArray) -> Result<(ArrayRef, Vec<bool>), ArrowError> {
-    let fields = trl_fields(messages.fields());
-    let mut no_from = vec![true; messages.len()];
+/// Message fields renamed as `retag` says; the role field becomes a string.
+fn retag_fields(fields: &arrow_schema::Fields, retag: Retag) -> arrow_schema::Fields {
+    let (role, to_role) = retag.role_key();
+    let (text, to_text) = retag.text_key();
+    fields
+        .iter()
+        .map(|f| match f.name().as_str() {
+            name if name == role => Field::new(to_role, DataType::Utf8, true),
+            name if name == text => f.as_ref().clone().with_name(to_text),
+            _ => f.as_ref().clone(),
+        })
+        .collect()
+}
+
+/// Messages renamed as `retag` says, roles by their new names; and per message whether it has
+/// no role.
+fn retag_messages(
+    messages: &arrow_array::StructArray,
+    retag: Retag,
+) -> Result<(ArrayRef, Vec<bool>), ArrowError> {
+    let fields = retag_fields(messages.fields(), retag);
+    let mut no_role = vec![true; messages.len()];
     let columns = messages
         .fields()
         .iter()
         .zip(messages.columns())
         .map(|(f, column)| {
-            if f.name() != "from" {
+            if f.name() != retag.role_key().0 {
                 return Ok(Arc::clone(column));
             }
-            let tags = arrow_cast::cast(column, &DataType::Utf8)?;
-            let tags = tags.as_string::<i32>();
-            for (j, tag) in tags.iter().enumerate() {
-                no_from[j] = tag.is_none();
+            let roles = arrow_cast::cast(column, &DataType::Utf8)?;
+            let roles = roles.as_string::<i32>();
+            for (j, role) in roles.iter().enumerate() {
+                no_role[j] = role.is_none();
             }
-            let roles: StringArray = tags.iter().map(|t| t.map(role_of_sharegpt)).collect();
-            Ok(Arc::new(roles) as ArrayRef)
+            let renamed: StringArray = roles.iter().map(|r| r.map(|r| retag.role(r))).collect();
+            Ok(Arc::new(renamed) as ArrayRef)
         })
         .collect::<Result<Vec<_>, ArrowError>>()?;
     let array = arrow_array::StructArray::try_new(fields, columns, messages.nulls().cloned())?;
-    Ok((Arc::new(array), no_from))
+    Ok((Arc::new(array), no_role))
 }
 
 /// A ShareGPT or OpenAI batch as a batch of TRL's conversational layout in `schema` (made by
@@ -922,7 +891,7 @@ pub fn adapt_batch(
             (Target::ShareGpt, "system") => {}
             (Target::ShareGpt, "conversations") => {
                 let (offsets, values) = list_parts(array)?;
-                let (messages, no_from) = trl_messages(values)?;
+                let (messages, no_from) = retag_messages(values, Retag::FromShareGpt)?;
                 // System messages (the `system` field, where non-empty) go after the others,
                 // and a take puts each at its list's head. A null list stays null, as in JSON.
                 let system = system.as_ref().map(|s| s.as_string::<i32>());
@@ -981,7 +950,7 @@ pub fn adapt_batch(
                 let message = array.as_struct_opt().ok_or_else(|| {
                     ArrowError::SchemaError(format!("{name} is not a message struct"))
                 })?;
-                let (messages, no_from) = trl_messages(message)?;
+                let (messages, no_from) = retag_messages(message, Retag::FromShareGpt)?;
                 for (i, &missing) in no_from.iter().enumerate() {
                     if missing && array.is_valid(i) {
                         flag(

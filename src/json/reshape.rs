@@ -14,8 +14,7 @@ use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFac
 use crate::relabel::format_score;
 use crate::relabel::TextKind;
 use crate::reshape::{
-    role_of_sharegpt, sharegpt_role, Outcome, Reshape, Target, Winner, WinnerScores,
-    INPUT_SEPARATOR, WINNER_FIELDS,
+    Outcome, Reshape, Retag, Target, Winner, WinnerScores, INPUT_SEPARATOR, WINNER_FIELDS,
 };
 
 /// One change to the line.
@@ -285,6 +284,11 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
             ));
         }
         Target::ShareGpt => {
+            // Messages the plan checked (objects with a string role): nothing can be wrong.
+            let to_sharegpt = |raw: &str| {
+                retag_message(raw, Retag::ToShareGpt, key_sep, item_sep)
+                    .map_err(|why| RowError::row(Reason::BadMessage, why))
+            };
             let has_system = object.get("system").is_some();
             for (key, value) in object.entries() {
                 let value = value.get();
@@ -307,12 +311,9 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
                         }
                         let mapped: Vec<Vec<u8>> = messages
                             .iter()
-                            .map(|m| sharegpt_message(m.get(), key_sep, item_sep))
+                            .map(|m| to_sharegpt(m.get()))
                             .collect::<Result<_, _>>()?;
-                        let mut list = vec![b'['];
-                        list.extend(mapped.join(item_sep.as_bytes()));
-                        list.push(b']');
-                        entries.push(("conversations".into(), list));
+                        entries.push(("conversations".into(), list_of_raw(&mapped, item_sep)));
                     }
                     "chosen" | "rejected" => {
                         let messages: Vec<&RawValue> =
@@ -320,8 +321,7 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
                                 RowError::field(Reason::InvalidJson, key, e.to_string())
                             })?;
                         let only = messages.first().expect("one message, checked before");
-                        entries
-                            .push((key.into(), sharegpt_message(only.get(), key_sep, item_sep)?));
+                        entries.push((key.into(), to_sharegpt(only.get())?));
                     }
                     _ => entries.push((key.into(), value.as_bytes().to_vec())),
                 }
@@ -411,7 +411,8 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
                         })?;
                         for (i, item) in items.iter().enumerate() {
                             let message =
-                                from_sharegpt(item.get(), key_sep, item_sep).map_err(|why| {
+                                retag_message(item.get(), Retag::FromShareGpt, key_sep, item_sep)
+                                    .map_err(|why| {
                                     RowError::field(
                                         Reason::BadMessage,
                                         key,
@@ -423,7 +424,7 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
                         entries.push(("prompt".into(), list_of_raw(&messages, item_sep)));
                     }
                     "chosen" | "rejected" if value.starts_with('{') => {
-                        let message = from_sharegpt(value, key_sep, item_sep)
+                        let message = retag_message(value, Retag::FromShareGpt, key_sep, item_sep)
                             .map_err(|why| RowError::field(Reason::BadMessage, key, why))?;
                         entries.push((key.into(), list_of_raw(&[message], item_sep)));
                     }
@@ -489,68 +490,41 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
     Ok(String::from_utf8(object_of(&entries, key_sep, item_sep)).expect("made of UTF-8 pieces"))
 }
 
-/// A ShareGPT `{"from", "value", ...}` message as `{"role", "content", ...}`, or what's wrong
-/// with it.
-fn from_sharegpt(raw: &str, key_sep: &str, item_sep: &str) -> Result<Vec<u8>, String> {
+/// A message renamed as `retag` says (`{"from", "value", ...}` and `{"role", "content", ...}`,
+/// either way), its role by its new name; or what's wrong with it.
+fn retag_message(
+    raw: &str,
+    retag: Retag,
+    key_sep: &str,
+    item_sep: &str,
+) -> Result<Vec<u8>, String> {
+    let ((role, to_role), (text, to_text)) = (retag.role_key(), retag.text_key());
     if !raw.starts_with('{') {
         return Err(format!(
-            "is {}, expected an object with \"from\" and \"value\"",
+            "is {}, expected an object with {role:?} and {text:?}",
             describe(raw)
         ));
     }
     let message = Object::parse(raw).map_err(|e| e.detail)?;
     let mut entries = Vec::new();
-    let mut from = false;
+    let mut has_role = false;
     for (key, value) in message.entries() {
         let value = value.get();
-        match key {
-            "from" => {
-                let tag: String = serde_json::from_str(value)
-                    .map_err(|_| format!("has a \"from\" that is {}", describe(value)))?;
-                let role =
-                    serde_json::to_string(role_of_sharegpt(&tag)).expect("strings serialize");
-                entries.push(("role".to_string(), role.into_bytes()));
-                from = true;
-            }
-            "value" => entries.push(("content".to_string(), value.as_bytes().to_vec())),
-            other => entries.push((other.to_string(), value.as_bytes().to_vec())),
+        if key == role {
+            let name: String = serde_json::from_str(value)
+                .map_err(|_| format!("has a {role:?} that is {}", describe(value)))?;
+            let renamed = serde_json::to_string(retag.role(&name)).expect("strings serialize");
+            entries.push((to_role.to_string(), renamed.into_bytes()));
+            has_role = true;
+        } else {
+            let key = if key == text { to_text } else { key };
+            entries.push((key.to_string(), value.as_bytes().to_vec()));
         }
     }
-    if !from {
-        return Err("has no \"from\"".to_string());
+    if !has_role {
+        return Err(format!("has no {role:?}"));
     }
     Ok(object_of(&entries, key_sep, item_sep))
-}
-
-/// A `{"role", "content", ...}` message as ShareGPT's `{"from", "value", ...}`.
-fn sharegpt_message(raw: &str, key_sep: &str, item_sep: &str) -> Result<Vec<u8>, RowError> {
-    let message = Object::parse(raw)?;
-    let mut out = vec![b'{'];
-    for (i, (key, value)) in message.entries().enumerate() {
-        if i > 0 {
-            out.extend_from_slice(item_sep.as_bytes());
-        }
-        let value = value.get();
-        let (key, value) = match key {
-            "role" => {
-                let role: String = serde_json::from_str(value)
-                    .map_err(|e| RowError::field(Reason::WrongType, "role", e.to_string()))?;
-                let tag = serde_json::to_string(sharegpt_role(&role)).expect("strings serialize");
-                ("from", tag)
-            }
-            "content" => ("value", value.to_string()),
-            other => (other, value.to_string()),
-        };
-        out.extend_from_slice(
-            serde_json::to_string(key)
-                .expect("strings serialize")
-                .as_bytes(),
-        );
-        out.extend_from_slice(key_sep.as_bytes());
-        out.extend_from_slice(value.as_bytes());
-    }
-    out.push(b'}');
-    Ok(out)
 }
 
 /// The fact of a value a winner condition reads.

@@ -500,27 +500,7 @@ pub fn emit(row: &Value, target: &str) -> Value {
         return json!({"input": input, "preferred_output": old["chosen"],
                       "non_preferred_output": old["rejected"]});
     }
-    let tag = |role: &str| {
-        match role {
-            "user" => "human",
-            "assistant" => "gpt",
-            "tool" => "observation",
-            "function" => "function_call",
-            other => other,
-        }
-        .to_string()
-    };
-    let message = |m: &Value| {
-        let mut out = serde_json::Map::new();
-        for (k, v) in m.as_object().unwrap() {
-            match k.as_str() {
-                "role" => out.insert("from".into(), json!(tag(v.as_str().unwrap()))),
-                "content" => out.insert("value".into(), v.clone()),
-                _ => out.insert(k.clone(), v.clone()),
-            };
-        }
-        Value::Object(out)
-    };
+    let message = |m: &Value| sharegpt_message(m, true);
     let mut out = serde_json::Map::new();
     for (key, value) in old {
         match key.as_str() {
@@ -539,6 +519,38 @@ pub fn emit(row: &Value, target: &str) -> Value {
             _ => {
                 out.insert(key.clone(), value.clone());
             }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The model of a message in ShareGPT's shape (`to_sharegpt`) or back: `role`/`from` and
+/// `content`/`value` renamed in place, roles by LLaMA-Factory's tags.
+pub fn sharegpt_message(m: &Value, to_sharegpt: bool) -> Value {
+    const TAGS: [(&str, &str); 4] = [
+        ("user", "human"),
+        ("assistant", "gpt"),
+        ("tool", "observation"),
+        ("function", "function_call"),
+    ];
+    let (role, text, to_role, to_text) = if to_sharegpt {
+        ("role", "content", "from", "value")
+    } else {
+        ("from", "value", "role", "content")
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in m.as_object().unwrap() {
+        if k == role {
+            let name = v.as_str().unwrap();
+            let renamed = TAGS
+                .iter()
+                .find(|(r, t)| name == if to_sharegpt { *r } else { *t })
+                .map_or(name, |(r, t)| if to_sharegpt { t } else { r });
+            out.insert(to_role.into(), json!(renamed));
+        } else if k == text {
+            out.insert(to_text.into(), v.clone());
+        } else {
+            out.insert(k.clone(), v.clone());
         }
     }
     Value::Object(out)

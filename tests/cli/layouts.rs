@@ -587,27 +587,7 @@ fn rows_sharegpt_and_openai_cant_hold_are_bad_rows() {
 /// A ShareGPT row as the rules read it: the `system` field the prompt's first message,
 /// `conversations` the prompt, each response a one-message list, messages as role/content.
 fn sharegpt_to_canonical(row: &Value) -> Value {
-    let role = |tag: &str| {
-        match tag {
-            "human" => "user",
-            "gpt" => "assistant",
-            "observation" => "tool",
-            "function_call" => "function",
-            other => other,
-        }
-        .to_string()
-    };
-    let message = |m: &Value| {
-        let mut out = serde_json::Map::new();
-        for (k, v) in m.as_object().unwrap() {
-            match k.as_str() {
-                "from" => out.insert("role".into(), json!(role(v.as_str().unwrap()))),
-                "value" => out.insert("content".into(), v.clone()),
-                _ => out.insert(k.clone(), v.clone()),
-            };
-        }
-        Value::Object(out)
-    };
+    let message = |m: &Value| sharegpt_message(m, false);
     let mut out = serde_json::Map::new();
     for (key, value) in row.as_object().unwrap() {
         match key.as_str() {
