@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 pub const KEY: &str = "huggingface";
 
 /// The `datasets` feature of an Arrow type, or `None` when it has no plain equivalent.
-fn feature(data_type: &DataType) -> Option<Value> {
+pub fn feature(data_type: &DataType) -> Option<Value> {
     let value = |dtype: &str| Some(json!({"dtype": dtype, "_type": "Value"}));
     match data_type {
         DataType::Utf8 | DataType::Utf8View => value("string"),

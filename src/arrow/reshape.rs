@@ -70,13 +70,9 @@ pub fn schema(input: &Schema, reshape: &Reshape) -> Result<Schema, ArrowError> {
             let mut out = Map::new();
             for (field, source) in fields.iter().zip(&sources) {
                 let feature = match source {
-                    Some(name) if is_message_text(reshape, name) => super::hf::metadata(
-                        &Schema::new(vec![Field::new("m", message_list_type(), true)]),
-                    )
-                    .and_then(|m| {
-                        let v: Value = serde_json::from_str(&m).ok()?;
-                        Some(v["info"]["features"]["m"].clone())
-                    })?,
+                    Some(name) if is_message_text(reshape, name) => {
+                        super::hf::feature(&message_list_type())?
+                    }
                     Some(name) => features.get(*name)?.clone(),
                     None => features.get(&reshape.split.as_ref()?.chosen)?.clone(),
                 };
@@ -458,8 +454,7 @@ pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowErr
             }
             if fixed {
                 for name in &WINNER_FIELDS[2..] {
-                    let float = serde_json::json!({"dtype": "float64", "_type": "Value"});
-                    out.insert(name.to_string(), float);
+                    out.insert(name.to_string(), super::hf::feature(&DataType::Float64)?);
                 }
             }
             Some(out)
@@ -630,15 +625,7 @@ pub fn emit_schema(canonical: &Schema, target: Target) -> Result<Schema, ArrowEr
             fields
         }
     };
-    let mut metadata = canonical.metadata().clone();
-    let schema = Schema::new(fields.clone());
-    if metadata.contains_key(super::hf::KEY) {
-        match super::hf::metadata(&schema) {
-            Some(text) => metadata.insert(super::hf::KEY.to_string(), text),
-            None => metadata.remove(super::hf::KEY),
-        };
-    }
-    Ok(Schema::new_with_metadata(fields, metadata))
+    Ok(features_anew(canonical, fields))
 }
 
 /// The message fields of a message-list type.
