@@ -698,8 +698,9 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// An anonymous temporary file beside the output (same disk), or in the temp folder.
-pub fn spill_file(output: &Target) -> Result<File> {
+/// An anonymous temporary file beside the output (same disk), or in the temp folder; `what`
+/// names it in errors.
+pub fn spill_file(output: &Target, what: &str) -> Result<File> {
     match output {
         Target::File(path) => path
             .parent()
@@ -707,7 +708,7 @@ pub fn spill_file(output: &Target) -> Result<File> {
             .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
         Target::Stdout => tempfile::tempfile(),
     }
-    .map_err(|e| Error::io("temporary file for --order blocks", e))
+    .map_err(|e| Error::io(what, e))
 }
 
 /// Whether a file name matches a glob of `*` (any run) and `?` (any one character).

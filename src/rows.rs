@@ -23,6 +23,37 @@ pub struct Row {
     pub data: Vec<u8>,
 }
 
+/// Inputs read as one dataset, row by row.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    sources: Vec<(Source, Format)>,
+}
+
+impl Inputs {
+    /// Inputs of these formats, read in this order.
+    pub fn new(sources: Vec<(Source, Format)>) -> Inputs {
+        Inputs { sources }
+    }
+
+    /// Every input's non-blank rows, one input after another.
+    pub fn rows(&self) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+        let mut all: Box<dyn Iterator<Item = Result<Row>>> = Box::new(std::iter::empty());
+        for (source, format) in &self.sources {
+            all = Box::new(all.chain(rows(source, *format)?));
+        }
+        Ok(all)
+    }
+
+    /// Whether [`Inputs::rows`] can be called again and read the same rows: every input is a
+    /// regular file (not standard input or a pipe).
+    pub fn rereadable(&self) -> bool {
+        self.sources.iter().all(|(source, _)| match source {
+            Source::File(path) => std::fs::metadata(path).is_ok_and(|m| m.is_file()),
+            Source::Stdin => false,
+        })
+    }
+}
+
 /// The non-blank rows of a source, in order.
 pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
     let name = source.name();

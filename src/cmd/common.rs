@@ -148,15 +148,23 @@ impl IoArgs {
         }
     }
 
+    /// The inputs, read row by row as JSON text (Parquet converted through Arrow).
+    pub fn inputs(&self) -> anyhow::Result<raug::rows::Inputs> {
+        let sources = self.data_sources()?;
+        Ok(raug::rows::Inputs::new(
+            sources
+                .into_iter()
+                .map(|source| {
+                    let format = self.format_of(&source);
+                    (source, format)
+                })
+                .collect(),
+        ))
+    }
+
     /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow).
     pub fn rows(&self) -> anyhow::Result<Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>>> {
-        let mut rows: Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>> =
-            Box::new(std::iter::empty());
-        for source in self.data_sources()? {
-            let format = self.format_of(&source);
-            rows = Box::new(rows.chain(raug::rows::rows(&source, format)?));
-        }
-        Ok(rows)
+        Ok(self.inputs()?.rows()?)
     }
 
     /// The output as a sink of JSON rows, in the format asked for or named by the extension

@@ -13,6 +13,10 @@ Nested data has one row per prompt with a list of responses:
       --text response --score overall_score --strategy best-random --seed 42
 Flat data has one row per response; rows with the same --group-by value are one prompt:
   raug pairs helpsteer.jsonl --group-by prompt --text response --score helpfulness --strategy all
+Flat data whose groups' rows are next to each other (sorted or written group by group) streams
+in little memory: the fast path. Otherwise raug notices, reads the input again and sorts its
+rows by group through temporary files beside the output (standard input is kept there for it),
+so memory stays bounded either way; the pairs come out in the order of each group's first row.
 
 Each output row has prompt, chosen, rejected, score_chosen, score_rejected, and every numeric
 field of the responses as FIELD_chosen/FIELD_rejected, so `raug relabel --attribute FIELD` works
@@ -82,6 +86,11 @@ pub struct Args {
     /// they are an error naming the group (a pair's prompt must be both responses' prompt).
     #[arg(long, help_heading = "Pairing")]
     split_by_prompt: bool,
+
+    /// Flat data: the most bytes of rows grouped in memory at once (for tests of the paths
+    /// through temporary files).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    memory_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -135,6 +144,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         messages: args.messages,
         skip_bad: args.skip_bad,
         split_by_prompt: args.split_by_prompt,
+        temp: args.io.target(),
+        memory: args.memory_bytes.unwrap_or(raug::pairs::MEMORY),
     };
     let sources = args.io.data_sources()?;
     let parquet = sources
@@ -144,14 +155,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
-            let (schema, batches) = raug::rows::parquet_batches(source)?;
-            pairs_batches(&schema, batches, &source.name(), &spec, |batch| {
+            let (schema, _) = raug::rows::parquet_batches(source)?;
+            let open = || Ok(raug::rows::parquet_batches(source)?.1);
+            pairs_batches(&schema, &open, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?
         }
         _ => {
             let mut blocks = raug::write::RowBlocks::new(sink.as_mut());
-            let summary = pairs(args.io.rows()?, &spec, |line, from| blocks.push(line, from))?;
+            let summary = pairs(&args.io.inputs()?, &spec, |line, from| {
+                blocks.push(line, from)
+            })?;
             blocks.flush()?;
             summary
         }

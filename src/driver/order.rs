@@ -66,7 +66,7 @@ impl<S: Spill> Spills<S> {
         make: impl Fn(File) -> Result<S>,
     ) -> Result<Spills<S>> {
         let halves = (1..arrangement.streams(halves))
-            .map(|_| make(spill_file(output)?))
+            .map(|_| make(spill_file(output, SPILL)?))
             .collect::<Result<_>>()?;
         Ok(Spills { halves })
     }
@@ -175,75 +175,4 @@ impl Spill for ArrowSpill {
 
 fn spill_error(e: ArrowError) -> Error {
     Error::io(SPILL, std::io::Error::other(e.to_string()))
-}
-
-/// What the error messages call a unit's early output on disk.
-const SPOOL: &str = "temporary file for row groups relabeled early";
-
-/// The output of a unit of work that came before its turn to be written: kept in memory up to a
-/// limit, then in an anonymous temporary file beside the output, so that row groups relabeled
-/// ahead of the one being written hold little memory however large they are.
-#[derive(Default)]
-pub(crate) struct Spool {
-    parts: Vec<(usize, RecordBatch)>,
-    bytes: usize,
-    /// Past the limit: the file, and the stream of each batch in it.
-    spilled: Option<(arrow_ipc::writer::StreamWriter<BufWriter<File>>, Vec<usize>)>,
-}
-
-impl Spool {
-    /// Keeps a batch of output stream `stream` (a half, in blocks order): in memory while the
-    /// spool holds at most `limit` bytes, else on disk beside `output`.
-    pub(crate) fn push(
-        &mut self,
-        stream: usize,
-        batch: RecordBatch,
-        limit: usize,
-        output: &Target,
-    ) -> Result<()> {
-        let size = crate::arrow::slice_bytes(&batch);
-        if self.spilled.is_none() && self.bytes + size <= limit {
-            self.bytes += size;
-            self.parts.push((stream, batch));
-            return Ok(());
-        }
-        if self.spilled.is_none() {
-            let file = BufWriter::with_capacity(1 << 20, spill_file(output)?);
-            let writer = arrow_ipc::writer::StreamWriter::try_new(file, &batch.schema())
-                .map_err(|e| Error::io(SPOOL, std::io::Error::other(e)))?;
-            self.spilled = Some((writer, Vec::new()));
-        }
-        let (writer, streams) = self.spilled.as_mut().expect("made above");
-        writer
-            .write(&batch)
-            .map_err(|e| Error::io(SPOOL, std::io::Error::other(e)))?;
-        streams.push(stream);
-        Ok(())
-    }
-
-    /// Hands every batch over, in the order they came.
-    pub(crate) fn drain(self, mut to: impl FnMut(usize, RecordBatch) -> Result<()>) -> Result<()> {
-        for (stream, batch) in self.parts {
-            to(stream, batch)?;
-        }
-        let Some((writer, streams)) = self.spilled else {
-            return Ok(());
-        };
-        let error = |e: ArrowError| Error::io(SPOOL, std::io::Error::other(e));
-        let mut file = writer
-            .into_inner()
-            .map_err(error)?
-            .into_inner()
-            .map_err(|e| Error::io(SPOOL, e.into_error()))?;
-        file.rewind().map_err(|e| Error::io(SPOOL, e))?;
-        let mut reader = arrow_ipc::reader::StreamReader::try_new(file, None).map_err(error)?;
-        for stream in streams {
-            let batch = reader
-                .next()
-                .unwrap_or_else(|| Err(ArrowError::IpcError("the file ended early".into())))
-                .map_err(error)?;
-            to(stream, batch)?;
-        }
-        Ok(())
-    }
 }

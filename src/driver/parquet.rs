@@ -12,14 +12,14 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::Compression as Codec;
 
-use super::order::{ArrowSpill, Replay, Spills, Spool};
+use super::order::{ArrowSpill, Replay, Spills};
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
 use crate::arrow::{detect, slice_bytes, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source};
 use crate::plan::Arrangement;
-use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place};
+use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Spool};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
 const BATCH_ROWS: usize = 1024;
@@ -142,6 +142,9 @@ enum Msg {
 /// The most output bytes a unit relabeled ahead of its turn keeps in memory; the rest waits on
 /// disk. Two workers and row groups of 100 MB (what `datasets` writes) held 800 MB before.
 const SPOOL_BYTES: usize = 8 << 20;
+
+/// What the error messages call a unit's early output on disk.
+const SPOOL: &str = "temporary file for row groups relabeled early";
 
 /// What relabeling one row group found, or the error that stopped it; its output went out as
 /// [`Msg::Part`]s.
@@ -347,12 +350,10 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 Msg::Part { stream, batch } if seq == next => {
                     forward(&mut writer, &mut spills, &mut placed, seq, stream, batch)?
                 }
-                Msg::Part { stream, batch } => {
-                    spools
-                        .entry(seq)
-                        .or_default()
-                        .push(stream, batch, SPOOL_BYTES, &job.output)?
-                }
+                Msg::Part { stream, batch } => spools
+                    .entry(seq)
+                    .or_insert_with(|| Spool::new(SPOOL))
+                    .push(stream, batch, SPOOL_BYTES, &job.output)?,
                 Msg::Done(unit) => {
                     pending.insert(seq, unit);
                 }

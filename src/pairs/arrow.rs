@@ -2,7 +2,6 @@
 //! the same rule, with every output column taken from the input's, so types stay as they were
 //! (an int32 score stays int32).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
@@ -13,10 +12,13 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use arrow_select::take::take;
 
+use super::group::{fingerprint, spool_bytes, Grouping, Joined};
 use super::{choose, PairSpec, PairSummary};
 use crate::arrow::column;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
+use crate::rows::Batches;
+use crate::write::Spool;
 
 /// Pairs taken from one batch at a time, so no output column nears Arrow's 2 GiB offsets.
 const PAIRS_PER_BATCH: usize = 8192;
@@ -78,33 +80,33 @@ fn texts(array: &ArrayRef) -> std::result::Result<Vec<String>, ArrowError> {
 }
 
 /// Builds pairs from Arrow batches, each output batch going to `emit`. `name` is the file, for
-/// locations. Flat data (one row per response) is grouped over all batches, in order of each
-/// key's first row; nested data is paired row by row.
+/// locations; `open` reads its batches from the first (flat data not grouped together is read
+/// twice). Flat data (one row per response) is grouped in order of each key's first row (see
+/// [`super::pairs`]); nested data is paired row by row.
 pub fn pairs_batches(
     schema: &SchemaRef,
-    batches: impl Iterator<Item = Result<RecordBatch>>,
+    open: &dyn Fn() -> Result<Batches>,
     name: &str,
     spec: &PairSpec,
     mut emit: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
-    if spec.responses.is_some() {
-        let mut first_row = 0u64;
-        for batch in batches {
-            let batch = batch?;
-            let (picks, responses) = nested(&batch, name, first_row, spec, &mut summary)?;
-            first_row += batch.num_rows() as u64;
-            summary.pairs += picks.len() as u64;
-            write(name, &responses, &picks, spec, &mut emit)?;
-        }
+    if spec.responses.is_none() {
+        flat(schema, open, name, spec, &mut summary, &mut emit)?;
         return Ok(summary);
     }
-    let all: Vec<RecordBatch> = batches.collect::<Result<_>>()?;
-    let batch =
-        arrow_select::concat::concat_batches(schema, &all).map_err(|e| Error::format(name, e))?;
-    let (picks, responses) = flat(&batch, name, spec, &mut summary)?;
-    summary.pairs += picks.len() as u64;
-    write(name, &responses, &picks, spec, &mut emit)?;
+    let mut first_row = 0u64;
+    for batch in open()? {
+        let batch = batch?;
+        let (picks, responses) = nested(&batch, name, first_row, spec, &mut summary)?;
+        first_row += batch.num_rows() as u64;
+        summary.pairs += picks.len() as u64;
+        for chunk in picks.chunks(PAIRS_PER_BATCH) {
+            let (batch, _) =
+                pairs_of(&responses, chunk, spec).map_err(|e| Error::format(name, e))?;
+            emit(&batch)?;
+        }
+    }
     Ok(summary)
 }
 
@@ -280,13 +282,18 @@ fn nested(
     ))
 }
 
-/// Flat data: one row per response, grouped by a key.
-fn flat(
-    batch: &RecordBatch,
-    name: &str,
-    spec: &PairSpec,
-    summary: &mut PairSummary,
-) -> Result<(Vec<Pick>, Responses)> {
+/// The columns of flat data (one row per response) a batch's pairs are made of.
+struct FlatColumns {
+    key: ArrayRef,
+    prompt: ArrayRef,
+    score: ArrayRef,
+    /// The key (when it is not the prompt), then every other column but numbers, which are
+    /// each response's own: kept in a pair when every row of every group agrees.
+    candidates: Vec<(String, ArrayRef)>,
+    responses: Responses,
+}
+
+fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<FlatColumns> {
     let key_path = spec.group_by.as_ref().ok_or_else(|| {
         Error::Usage(
             "name the responses: --responses PATH (nested) or --group-by PATH (flat)".to_string(),
@@ -297,137 +304,445 @@ fn flat(
     let prompt = named(batch, name, prompt_path, "--prompt")?;
     let text = named(batch, name, &spec.text, "--text")?;
     let score = named(batch, name, &spec.score, "--score")?;
-    let format = |e: ArrowError| Error::format(name, e);
-    let scores =
-        score_values(&score, &spec.score, |_| true, |_| "the row".to_string()).map_err(format)?;
-    let keys = texts(&key).map_err(format)?;
-    let prompts = texts(&prompt).map_err(format)?;
-    let used = [key_path, prompt_path, &spec.text, &spec.score];
-    // The key is the group's (when it is not the prompt itself), then every other column but
-    // numbers, which are each response's own.
     let mut candidates = Vec::new();
     if key_path != prompt_path {
         candidates.push((key_path.parts()[0].clone(), Arc::clone(&key)));
     }
-    candidates.extend(context_columns(batch, &used, true));
-    let candidate_texts: Vec<Vec<String>> = candidates
-        .iter()
-        .map(|(_, c)| texts(c))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(format)?;
-    let mut differs = vec![false; candidates.len()];
-    // Groups in order of their first row: that row (for the prompt) and the responses' rows.
-    let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, score) in scores.iter().enumerate() {
-        summary.rows_in += 1;
-        if let Err(problem) = score {
-            if spec.skip_bad {
-                summary.skipped += 1;
-                continue;
-            }
-            return Err(Error::Row {
-                location: Location {
-                    file: name.to_string(),
-                    position: Position::Row(i as u64),
-                },
-                problem: problem.clone(),
-            });
-        }
-        let k = if spec.split_by_prompt {
-            format!("{}\u{0}{}", keys[i], prompts[i])
-        } else {
-            keys[i].clone()
-        };
-        let at = *index.entry(k).or_insert_with(|| {
-            groups.push((i as u32, Vec::new()));
-            groups.len() - 1
-        });
-        let first = groups[at].0 as usize;
-        if prompts[i] != prompts[first] {
-            return Err(Error::Row {
-                location: Location {
-                    file: name.to_string(),
-                    position: Position::Row(i as u64),
-                },
-                problem: RowError::field(
-                    Reason::LayoutMismatch,
-                    prompt_path.as_str(),
-                    format!(
-                        "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                        keys[i].strip_prefix('v').unwrap_or("null")
-                    ),
-                ),
-            });
-        }
-        for (c, values) in candidate_texts.iter().enumerate() {
-            differs[c] |= values[i] != values[first];
-        }
-        groups[at].1.push(i as u32);
-    }
-    let mut picks = Vec::new();
-    for (g, (first, rows)) in groups.iter().enumerate() {
-        summary.prompts += 1;
-        let group_scores: Vec<f64> = rows
-            .iter()
-            .map(|&r| *scores[r as usize].as_ref().expect("bad rows were left out"))
-            .collect();
-        let chosen = choose(&group_scores, spec, g as u64);
-        if chosen.is_empty() {
-            summary.no_pair += 1;
-        }
-        for (c, r) in chosen {
-            picks.push(Pick {
-                prompt: *first,
-                chosen: rows[c],
-                rejected: rows[r],
-            });
-        }
-    }
+    candidates.extend(context_columns(
+        batch,
+        &[key_path, prompt_path, &spec.text, &spec.score],
+        true,
+    ));
     let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
         .into_iter()
         .flatten()
         .collect();
     let schema = batch.schema();
-    let numbers = numbers(schema.fields(), batch.columns(), &skip);
-    let context = candidates
-        .into_iter()
-        .zip(differs)
-        .filter(|(_, d)| !d)
-        .map(|(c, _)| c)
-        .collect();
-    Ok((
-        picks,
-        Responses {
-            prompt,
-            text,
-            score,
-            numbers,
-            context,
-        },
-    ))
+    let responses = Responses {
+        prompt: Arc::clone(&prompt),
+        text,
+        score: Arc::clone(&score),
+        numbers: numbers(schema.fields(), batch.columns(), &skip),
+        context: candidates.clone(),
+    };
+    Ok(FlatColumns {
+        key,
+        prompt,
+        score,
+        candidates,
+        responses,
+    })
 }
 
-/// Takes the pairs' columns, a batch of pairs at a time, and emits them.
-fn write(
-    name: &str,
-    responses: &Responses,
-    picks: &[Pick],
+/// The group key of each row, and its score or why it can't be paired.
+#[allow(clippy::type_complexity)]
+fn keys_and_scores(
+    columns: &FlatColumns,
     spec: &PairSpec,
-    emit: &mut impl FnMut(&RecordBatch) -> Result<()>,
-) -> Result<()> {
-    for chunk in picks.chunks(PAIRS_PER_BATCH) {
-        emit(&pairs_of(responses, chunk, spec).map_err(|e| Error::format(name, e))?)?;
-    }
-    Ok(())
+) -> std::result::Result<(Vec<(u128, String)>, Vec<std::result::Result<f64, RowError>>), ArrowError>
+{
+    let scores = score_values(
+        &columns.score,
+        &spec.score,
+        |_| true,
+        |_| "the row".to_string(),
+    )?;
+    let keys = texts(&columns.key)?;
+    let keys = if spec.split_by_prompt {
+        let prompts = texts(&columns.prompt)?;
+        keys.into_iter()
+            .zip(prompts)
+            .map(|(k, p)| (fingerprint(&[k.as_bytes(), p.as_bytes()]), k))
+            .collect()
+    } else {
+        keys.into_iter()
+            .map(|k| (fingerprint(&[k.as_bytes()]), k))
+            .collect()
+    };
+    Ok((keys, scores))
 }
 
-/// One batch of pairs, every column taken from the input's.
+/// Flat data: streamed group by group when each group's rows come together, else read twice
+/// (once to number the groups, once to sort rows into partitions on disk) and paired a
+/// partition at a time.
+fn flat(
+    schema: &SchemaRef,
+    open: &dyn Fn() -> Result<Batches>,
+    name: &str,
+    spec: &PairSpec,
+    summary: &mut PairSummary,
+    emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let format = |e: ArrowError| Error::format(name, e);
+    let mut grouping = Grouping::default();
+    let mut stream = Some(Pairer::new(name, spec));
+    let mut row = 0u64;
+    for batch in open()? {
+        let batch = batch?;
+        let columns = flat_columns(&batch, name, spec)?;
+        let (keys, scores) = keys_and_scores(&columns, spec).map_err(format)?;
+        let row_bytes = crate::arrow::slice_bytes(&batch) / batch.num_rows().max(1);
+        let mut groups = Vec::with_capacity(batch.num_rows());
+        for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
+            summary.rows_in += 1;
+            if let Err(problem) = score {
+                if spec.skip_bad {
+                    summary.skipped += 1;
+                    groups.push(None);
+                    continue;
+                }
+                return Err(Error::Row {
+                    location: Location {
+                        file: name.to_string(),
+                        position: Position::Row(row + i as u64),
+                    },
+                    problem: problem.clone(),
+                });
+            }
+            match grouping.join(*key, row_bytes) {
+                Joined::Here(g) => groups.push(Some(g)),
+                // Not together: read again below, a partition at a time.
+                Joined::Earlier(_) => stream = None,
+            }
+        }
+        if let Some(pairer) = &mut stream {
+            let rows = (row..row + batch.num_rows() as u64).collect();
+            pairer.push(&batch, &keys, groups, rows)?;
+        }
+        row += batch.num_rows() as u64;
+    }
+    if let Some(pairer) = stream {
+        return pairer.finish(summary, emit);
+    }
+    let partitions = grouping.partitions(spec.memory);
+    // One partition stays in memory; more go to disk.
+    let limit = if partitions.len() == 1 { usize::MAX } else { 0 };
+    let mut parts: Vec<Spool> = (0..partitions.len())
+        .map(|_| Spool::new(PARTITION))
+        .collect();
+    let with_place = Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .cloned()
+            .chain([
+                Arc::new(Field::new(GROUP, DataType::UInt32, false)),
+                Arc::new(Field::new(ROW, DataType::UInt64, false)),
+            ])
+            .collect::<Vec<_>>(),
+    ));
+    let mut row = 0u64;
+    for batch in open()? {
+        let batch = batch?;
+        let columns = flat_columns(&batch, name, spec)?;
+        let (keys, scores) = keys_and_scores(&columns, spec).map_err(format)?;
+        let mut rows_of: Vec<Vec<(u32, u32)>> = vec![Vec::new(); partitions.len()];
+        for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
+            // Rows that can't be paired were counted above.
+            if score.is_ok() {
+                let g = grouping.group_of(*key).expect("every key was seen");
+                rows_of[partitions.of(g)].push((i as u32, g));
+            }
+        }
+        for (part, rows) in parts.iter_mut().zip(rows_of) {
+            if rows.is_empty() {
+                continue;
+            }
+            let index = UInt32Array::from_iter_values(rows.iter().map(|r| r.0));
+            let mut columns =
+                arrow_select::take::take_arrays(batch.columns(), &index, None).map_err(format)?;
+            columns.push(Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.1),
+            )));
+            columns.push(Arc::new(arrow_array::UInt64Array::from_iter_values(
+                rows.iter().map(|r| row + u64::from(r.0)),
+            )));
+            let placed = RecordBatch::try_new(Arc::clone(&with_place), columns).map_err(format)?;
+            part.push(0, placed, limit, &spec.temp)?;
+        }
+        row += batch.num_rows() as u64;
+    }
+    let mut pairer = Pairer::new(name, spec);
+    for part in parts {
+        let mut held = Vec::new();
+        part.drain(|_, batch| {
+            held.push(batch);
+            Ok(())
+        })?;
+        if held.is_empty() {
+            continue;
+        }
+        let n = schema.fields().len();
+        // (batch, row) of every row, sorted by group; stable: a group's rows keep their order.
+        let mut order: Vec<(usize, usize)> = held
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+            .collect();
+        let group_of = |&(b, r): &(usize, usize)| {
+            held[b]
+                .column(n)
+                .as_primitive::<arrow_array::types::UInt32Type>()
+                .value(r)
+        };
+        order.sort_by_key(group_of);
+        let held_refs: Vec<&RecordBatch> = held.iter().collect();
+        let sorted = arrow_select::interleave::interleave_record_batch(&held_refs, &order)
+            .map_err(format)?;
+        drop(held_refs);
+        drop(held);
+        let groups: Vec<Option<u32>> = sorted
+            .column(n)
+            .as_primitive::<arrow_array::types::UInt32Type>()
+            .values()
+            .iter()
+            .map(|&g| Some(g))
+            .collect();
+        let rows: Vec<u64> = sorted
+            .column(n + 1)
+            .as_primitive::<arrow_array::types::UInt64Type>()
+            .values()
+            .to_vec();
+        let batch = sorted
+            .project(&(0..n).collect::<Vec<_>>())
+            .map_err(format)?;
+        let columns = flat_columns(&batch, name, spec)?;
+        let (keys, _) = keys_and_scores(&columns, spec).map_err(format)?;
+        pairer.push(&batch, &keys, groups, rows)?;
+    }
+    pairer.finish(summary, emit)
+}
+
+/// What error messages call a partition of flat rows on disk.
+const PARTITION: &str = "temporary file of flat rows sorted by group";
+/// What error messages call pairs held until the end on disk.
+const PENDING: &str = "temporary file of pairs";
+/// The columns a partition's rows carry besides their own: their group and input row.
+const GROUP: &str = "__raug_group";
+const ROW: &str = "__raug_row";
+
+/// Rows of the group still open at the end of a batch, with their groups and input rows.
+struct Carry {
+    batch: RecordBatch,
+    keys: Vec<(u128, String)>,
+    groups: Vec<u32>,
+    rows: Vec<u64>,
+}
+
+/// Pairs groups whose rows come together, batch after batch, keeping the pairs until the end:
+/// a context column some group's rows disagree on is left out of every pair.
+struct Pairer<'s> {
+    name: &'s str,
+    spec: &'s PairSpec,
+    carry: Option<Carry>,
+    /// Per context column (in [`FlatColumns::candidates`] order): whether a group disagrees.
+    differs: Vec<bool>,
+    /// The context columns' names, and how many columns of a pair come before them.
+    context: Vec<String>,
+    fixed: usize,
+    pending: Spool,
+    held_bytes: usize,
+    prompts: u64,
+    pairs: u64,
+    no_pair: u64,
+}
+
+impl<'s> Pairer<'s> {
+    fn new(name: &'s str, spec: &'s PairSpec) -> Pairer<'s> {
+        Pairer {
+            name,
+            spec,
+            carry: None,
+            differs: Vec::new(),
+            context: Vec::new(),
+            fixed: 0,
+            pending: Spool::new(PENDING),
+            held_bytes: spool_bytes(spec.memory),
+            prompts: 0,
+            pairs: 0,
+            no_pair: 0,
+        }
+    }
+
+    /// Adds a batch's rows (`groups`: each row's group, `None` for rows left out; `rows`: its
+    /// input row); rows of a group come one after another. The batch's last group stays open.
+    fn push(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &[(u128, String)],
+        groups: Vec<Option<u32>>,
+        rows: Vec<u64>,
+    ) -> Result<()> {
+        let format = |e: ArrowError| Error::format(self.name, e);
+        let kept: Vec<u32> = (0..groups.len() as u32)
+            .filter(|&i| groups[i as usize].is_some())
+            .collect();
+        let (batch, keys, groups, rows) = if kept.len() == groups.len() {
+            let groups = groups.into_iter().flatten().collect::<Vec<_>>();
+            (batch.clone(), keys.to_vec(), groups, rows)
+        } else {
+            let index = UInt32Array::from(kept.clone());
+            (
+                arrow_select::take::take_record_batch(batch, &index).map_err(format)?,
+                kept.iter().map(|&i| keys[i as usize].clone()).collect(),
+                kept.iter().filter_map(|&i| groups[i as usize]).collect(),
+                kept.iter().map(|&i| rows[i as usize]).collect(),
+            )
+        };
+        let (batch, keys, groups, rows) = match self.carry.take() {
+            None => (batch, keys, groups, rows),
+            Some(carry) => (
+                arrow_select::concat::concat_batches(&batch.schema(), [&carry.batch, &batch])
+                    .map_err(format)?,
+                [carry.keys, keys].concat(),
+                [carry.groups, groups].concat(),
+                [carry.rows, rows].concat(),
+            ),
+        };
+        // The last group's rows may go on in the next batch.
+        let open = groups
+            .iter()
+            .rposition(|&g| Some(&g) != groups.last())
+            .map_or(0, |i| i + 1);
+        self.pair(&batch, &keys, &groups[..open], &rows)?;
+        if open < groups.len() {
+            self.carry = Some(Carry {
+                batch: batch.slice(open, batch.num_rows() - open),
+                keys: keys[open..].to_vec(),
+                groups: groups[open..].to_vec(),
+                rows: rows[open..].to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Pairs the groups of the batch's first `groups.len()` rows, each group's rows together.
+    fn pair(
+        &mut self,
+        batch: &RecordBatch,
+        keys: &[(u128, String)],
+        groups: &[u32],
+        rows: &[u64],
+    ) -> Result<()> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let format = |e: ArrowError| Error::format(self.name, e);
+        let columns = flat_columns(batch, self.name, self.spec)?;
+        let prompts = texts(&columns.prompt).map_err(format)?;
+        let candidates: Vec<Vec<String>> = columns
+            .candidates
+            .iter()
+            .map(|(_, c)| texts(c))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(format)?;
+        if self.differs.is_empty() {
+            self.differs = vec![false; candidates.len()];
+            self.context = columns.candidates.iter().map(|(n, _)| n.clone()).collect();
+        }
+        let scores = score_values(
+            &columns.score,
+            &self.spec.score,
+            |_| true,
+            |_| "the row".to_string(),
+        )
+        .map_err(format)?;
+        let mut picks = Vec::new();
+        let mut start = 0;
+        while start < groups.len() {
+            let end = start
+                + groups[start..]
+                    .iter()
+                    .position(|&g| g != groups[start])
+                    .unwrap_or(groups.len() - start);
+            for i in start + 1..end {
+                if prompts[i] != prompts[start] {
+                    let key_path = self.spec.group_by.as_ref().expect("flat");
+                    let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
+                    return Err(Error::Row {
+                        location: Location {
+                            file: self.name.to_string(),
+                            position: Position::Row(rows[i]),
+                        },
+                        problem: RowError::field(
+                            Reason::LayoutMismatch,
+                            prompt_path.as_str(),
+                            format!(
+                                "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
+                                keys[i].1.strip_prefix('v').unwrap_or("null")
+                            ),
+                        ),
+                    });
+                }
+                for (c, values) in candidates.iter().enumerate() {
+                    self.differs[c] |= values[i] != values[start];
+                }
+            }
+            self.prompts += 1;
+            let group_scores: Vec<f64> = (start..end)
+                .map(|r| *scores[r].as_ref().expect("bad rows were left out"))
+                .collect();
+            let chosen = choose(&group_scores, self.spec, u64::from(groups[start]));
+            if chosen.is_empty() {
+                self.no_pair += 1;
+            }
+            for (c, r) in chosen {
+                picks.push(Pick {
+                    prompt: start as u32,
+                    chosen: (start + c) as u32,
+                    rejected: (start + r) as u32,
+                });
+            }
+            start = end;
+        }
+        self.pairs += picks.len() as u64;
+        for chunk in picks.chunks(PAIRS_PER_BATCH) {
+            let (pairs, fixed) = pairs_of(&columns.responses, chunk, self.spec).map_err(format)?;
+            self.fixed = fixed;
+            self.pending
+                .push(0, pairs, self.held_bytes, &self.spec.temp)?;
+        }
+        Ok(())
+    }
+
+    /// Pairs the last group and emits every pair, without the context columns some group's
+    /// rows disagree on.
+    fn finish(
+        mut self,
+        summary: &mut PairSummary,
+        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(carry) = self.carry.take() {
+            self.pair(&carry.batch, &carry.keys, &carry.groups, &carry.rows)?;
+        }
+        summary.prompts += self.prompts;
+        summary.no_pair += self.no_pair;
+        summary.pairs += self.pairs;
+        let drop: Vec<&String> = self
+            .context
+            .iter()
+            .zip(&self.differs)
+            .filter(|(_, d)| **d)
+            .map(|(n, _)| n)
+            .collect();
+        let (fixed, name) = (self.fixed, self.name);
+        self.pending.drain(|_, batch| {
+            let schema = batch.schema();
+            let keep: Vec<usize> = (0..batch.num_columns())
+                .filter(|&i| i < fixed || !drop.contains(&schema.field(i).name()))
+                .collect();
+            emit(&batch.project(&keep).map_err(|e| Error::format(name, e))?)
+        })
+    }
+}
+
+/// One batch of pairs, every column taken from the input's, and how many columns come before
+/// the context's (which come last).
 fn pairs_of(
     responses: &Responses,
     chunk: &[Pick],
     spec: &PairSpec,
-) -> std::result::Result<RecordBatch, ArrowError> {
+) -> std::result::Result<(RecordBatch, usize), ArrowError> {
     let index = |f: fn(&Pick) -> u32| UInt32Array::from_iter_values(chunk.iter().map(f));
     let (p, c, r) = (
         index(|p| p.prompt),
@@ -449,13 +764,15 @@ fn pairs_of(
     };
     let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
-    let mut push = |name: String, array: ArrayRef| {
-        // A response's own score field is also among its numbers: once is enough.
-        if fields.iter().all(|f| f.name() != &name) {
-            fields.push(Field::new(name, array.data_type().clone(), true));
-            columns.push(array);
-        }
-    };
+    let add =
+        |fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>, name: String, array: ArrayRef| {
+            // A response's own score field is also among its numbers: once is enough.
+            if fields.iter().all(|f| f.name() != &name) {
+                fields.push(Field::new(name, array.data_type().clone(), true));
+                columns.push(array);
+            }
+        };
+    let mut push = |name: String, array: ArrayRef| add(&mut fields, &mut columns, name, array);
     push("prompt".into(), prompts);
     push("chosen".into(), chosen);
     push("rejected".into(), rejected);
@@ -471,10 +788,15 @@ fn pairs_of(
         push(format!("{name}_chosen"), take(values.as_ref(), &c, None)?);
         push(format!("{name}_rejected"), take(values.as_ref(), &r, None)?);
     }
+    let fixed = columns.len();
     for (name, values) in &responses.context {
-        push(name.clone(), take(values.as_ref(), &p, None)?);
+        let values = take(values.as_ref(), &p, None)?;
+        add(&mut fields, &mut columns, name.clone(), values);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    Ok((
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?,
+        fixed,
+    ))
 }
 
 /// `[{"content": prompt, "role": "user"}, {"content": text, "role": "assistant"}]` per row.

@@ -2,15 +2,18 @@
 //! nested (a list of responses in each row) or flat (one row per response, grouped by a key).
 
 mod arrow;
+mod flat;
+mod group;
 
-use std::collections::HashMap;
+pub use self::group::MEMORY;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Location, Reason, Result, RowError};
 use crate::fields::FieldPath;
-use crate::rows::Row;
+use crate::io::Target;
+use crate::rows::Inputs;
 
 pub use self::arrow::pairs_batches;
 
@@ -51,6 +54,13 @@ pub struct PairSpec {
     /// Flat mode: rows of one key with different prompts form one group per prompt, instead of
     /// being an error.
     pub split_by_prompt: bool,
+    /// Where temporary files go (flat rows not grouped together, pairs held until the end):
+    /// beside this output.
+    pub temp: Target,
+    /// Flat mode: the most bytes of input rows held to group them when the input doesn't keep
+    /// each group's rows together (a partition; one group may hold more), and four times the
+    /// pairs held until the end ([`MEMORY`] by default).
+    pub memory: u64,
 }
 
 /// What `pairs` did.
@@ -245,216 +255,89 @@ fn context_of(row: &Value, used: &[&FieldPath], numbers_apart: bool) -> Map<Stri
         .unwrap_or_default()
 }
 
-/// One prompt's responses in flat mode.
-struct Group {
-    /// The group's first row.
-    location: Location,
-    prompt: Value,
-    /// The context fields of the group's first row (those some row disagrees on are dropped at
-    /// the end, in every group).
-    context: Map<String, Value>,
-    responses: Vec<Response>,
+/// Parses a row into a JSON object, or says why it is none.
+fn parse_row(data: &[u8]) -> std::result::Result<Value, RowError> {
+    match serde_json::from_slice(data) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        parsed => Err(
+            match crate::json::object::Object::parse(&String::from_utf8_lossy(data)) {
+                Err(problem) => problem,
+                Ok(object) => match parsed {
+                    // Valid JSON that doesn't decode: a lone surrogate escape.
+                    Err(e) => object
+                        .lone_surrogate_field("")
+                        .unwrap_or_else(|| RowError::row(Reason::InvalidJson, e.to_string())),
+                    Ok(_) => RowError::row(Reason::NotAnObject, "expected a JSON object"),
+                },
+            },
+        ),
+    }
 }
 
-/// Builds pairs from rows, writing each as a JSON line through `emit`.
+/// Builds pairs from rows, writing each as a JSON line through `emit`: nested rows one by
+/// one; flat rows group by group (see `--group-by`: streamed when each group's rows come
+/// together, else sorted on disk first).
 pub fn pairs(
-    rows: impl Iterator<Item = Result<Row>>,
+    source: &Inputs,
     spec: &PairSpec,
     mut emit: impl FnMut(&[u8], &Location) -> Result<()>,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
-    let mut write = |prompt: &Value,
-                     responses: &[Response],
-                     context: &Map<String, Value>,
-                     group: u64,
-                     from: &Location,
-                     s: &mut PairSummary| {
-        s.prompts += 1;
+    let Some(list_path) = &spec.responses else {
+        flat::flat(source, spec, &mut summary, &mut emit)?;
+        return Ok(summary);
+    };
+    let prompt_path = spec
+        .prompt
+        .clone()
+        .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
+    let read = |data: &[u8]| -> std::result::Result<(Value, Value, Vec<Response>), RowError> {
+        let value = parse_row(data)?;
+        let prompt = get(&value, &prompt_path)
+            .ok_or_else(|| RowError::field(Reason::MissingField, prompt_path.as_str(), "missing"))?
+            .clone();
+        let list = get(&value, list_path)
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                RowError::field(
+                    Reason::WrongType,
+                    list_path.as_str(),
+                    "expected a list of responses",
+                )
+            })?;
+        let responses = list
+            .iter()
+            .enumerate()
+            .map(|(i, r)| response(r, spec, &[], &format!("response {i}")))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((value, prompt, responses))
+    };
+    for row in source.rows()? {
+        let row = row?;
+        summary.rows_in += 1;
+        let (value, prompt, responses) = match read(&row.data) {
+            Ok(read) => read,
+            Err(_) if spec.skip_bad => {
+                summary.skipped += 1;
+                continue;
+            }
+            Err(problem) => return Err(bad(&row.location, problem)),
+        };
+        let context = context_of(&value, &[&prompt_path, list_path], false);
+        summary.prompts += 1;
         let scores: Vec<f64> = responses.iter().map(|r| r.score).collect();
-        let chosen = choose(&scores, spec, group);
+        let chosen = choose(&scores, spec, summary.rows_in - 1);
         if chosen.is_empty() {
-            s.no_pair += 1;
+            summary.no_pair += 1;
         }
         for (c, r) in chosen {
             let mut line =
-                pair_row(prompt, &responses[c], &responses[r], context, spec).to_string();
+                pair_row(&prompt, &responses[c], &responses[r], &context, spec).to_string();
             line.push('\n');
-            // A pair the output can't hold is the bad row it came from (a group's first row).
-            emit(line.as_bytes(), from)?;
-            s.pairs += 1;
+            // A pair the output can't hold is the bad row it came from.
+            emit(line.as_bytes(), &row.location)?;
+            summary.pairs += 1;
         }
-        Ok::<(), Error>(())
-    };
-    // Flat mode collects responses per key, in order of first appearance, with the group's
-    // context (its first row's) and the context fields some group's rows disagree on.
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut differs: std::collections::HashSet<String> = Default::default();
-    for row in rows {
-        let row = row?;
-        summary.rows_in += 1;
-        let value: Value = match serde_json::from_slice(&row.data) {
-            Ok(v @ Value::Object(_)) => v,
-            parsed => {
-                let problem =
-                    match crate::json::object::Object::parse(&String::from_utf8_lossy(&row.data)) {
-                        Err(problem) => problem,
-                        Ok(object) => match parsed {
-                            // Valid JSON that doesn't decode: a lone surrogate escape.
-                            Err(e) => object.lone_surrogate_field("").unwrap_or_else(|| {
-                                RowError::row(Reason::InvalidJson, e.to_string())
-                            }),
-                            Ok(_) => RowError::row(Reason::NotAnObject, "expected a JSON object"),
-                        },
-                    };
-                if spec.skip_bad {
-                    summary.skipped += 1;
-                    continue;
-                }
-                return Err(bad(&row.location, problem));
-            }
-        };
-        if let Some(list_path) = &spec.responses {
-            let prompt_path = spec
-                .prompt
-                .clone()
-                .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-            let read = || -> std::result::Result<(Value, Vec<Response>), RowError> {
-                let prompt = get(&value, &prompt_path)
-                    .ok_or_else(|| {
-                        RowError::field(Reason::MissingField, prompt_path.as_str(), "missing")
-                    })?
-                    .clone();
-                let list = get(&value, list_path)
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| {
-                        RowError::field(
-                            Reason::WrongType,
-                            list_path.as_str(),
-                            "expected a list of responses",
-                        )
-                    })?;
-                let responses = list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| response(r, spec, &[], &format!("response {i}")))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok((prompt, responses))
-            };
-            match read() {
-                Ok((prompt, responses)) => {
-                    let context = context_of(&value, &[&prompt_path, list_path], false);
-                    write(
-                        &prompt,
-                        &responses,
-                        &context,
-                        summary.rows_in - 1,
-                        &row.location,
-                        &mut summary,
-                    )?
-                }
-                Err(problem) if spec.skip_bad => {
-                    let _ = problem;
-                    summary.skipped += 1;
-                }
-                Err(problem) => return Err(bad(&row.location, problem)),
-            }
-        } else {
-            let key_path = spec.group_by.as_ref().ok_or_else(|| {
-                Error::Usage(
-                    "name the responses: --responses PATH (nested) or --group-by PATH (flat)"
-                        .to_string(),
-                )
-            })?;
-            let read = || -> std::result::Result<(String, Value, Response), RowError> {
-                let key = get(&value, key_path).ok_or_else(|| {
-                    RowError::field(Reason::MissingField, key_path.as_str(), "missing")
-                })?;
-                let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
-                let prompt = get(&value, prompt_path).ok_or_else(|| {
-                    RowError::field(Reason::MissingField, prompt_path.as_str(), "missing")
-                })?;
-                let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                Ok((
-                    key.to_string(),
-                    prompt.clone(),
-                    response(&value, spec, &skip, "the row")?,
-                ))
-            };
-            match read() {
-                Ok((key, prompt, response)) => {
-                    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
-                    // The key is the group's (when it is not the prompt itself), then every
-                    // other field but numbers, which are each response's own.
-                    let mut context = Map::new();
-                    if key_path != prompt_path {
-                        if let Some(k) = get(&value, key_path) {
-                            context.insert(key_path.parts()[0].clone(), k.clone());
-                        }
-                    }
-                    context.extend(context_of(
-                        &value,
-                        &[key_path, prompt_path, &spec.text, &spec.score],
-                        true,
-                    ));
-                    let key = if spec.split_by_prompt {
-                        format!("{key}\u{0}{prompt}")
-                    } else {
-                        key
-                    };
-                    let at = *index.entry(key).or_insert_with(|| {
-                        groups.push(Group {
-                            location: row.location.clone(),
-                            prompt: prompt.clone(),
-                            context: context.clone(),
-                            responses: Vec::new(),
-                        });
-                        groups.len() - 1
-                    });
-                    let group = &mut groups[at];
-                    if group.prompt != prompt {
-                        return Err(Error::Row {
-                            location: row.location.clone(),
-                            problem: RowError::field(
-                                Reason::LayoutMismatch,
-                                prompt_path.as_str(),
-                                format!(
-                                    "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                                    get(&value, key_path).map_or(String::new(), Value::to_string)
-                                ),
-                            ),
-                        });
-                    }
-                    for (name, value) in &group.context {
-                        if context.get(name) != Some(value) {
-                            differs.insert(name.clone());
-                        }
-                    }
-                    for name in context.keys() {
-                        if !group.context.contains_key(name) {
-                            differs.insert(name.clone());
-                        }
-                    }
-                    group.responses.push(response);
-                }
-                Err(_) if spec.skip_bad => summary.skipped += 1,
-                Err(problem) => return Err(bad(&row.location, problem)),
-            }
-        }
-    }
-    for (at, group) in groups.iter_mut().enumerate() {
-        group.context.retain(|name, _| !differs.contains(name));
-        write(
-            &group.prompt,
-            &group.responses,
-            &group.context,
-            at as u64,
-            &group.location,
-            &mut summary,
-        )?;
     }
     Ok(summary)
 }
@@ -480,6 +363,8 @@ mod tests {
             messages: false,
             skip_bad: false,
             split_by_prompt: false,
+            temp: Target::Stdout,
+            memory: MEMORY,
         }
     }
 

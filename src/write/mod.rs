@@ -6,6 +6,7 @@ mod json_array;
 mod jsonl;
 mod parquet;
 mod rejects;
+mod spool;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -18,6 +19,7 @@ pub use self::parquet::{
     RowDecoder, ROW_GROUP_BYTES,
 };
 pub use self::rejects::{Rejected, Rejects};
+pub use self::spool::Spool;
 
 /// Where rows belong in the output's order: which half (variant) of the relabeling, and which
 /// unit of the input (a row group, in input order). Parquet output may be written out of this

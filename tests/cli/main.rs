@@ -4,6 +4,7 @@ mod agreement;
 mod differential;
 mod differential_core;
 mod errors;
+mod flat_pairs;
 mod harness;
 mod integrity;
 mod layers;

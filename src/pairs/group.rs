@@ -1,0 +1,134 @@
+//! The rules of flat pairs both representations follow: which group a row joins (groups are
+//! numbered in order of their first row), whether the input keeps each group's rows together,
+//! and, when it doesn't, how the groups are cut into partitions small enough to read back whole.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+/// The default of [`super::PairSpec::memory`].
+pub const MEMORY: u64 = 64 << 20;
+
+/// The most bytes of pairs kept in memory until the end (the context fields some group
+/// disagrees on are only known then), of a memory budget; the rest waits in a temporary file.
+pub(crate) fn spool_bytes(memory: u64) -> usize {
+    (memory / 4) as usize
+}
+
+/// 128 bits that stand for a key: a map of every key seen holds this instead of the key
+/// (which may be a whole prompt).
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> u128 {
+    let half = |seed: u8| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut hasher);
+        for part in parts {
+            part.hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+/// Where a row goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// The group of the row before it (or a new one).
+    Here(u32),
+    /// A group whose rows stopped before: the input doesn't keep groups together.
+    Earlier(u32),
+}
+
+/// The groups of flat rows, numbered in order of their first row.
+#[derive(Default)]
+pub(crate) struct Grouping {
+    index: HashMap<u128, u32>,
+    /// The input bytes of each group's rows.
+    bytes: Vec<u64>,
+    current: Option<u32>,
+}
+
+impl Grouping {
+    /// The group of a row with this key, of `bytes` bytes.
+    pub(crate) fn join(&mut self, key: u128, bytes: usize) -> Joined {
+        let next = self.bytes.len() as u32;
+        let g = *self.index.entry(key).or_insert(next);
+        if g == next {
+            self.bytes.push(0);
+        }
+        self.bytes[g as usize] += bytes as u64;
+        let joined = if g == next || self.current == Some(g) {
+            Joined::Here(g)
+        } else {
+            Joined::Earlier(g)
+        };
+        self.current = Some(g);
+        joined
+    }
+
+    /// The group of a key seen before.
+    pub(crate) fn group_of(&self, key: u128) -> Option<u32> {
+        self.index.get(&key).copied()
+    }
+
+    /// Consecutive runs of groups of at most `limit` bytes each (a group more on its own).
+    pub(crate) fn partitions(&self, limit: u64) -> Partitions {
+        let mut starts = vec![0u32];
+        let mut bytes = 0u64;
+        for (g, &b) in self.bytes.iter().enumerate() {
+            if bytes > 0 && bytes + b > limit {
+                starts.push(g as u32);
+                bytes = 0;
+            }
+            bytes += b;
+        }
+        Partitions { starts }
+    }
+}
+
+/// Groups cut into consecutive runs.
+pub(crate) struct Partitions {
+    /// The first group of each partition.
+    starts: Vec<u32>,
+}
+
+impl Partitions {
+    /// How many partitions there are.
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The partition of group `g`.
+    pub(crate) fn of(&self, g: u32) -> usize {
+        self.starts.partition_point(|&s| s <= g) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_join_groups_in_order_of_first_appearance() {
+        let mut grouping = Grouping::default();
+        let key = |k: &str| fingerprint(&[k.as_bytes()]);
+        let joined: Vec<Joined> = ["a", "a", "b", "c", "c", "b"]
+            .iter()
+            .map(|k| grouping.join(key(k), 10))
+            .collect();
+        use Joined::*;
+        assert_eq!(
+            joined,
+            [Here(0), Here(0), Here(1), Here(2), Here(2), Earlier(1)]
+        );
+        assert_eq!(grouping.group_of(key("c")), Some(2));
+        assert_eq!(grouping.group_of(key("d")), None);
+        // a: 20 bytes, b: 20, c: 20; at most 40 a partition.
+        let partitions = grouping.partitions(40);
+        assert_eq!(partitions.len(), 2);
+        assert_eq!(
+            (0..3).map(|g| partitions.of(g)).collect::<Vec<_>>(),
+            [0, 0, 1]
+        );
+        // A group larger than the limit is a partition of its own.
+        assert_eq!(grouping.partitions(5).len(), 3);
+    }
+}

@@ -1,0 +1,190 @@
+//! Flat `pairs` (one row per response) in bounded memory: groups whose rows come together are
+//! streamed, others are sorted through temporary files, and both give the same pairs in the
+//! order of each group's first row, from files, standard input and Parquet.
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+const ARGS: [&str; 8] = [
+    "--group-by",
+    "id",
+    "--prompt",
+    "prompt",
+    "--text",
+    "response",
+    "--score",
+    "score",
+];
+
+fn lines(rows: &[Value]) -> String {
+    rows.iter().map(|r| format!("{r}\n")).collect()
+}
+
+/// Runs `pairs` on `input` with `extra` options, JSON Lines out, and returns the pairs.
+fn pairs(wd: &Workdir, input: &str, extra: &[&str]) -> Vec<Value> {
+    let run = wd.run(
+        &[
+            &["pairs", input, "-q", "--output-format", "jsonl"],
+            &ARGS[..],
+            extra,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{input} {extra:?}: {}", run.stderr);
+    rows(&run.stdout)
+}
+
+#[test]
+fn groups_apart_give_the_pairs_of_groups_together_in_first_row_order() {
+    let wd = Workdir::new();
+    let row = |id: u32, response: &str, score: f64| json!({"id": id, "prompt": format!("p{id}"), "response": response, "score": score, "source": "s"});
+    // Group 2's rows first, then 1's, then 2's again, and 3's around them.
+    let apart = [
+        row(2, "b1", 4.0),
+        row(1, "a1", 1.0),
+        row(3, "c1", 2.0),
+        row(1, "a2", 9.0),
+        row(2, "b2", 7.0),
+        row(3, "c2", 2.0),
+        row(1, "a3", 5.0),
+        row(2, "b3", 1.0),
+    ];
+    jsonl_and_parquet(&wd, "apart", lines(&apart));
+    let pair = |id: u32, chosen: &str, rejected: &str, sc: f64, sr: f64| {
+        json!({"prompt": format!("p{id}"), "chosen": chosen, "rejected": rejected,
+               "score_chosen": sc, "score_rejected": sr, "id": id, "source": "s"})
+    };
+    // First rows: 2, then 1, then 3 (all tied: no pair).
+    let expected = vec![pair(2, "b2", "b3", 7.0, 1.0), pair(1, "a2", "a1", 9.0, 1.0)];
+    // --memory-bytes 100: each group is a partition of its own, on disk.
+    for memory in [None, Some("100")] {
+        let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
+        assert_eq!(pairs(&wd, "apart.jsonl", &extra), expected, "{memory:?}");
+        assert_eq!(
+            normalize(pairs(&wd, "apart.parquet", &extra)),
+            normalize(expected.clone()),
+            "Parquet {memory:?}"
+        );
+        let run = wd.run_stdin(
+            &[&["pairs", "-q"], &ARGS[..], &extra].concat(),
+            lines(&apart).as_bytes(),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(rows(&run.stdout), expected, "standard input {memory:?}");
+    }
+    let run = wd.run(&[&["pairs", "apart.jsonl"], &ARGS[..]].concat());
+    assert_eq!(
+        run.stderr,
+        "raug: 8 rows in, 3 prompts, 2 pairs out, 1 prompts without a pair (one response or all tied), 0 skipped\n"
+    );
+}
+
+/// Every number a float: Parquet keeps the input's integer ids.
+fn normalize(rows: Vec<Value>) -> Vec<Value> {
+    rows.into_iter()
+        .map(crate::differential_core::normalize)
+        .collect()
+}
+
+#[test]
+fn a_context_field_found_to_differ_late_leaves_every_pair() {
+    let wd = Workdir::new();
+    // `source` agrees within every group but the last: it leaves every pair, also those made
+    // (and held on disk, with a small memory) before it was found to differ.
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for id in 0..40u32 {
+        let last = id == 39;
+        for (k, score) in [(0, 8.0), (1, 3.0)] {
+            let source = if last && k == 1 { "other" } else { "web" };
+            text.push_str(&format!(
+                "{}\n",
+                json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score, "source": source, "lang": "en"})
+            ));
+        }
+        expected.push(json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-0"), "rejected": format!("r{id}-1"),
+            "score_chosen": 8.0, "score_rejected": 3.0, "id": id, "lang": "en"}));
+    }
+    jsonl_and_parquet(&wd, "late", &text);
+    for memory in [None, Some("400")] {
+        let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
+        assert_eq!(pairs(&wd, "late.jsonl", &extra), expected, "{memory:?}");
+        assert_eq!(
+            normalize(pairs(&wd, "late.parquet", &extra)),
+            normalize(expected.clone()),
+            "Parquet {memory:?}"
+        );
+    }
+}
+
+#[test]
+fn groups_together_stream_across_parquet_batches_as_the_json_path_pairs_them() {
+    let wd = Workdir::new();
+    // 3,000 rows in groups of three: Parquet is read 1,024 rows at a time, so groups straddle
+    // batches.
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for id in 0..1000u32 {
+        let scores = [(id % 7) as f64, ((id * 3) % 5) as f64, 2.5];
+        for (k, score) in scores.iter().enumerate() {
+            text.push_str(&format!(
+                "{}\n",
+                json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score})
+            ));
+        }
+        let best = (0..3)
+            .reduce(|a, b| if scores[b] > scores[a] { b } else { a })
+            .unwrap();
+        let worst = (0..3)
+            .reduce(|a, b| if scores[b] < scores[a] { b } else { a })
+            .unwrap();
+        if scores[best] > scores[worst] {
+            expected.push(
+                json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-{best}"),
+                "rejected": format!("r{id}-{worst}"), "score_chosen": scores[best],
+                "score_rejected": scores[worst], "id": id}),
+            );
+        }
+    }
+    jsonl_and_parquet(&wd, "together", &text);
+    assert_eq!(pairs(&wd, "together.jsonl", &[]), expected);
+    assert_eq!(
+        normalize(pairs(&wd, "together.parquet", &[])),
+        normalize(expected.clone())
+    );
+    // The same rows with group 5's last row moved to the end: no longer together.
+    let mut moved: Vec<&str> = text.lines().collect();
+    let row = moved.remove(17);
+    moved.push(row);
+    wd.write("moved.jsonl", moved.join("\n") + "\n");
+    assert_eq!(
+        pairs(&wd, "moved.jsonl", &["--memory-bytes", "20000"]),
+        expected
+    );
+}
+
+#[test]
+fn a_group_with_two_prompts_apart_is_refused_at_its_row() {
+    let wd = Workdir::new();
+    jsonl_and_parquet(
+        &wd,
+        "two",
+        lines(&[
+            json!({"id": 1, "prompt": "p", "response": "a", "score": 1}),
+            json!({"id": 2, "prompt": "q", "response": "b", "score": 2}),
+            json!({"id": 1, "prompt": "other", "response": "c", "score": 3}),
+        ]),
+    );
+    for (input, location) in [
+        ("two.jsonl", "two.jsonl:3"),
+        ("two.parquet", "two.parquet: row 2"),
+    ] {
+        let run = wd.run(&[&["pairs", input], &ARGS[..]].concat());
+        assert_eq!(run.code, 1, "{input}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {location}: field \"prompt\": the group 1 has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt\n")
+        );
+    }
+}
