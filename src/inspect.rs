@@ -3,17 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
-
-use arrow_array::RecordBatch;
 
 use crate::arrow::BatchRelabeler;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
-use crate::fields::FieldNames;
+use crate::fields::{FieldNames, Resolved};
 use crate::json::row::{detect, Relabeler};
 use crate::plan::Plan;
 use crate::relabel::{format_score, Spec};
-use crate::rows::Row;
+use crate::rows::{Batches, Row, RowGroups};
 
 /// One histogram bin: a score (or range) and how many chosen and rejected responses have it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +50,12 @@ pub struct Report {
     pub example: Option<String>,
 }
 
+/// How many rejected rows a report shows.
+const FIRST_REJECTED: usize = 5;
+
+/// Input rows judged at once, by every worker: enough to keep them busy, little memory.
+const CHUNK_BYTES: usize = 8 << 20;
+
 /// Gathers a report from the outcome of each record, whichever applier planned it.
 struct Tally {
     report: Report,
@@ -79,11 +84,27 @@ impl Tally {
             }
             Err(problem) => {
                 *report.rejected.entry(problem.reason.as_str()).or_default() += 1;
-                if report.first_rejected.len() < 5 {
+                if report.first_rejected.len() < FIRST_REJECTED {
                     report.first_rejected.push(format!("{location}: {problem}"));
                 }
             }
         }
+    }
+
+    /// Adds the tally of the records that came after this one's.
+    fn merge(&mut self, later: Tally) {
+        let (report, more) = (&mut self.report, later.report);
+        report.rows += more.rows;
+        report.ties += more.ties;
+        for (reason, n) in more.rejected {
+            *report.rejected.entry(reason).or_default() += n;
+        }
+        report.first_rejected.extend(more.first_rejected);
+        report.first_rejected.truncate(FIRST_REJECTED);
+        if report.example.is_none() {
+            report.example = more.example;
+        }
+        self.scores.extend(later.scores);
     }
 
     fn finish(mut self) -> Report {
@@ -92,39 +113,71 @@ impl Tally {
     }
 }
 
-/// Reads every JSON row as `relabel` would, without writing anything.
+/// Reads every JSON row as `relabel` would, without writing anything; once the layout is
+/// known, rows are judged in parallel (in the current rayon pool), a chunk at a time.
 pub fn inspect(
     rows: impl Iterator<Item = Result<Row>>,
     spec: &Spec,
     names: &FieldNames,
 ) -> Result<Report> {
     let mut tally = Tally::new();
-    let mut resolved = None;
-    let mut scratch = vec![Vec::new(); 3];
-    for row in rows {
+    let mut rows = rows;
+    // Until a row shows the layout, rows are judged one by one.
+    let resolved = loop {
+        let Some(row) = rows.next() else {
+            return Ok(tally.finish());
+        };
         let row = row?;
         let text = String::from_utf8_lossy(&row.data);
         let report = &mut tally.report;
-        if resolved.is_none() && report.detection_error.is_none() {
+        if report.detection_error.is_none() {
             match detect(&text, names, spec.style) {
                 Ok(Some(r)) => {
                     report.layout = Some(r.to_string());
-                    resolved = Some(r);
+                    tally.merge(judge(&[row], spec, &r));
+                    break r;
                 }
                 Ok(None) => {}
                 Err(e) => report.detection_error = Some(format!("{}: {e}", row.location)),
             }
         }
-        let Some(resolved) = &resolved else {
-            // No layout yet: relabel would stop at this row, so it counts as rejected (why it
-            // is no preference row, or the detection error that stops everything).
-            match crate::json::object::Object::parse(&text) {
-                Err(problem) => tally.record(&row.location, Err(&problem)),
-                Ok(_) => tally.report.rows += 1,
-            }
-            continue;
-        };
-        let relabeler = Relabeler::new(spec, resolved);
+        // No layout yet: relabel would stop at this row, so it counts as rejected (why it
+        // is no preference row, or the detection error that stops everything).
+        match crate::json::object::Object::parse(&text) {
+            Err(problem) => tally.record(&row.location, Err(&problem)),
+            Ok(_) => tally.report.rows += 1,
+        }
+    };
+    let workers = rayon::current_num_threads().max(1);
+    loop {
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        while bytes < CHUNK_BYTES {
+            let Some(row) = rows.next() else { break };
+            let row = row?;
+            bytes += row.data.len();
+            chunk.push(row);
+        }
+        if chunk.is_empty() {
+            return Ok(tally.finish());
+        }
+        let per_worker = chunk.len().div_ceil(workers);
+        let tallies: Vec<Tally> = chunk
+            .par_chunks(per_worker)
+            .map(|rows| judge(rows, spec, &resolved))
+            .collect();
+        for t in tallies {
+            tally.merge(t);
+        }
+    }
+}
+
+/// Judges JSON rows of a known layout.
+fn judge(rows: &[Row], spec: &Spec, resolved: &Resolved) -> Tally {
+    let mut tally = Tally::new();
+    let relabeler = Relabeler::new(spec, resolved);
+    let mut scratch = vec![Vec::new(); 3];
+    for row in rows {
         let outcome = match std::str::from_utf8(&row.data) {
             Ok(line) => relabeler.relabel(line, &mut scratch),
             Err(e) => Err(RowError::row(
@@ -139,38 +192,51 @@ pub fn inspect(
         }
         scratch.iter_mut().for_each(Vec::clear);
     }
-    Ok(tally.finish())
+    tally
 }
 
-/// Reads every Arrow record as `relabel` would (through the Arrow applier, so Parquet is judged
-/// as Parquet), without writing anything. `name` is the file, for locations.
-pub fn inspect_batches(
-    schema: &arrow_schema::Schema,
-    batches: impl Iterator<Item = Result<RecordBatch>>,
-    name: &str,
-    spec: &Spec,
-    names: &FieldNames,
-) -> Result<Report> {
+/// Reads every record of a Parquet file as `relabel` would (through the Arrow applier, so
+/// Parquet is judged as Parquet), without writing anything; row groups in parallel (in the
+/// current rayon pool).
+pub fn inspect_parquet(file: &RowGroups, spec: &Spec, names: &FieldNames) -> Result<Report> {
+    let name = file.name();
     let mut tally = Tally::new();
-    let resolved = match crate::arrow::detect(schema, names, spec.style) {
+    let resolved = match crate::arrow::detect(&file.schema(), names, spec.style) {
         Ok(r) => r,
         Err(e) => {
             tally.report.detection_error = Some(format!("{name}: {e}"));
-            for batch in batches {
-                tally.report.rows += batch?.num_rows() as u64;
-            }
+            tally.report.rows = (0..file.len()).map(|rg| file.rows(rg)).sum();
             return Ok(tally.finish());
         }
     };
     tally.report.layout = Some(resolved.to_string());
+    let tallies: Vec<Result<Tally>> = (0..file.len())
+        .into_par_iter()
+        .map(|rg| judge_batches(file.batches(rg)?, file.first_row(rg), name, spec, &resolved))
+        .collect();
+    for t in tallies {
+        tally.merge(t?);
+    }
+    Ok(tally.finish())
+}
+
+/// Judges Arrow batches of a known layout; `row` is the first one's index in the file.
+fn judge_batches(
+    batches: Batches,
+    mut row: u64,
+    name: &str,
+    spec: &Spec,
+    resolved: &Resolved,
+) -> Result<Tally> {
+    let mut tally = Tally::new();
     let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
-    let mut row = 0u64;
     for batch in batches {
         let batch = batch?;
-        let relabeler = BatchRelabeler::new(spec, &resolved, batch.schema()).map_err(arrow)?;
-        let out = relabeler.relabel(&batch).map_err(arrow)?;
+        let relabeler = BatchRelabeler::new(spec, resolved, batch.schema()).map_err(arrow)?;
+        let out = relabeler.plan(&batch).map_err(arrow)?;
         let mut bad = out.bad.iter().peekable();
         let mut plans = out.plans.iter().peekable();
+        let mut first_kept = None;
         for i in 0..batch.num_rows() {
             let location = Location {
                 file: name.to_string(),
@@ -179,18 +245,24 @@ pub fn inspect_batches(
             if let Some((_, problem)) = bad.next_if(|(j, _)| *j == i) {
                 tally.record(&location, Err(problem));
             } else if let Some((_, plan)) = plans.next_if(|(j, _)| *j == i) {
+                if first_kept.is_none() && matches!(plan, Plan::Emit { .. }) {
+                    first_kept = Some(i);
+                }
                 tally.record(&location, Ok(plan));
             }
         }
         row += batch.num_rows() as u64;
-        let first = out.batches.first().filter(|b| b.num_rows() > 0);
-        if let (None, Some(first)) = (&tally.report.example, first) {
-            let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;
-            let line = String::from_utf8_lossy(&line).trim_end().to_string();
-            tally.report.example = Some(line);
+        // The example: the first row kept, relabeled.
+        if let (None, Some(i)) = (&tally.report.example, first_kept) {
+            let out = relabeler.relabel(&batch.slice(i, 1)).map_err(arrow)?;
+            if let Some(first) = out.batches.first().filter(|b| b.num_rows() > 0) {
+                let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;
+                let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                tally.report.example = Some(line);
+            }
         }
     }
-    Ok(tally.finish())
+    Ok(tally)
 }
 
 /// One bin per distinct score when there are few, else ten equal ranges.

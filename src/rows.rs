@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_array::RecordBatchReader;
 use arrow_schema::SchemaRef;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{Error, Location, Position, Result};
 use crate::io::{Format, Source};
@@ -105,6 +105,83 @@ pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
         schema,
         Box::new(reader.map(move |batch| batch.map_err(|e| Error::unreadable_parquet(&name, e)))),
     ))
+}
+
+/// A Parquet file read a row group at a time, each on a file handle of its own (readers on
+/// cloned handles share one cursor), so row groups can be read in parallel.
+pub struct RowGroups {
+    name: String,
+    path: std::path::PathBuf,
+    metadata: ArrowReaderMetadata,
+}
+
+impl RowGroups {
+    /// Opens a Parquet file and reads its footer.
+    pub fn open(source: &Source) -> Result<RowGroups> {
+        let Source::File(path) = source else {
+            return Err(Error::Usage(
+                "Parquet can't be read from standard input (it needs to seek); pass a file"
+                    .to_string(),
+            ));
+        };
+        let name = source.name();
+        let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+        let metadata = ArrowReaderMetadata::load(&file, Default::default())
+            .map_err(|e| Error::unreadable_parquet(&name, e))?;
+        Ok(RowGroups {
+            name,
+            path: path.clone(),
+            metadata,
+        })
+    }
+
+    /// The file's Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(self.metadata.schema())
+    }
+
+    /// How many row groups there are.
+    pub fn len(&self) -> usize {
+        self.metadata.metadata().num_row_groups()
+    }
+
+    /// Whether the file has no row groups.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file as the user named it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The rows of row group `rg`.
+    pub fn rows(&self, rg: usize) -> u64 {
+        self.metadata.metadata().row_group(rg).num_rows() as u64
+    }
+
+    /// The index of row group `rg`'s first row in the file.
+    pub fn first_row(&self, rg: usize) -> u64 {
+        self.metadata.metadata().row_groups()[..rg]
+            .iter()
+            .map(|g| g.num_rows() as u64)
+            .sum()
+    }
+
+    /// The batches of row group `rg`.
+    pub fn batches(&self, rg: usize) -> Result<Batches> {
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
+        let name = self.name.clone();
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                .with_row_groups(vec![rg])
+                .with_batch_size(1024)
+                .build()
+                .map_err(|e| Error::unreadable_parquet(&name, e))?;
+        Ok(Box::new(reader.map(move |batch| {
+            batch.map_err(|e| Error::unreadable_parquet(&name, e))
+        })))
+    }
 }
 
 /// Record batches, read one after another.

@@ -211,9 +211,17 @@ impl<'s> BatchRelabeler<'s> {
             .collect())
     }
 
-    /// Relabels one batch, in the arrangement the spec asks for. Bad rows are left out and
-    /// reported; the caller decides to fail or skip.
-    pub fn relabel(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
+    /// Plans every row of a batch (the records it becomes, or why it is bad) without making
+    /// them: what `inspect` needs. [`BatchRelabeler::relabel`] plans, then carries out.
+    pub fn plan(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
+        Ok(self.planned(batch)?.1)
+    }
+
+    /// The batch in the shape the plans read (after the winner step and --to), and the plans.
+    fn planned<'b>(
+        &self,
+        batch: &'b RecordBatch,
+    ) -> Result<(std::borrow::Cow<'b, RecordBatch>, BatchOut), ArrowError> {
         let r = self.planner.resolved();
         let n = batch.num_rows();
         // Rows the winner step and --to can't make, by index.
@@ -249,9 +257,8 @@ impl<'s> BatchRelabeler<'s> {
         unshaped.sort_by_key(|(i, _)| *i);
         unshaped.dedup_by_key(|(i, _)| *i);
         let mut unshaped = unshaped.into_iter().peekable();
-        let batch = batch.as_ref();
         let mut out = BatchOut::default();
-        for (i, facts) in self.facts(batch)?.iter().enumerate() {
+        for (i, facts) in self.facts(batch.as_ref())?.iter().enumerate() {
             if let Some((_, problem)) = unshaped.next_if(|(j, _)| *j == i) {
                 out.bad.push((i, problem));
                 continue;
@@ -265,6 +272,16 @@ impl<'s> BatchRelabeler<'s> {
                 }
             }
         }
+        Ok((batch, out))
+    }
+
+    /// Relabels one batch, in the arrangement the spec asks for. Bad rows are left out and
+    /// reported; the caller decides to fail or skip.
+    pub fn relabel(&self, batch: &RecordBatch) -> Result<BatchOut, ArrowError> {
+        let r = self.planner.resolved();
+        let n = batch.num_rows();
+        let (batch, mut out) = self.planned(batch)?;
+        let batch = batch.as_ref();
         // The rows kept, with the records each becomes.
         let kept: Vec<(u32, &[crate::plan::OutRecord], &Plan)> = out
             .plans

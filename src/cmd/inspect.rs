@@ -1,8 +1,9 @@
 //! `raug inspect`: look at a dataset the way `relabel` will, before converting it.
 
-use raug::inspect::{inspect, inspect_batches};
+use raug::inspect::{inspect, inspect_parquet};
 use raug::io::{Format, Output};
 use raug::relabel::Spec;
+use raug::rows::RowGroups;
 
 use super::common::{FieldArgs, GoalArgs, IoArgs};
 
@@ -38,16 +39,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| super::common::usage(e.to_string()))?;
     }
     let sources = args.io.data_sources()?;
+    let threads = args.io.threads()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| raug::Error::Internal(format!("can't start {threads} threads: {e}")))?;
     let mut reports = Vec::new();
     for source in &sources {
         let format = args.io.format_of(source);
         // Each representation is judged by its own applier: Parquet as Arrow columns.
-        let mut report = if format == Format::Parquet {
-            let (schema, batches) = raug::rows::parquet_batches(source)?;
-            inspect_batches(&schema, batches, &source.name(), &spec, &names)?
-        } else {
-            inspect(raug::rows::rows(source, format)?, &spec, &names)?
-        };
+        let mut report = pool.install(|| {
+            if format == Format::Parquet {
+                inspect_parquet(&RowGroups::open(source)?, &spec, &names)
+            } else {
+                inspect(raug::rows::rows(source, format)?, &spec, &names)
+            }
+        })?;
         report.file = source.name();
         report.format = match format {
             Format::Parquet => "Parquet",

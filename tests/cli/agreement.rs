@@ -81,6 +81,87 @@ fn inspect_judges_parquet_rows_as_relabel_does() {
 }
 
 #[test]
+fn inspect_in_parallel_reports_rows_in_input_order() {
+    let wd = Workdir::new();
+    // 1,000 rows in row groups of 100 (10 row groups judged in parallel); every 97th row from
+    // row 150 on has an empty chosen list. The report names the first five in input order.
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for i in 0..1000u32 {
+        let chosen = if i >= 150 && (i - 150) % 97 == 0 {
+            bad.push(i);
+            "[]".to_string()
+        } else {
+            format!(
+                r#"[{{"content": "q{i}", "role": "user"}}, {{"content": "A{i}", "role": "assistant"}}]"#
+            )
+        };
+        text.push_str(&format!(
+            r#"{{"prompt": "q{i}", "chosen": {chosen}, "rejected": [{{"content": "q{i}", "role": "user"}}, {{"content": "B", "role": "assistant"}}], "score_chosen": {}, "score_rejected": 2.0}}"#,
+            3 + i % 5
+        ));
+        text.push('\n');
+    }
+    jsonl_and_parquet(&wd, "many", &text);
+    for (input, location) in [
+        (
+            "many.jsonl",
+            Box::new(|i: u32| format!("many.jsonl:{}", i + 1)) as Box<dyn Fn(u32) -> String>,
+        ),
+        (
+            "many.parquet",
+            Box::new(|i: u32| format!("many.parquet: row {i}")),
+        ),
+    ] {
+        let run = wd.run(&["inspect", input, "--json", "-j", "2"]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(report["rows"], 1000, "{input}");
+        assert_eq!(
+            report["rejected"],
+            serde_json::json!({"bad_message": bad.len()}),
+            "{input}"
+        );
+        let first: Vec<String> = bad[..5]
+            .iter()
+            .map(|&i| format!("{}: field \"chosen\": empty message list", location(i)))
+            .collect();
+        assert_eq!(
+            report["first_rejected"],
+            serde_json::json!(first),
+            "{input}"
+        );
+        // Scores 3..7 on 1,000 rows, 200 each (the bad rows' left out).
+        let bins: Vec<(String, u64)> = report["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["score"].as_str().unwrap().to_string(),
+                    b["chosen"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = (3..8)
+            .map(|s| {
+                let kept = (0..1000u32)
+                    .filter(|i| 3 + i % 5 == s && !bad.contains(i))
+                    .count();
+                (s.to_string(), kept as u64)
+            })
+            .chain([("2".to_string(), 0)])
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        assert_eq!(bins, expected, "{input}");
+        let example: serde_json::Value =
+            serde_json::from_str(report["example"].as_str().unwrap()).unwrap();
+        assert_eq!(example["prompt"], "q0", "{input}");
+    }
+}
+
+#[test]
 fn a_null_text_and_a_null_score_give_the_same_reason_from_jsonl_and_parquet() {
     let wd = Workdir::new();
     jsonl_and_parquet(
