@@ -148,6 +148,16 @@ impl IoArgs {
         }
     }
 
+    /// A pool of `--threads` workers, for commands whose library calls work in the current
+    /// rayon pool.
+    pub fn pool(&self) -> anyhow::Result<rayon::ThreadPool> {
+        let threads = self.threads()?;
+        Ok(rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| raug::Error::Internal(format!("can't start {threads} threads: {e}")))?)
+    }
+
     /// The inputs, read row by row as JSON text (Parquet converted through Arrow).
     pub fn inputs(&self) -> anyhow::Result<raug::rows::Inputs> {
         let sources = self.data_sources()?;

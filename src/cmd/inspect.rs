@@ -39,11 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| super::common::usage(e.to_string()))?;
     }
     let sources = args.io.data_sources()?;
-    let threads = args.io.threads()?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| raug::Error::Internal(format!("can't start {threads} threads: {e}")))?;
+    let pool = args.io.pool()?;
     let mut reports = Vec::new();
     for source in &sources {
         let format = args.io.format_of(source);
