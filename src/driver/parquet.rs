@@ -24,6 +24,11 @@ use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place,
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
 const BATCH_ROWS: usize = 1024;
 
+/// About the most decoded input bytes relabeled as one batch: row groups of a few hundred MB
+/// (rows of megabytes each) are read and relabeled a slice at a time. The reader's estimate
+/// can be off (dictionary pages are small), so batches are also cut to it after reading.
+const READ_BYTES: usize = 16 << 20;
+
 /// The most input bytes relabeled as one batch. Output columns hold up to three copies of each
 /// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
 /// column under 2 GiB. Larger batches are split by rows.
@@ -95,14 +100,15 @@ fn open(source: &Source) -> Result<Input> {
 }
 
 impl Input {
-    /// Rows read at once from row group `rg`: about `batch_bytes` of decoded data, so that huge
-    /// rows don't overflow Arrow's 32-bit offsets while being read (a batch is split again
-    /// after reading, by its real size: see [`pieces`]).
+    /// Rows read at once from row group `rg`: about [`READ_BYTES`] of decoded data (at most
+    /// `batch_bytes`), so that memory holds slices of a row group, not all of it, and huge rows
+    /// don't overflow Arrow's 32-bit offsets while being read (a batch is split again after
+    /// reading, by its real size: see [`pieces`]).
     fn batch_rows(&self, rg: usize, batch_bytes: usize) -> usize {
         let row_group = self.reader_metadata.metadata().row_group(rg);
         let rows = row_group.num_rows().max(1) as u128;
         let bytes = row_group.total_byte_size().max(1) as u128;
-        let fit = rows * batch_bytes as u128 / bytes;
+        let fit = rows * batch_bytes.min(READ_BYTES) as u128 / bytes;
         fit.clamp(1, BATCH_ROWS as u128) as usize
     }
 
@@ -602,7 +608,7 @@ fn aligned_row_group(
     };
     let mut unit = Unit::default();
     for batch in reader {
-        for piece in pieces(&batch.ok()?, batch_bytes) {
+        for piece in pieces(&batch.ok()?, batch_bytes.min(READ_BYTES)) {
             let out = relabeler.relabel(&piece).ok()?;
             if !out.bad.is_empty() || out.ties_dropped > 0 {
                 return None;
@@ -726,7 +732,10 @@ fn relabel_row_group(
     };
     let mut row = input.row_group_starts[rg];
     let batches = reader.flat_map(|batch| match batch {
-        Ok(batch) => pieces(&batch, batch_bytes).into_iter().map(Ok).collect(),
+        Ok(batch) => pieces(&batch, batch_bytes.min(READ_BYTES))
+            .into_iter()
+            .map(Ok)
+            .collect(),
         Err(e) => vec![Err(e)],
     });
     for batch in batches {

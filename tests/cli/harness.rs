@@ -113,6 +113,56 @@ impl Workdir {
         writer.join().unwrap();
         out.into()
     }
+
+    /// Runs raug and returns its peak resident memory in KiB, read from the kernel's high-water
+    /// mark (`VmHWM` in `/proc/PID/status`, Linux) while it runs.
+    pub fn run_peak_rss(&self, args: &[&str]) -> (Run, u64) {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn raug");
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let status = format!("/proc/{}/status", child.id());
+        let mut peak = 0u64;
+        let code = loop {
+            // The high-water mark only grows: the last reading before exit is the peak but for
+            // the last few milliseconds.
+            if let Ok(text) = fs::read_to_string(&status) {
+                if let Some(kib) = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak = peak.max(kib);
+                }
+            }
+            if let Some(status) = child.try_wait().expect("wait raug") {
+                break status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let run = Run {
+            code,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        };
+        assert!(
+            peak > 0,
+            "no VmHWM read from {status}: this test needs Linux's /proc"
+        );
+        (run, peak)
+    }
 }
 
 /// A file of the real data beside the checkout (`../shared/data/real/`).

@@ -392,6 +392,36 @@ fn batches_split_for_offsets_give_the_same_output() {
     assert_eq!(whole[3]["score_rejected"], 9.0);
 }
 
+/// A row group of 400 MB (400 rows of two 512 KB texts, pages of about 2 MB as writers make
+/// them) is read and relabeled a slice at a time: peak memory stays a fraction of the row group
+/// in both orders (it was 1.2 GB in the interleaved order when whole batches were read).
+#[test]
+fn one_big_row_group_relabels_in_a_fraction_of_its_size() {
+    let wd = Workdir::new();
+    let input = wd.path("big.parquet");
+    py(&["big-row-group", input.to_str().unwrap(), "400", "512"]);
+    assert!(py(&["info", input.to_str().unwrap()]).contains("row groups: 1 rows: 400"));
+    for order in ["interleaved", "blocks"] {
+        let (run, peak_kib) = wd.run_peak_rss(&[
+            "relabel",
+            "big.parquet",
+            "-o",
+            "out.parquet",
+            "--order",
+            order,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+        assert!(
+            peak_kib < 512 * 1024,
+            "{order}: peak RSS {} MiB for a 400 MB row group",
+            peak_kib / 1024
+        );
+        let info = py(&["info", wd.path("out.parquet").to_str().unwrap()]);
+        assert!(info.contains("rows: 800"), "{order}: {info}");
+    }
+}
+
 /// pairs, multi-attribute relabel with scales, condition and inspect work on Parquet too, with
 /// the same rows as on JSONL.
 #[test]

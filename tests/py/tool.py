@@ -100,6 +100,24 @@ def main():
                           "score_chosen": [9.0] * n, "score_rejected": [float(1 + i % 9) for i in range(n)]},
                          schema=schema)
         pq.write_table(table, args[0], compression="snappy")  # one row group: one big batch
+    elif cmd == "big-row-group":
+        # One row group of ROWS rows, chosen and rejected KB each: every text its own (so
+        # dictionary encoding gives up, as on real text), with a repeated body that snappy
+        # shrinks so the file stays small on disk.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n, size = int(args[1]), int(args[2]) << 10
+        body = "The quick brown fox jumps over the lazy dog. " * (size // 45 + 1)
+        text = lambda i, side: (f"{side}{i}:" + body)[:size]
+        table = pa.table({"prompt": [f"p{i}" for i in range(n)],
+                          "chosen": [text(i, "c") for i in range(n)],
+                          "rejected": [text(i, "r") for i in range(n)],
+                          "score_chosen": [9.0] * n, "score_rejected": [float(1 + i % 8) for i in range(n)]})
+        # Dictionary pages for texts this big would hold every text (pyarrow checks their size
+        # every 1,024 rows): real files of ordinary rows fall back to plain pages early.
+        pq.write_table(table, args[0], compression="snappy", row_group_size=n, use_dictionary=["prompt"],
+                       write_batch_size=4)  # pages of ~2 MB, not one page per column
     elif cmd == "trl":
         trl_rows(args[0])
     else:
