@@ -429,8 +429,8 @@ struct RowGroups {
     limit: usize,
 }
 
-/// Bytes of batches encoded together.
-const ENCODE_SLICE: usize = 32 << 20;
+/// Bytes of batches encoded together (32 MiB held ~60 MiB more at peak than 8, no faster).
+const ENCODE_SLICE: usize = 8 << 20;
 
 /// Rows per row group at most (parquet's default).
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
