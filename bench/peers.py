@@ -2,6 +2,13 @@
 """The same reward-augmented relabeling done by raug's peers, for the benchmark.
 
     peers.py polars|duckdb|datasets IN OUT
+    peers.py polars-condition|polars-pairs|polars-inspect IN OUT
+
+The first form is `raug relabel`; the second does the job of `raug condition --prompt prompt`
+(the top-score goal and a blank line before each prompt), `raug pairs --group-by prompt_id
+--prompt prompt --text response --score score` (best against worst per prompt, in order of each
+prompt's first row, none when all tie) and `raug inspect` (row count, ties, rows with a missing
+field, and a histogram of both scores; OUT gets the report).
 
 IN and OUT are .jsonl or .parquet in the HuggingFaceH4/ultrafeedback_binarized schema. Each peer
 makes the goal-chosen rows (system message with the chosen score at the head of both lists), then
@@ -88,6 +95,70 @@ def datasets(src, dst):
         out.to_json(dst, lines=True)
 
 
+def scan(src):
+    import polars as pl
+
+    return pl.scan_parquet(src) if src.endswith(".parquet") else pl.scan_ndjson(src)
+
+
+def sink(frame, dst):
+    if dst.endswith(".parquet"):
+        frame.sink_parquet(dst, compression="snappy")
+    else:
+        frame.sink_ndjson(dst)
+
+
+def polars_condition(src, dst):
+    import polars as pl
+
+    goal = HEADER + "10.\n\n"
+    sink(scan(src).with_columns(pl.concat_str([pl.lit(goal), pl.col("prompt")]).alias("prompt")), dst)
+
+
+def polars_pairs(src, dst):
+    import polars as pl
+
+    frame = scan(src)
+    rest = [c for c in frame.collect_schema().names() if c not in ("prompt_id", "prompt", "response", "score")]
+    pairs = (
+        frame.group_by("prompt_id", maintain_order=True)
+        .agg(
+            pl.col("prompt").first(),
+            pl.col("response").sort_by("score", descending=True, maintain_order=True).first().alias("chosen"),
+            pl.col("response").sort_by("score", maintain_order=True).first().alias("rejected"),
+            pl.col("score").max().alias("score_chosen"),
+            pl.col("score").min().alias("score_rejected"),
+            *[pl.col(c).first() for c in rest],
+        )
+        .filter(pl.col("score_chosen") > pl.col("score_rejected"))
+        .select("prompt", "chosen", "rejected", "score_chosen", "score_rejected", "prompt_id", *rest)
+    )
+    if dst.endswith(".parquet"):
+        pairs.collect().write_parquet(dst, compression="snappy")
+    else:
+        pairs.collect().write_ndjson(dst)
+
+
+def polars_inspect(src, dst):
+    import polars as pl
+
+    frame = scan(src)
+    c, r = pl.col("score_chosen"), pl.col("score_rejected")
+    needed = ["prompt", "chosen", "rejected", "score_chosen", "score_rejected"]
+    summary = frame.select(
+        pl.len().alias("rows"),
+        (c == r).sum().alias("ties"),
+        pl.any_horizontal([pl.col(n).is_null() for n in needed]
+                          + [pl.col(n).list.len() == 0 for n in ("chosen", "rejected")]).sum().alias("rejected"),
+    ).collect()
+    scores = frame.select(c, r).collect()
+    with open(dst, "w") as out:
+        print(summary, file=out)
+        for col in ("score_chosen", "score_rejected"):
+            print(scores[col].value_counts(sort=True), file=out)
+
+
 if __name__ == "__main__":
     tool, src, dst = sys.argv[1:4]
-    {"polars": polars, "duckdb": duckdb, "datasets": datasets}[tool](src, dst)
+    {"polars": polars, "duckdb": duckdb, "datasets": datasets, "polars-condition": polars_condition,
+     "polars-pairs": polars_pairs, "polars-inspect": polars_inspect}[tool](src, dst)

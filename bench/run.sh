@@ -40,6 +40,11 @@ datasets.disable_progress_bars()
 ds = datasets.load_dataset('json', data_files=sys.argv[1], split='train', cache_dir=sys.argv[3])
 ds.to_parquet(sys.argv[2])" "$data/uf.jsonl" "$data/uf.hf.parquet" "$data/.hf-cache"
 fi
+F=$data/flat
+if [ ! -f "$F.parquet" ] || [ "$F.parquet" -ot "$data/uf.parquet" ]; then
+  "$py" bench/gen_flat.py "$data/uf.parquet" "$F.parquet" "$F.jsonl"
+  "$py" bench/gen_flat.py "$data/uf.parquet" "$F.shuffled.parquet" "$F.shuffled.jsonl" --shuffle
+fi
 cargo build --release --quiet
 raug=target/release/raug
 
@@ -70,6 +75,19 @@ measure "polars-hfparquet" "$py" bench/peers.py polars "$H" "$out/p.parquet"
 # Replacing an existing output (synced before the rename) against writing a new one.
 measure "raug-jsonl-replace" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl --order blocks -q"
 measure "cp-sync" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl"
+# The other commands, each against polars doing the same job on the same input.
+for f in jsonl parquet; do
+  src=$data/uf.$f
+  measure "raug-condition-$f" $raug condition "$src" --prompt prompt -o "$out/c.$f" -q
+  measure "polars-condition-$f" "$py" bench/peers.py polars-condition "$src" "$out/c.$f"
+  measure "raug-inspect-$f" sh -c "exec $raug inspect $src > $out/i.txt"
+  measure "polars-inspect-$f" "$py" bench/peers.py polars-inspect "$src" "$out/i.txt"
+  pairs="--group-by prompt_id --prompt prompt --text response --score score -q"
+  measure "raug-pairs-$f" $raug pairs "$F.$f" $pairs -o "$out/p.$f"
+  measure "raug-pairs-shuffled-$f" $raug pairs "$F.shuffled.$f" $pairs -o "$out/p.$f"
+  measure "polars-pairs-$f" "$py" bench/peers.py polars-pairs "$F.$f" "$out/p.$f"
+  measure "polars-pairs-shuffled-$f" "$py" bench/peers.py polars-pairs "$F.shuffled.$f" "$out/p.$f"
+done
 if [ $with_datasets = 1 ]; then
   measure "datasets-jsonl" "$py" bench/peers.py datasets "$J" "$out/h.jsonl"
   measure "datasets-parquet" "$py" bench/peers.py datasets "$P" "$out/h.parquet"
@@ -83,9 +101,9 @@ if [ $flat = 1 ]; then
   measure "raug-parquet-4x" $raug relabel "$data/uf4.parquet" -o "$out/r.parquet" --order blocks -q
 fi
 rm -rf "$out"
-"$py" - "$results" "$runs" "$rows" <<'PY'
-import statistics, sys
-path, runs, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+"$py" - "$results" "$runs" "$rows" "$data" <<'PY'
+import os, statistics, sys
+path, runs, rows, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 t = {}
 for line in open(path):
     parts = line.split()
@@ -121,6 +139,22 @@ if "raug-hfparquet" in r:
 if "raug-jsonl-replace" in r and "cp-sync" in r:
     w = r["raug-jsonl-replace"][0] - r["cp-sync"][0]
     print(f"- replacing an existing JSONL output: {w:.2f} s against {r['raug-jsonl'][0]:.2f} s for a new one ({w / r['raug-jsonl'][0]:.2f}x; goal <= 1.3x)")
+print()
+print("| command | input | raug | polars | raug / polars | raug / relabel (same bytes, blocks) | peak RSS raug / polars |")
+print("|---|---|---|---|---|---|---|")
+for job in ["condition", "inspect", "pairs", "pairs-shuffled"]:
+    for f in ["jsonl", "parquet"]:
+        a, b = r.get(f"raug-{job}-{f}"), r.get(f"polars-{job}-{f}")
+        if not a or not b:
+            continue
+        # relabel's time on as many bytes: pairs reads the flat file, about half of uf's bytes.
+        base = r.get(f"raug-{f}")
+        share = 1.0
+        if job.startswith("pairs"):
+            share = os.path.getsize(f"{data}/flat.{f}") / os.path.getsize(f"{data}/uf.{f}")
+        rel = a[0] / (base[0] * share) if base else float("nan")
+        print(f"| {job} | {f} | {a[0]:.2f} s | {b[0]:.2f} s | {a[0] / b[0]:.2f} | {rel:.2f} | {a[1]:.0f} / {b[1]:.0f} MiB |")
+print()
 for f in ["jsonl", "parquet"]:
     a, b = r.get(f"raug-{f}"), r.get(f"raug-{f}-4x")
     if a and b:
