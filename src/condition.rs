@@ -160,6 +160,73 @@ pub fn condition(
     Ok(summary)
 }
 
+/// Puts the goal into the prompts of Arrow record batches of one schema.
+pub struct BatchConditioner {
+    path: FieldPath,
+    goal: String,
+    spec: ConditionSpec,
+}
+
+impl BatchConditioner {
+    /// A conditioner for batches of `schema`; `name` is the file, for messages.
+    pub fn new(
+        schema: &arrow_schema::Schema,
+        name: &str,
+        spec: &ConditionSpec,
+    ) -> Result<BatchConditioner> {
+        let has = |p: &FieldPath| {
+            let mut fields = schema.fields();
+            for part in p.parts() {
+                let Some(field) = fields.iter().find(|f| f.name() == part) else {
+                    return false;
+                };
+                if let arrow_schema::DataType::Struct(children) = field.data_type() {
+                    fields = children;
+                }
+            }
+            true
+        };
+        let path = prompt_field(spec, has).ok_or_else(|| {
+            Error::Usage(format!(
+                "{name}: no \"prompt\" or \"instruction\" column; name it with --prompt PATH"
+            ))
+        })?;
+        Ok(BatchConditioner {
+            path,
+            goal: goal_text(spec)?,
+            spec: spec.clone(),
+        })
+    }
+
+    /// The prompt field.
+    pub fn prompt(&self) -> &FieldPath {
+        &self.path
+    }
+
+    /// The batch with the goal in every prompt; `first_row` is its first row's index in the
+    /// file `name`, for the location of a prompt that can't take it.
+    pub fn condition(
+        &self,
+        batch: &RecordBatch,
+        first_row: u64,
+        name: &str,
+    ) -> Result<RecordBatch> {
+        let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
+        let facts = text_facts_at(batch, &self.path).map_err(arrow)?;
+        let mut inserts = Vec::with_capacity(facts.len());
+        for (i, fact) in facts.iter().enumerate() {
+            let location = Location {
+                file: name.to_string(),
+                position: Position::Row(first_row + i as u64),
+            };
+            inserts.push(Some(
+                plan_prompt(fact, &self.spec, &self.path).map_err(|m| m.at(&location))?,
+            ));
+        }
+        put_goal_at(batch, &self.path, &self.goal, &inserts).map_err(arrow)
+    }
+}
+
 /// Puts the goal into every record's prompt through the Arrow applier, so Parquet stays typed;
 /// each conditioned batch goes to `emit`. `name` is the file, for locations.
 pub fn condition_batches(
@@ -169,43 +236,14 @@ pub fn condition_batches(
     spec: &ConditionSpec,
     mut emit: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<ConditionSummary> {
-    let has = |p: &FieldPath| {
-        let mut fields = schema.fields();
-        for part in p.parts() {
-            let Some(field) = fields.iter().find(|f| f.name() == part) else {
-                return false;
-            };
-            if let arrow_schema::DataType::Struct(children) = field.data_type() {
-                fields = children;
-            }
-        }
-        true
-    };
-    let path = prompt_field(spec, has).ok_or_else(|| {
-        Error::Usage(format!(
-            "{name}: no \"prompt\" or \"instruction\" column; name it with --prompt PATH"
-        ))
-    })?;
-    let goal = goal_text(spec)?;
-    let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
+    let conditioner = BatchConditioner::new(schema, name, spec)?;
     let mut summary = ConditionSummary {
-        prompt: path.to_string(),
+        prompt: conditioner.prompt().to_string(),
         ..ConditionSummary::default()
     };
     for batch in batches {
         let batch = batch?;
-        let facts = text_facts_at(&batch, &path).map_err(arrow)?;
-        let mut inserts = Vec::with_capacity(facts.len());
-        for (i, fact) in facts.iter().enumerate() {
-            let location = Location {
-                file: name.to_string(),
-                position: Position::Row(summary.rows + i as u64),
-            };
-            inserts.push(Some(
-                plan_prompt(fact, spec, &path).map_err(|m| m.at(&location))?,
-            ));
-        }
-        emit(&put_goal_at(&batch, &path, &goal, &inserts).map_err(arrow)?)?;
+        emit(&conditioner.condition(&batch, summary.rows, name)?)?;
         summary.rows += batch.num_rows() as u64;
     }
     Ok(summary)

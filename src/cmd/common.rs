@@ -177,16 +177,20 @@ impl IoArgs {
         Ok(self.inputs()?.rows()?)
     }
 
+    /// The output format asked for or named by the extension (JSON Lines by default).
+    pub fn output_format(&self) -> Format {
+        self.output_format
+            .map(Format::from)
+            .or_else(|| self.target().format())
+            .unwrap_or(Format::Jsonl)
+    }
+
     /// The output as a sink of JSON rows, in the format asked for or named by the extension
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
     pub fn row_sink(&self) -> anyhow::Result<Box<dyn raug::write::Writer>> {
         let target = self.target();
         raug::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
-        let format = self
-            .output_format
-            .map(Format::from)
-            .or_else(|| target.format())
-            .unwrap_or(Format::Jsonl);
+        let format = self.output_format();
         raug::io::check_compression(&target, format, target.compression())?;
         let output = raug::io::Output::create(&target, target.compression())?;
         Ok(raug::write::create(

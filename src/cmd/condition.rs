@@ -65,6 +65,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let parquet = sources
         .iter()
         .all(|s| args.io.format_of(s) == Format::Parquet);
+    // One Parquet file to Parquet: only the prompt column is rewritten, the rest copied.
+    if let ([source], Format::Parquet) = (sources.as_slice(), args.io.output_format()) {
+        if parquet {
+            let target = args.io.target();
+            raug::io::check_distinct(&sources, &[("the output", &target)])?;
+            if let Some(summary) =
+                raug::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
+            {
+                report(&args.io, &summary);
+                return Ok(());
+            }
+        }
+    }
     let mut sink = args.io.row_sink()?;
     let summary = if parquet {
         // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.
@@ -86,11 +99,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary
     };
     sink.finish()?;
-    if !args.io.quiet {
+    report(&args.io, &summary);
+    Ok(())
+}
+
+fn report(io: &IoArgs, summary: &ConditionSummary) {
+    if !io.quiet {
         eprintln!(
             "raug: {} rows conditioned (field {})",
             summary.rows, summary.prompt
         );
     }
-    Ok(())
 }

@@ -1,7 +1,9 @@
 //! Runs relabeling jobs: what a job is, what a run reports, and the choice between the JSON
 //! streaming driver, the Parquet driver and folder mirroring.
 
+mod condition;
 mod folder;
+pub use condition::condition_parquet;
 pub use folder::data_files;
 pub(crate) mod json;
 mod order;

@@ -30,7 +30,7 @@ const BATCH_ROWS: usize = 1024;
 /// pages are small), so batches are also cut to it after reading. Measured on the `datasets`
 /// file (row groups of 94 MB): 16 MiB (1,024 rows) peaked at 430 MiB interleaved, 4 MiB at
 /// 250 MiB, 2 MiB at 200 MiB, all in the same time.
-const READ_BYTES: usize = 2 << 20;
+pub(super) const READ_BYTES: usize = 2 << 20;
 
 /// The most input bytes relabeled as one batch. Output columns hold up to three copies of each
 /// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
@@ -50,24 +50,24 @@ pub(crate) fn pieces(batch: &RecordBatch, limit: usize) -> Vec<RecordBatch> {
 }
 
 /// A Parquet input: its name, path, schema and row groups.
-struct Input {
-    name: String,
-    path: std::path::PathBuf,
-    schema: SchemaRef,
+pub(super) struct Input {
+    pub(super) name: String,
+    pub(super) path: std::path::PathBuf,
+    pub(super) schema: SchemaRef,
     /// The footer, parsed once: every task reopens the file but reuses this.
     reader_metadata: ArrowReaderMetadata,
     /// The first row index of each row group.
-    row_group_starts: Vec<u64>,
+    pub(super) row_group_starts: Vec<u64>,
     /// The compressed bytes of each row group (for progress).
     row_group_bytes: Vec<u64>,
-    codec: Codec,
+    pub(super) codec: Codec,
 }
 
-fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
     Error::unreadable_parquet(name, e)
 }
 
-fn open(source: &Source) -> Result<Input> {
+pub(super) fn open(source: &Source) -> Result<Input> {
     let Source::File(path) = source else {
         return Err(Error::Usage(
             "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
@@ -107,7 +107,7 @@ impl Input {
     /// `batch_bytes`), so that memory holds slices of a row group, not all of it, and huge rows
     /// don't overflow Arrow's 32-bit offsets while being read (a batch is split again after
     /// reading, by its real size: see [`pieces`]).
-    fn batch_rows(&self, rg: usize, batch_bytes: usize) -> usize {
+    pub(super) fn batch_rows(&self, rg: usize, batch_bytes: usize) -> usize {
         let row_group = self.reader_metadata.metadata().row_group(rg);
         let rows = row_group.num_rows().max(1) as u128;
         let bytes = row_group.total_byte_size().max(1) as u128;
@@ -115,9 +115,18 @@ impl Input {
         fit.clamp(1, BATCH_ROWS as u128) as usize
     }
 
+    /// The rows of the file.
+    pub(super) fn num_rows(&self) -> u64 {
+        self.reader_metadata
+            .metadata()
+            .file_metadata()
+            .num_rows()
+            .max(0) as u64
+    }
+
     /// A reader on a file handle of its own (readers on cloned handles share one cursor),
     /// with the footer parsed once in `open`.
-    fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    pub(super) fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
         Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
             file,
@@ -128,14 +137,19 @@ impl Input {
 
 /// The codec to write: the job's, else the input's when `raug` can write it, else snappy.
 fn compression(job: &Job, codec: Codec) -> ParquetCompression {
-    job.parquet_compression.unwrap_or(match codec {
+    job.parquet_compression.unwrap_or(writable(codec))
+}
+
+/// The input's codec when `raug` can write it, else snappy.
+pub(super) fn writable(codec: Codec) -> ParquetCompression {
+    match codec {
         Codec::ZSTD(_) => ParquetCompression::Zstd,
         Codec::GZIP(_) => ParquetCompression::Gzip,
         Codec::BROTLI(_) => ParquetCompression::Brotli,
         Codec::LZ4_RAW | Codec::LZ4 => ParquetCompression::Lz4,
         Codec::UNCOMPRESSED => ParquetCompression::None,
         _ => ParquetCompression::Snappy,
-    })
+    }
 }
 
 /// What a worker tells the writing side about one unit (a row group), in the order it happens.
@@ -538,7 +552,7 @@ impl Drop for WriterThread {
 }
 
 /// Whether the output codec is the input's, so compressed chunks can be copied as they are.
-fn same_codec(output: ParquetCompression, input: Codec) -> bool {
+pub(super) fn same_codec(output: ParquetCompression, input: Codec) -> bool {
     matches!(
         (output, input),
         (ParquetCompression::Snappy, Codec::SNAPPY)
@@ -551,7 +565,10 @@ fn same_codec(output: ParquetCompression, input: Codec) -> bool {
 }
 
 /// Top-level columns holding the given paths, sorted.
-fn roots(schema: &arrow_schema::Schema, paths: &[&crate::fields::FieldPath]) -> Vec<usize> {
+pub(super) fn roots(
+    schema: &arrow_schema::Schema,
+    paths: &[&crate::fields::FieldPath],
+) -> Vec<usize> {
     let mut roots: Vec<usize> = paths
         .iter()
         .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
@@ -659,7 +676,7 @@ fn aligned_row_group(
 /// Reads every page of the column chunks an aligned row group copies without decoding (those of
 /// columns the rules don't read), decompressing it and checking its checksum when it has one,
 /// so that damage is reported as it is on the decoding path instead of being copied.
-fn check_copied(
+pub(super) fn check_copied(
     input: &Input,
     rg: usize,
     metadata: &parquet::file::metadata::RowGroupMetaData,

@@ -440,7 +440,12 @@ fn flat(
         for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
             // Rows that can't be paired were counted above.
             if score.is_ok() {
-                let g = grouping.group_of(*key).expect("every key was seen");
+                let g = grouping.group_of(*key).ok_or_else(|| {
+                    super::flat::changed(&Location {
+                        file: name.to_string(),
+                        position: Position::Row(row + i as u64),
+                    })
+                })?;
                 rows_of[partitions.of(g)].push((i as u32, g));
             }
         }

@@ -122,7 +122,9 @@ pub(super) fn flat(
     let mut scatter = |location: &Location, data: &[u8]| -> Result<()> {
         // Rows that can't be paired were counted above.
         if let Ok(flat) = read(data, spec, key_path) {
-            let g = grouping.group_of(flat.key).expect("every key was seen");
+            let g = grouping
+                .group_of(flat.key)
+                .ok_or_else(|| changed(location))?;
             parts[partitions.of(g)].push(g, location, data)?;
         }
         Ok(())
@@ -151,6 +153,20 @@ pub(super) fn flat(
         }
     }
     pairer.finish(summary, emit)
+}
+
+/// The error of a row read the second time that wasn't there the first.
+pub(super) fn changed(location: &Location) -> Error {
+    let at = match location.position {
+        Position::Line(n) => format!("line {n}"),
+        Position::Row(n) => format!("row {n}"),
+    };
+    Error::io(
+        &location.file,
+        std::io::Error::other(format!(
+            "changed while raug read it ({at} has a key the first reading didn't)"
+        )),
+    )
 }
 
 /// The group being read.

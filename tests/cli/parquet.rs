@@ -489,6 +489,87 @@ fn method_features_on_parquet_match_jsonl() {
     assert_eq!(report["rows"].as_u64().unwrap() as usize, conditioned.len());
 }
 
+/// condition from Parquet to Parquet rewrites only the prompt column (the others are copied from
+/// the input, row group by row group, in parallel): the same rows as the general path (JSON
+/// Lines out), for a string prompt and for a message list, and a bad prompt is named by its row.
+#[test]
+fn condition_to_parquet_copies_all_but_the_prompt_and_matches_the_general_path() {
+    let wd = Workdir::new();
+    // Real rows in row groups of 100: several row groups, judged in parallel.
+    pyarrow_parquet(&wd, &real(H4), "in.parquet", 100);
+    for prompt in ["prompt", "chosen"] {
+        let run = wd.run(&[
+            "condition",
+            "in.parquet",
+            "-o",
+            "out.parquet",
+            "--prompt",
+            prompt,
+            "--target",
+            "9",
+            "-j",
+            "2",
+        ]);
+        assert_eq!(run.code, 0, "{prompt}: {}", run.stderr);
+        let n = rows(&py(&["rows", wd.path("in.parquet").to_str().unwrap()])).len();
+        assert_eq!(
+            run.stderr,
+            format!("raug: {n} rows conditioned (field {prompt})\n")
+        );
+        let run = wd.run(&[
+            "condition",
+            "in.parquet",
+            "--output-format",
+            "jsonl",
+            "--prompt",
+            prompt,
+            "--target",
+            "9",
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{prompt}: {}", run.stderr);
+        let got = rows(&py(&["rows", wd.path("out.parquet").to_str().unwrap()]));
+        assert_rows_eq(&got, &rows(&run.stdout));
+        assert!(
+            py(&["info", wd.path("out.parquet").to_str().unwrap()]).contains(
+                &py(&["info", wd.path("in.parquet").to_str().unwrap()])
+                    .lines()
+                    .last()
+                    .unwrap()
+                    .to_string()
+            )
+        );
+    }
+    // An empty message list can't take the goal: row 150 (in the second row group) says so.
+    let mut text = String::new();
+    for i in 0..200 {
+        let prompt = if i == 150 {
+            "[]".to_string()
+        } else {
+            format!(r#"[{{"content": "q{i}", "role": "user"}}]"#)
+        };
+        text.push_str(&format!("{{\"prompt\": {prompt}, \"id\": {i}}}\n"));
+    }
+    jsonl_and_parquet(&wd, "bad", &text);
+    let run = wd.run(&["condition", "bad.parquet", "-o", "bad.out.parquet"]);
+    assert_eq!(run.code, 1);
+    let jsonl = wd.run(&["condition", "bad.jsonl", "-o", "bad.out.jsonl"]);
+    assert_eq!(
+        run.stderr,
+        jsonl
+            .stderr
+            .replace("bad.jsonl:151", "bad.parquet: row 150"),
+        "{}",
+        jsonl.stderr
+    );
+    assert!(
+        run.stderr.contains("bad.parquet: row 150"),
+        "{}",
+        run.stderr
+    );
+    assert!(!wd.path("bad.out.parquet").exists());
+}
+
 /// In blocks order, a row group whose rows are all kept becomes one row group per half, aligned
 /// with the input's: unchanged columns are copied as compressed bytes, not re-encoded.
 #[test]
