@@ -60,6 +60,8 @@ const CHUNK_BYTES: usize = 8 << 20;
 struct Tally {
     report: Report,
     scores: Vec<(f64, f64)>,
+    /// The file's first row that relabel keeps (Arrow; JSON rows make the example at once).
+    first_kept: Option<u64>,
 }
 
 impl Tally {
@@ -67,6 +69,7 @@ impl Tally {
         Tally {
             report: Report::default(),
             scores: Vec::new(),
+            first_kept: None,
         }
     }
 
@@ -104,6 +107,7 @@ impl Tally {
         if report.example.is_none() {
             report.example = more.example;
         }
+        self.first_kept = self.first_kept.or(later.first_kept);
         self.scores.extend(later.scores);
     }
 
@@ -210,17 +214,38 @@ pub fn inspect_parquet(file: &RowGroups, spec: &Spec, names: &FieldNames) -> Res
         }
     };
     tally.report.layout = Some(resolved.to_string());
+    // Only the columns the rules read, when the rows are read as they are (no winner step, no
+    // reshaping to another layout); the example row is then made again from every column.
+    let schema = file.schema();
+    let roots: Option<Vec<usize>> =
+        (resolved.winner.is_none() && resolved.reshape.is_none()).then(|| {
+            let mut roots: Vec<usize> = resolved
+                .edited()
+                .iter()
+                .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
+                .collect();
+            roots.sort_unstable();
+            roots.dedup();
+            roots
+        });
     let tallies: Vec<Result<Tally>> = (0..file.len())
         .into_par_iter()
-        .map(|rg| judge_batches(file.batches(rg)?, file.first_row(rg), name, spec, &resolved))
+        .map(|rg| {
+            let batches = file.batches(rg, roots.as_deref())?;
+            judge_batches(batches, file.first_row(rg), name, spec, &resolved)
+        })
         .collect();
     for t in tallies {
         tally.merge(t?);
     }
+    if let Some(row) = tally.first_kept {
+        tally.report.example = example_at(file, row, spec, &resolved)?;
+    }
     Ok(tally.finish())
 }
 
-/// Judges Arrow batches of a known layout; `row` is the first one's index in the file.
+/// Judges Arrow batches of a known layout; `row` is the first one's index in the file. The
+/// example is made when the batches hold every column.
 fn judge_batches(
     batches: Batches,
     mut row: u64,
@@ -236,7 +261,6 @@ fn judge_batches(
         let out = relabeler.plan(&batch).map_err(arrow)?;
         let mut bad = out.bad.iter().peekable();
         let mut plans = out.plans.iter().peekable();
-        let mut first_kept = None;
         for i in 0..batch.num_rows() {
             let location = Location {
                 file: name.to_string(),
@@ -245,24 +269,45 @@ fn judge_batches(
             if let Some((_, problem)) = bad.next_if(|(j, _)| *j == i) {
                 tally.record(&location, Err(problem));
             } else if let Some((_, plan)) = plans.next_if(|(j, _)| *j == i) {
-                if first_kept.is_none() && matches!(plan, Plan::Emit { .. }) {
-                    first_kept = Some(i);
+                if tally.first_kept.is_none() && matches!(plan, Plan::Emit { .. }) {
+                    tally.first_kept = Some(row + i as u64);
                 }
                 tally.record(&location, Ok(plan));
             }
         }
         row += batch.num_rows() as u64;
-        // The example: the first row kept, relabeled.
-        if let (None, Some(i)) = (&tally.report.example, first_kept) {
-            let out = relabeler.relabel(&batch.slice(i, 1)).map_err(arrow)?;
-            if let Some(first) = out.batches.first().filter(|b| b.num_rows() > 0) {
-                let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;
-                let line = String::from_utf8_lossy(&line).trim_end().to_string();
-                tally.report.example = Some(line);
-            }
-        }
     }
     Ok(tally)
+}
+
+/// The goal-chosen row `relabel` makes of row `row` of the file, from every column.
+fn example_at(
+    file: &RowGroups,
+    row: u64,
+    spec: &Spec,
+    resolved: &Resolved,
+) -> Result<Option<String>> {
+    let arrow = |e: arrow_schema::ArrowError| Error::format(file.name(), e);
+    let rg = (0..file.len())
+        .rfind(|&rg| file.first_row(rg) <= row)
+        .unwrap_or(0);
+    let mut at = file.first_row(rg);
+    for batch in file.batches(rg, None)? {
+        let batch = batch?;
+        let rows = batch.num_rows() as u64;
+        if row < at + rows {
+            let one = batch.slice((row - at) as usize, 1);
+            let relabeler = BatchRelabeler::new(spec, resolved, one.schema()).map_err(arrow)?;
+            let out = relabeler.relabel(&one).map_err(arrow)?;
+            let Some(first) = out.batches.first().filter(|b| b.num_rows() > 0) else {
+                return Ok(None);
+            };
+            let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;
+            return Ok(Some(String::from_utf8_lossy(&line).trim_end().to_string()));
+        }
+        at += rows;
+    }
+    Ok(None)
 }
 
 /// One bin per distinct score when there are few, else ten equal ranges.

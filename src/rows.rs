@@ -168,16 +168,24 @@ impl RowGroups {
             .sum()
     }
 
-    /// The batches of row group `rg`.
-    pub fn batches(&self, rg: usize) -> Result<Batches> {
+    /// The batches of row group `rg`: every column, or only the top-level columns `roots`.
+    pub fn batches(&self, rg: usize, roots: Option<&[usize]>) -> Result<Batches> {
         let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
         let name = self.name.clone();
-        let reader =
+        let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
                 .with_row_groups(vec![rg])
-                .with_batch_size(1024)
-                .build()
-                .map_err(|e| Error::unreadable_parquet(&name, e))?;
+                .with_batch_size(1024);
+        if let Some(roots) = roots {
+            let mask = parquet::arrow::ProjectionMask::roots(
+                builder.parquet_schema(),
+                roots.iter().copied(),
+            );
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder
+            .build()
+            .map_err(|e| Error::unreadable_parquet(&name, e))?;
         Ok(Box::new(reader.map(move |batch| {
             batch.map_err(|e| Error::unreadable_parquet(&name, e))
         })))

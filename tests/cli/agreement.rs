@@ -97,7 +97,7 @@ fn inspect_in_parallel_reports_rows_in_input_order() {
             )
         };
         text.push_str(&format!(
-            r#"{{"prompt": "q{i}", "chosen": {chosen}, "rejected": [{{"content": "q{i}", "role": "user"}}, {{"content": "B", "role": "assistant"}}], "score_chosen": {}, "score_rejected": 2.0}}"#,
+            r#"{{"prompt": "q{i}", "chosen": {chosen}, "rejected": [{{"content": "q{i}", "role": "user"}}, {{"content": "B", "role": "assistant"}}], "score_chosen": {}, "score_rejected": 2.0, "id": {i}}}"#,
             3 + i % 5
         ));
         text.push('\n');
@@ -157,7 +157,12 @@ fn inspect_in_parallel_reports_rows_in_input_order() {
         assert_eq!(bins, expected, "{input}");
         let example: serde_json::Value =
             serde_json::from_str(report["example"].as_str().unwrap()).unwrap();
-        assert_eq!(example["prompt"], "q0", "{input}");
+        // Made from every column, also those the rules don't read.
+        assert_eq!(
+            (&example["prompt"], &example["id"]),
+            (&serde_json::json!("q0"), &serde_json::json!(0)),
+            "{input}"
+        );
     }
 }
 
