@@ -12,7 +12,7 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use arrow_select::take::take;
 
-use super::group::{fingerprint, spool_bytes, Grouping, Joined};
+use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
 use super::{choose, PairSpec, PairSummary};
 use crate::arrow::column;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
@@ -376,6 +376,9 @@ fn flat(
     let format = |e: ArrowError| Error::format(name, e);
     let mut grouping = Grouping::default();
     let mut stream = Some(Pairer::new(name, spec));
+    // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
+    // again needs no keys: 4 bytes a row.
+    let mut all_groups: Vec<u32> = Vec::new();
     let mut row = 0u64;
     for batch in open()? {
         let batch = batch?;
@@ -402,9 +405,13 @@ fn flat(
             match grouping.join(*key, row_bytes) {
                 Joined::Here(g) => groups.push(Some(g)),
                 // Not together: read again below, a partition at a time.
-                Joined::Earlier(_) => stream = None,
+                Joined::Earlier(g) => {
+                    stream = None;
+                    groups.push(Some(g));
+                }
             }
         }
+        all_groups.extend(groups.iter().map(|g| g.unwrap_or(LEFT_OUT)));
         if let Some(pairer) = &mut stream {
             let rows = (row..row + batch.num_rows() as u64).collect();
             pairer.push(&batch, &keys, groups, rows)?;
@@ -434,18 +441,17 @@ fn flat(
     let mut row = 0u64;
     for batch in open()? {
         let batch = batch?;
-        let columns = flat_columns(&batch, name, spec)?;
-        let (keys, scores) = keys_and_scores(&columns, spec).map_err(format)?;
+        let end = row as usize + batch.num_rows();
+        let groups = all_groups.get(row as usize..end).ok_or_else(|| {
+            super::flat::changed(&Location {
+                file: name.to_string(),
+                position: Position::Row(all_groups.len() as u64),
+            })
+        })?;
         let mut rows_of: Vec<Vec<(u32, u32)>> = vec![Vec::new(); partitions.len()];
-        for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
+        for (i, &g) in groups.iter().enumerate() {
             // Rows that can't be paired were counted above.
-            if score.is_ok() {
-                let g = grouping.group_of(*key).ok_or_else(|| {
-                    super::flat::changed(&Location {
-                        file: name.to_string(),
-                        position: Position::Row(row + i as u64),
-                    })
-                })?;
+            if g != LEFT_OUT {
                 rows_of[partitions.of(g)].push((i as u32, g));
             }
         }

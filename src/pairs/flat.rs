@@ -8,7 +8,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, Write};
 
 use serde_json::{Map, Value};
 
-use super::group::{fingerprint, spool_bytes, Grouping, Joined};
+use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
 use super::Response;
 use super::{bad, choose, context_of, get, pair_row, parse_row, response, PairSpec, PairSummary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
@@ -86,21 +86,29 @@ pub(super) fn flat(
     // Standard input can't be read twice: its rows are kept in case the groups aren't together.
     let mut tee = (!source.rereadable()).then(|| Spool::new(spec.memory as usize, &spec.temp));
     let mut stream = Some(Pairer::new(spec));
+    // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
+    // again needs no parsing: 4 bytes a row.
+    let mut groups: Vec<u32> = Vec::new();
     for row in source.rows()? {
         let row = row?;
         summary.rows_in += 1;
         if let Some(tee) = &mut tee {
-            tee.push(0, &row.location, &row.data)?;
+            tee.push(0, &row.location, row.data.as_slice())?;
         }
         let flat = match read(&row.data, spec, key_path) {
             Ok(flat) => flat,
             Err(_) if spec.skip_bad => {
                 summary.skipped += 1;
+                groups.push(LEFT_OUT);
                 continue;
             }
             Err(problem) => return Err(bad(&row.location, problem)),
         };
-        match grouping.join(flat.key, row.data.len()) {
+        let joined = grouping.join(flat.key, row.data.len());
+        groups.push(match joined {
+            Joined::Here(g) | Joined::Earlier(g) => g,
+        });
+        match joined {
             Joined::Here(g) => {
                 if let Some(pairer) = &mut stream {
                     pairer.push(g, flat, &row.location)?;
@@ -119,15 +127,14 @@ pub(super) fn flat(
     let mut parts: Vec<Spool> = (0..partitions.len())
         .map(|_| Spool::new(limit, &spec.temp))
         .collect();
+    let mut groups = groups.into_iter();
     let mut scatter = |location: &Location, data: &[u8]| -> Result<()> {
-        // Rows that can't be paired were counted above.
-        if let Ok(flat) = read(data, spec, key_path) {
-            let g = grouping
-                .group_of(flat.key)
-                .ok_or_else(|| changed(location))?;
-            parts[partitions.of(g)].push(g, location, data)?;
+        match groups.next() {
+            None => Err(changed(location)),
+            // Rows that can't be paired were counted above.
+            Some(LEFT_OUT) => Ok(()),
+            Some(g) => parts[partitions.of(g)].push(g, location, data),
         }
-        Ok(())
     };
     match tee {
         Some(tee) => tee.drain(|_, location, data| scatter(&location, &data))?,
@@ -164,7 +171,7 @@ pub(super) fn changed(location: &Location) -> Error {
     Error::io(
         &location.file,
         std::io::Error::other(format!(
-            "changed while raug read it ({at} has a key the first reading didn't)"
+            "changed while raug read it ({at} wasn't there the first time)"
         )),
     )
 }

@@ -28,6 +28,9 @@ pub(crate) fn fingerprint(parts: &[&[u8]]) -> u128 {
     (u128::from(half(0)) << 64) | u128::from(half(1))
 }
 
+/// The group recorded for a row that can't be paired.
+pub(crate) const LEFT_OUT: u32 = u32::MAX;
+
 /// Where a row goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Joined {
@@ -62,11 +65,6 @@ impl Grouping {
         };
         self.current = Some(g);
         joined
-    }
-
-    /// The group of a key seen before.
-    pub(crate) fn group_of(&self, key: u128) -> Option<u32> {
-        self.index.get(&key).copied()
     }
 
     /// Consecutive runs of groups of at most `limit` bytes each (a group more on its own).
@@ -119,8 +117,6 @@ mod tests {
             joined,
             [Here(0), Here(0), Here(1), Here(2), Here(2), Earlier(1)]
         );
-        assert_eq!(grouping.group_of(key("c")), Some(2));
-        assert_eq!(grouping.group_of(key("d")), None);
         // a: 20 bytes, b: 20, c: 20; at most 40 a partition.
         let partitions = grouping.partitions(40);
         assert_eq!(partitions.len(), 2);
