@@ -5,68 +5,147 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::ops::Range;
 
 use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::Response;
-use super::{bad, choose, context_of, get, pair_row, parse_row, response, PairSpec, PairSummary};
+use super::{bad, choose, parse_row, PairSpec, PairSummary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
+use crate::json::object::{lookup, span, Object};
 use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
 
-/// One input row of a response, read.
+/// One input row of a response, read: its fields as byte ranges of the row's text, spliced
+/// into the pairs as they are written (nothing is parsed into values or serialized again).
 struct FlatRow {
+    /// The row's input bytes.
+    bytes: usize,
     key: u128,
     /// The key as the data writes it, for messages.
     key_text: String,
-    prompt: Value,
-    response: Response,
+    line: String,
+    prompt: Range<usize>,
+    text: Range<usize>,
+    score: f64,
+    /// Numeric fields of the row, in order (the score field included).
+    numbers: Vec<(String, Range<usize>)>,
     /// The key (when it isn't the prompt), then every other field but numbers.
-    context: Map<String, Value>,
+    context: Vec<(String, Range<usize>)>,
+}
+
+impl FlatRow {
+    fn raw(&self, range: &Range<usize>) -> &str {
+        &self.line[range.clone()]
+    }
+
+    fn context(&self, name: &str) -> Option<&str> {
+        self.context
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| self.raw(r))
+    }
+}
+
+/// Two raw JSON values that mean the same (the same text, or the same value written another way).
+fn same(a: &str, b: &str) -> bool {
+    a == b
+        || serde_json::from_str::<Value>(a)
+            .ok()
+            .zip(serde_json::from_str::<Value>(b).ok())
+            .is_some_and(|(a, b)| a == b)
 }
 
 /// Reads a flat row: its group key, prompt, response and context, or why it can't be paired.
 fn read(
-    data: &[u8],
+    data: Vec<u8>,
     spec: &PairSpec,
     key_path: &FieldPath,
 ) -> std::result::Result<FlatRow, RowError> {
-    let value = parse_row(data)?;
-    let key = get(&value, key_path)
-        .ok_or_else(|| RowError::field(Reason::MissingField, key_path.as_str(), "missing"))?;
+    let bytes = data.len();
+    let line = match String::from_utf8(data) {
+        Ok(line) => line,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            // The same problem the other commands report for the row.
+            return Err(parse_row(e.as_bytes()).err().unwrap_or_else(|| {
+                RowError::row(Reason::InvalidUtf8, format!("invalid UTF-8 at byte {at}"))
+            }));
+        }
+    };
+    let text = line.trim_end();
+    let object = match Object::parse(text) {
+        Ok(object) => object,
+        // Say why as the other readings of rows do.
+        Err(_) => {
+            return Err(parse_row(text.as_bytes())
+                .err()
+                .unwrap_or_else(|| RowError::row(Reason::InvalidJson, "not JSON")))
+        }
+    };
+    // Valid JSON, but no text: no output (and no Parquet string) could hold it.
+    if let Some(problem) = object.lone_surrogate_field("") {
+        return Err(problem);
+    }
+    let missing =
+        |path: &FieldPath, what: &str| RowError::field(Reason::MissingField, path.as_str(), what);
+    let key = lookup(&object, key_path)?.ok_or_else(|| missing(key_path, "missing"))?;
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
-    let prompt = get(&value, prompt_path)
-        .ok_or_else(|| RowError::field(Reason::MissingField, prompt_path.as_str(), "missing"))?;
+    let prompt = lookup(&object, prompt_path)?.ok_or_else(|| missing(prompt_path, "missing"))?;
+    let response =
+        lookup(&object, &spec.text)?.ok_or_else(|| missing(&spec.text, "missing in the row"))?;
+    let score_raw =
+        lookup(&object, &spec.score)?.ok_or_else(|| missing(&spec.score, "missing in the row"))?;
+    let score = serde_json::from_str::<f64>(score_raw.get())
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            RowError::field(
+                Reason::BadScore,
+                spec.score.as_str(),
+                format!("expected a number in the row, got {}", score_raw.get()),
+            )
+        })?;
+    let is_number = |raw: &str| matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
     let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
         .into_iter()
         .flatten()
         .collect();
-    let response = response(&value, spec, &skip, "the row")?;
-    let mut context = Map::new();
+    let used = [key_path, prompt_path, &spec.text, &spec.score];
+    let mut numbers = Vec::new();
+    let mut context = Vec::new();
     if key_path != prompt_path {
-        context.insert(key_path.parts()[0].clone(), key.clone());
+        context.push((key_path.parts()[0].clone(), span(text, key.get())));
     }
-    context.extend(context_of(
-        &value,
-        &[key_path, prompt_path, &spec.text, &spec.score],
-        true,
-    ));
-    let key_text = key.to_string();
+    for (name, value) in object.entries() {
+        if is_number(value.get()) {
+            if !skip.iter().any(|p| p.parts() == [name]) {
+                numbers.push((name.to_string(), span(text, value.get())));
+            }
+        } else if !used.iter().any(|p| p.parts()[0] == name) {
+            context.push((name.to_string(), span(text, value.get())));
+        }
+    }
+    let key_text = key.get().to_string();
     let key = if spec.split_by_prompt {
-        fingerprint(&[key_text.as_bytes(), prompt.to_string().as_bytes()])
+        fingerprint(&[key_text.as_bytes(), prompt.get().as_bytes()])
     } else {
         fingerprint(&[key_text.as_bytes()])
     };
+    let (prompt, text) = (span(text, prompt.get()), span(text, response.get()));
     Ok(FlatRow {
+        bytes,
         key,
         key_text,
-        prompt: prompt.clone(),
-        response,
+        prompt,
+        text,
+        score,
+        numbers,
         context,
+        line,
     })
 }
 
@@ -95,23 +174,24 @@ pub(super) fn flat(
         if let Some(tee) = &mut tee {
             tee.push(0, &row.location, row.data.as_slice())?;
         }
-        let flat = match read(&row.data, spec, key_path) {
+        let location = row.location;
+        let flat = match read(row.data, spec, key_path) {
             Ok(flat) => flat,
             Err(_) if spec.skip_bad => {
                 summary.skipped += 1;
                 groups.push(LEFT_OUT);
                 continue;
             }
-            Err(problem) => return Err(bad(&row.location, problem)),
+            Err(problem) => return Err(bad(&location, problem)),
         };
-        let joined = grouping.join(flat.key, row.data.len());
+        let joined = grouping.join(flat.key, flat.bytes);
         groups.push(match joined {
             Joined::Here(g) | Joined::Earlier(g) => g,
         });
         match joined {
             Joined::Here(g) => {
                 if let Some(pairer) = &mut stream {
-                    pairer.push(g, flat, &row.location)?;
+                    pairer.push(g, flat, &location)?;
                 }
             }
             // Not together: read again below, a partition at a time.
@@ -155,7 +235,7 @@ pub(super) fn flat(
         // Stable: a group's rows keep their input order.
         rows.sort_by_key(|(g, _, _)| *g);
         for (g, location, data) in rows {
-            let flat = read(&data, spec, key_path).map_err(|p| bad(&location, p))?;
+            let flat = read(data, spec, key_path).map_err(|p| bad(&location, p))?;
             pairer.push(g, flat, &location)?;
         }
     }
@@ -176,13 +256,11 @@ pub(super) fn changed(location: &Location) -> Error {
     )
 }
 
-/// The group being read.
+/// The group being read: its rows, the first of which gives its prompt and context.
 struct Open {
     g: u32,
     location: Location,
-    prompt: Value,
-    context: Map<String, Value>,
-    responses: Vec<Response>,
+    rows: Vec<FlatRow>,
 }
 
 /// Pairs groups whose rows come together, keeping the pairs until the end: a context field
@@ -220,14 +298,13 @@ impl<'s> Pairer<'s> {
             self.open = Some(Open {
                 g,
                 location: location.clone(),
-                prompt: row.prompt,
-                context: row.context,
-                responses: vec![row.response],
+                rows: vec![row],
             });
             return Ok(());
         }
         let open = self.open.as_mut().expect("checked above");
-        if open.prompt != row.prompt {
+        let first = &open.rows[0];
+        if !same(first.raw(&first.prompt), row.raw(&row.prompt)) {
             let key_path = self.spec.group_by.as_ref().expect("flat");
             let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
             return Err(bad(
@@ -242,19 +319,19 @@ impl<'s> Pairer<'s> {
                 ),
             ));
         }
-        let mut newly = Vec::new();
-        for (name, value) in &open.context {
-            if row.context.get(name) != Some(value) {
+        let mut newly: Vec<String> = Vec::new();
+        for (name, range) in &first.context {
+            if !row.context(name).is_some_and(|v| same(v, first.raw(range))) {
                 newly.push(name.clone());
             }
         }
         newly.extend(
             row.context
-                .keys()
-                .filter(|name| !open.context.contains_key(*name))
-                .cloned(),
+                .iter()
+                .filter(|(name, _)| first.context(name).is_none())
+                .map(|(name, _)| name.clone()),
         );
-        open.responses.push(row.response);
+        open.rows.push(row);
         for name in newly {
             if self.differs.insert(name) {
                 self.stale = self.made;
@@ -265,27 +342,18 @@ impl<'s> Pairer<'s> {
 
     /// Pairs the open group.
     fn close(&mut self) -> Result<()> {
-        let Some(mut open) = self.open.take() else {
+        let Some(open) = self.open.take() else {
             return Ok(());
         };
         self.prompts += 1;
-        open.context.retain(|name, _| !self.differs.contains(name));
-        let scores: Vec<f64> = open.responses.iter().map(|r| r.score).collect();
+        let scores: Vec<f64> = open.rows.iter().map(|r| r.score).collect();
         let chosen = choose(&scores, self.spec, u64::from(open.g));
         if chosen.is_empty() {
             self.no_pair += 1;
         }
         for (c, r) in chosen {
-            let row = pair_row(
-                &open.prompt,
-                &open.responses[c],
-                &open.responses[r],
-                &open.context,
-                self.spec,
-            );
-            let mut line = row.to_string();
-            line.push('\n');
-            self.pending.push(0, &open.location, line.as_bytes())?;
+            let line = pair_line(&open.rows, c, r, &self.differs, self.spec);
+            self.pending.push(0, &open.location, line.into_bytes())?;
             self.made += 1;
         }
         Ok(())
@@ -318,6 +386,75 @@ impl<'s> Pairer<'s> {
     }
 }
 
+/// The JSON line of the pair of rows `c` (chosen) and `r` (rejected) of a group whose first
+/// row gives the prompt and context (but the fields in `differs`), its fields spliced from the
+/// rows as they are written: the fields of [`super::pair_row`], in its order.
+fn pair_line(
+    rows: &[FlatRow],
+    c: usize,
+    r: usize,
+    differs: &HashSet<String>,
+    spec: &PairSpec,
+) -> String {
+    let (first, chosen, rejected) = (&rows[0], &rows[c], &rows[r]);
+    let side = |row: &FlatRow| -> String {
+        let text = row.raw(&row.text);
+        if spec.messages {
+            format!(
+                r#"[{{"content":{},"role":"user"}},{{"content":{text},"role":"assistant"}}]"#,
+                first.raw(&first.prompt)
+            )
+        } else {
+            text.to_string()
+        }
+    };
+    let number = |v: f64| serde_json::to_string(&v).expect("finite");
+    let mut fields: Vec<(String, String)> = vec![
+        ("prompt".into(), first.raw(&first.prompt).to_string()),
+        ("chosen".into(), side(chosen)),
+        ("rejected".into(), side(rejected)),
+        ("score_chosen".into(), number(chosen.score)),
+        ("score_rejected".into(), number(rejected.score)),
+    ];
+    // A later field of a name already there replaces its value in place, as in a JSON map.
+    let mut put = |name: String, value: String| match fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(field) => field.1 = value,
+        None => fields.push((name, value)),
+    };
+    for (name, range) in &chosen.numbers {
+        let other = rejected
+            .numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("null", |(_, r)| rejected.raw(r));
+        put(format!("{name}_chosen"), chosen.raw(range).to_string());
+        put(format!("{name}_rejected"), other.to_string());
+    }
+    for (name, range) in &first.context {
+        if !differs.contains(name) && !fields.iter().any(|(n, _)| n == name) {
+            fields.push((name.clone(), first.raw(range).to_string()));
+        }
+    }
+    let mut line = String::with_capacity(
+        fields
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+            + 3,
+    );
+    line.push('{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&serde_json::to_string(name).expect("a string"));
+        line.push(':');
+        line.push_str(value);
+    }
+    line.push_str("}\n");
+    line
+}
+
 /// Rows kept for later, each with a group and its input location: in memory up to a limit,
 /// the rest in a temporary file.
 struct Spool {
@@ -339,12 +476,18 @@ impl Spool {
         }
     }
 
-    fn push(&mut self, g: u32, location: &Location, data: &[u8]) -> Result<()> {
-        if self.file.is_none() && self.bytes + data.len() <= self.limit {
-            self.bytes += data.len();
-            self.held.push((g, location.clone(), data.to_vec()));
+    fn push(
+        &mut self,
+        g: u32,
+        location: &Location,
+        data: impl AsRef<[u8]> + Into<Vec<u8>>,
+    ) -> Result<()> {
+        if self.file.is_none() && self.bytes + data.as_ref().len() <= self.limit {
+            self.bytes += data.as_ref().len();
+            self.held.push((g, location.clone(), data.into()));
             return Ok(());
         }
+        let data = data.as_ref();
         if self.file.is_none() {
             self.file = Some(BufWriter::with_capacity(
                 1 << 20,
