@@ -216,18 +216,8 @@ pub fn inspect_parquet(file: &RowGroups, spec: &Spec, names: &FieldNames) -> Res
     tally.report.layout = Some(resolved.to_string());
     // Only the columns the rules read, when the rows are read as they are (no winner step, no
     // reshaping to another layout); the example row is then made again from every column.
-    let schema = file.schema();
-    let roots: Option<Vec<usize>> =
-        (resolved.winner.is_none() && resolved.reshape.is_none()).then(|| {
-            let mut roots: Vec<usize> = resolved
-                .edited()
-                .iter()
-                .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
-                .collect();
-            roots.sort_unstable();
-            roots.dedup();
-            roots
-        });
+    let roots: Option<Vec<usize>> = (resolved.winner.is_none() && resolved.reshape.is_none())
+        .then(|| crate::arrow::roots(&file.schema(), &resolved.edited()));
     let tallies: Vec<Result<Tally>> = (0..file.len())
         .into_par_iter()
         .map(|rg| {

@@ -63,6 +63,18 @@ pub struct BatchRelabeler<'s> {
     emit: Option<(crate::reshape::Target, SchemaRef)>,
 }
 
+/// The top-level columns of `schema` holding the given paths, sorted: what a reader projects to
+/// read only those fields.
+pub fn roots(schema: &arrow_schema::Schema, paths: &[&FieldPath]) -> Vec<usize> {
+    let mut roots: Vec<usize> = paths
+        .iter()
+        .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    roots
+}
+
 /// The bytes a batch's rows use: for a slice, only its rows (its buffers are shared with the
 /// whole); for a batch read from Arrow IPC, its own values, not the message it was read from.
 pub fn slice_bytes(batch: &RecordBatch) -> usize {

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if parquet {
             let target = args.io.target();
             raug::io::check_distinct(&sources, &[("the output", &target)])?;
+            raug::io::check_compression(&target, Format::Parquet, target.compression())?;
             if let Some(summary) =
                 raug::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
             {

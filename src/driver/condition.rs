@@ -9,7 +9,8 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
 use super::parquet::READ_BYTES;
-use super::parquet::{check_copied, format_error, open, pieces, roots, writable, Input};
+use super::parquet::{check_copied, format_error, open, pieces, writable, Input};
+use crate::arrow::roots;
 use crate::condition::{BatchConditioner, ConditionSpec, ConditionSummary};
 use crate::error::{Error, Result};
 use crate::io::{Format, Output, Source, Target};

@@ -14,7 +14,7 @@ use parquet::basic::Compression as Codec;
 
 use super::order::{ArrowSpill, Replay, Spills};
 use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
-use crate::arrow::{detect, slice_bytes, BatchRelabeler};
+use crate::arrow::{detect, roots, slice_bytes, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source};
@@ -562,20 +562,6 @@ pub(super) fn same_codec(output: ParquetCompression, input: Codec) -> bool {
             | (ParquetCompression::Lz4, Codec::LZ4_RAW)
             | (ParquetCompression::None, Codec::UNCOMPRESSED)
     )
-}
-
-/// Top-level columns holding the given paths, sorted.
-pub(super) fn roots(
-    schema: &arrow_schema::Schema,
-    paths: &[&crate::fields::FieldPath],
-) -> Vec<usize> {
-    let mut roots: Vec<usize> = paths
-        .iter()
-        .filter_map(|p| schema.index_of(&p.parts()[0]).ok())
-        .collect();
-    roots.sort_unstable();
-    roots.dedup();
-    roots
 }
 
 /// Relabels a row group reading only the columns the rules use, and makes one aligned row group

@@ -568,6 +568,10 @@ fn condition_to_parquet_copies_all_but_the_prompt_and_matches_the_general_path()
         run.stderr
     );
     assert!(!wd.path("bad.out.parquet").exists());
+    // Parquet compressed as a whole is a usage error here too.
+    let run = wd.run(&["condition", "in.parquet", "-o", "out.parquet.gz"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!wd.path("out.parquet.gz").exists());
 }
 
 /// In blocks order, a row group whose rows are all kept becomes one row group per half, aligned
