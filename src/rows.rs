@@ -101,10 +101,23 @@ pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
         .and_then(|b| b.with_batch_size(1024).build())
         .map_err(|e| Error::unreadable_parquet(&name, e))?;
     let schema = reader.schema();
-    Ok((
-        schema,
-        Box::new(reader.map(move |batch| batch.map_err(|e| Error::unreadable_parquet(&name, e)))),
-    ))
+    // Decoded on a thread of its own, two batches ahead, while the caller works on the last.
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    std::thread::spawn(move || {
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for batch in reader {
+                let batch = batch.map_err(|e| Error::unreadable_parquet(&name, e));
+                if tx.send(batch).is_err() {
+                    return;
+                }
+            }
+        }));
+        // A reader that stopped in a panic must not look like the end of the file.
+        if let Err(payload) = read {
+            let _ = tx.send(Err(Error::panicked("the Parquet reader", payload.as_ref())));
+        }
+    });
+    Ok((schema, Box::new(rx.into_iter())))
 }
 
 /// A Parquet file read a row group at a time, each on a file handle of its own (readers on
