@@ -188,3 +188,47 @@ fn a_group_with_two_prompts_apart_is_refused_at_its_row() {
         );
     }
 }
+
+#[test]
+fn bad_rows_skipped_apart_are_counted_once() {
+    let wd = Workdir::new();
+    // Groups apart, a row that isn't JSON and a row whose score isn't a number: with
+    // --skip-bad both are counted once, though the rows are read twice.
+    let text = [
+        r#"{"id": 2, "prompt": "q", "response": "b1", "score": 4}"#,
+        r#"{"id": 1, "prompt": "p", "response": "a1", "score": 1}"#,
+        "not json",
+        r#"{"id": 1, "prompt": "p", "response": "a2", "score": "x"}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b2", "score": 7}"#,
+        r#"{"id": 1, "prompt": "p", "response": "a3", "score": 5}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("skip.jsonl", &text);
+    let expected = vec![
+        json!({"prompt": "q", "chosen": "b2", "rejected": "b1", "score_chosen": 7, "score_rejected": 4, "id": 2}),
+        json!({"prompt": "p", "chosen": "a3", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 1}),
+    ];
+    let summary = "raug: 6 rows in, 2 prompts, 2 pairs out, 0 prompts without a pair (one response or all tied), 2 skipped\n";
+    for memory in ["64", "1000000"] {
+        let args = [&["--skip-bad", "--memory-bytes", memory][..], &ARGS[..]].concat();
+        let run = wd.run(&[&["pairs", "skip.jsonl"][..], &args].concat());
+        assert_eq!((run.code, run.stderr.as_str()), (0, summary), "{memory}");
+        assert_eq!(rows(&run.stdout), expected, "{memory}");
+        let run = wd.run_stdin(&[&["pairs"][..], &args].concat(), text.as_bytes());
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, summary),
+            "stdin {memory}"
+        );
+        assert_eq!(rows(&run.stdout), expected, "stdin {memory}");
+    }
+    // Without --skip-bad the first bad row stops the run, in input order.
+    let run = wd.run(&[&["pairs", "skip.jsonl"][..], &ARGS[..]].concat());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("raug: error: skip.jsonl:3: "),
+        "{}",
+        run.stderr
+    );
+}
