@@ -421,7 +421,8 @@ fn flat(
     if let Some(pairer) = stream {
         return pairer.finish(summary, emit);
     }
-    let partitions = grouping.partitions(spec.memory);
+    // A partition is held twice while sorted (its batches, and their rows in group order).
+    let partitions = grouping.partitions(spec.memory / 2);
     // One partition stays in memory; more go to disk.
     let limit = if partitions.len() == 1 { usize::MAX } else { 0 };
     let mut parts: Vec<Spool> = (0..partitions.len())
