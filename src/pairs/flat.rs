@@ -10,11 +10,12 @@ use std::ops::Range;
 use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::{bad, choose, parse_row, PairSpec, PairSummary};
+use super::{bad, choose, is_number, object_of, pair_line, text_and_score, text_of};
+use super::{PairSpec, PairSummary, RawResponse};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
-use crate::json::object::{lookup, span, Object};
+use crate::json::object::{lookup, span};
 use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
@@ -42,6 +43,19 @@ impl FlatRow {
         &self.line[range.clone()]
     }
 
+    /// The row's response, for a pair line.
+    fn response(&self) -> RawResponse<'_> {
+        RawResponse {
+            text: self.raw(&self.text),
+            score: self.score,
+            numbers: self
+                .numbers
+                .iter()
+                .map(|(name, range)| (name.as_str().into(), self.raw(range)))
+                .collect(),
+        }
+    }
+
     fn context(&self, name: &str) -> Option<&str> {
         self.context
             .iter()
@@ -66,50 +80,16 @@ fn read(
     key_path: &FieldPath,
 ) -> std::result::Result<FlatRow, RowError> {
     let bytes = data.len();
-    let line = match String::from_utf8(data) {
-        Ok(line) => line,
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            // The same problem the other commands report for the row.
-            return Err(parse_row(e.as_bytes()).err().unwrap_or_else(|| {
-                RowError::row(Reason::InvalidUtf8, format!("invalid UTF-8 at byte {at}"))
-            }));
-        }
-    };
+    let line =
+        String::from_utf8(data).map_err(|e| text_of(e.as_bytes()).expect_err("not UTF-8"))?;
     let text = line.trim_end();
-    let object = match Object::parse(text) {
-        Ok(object) => object,
-        // Say why as the other readings of rows do.
-        Err(_) => {
-            return Err(parse_row(text.as_bytes())
-                .err()
-                .unwrap_or_else(|| RowError::row(Reason::InvalidJson, "not JSON")))
-        }
-    };
-    // Valid JSON, but no text: no output (and no Parquet string) could hold it.
-    if let Some(problem) = object.lone_surrogate_field("") {
-        return Err(problem);
-    }
+    let object = object_of(text)?;
     let missing =
         |path: &FieldPath, what: &str| RowError::field(Reason::MissingField, path.as_str(), what);
     let key = lookup(&object, key_path)?.ok_or_else(|| missing(key_path, "missing"))?;
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
     let prompt = lookup(&object, prompt_path)?.ok_or_else(|| missing(prompt_path, "missing"))?;
-    let response =
-        lookup(&object, &spec.text)?.ok_or_else(|| missing(&spec.text, "missing in the row"))?;
-    let score_raw =
-        lookup(&object, &spec.score)?.ok_or_else(|| missing(&spec.score, "missing in the row"))?;
-    let score = serde_json::from_str::<f64>(score_raw.get())
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            RowError::field(
-                Reason::BadScore,
-                spec.score.as_str(),
-                format!("expected a number in the row, got {}", score_raw.get()),
-            )
-        })?;
-    let is_number = |raw: &str| matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
+    let (response, score) = text_and_score(&object, spec, "the row")?;
     let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
         .into_iter()
         .flatten()
@@ -135,7 +115,7 @@ fn read(
     } else {
         fingerprint(&[key_text.as_bytes()])
     };
-    let (prompt, text) = (span(text, prompt.get()), span(text, response.get()));
+    let (prompt, text) = (span(text, prompt.get()), span(text, response));
     Ok(FlatRow {
         bytes,
         key,
@@ -351,8 +331,22 @@ impl<'s> Pairer<'s> {
         if chosen.is_empty() {
             self.no_pair += 1;
         }
+        let first = &open.rows[0];
+        let context: Vec<(&str, &str)> = first
+            .context
+            .iter()
+            .filter(|(name, _)| !self.differs.contains(name))
+            .map(|(name, range)| (name.as_str(), first.raw(range)))
+            .collect();
         for (c, r) in chosen {
-            let line = pair_line(&open.rows, c, r, &self.differs, self.spec);
+            let (chosen, rejected) = (open.rows[c].response(), open.rows[r].response());
+            let line = pair_line(
+                first.raw(&first.prompt),
+                &chosen,
+                &rejected,
+                &context,
+                self.spec,
+            );
             self.pending.push(0, &open.location, line.into_bytes())?;
             self.made += 1;
         }
@@ -384,75 +378,6 @@ impl<'s> Pairer<'s> {
             emit(line.as_bytes(), &location)
         })
     }
-}
-
-/// The JSON line of the pair of rows `c` (chosen) and `r` (rejected) of a group whose first
-/// row gives the prompt and context (but the fields in `differs`), its fields spliced from the
-/// rows as they are written: the fields of [`super::pair_row`], in its order.
-fn pair_line(
-    rows: &[FlatRow],
-    c: usize,
-    r: usize,
-    differs: &HashSet<String>,
-    spec: &PairSpec,
-) -> String {
-    let (first, chosen, rejected) = (&rows[0], &rows[c], &rows[r]);
-    let side = |row: &FlatRow| -> String {
-        let text = row.raw(&row.text);
-        if spec.messages {
-            format!(
-                r#"[{{"content":{},"role":"user"}},{{"content":{text},"role":"assistant"}}]"#,
-                first.raw(&first.prompt)
-            )
-        } else {
-            text.to_string()
-        }
-    };
-    let number = |v: f64| serde_json::to_string(&v).expect("finite");
-    let mut fields: Vec<(String, String)> = vec![
-        ("prompt".into(), first.raw(&first.prompt).to_string()),
-        ("chosen".into(), side(chosen)),
-        ("rejected".into(), side(rejected)),
-        ("score_chosen".into(), number(chosen.score)),
-        ("score_rejected".into(), number(rejected.score)),
-    ];
-    // A later field of a name already there replaces its value in place, as in a JSON map.
-    let mut put = |name: String, value: String| match fields.iter_mut().find(|(n, _)| *n == name) {
-        Some(field) => field.1 = value,
-        None => fields.push((name, value)),
-    };
-    for (name, range) in &chosen.numbers {
-        let other = rejected
-            .numbers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("null", |(_, r)| rejected.raw(r));
-        put(format!("{name}_chosen"), chosen.raw(range).to_string());
-        put(format!("{name}_rejected"), other.to_string());
-    }
-    for (name, range) in &first.context {
-        if !differs.contains(name) && !fields.iter().any(|(n, _)| n == name) {
-            fields.push((name.clone(), first.raw(range).to_string()));
-        }
-    }
-    let mut line = String::with_capacity(
-        fields
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 4)
-            .sum::<usize>()
-            + 3,
-    );
-    line.push('{');
-    for (i, (name, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&serde_json::to_string(name).expect("a string"));
-        line.push(':');
-        line.push_str(value);
-    }
-    line.push_str("}\n");
-    line
 }
 
 /// Rows kept for later, each with a group and its input location: in memory up to a limit,

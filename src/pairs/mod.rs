@@ -7,12 +7,16 @@ mod group;
 
 pub use self::group::MEMORY;
 
+use std::borrow::Cow;
+
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::error::{Error, Location, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::Target;
+use crate::json::object::{lookup, Object};
 use crate::rows::Inputs;
 
 pub use self::arrow::pairs_batches;
@@ -88,69 +92,11 @@ impl PairSummary {
     }
 }
 
-/// One scored response.
-struct Response {
-    text: Value,
-    score: f64,
-    /// Numeric fields of the response, in order (the score field included).
-    numbers: Vec<(String, Value)>,
-}
-
-fn get<'a>(value: &'a Value, path: &FieldPath) -> Option<&'a Value> {
-    path.parts().iter().try_fold(value, |v, k| v.get(k))
-}
-
 fn bad(location: &Location, problem: RowError) -> Error {
     Error::Row {
         location: location.clone(),
         problem,
     }
-}
-
-/// Reads one response object: its text, its score and its numeric fields.
-fn response(
-    object: &Value,
-    spec: &PairSpec,
-    skip: &[&FieldPath],
-    what: &str,
-) -> std::result::Result<Response, RowError> {
-    let text = get(object, &spec.text)
-        .ok_or_else(|| {
-            RowError::field(
-                Reason::MissingField,
-                spec.text.as_str(),
-                format!("missing in {what}"),
-            )
-        })?
-        .clone();
-    let score = get(object, &spec.score).ok_or_else(|| {
-        RowError::field(
-            Reason::MissingField,
-            spec.score.as_str(),
-            format!("missing in {what}"),
-        )
-    })?;
-    let score = score.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
-        RowError::field(
-            Reason::BadScore,
-            spec.score.as_str(),
-            format!("expected a number in {what}, got {score}"),
-        )
-    })?;
-    let numbers = object
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, v)| v.is_number() && !skip.iter().any(|p| p.parts() == [k.as_str()]))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Response {
-        text,
-        score,
-        numbers,
-    })
 }
 
 /// A small, seeded, portable random number: splitmix64.
@@ -202,59 +148,6 @@ fn choose(scores: &[f64], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
     }
 }
 
-/// The output row of one pair.
-fn pair_row(
-    prompt: &Value,
-    chosen: &Response,
-    rejected: &Response,
-    context: &Map<String, Value>,
-    spec: &PairSpec,
-) -> Value {
-    let side = |r: &Response| {
-        if spec.messages {
-            json!([{"content": prompt, "role": "user"}, {"content": r.text, "role": "assistant"}])
-        } else {
-            r.text.clone()
-        }
-    };
-    let mut row = Map::new();
-    row.insert("prompt".into(), prompt.clone());
-    row.insert("chosen".into(), side(chosen));
-    row.insert("rejected".into(), side(rejected));
-    row.insert("score_chosen".into(), json!(chosen.score));
-    row.insert("score_rejected".into(), json!(rejected.score));
-    for (name, value) in &chosen.numbers {
-        let other = rejected
-            .numbers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(Value::Null, |(_, v)| v.clone());
-        row.insert(format!("{name}_chosen"), value.clone());
-        row.insert(format!("{name}_rejected"), other);
-    }
-    for (name, value) in context {
-        if !row.contains_key(name) {
-            row.insert(name.clone(), value.clone());
-        }
-    }
-    Value::Object(row)
-}
-
-/// The fields of the prompt's context a pair keeps: the row's (or, flat, every row of the
-/// group's equal) fields other than those the pair is made of. `used` are the fields read as
-/// prompt, responses, key, text and score; numbers become `NAME_chosen`/`NAME_rejected` instead.
-fn context_of(row: &Value, used: &[&FieldPath], numbers_apart: bool) -> Map<String, Value> {
-    row.as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, _)| !used.iter().any(|p| p.parts()[0] == **k))
-                .filter(|(_, v)| !(numbers_apart && v.is_number()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Parses a row into a JSON object, or says why it is none.
 fn parse_row(data: &[u8]) -> std::result::Result<Value, RowError> {
     match serde_json::from_slice(data) {
@@ -274,6 +167,169 @@ fn parse_row(data: &[u8]) -> std::result::Result<Value, RowError> {
     }
 }
 
+/// A response as raw JSON text: what pair lines are spliced from.
+struct RawResponse<'a> {
+    text: &'a str,
+    score: f64,
+    /// Numeric fields of the response, in order (the score field included).
+    numbers: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+/// A row's bytes as text, or why they aren't (the problem the other commands report).
+fn text_of(data: &[u8]) -> std::result::Result<&str, RowError> {
+    match std::str::from_utf8(data) {
+        Ok(text) => Ok(text.trim_end()),
+        Err(e) => Err(parse_row(data).err().unwrap_or_else(|| {
+            RowError::row(
+                Reason::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })),
+    }
+}
+
+/// A row as a JSON object of raw fields, or why it can't be paired: not an object, or a field
+/// holding a lone surrogate, which no output (and no Parquet string) can hold.
+fn object_of(text: &str) -> std::result::Result<Object<'_>, RowError> {
+    let object = Object::parse(text).map_err(|_| {
+        parse_row(text.as_bytes())
+            .err()
+            .unwrap_or_else(|| RowError::row(Reason::InvalidJson, "not a JSON object"))
+    })?;
+    match object.lone_surrogate_field("") {
+        Some(problem) => Err(problem),
+        None => Ok(object),
+    }
+}
+
+/// Whether a raw JSON value is a number.
+fn is_number(raw: &str) -> bool {
+    matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+}
+
+/// The JSON line of a pair: prompt, chosen, rejected, their scores, each numeric field of the
+/// responses as `NAME_chosen`/`NAME_rejected` (a later field of a name already there replaces
+/// its value in place, as in a JSON map), then the context fields not already there; every value
+/// spliced as the input writes it.
+fn pair_line(
+    prompt: &str,
+    chosen: &RawResponse,
+    rejected: &RawResponse,
+    context: &[(&str, &str)],
+    spec: &PairSpec,
+) -> String {
+    let side = |response: &RawResponse| -> String {
+        if spec.messages {
+            format!(
+                r#"[{{"content":{prompt},"role":"user"}},{{"content":{},"role":"assistant"}}]"#,
+                response.text
+            )
+        } else {
+            response.text.to_string()
+        }
+    };
+    let number = |v: f64| serde_json::to_string(&v).expect("finite");
+    let mut fields: Vec<(String, String)> = vec![
+        ("prompt".into(), prompt.to_string()),
+        ("chosen".into(), side(chosen)),
+        ("rejected".into(), side(rejected)),
+        ("score_chosen".into(), number(chosen.score)),
+        ("score_rejected".into(), number(rejected.score)),
+    ];
+    let mut put = |name: String, value: &str| match fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(field) => field.1 = value.to_string(),
+        None => fields.push((name, value.to_string())),
+    };
+    for (name, value) in &chosen.numbers {
+        let other = rejected
+            .numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("null", |(_, v)| v);
+        put(format!("{name}_chosen"), value);
+        put(format!("{name}_rejected"), other);
+    }
+    for (name, value) in context {
+        if !fields.iter().any(|(n, _)| n == name) {
+            fields.push((name.to_string(), value.to_string()));
+        }
+    }
+    let mut line = String::with_capacity(
+        fields
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+            + 3,
+    );
+    line.push('{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&serde_json::to_string(name).expect("a string"));
+        line.push(':');
+        line.push_str(value);
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// The response text and score at the spec's paths in `object`, or why they can't be used
+/// (`what` names the response in messages).
+fn text_and_score<'a>(
+    object: &Object<'a>,
+    spec: &PairSpec,
+    what: &str,
+) -> std::result::Result<(&'a str, f64), RowError> {
+    let missing = |path: &FieldPath| {
+        RowError::field(
+            Reason::MissingField,
+            path.as_str(),
+            format!("missing in {what}"),
+        )
+    };
+    let text = lookup(object, &spec.text)?.ok_or_else(|| missing(&spec.text))?;
+    let score = lookup(object, &spec.score)?.ok_or_else(|| missing(&spec.score))?;
+    let value = serde_json::from_str::<f64>(score.get())
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            RowError::field(
+                Reason::BadScore,
+                spec.score.as_str(),
+                format!("expected a number in {what}, got {}", score.get()),
+            )
+        })?;
+    Ok((text.get(), value))
+}
+
+/// Reads one response object of a nested row: its text, score and numeric fields (`what` names
+/// it in messages).
+fn raw_response<'a>(
+    raw: &'a str,
+    spec: &PairSpec,
+    what: &str,
+) -> std::result::Result<RawResponse<'a>, RowError> {
+    // A response that isn't an object has no text.
+    let Ok(object) = Object::parse(raw) else {
+        return Err(RowError::field(
+            Reason::MissingField,
+            spec.text.as_str(),
+            format!("missing in {what}"),
+        ));
+    };
+    let (text, value) = text_and_score(&object, spec, what)?;
+    let numbers = object
+        .entries()
+        .filter(|(_, v)| is_number(v.get()))
+        .map(|(name, v)| (Cow::Owned(name.to_string()), v.get()))
+        .collect();
+    Ok(RawResponse {
+        text,
+        score: value,
+        numbers,
+    })
+}
 /// Builds pairs from rows, writing each as a JSON line through `emit`: nested rows one by
 /// one; flat rows group by group (see `--group-by`: streamed when each group's rows come
 /// together, else sorted on disk first).
@@ -291,31 +347,38 @@ pub fn pairs(
         .prompt
         .clone()
         .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-    let read = |data: &[u8]| -> std::result::Result<(Value, Value, Vec<Response>), RowError> {
-        let value = parse_row(data)?;
-        let prompt = get(&value, &prompt_path)
-            .ok_or_else(|| RowError::field(Reason::MissingField, prompt_path.as_str(), "missing"))?
-            .clone();
-        let list = get(&value, list_path)
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
+    for row in source.rows()? {
+        let row = row?;
+        summary.rows_in += 1;
+        let read = text_of(&row.data).and_then(|text| {
+            let object = object_of(text)?;
+            let prompt = lookup(&object, &prompt_path)?.ok_or_else(|| {
+                RowError::field(Reason::MissingField, prompt_path.as_str(), "missing")
+            })?;
+            let not_a_list = || {
                 RowError::field(
                     Reason::WrongType,
                     list_path.as_str(),
                     "expected a list of responses",
                 )
-            })?;
-        let responses = list
-            .iter()
-            .enumerate()
-            .map(|(i, r)| response(r, spec, &[], &format!("response {i}")))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok((value, prompt, responses))
-    };
-    for row in source.rows()? {
-        let row = row?;
-        summary.rows_in += 1;
-        let (value, prompt, responses) = match read(&row.data) {
+            };
+            let list = lookup(&object, list_path)?.ok_or_else(not_a_list)?;
+            let list: Vec<&RawValue> =
+                serde_json::from_str(list.get()).map_err(|_| not_a_list())?;
+            let responses = list
+                .iter()
+                .enumerate()
+                .map(|(i, r)| raw_response(r.get(), spec, &format!("response {i}")))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let used = [&prompt_path, list_path];
+            let context: Vec<(String, &str)> = object
+                .entries()
+                .filter(|(name, _)| !used.iter().any(|p| p.parts()[0] == *name))
+                .map(|(name, v)| (name.to_string(), v.get()))
+                .collect();
+            Ok((prompt.get(), responses, context))
+        });
+        let (prompt, responses, context) = match read {
             Ok(read) => read,
             Err(_) if spec.skip_bad => {
                 summary.skipped += 1;
@@ -323,7 +386,7 @@ pub fn pairs(
             }
             Err(problem) => return Err(bad(&row.location, problem)),
         };
-        let context = context_of(&value, &[&prompt_path, list_path], false);
+        let context: Vec<(&str, &str)> = context.iter().map(|(n, v)| (n.as_str(), *v)).collect();
         summary.prompts += 1;
         let scores: Vec<f64> = responses.iter().map(|r| r.score).collect();
         let chosen = choose(&scores, spec, summary.rows_in - 1);
@@ -331,9 +394,7 @@ pub fn pairs(
             summary.no_pair += 1;
         }
         for (c, r) in chosen {
-            let mut line =
-                pair_row(&prompt, &responses[c], &responses[r], &context, spec).to_string();
-            line.push('\n');
+            let line = pair_line(prompt, &responses[c], &responses[r], &context, spec);
             // A pair the output can't hold is the bad row it came from.
             emit(line.as_bytes(), &row.location)?;
             summary.pairs += 1;
