@@ -337,42 +337,43 @@ fn every_layout_is_written_as_trl_from_jsonl_and_parquet() {
             rejected_score: scores.1,
         };
         let expected = model.relabel(&to_trl(&row, fields, input));
-
-        let run = wd.run(&["relabel", "in.jsonl", "-q", "--to", "trl"]);
-        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
-        assert_rows_eq(&rows(&run.stdout), &expected);
-        for (input, order) in [
-            ("in.parquet", "interleaved"),
-            ("in.parquet", "blocks"),
-            ("in.jsonl", "interleaved"),
-        ] {
-            let run = wd.run(&[
-                "relabel",
-                input,
-                "-o",
-                "out.parquet",
-                "-q",
-                "--to",
-                "trl",
-                "--order",
-                order,
-                "--goals",
-                "chosen",
-            ]);
-            assert_eq!(run.code, 0, "{name}: {input} {order}: {}", run.stderr);
-            assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected[..1]);
-        }
-        let run = wd.run(&[
-            "relabel",
-            "in.parquet",
-            "-o",
-            "out.parquet",
-            "-q",
-            "--to",
+        let goal_chosen = |order| vec!["--order", order, "--goals", "chosen"];
+        assert_written_as(
+            &wd,
+            name,
             "trl",
-        ]);
-        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
-        assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+            &expected,
+            &[
+                ("in.parquet", goal_chosen("interleaved"), &expected[..1]),
+                ("in.parquet", goal_chosen("blocks"), &expected[..1]),
+                ("in.jsonl", goal_chosen("interleaved"), &expected[..1]),
+                ("in.parquet", vec![], &expected),
+            ],
+        );
+    }
+}
+
+/// Runs `relabel --to TARGET` on `in.jsonl` to standard output, expecting `expected`, then each
+/// (input, more options, expected rows) to `out.parquet`.
+fn assert_written_as(
+    wd: &Workdir,
+    name: &str,
+    target: &str,
+    expected: &[Value],
+    runs: &[(&str, Vec<&str>, &[Value])],
+) {
+    let run = wd.run(&["relabel", "in.jsonl", "-q", "--to", target]);
+    assert_eq!(run.code, 0, "{target} {name}: {}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), expected);
+    for (input, options, expected) in runs {
+        let args = [
+            &["relabel", input, "-o", "out.parquet", "-q", "--to", target][..],
+            options,
+        ]
+        .concat();
+        let run = wd.run(&args);
+        assert_eq!(run.code, 0, "{target} {name}: {options:?}: {}", run.stderr);
+        assert_rows_eq(&parquet_file_rows(wd, "out.parquet"), expected);
     }
 }
 
@@ -500,33 +501,19 @@ fn every_layout_with_a_prompt_is_written_as_sharegpt_and_openai() {
                 .iter()
                 .map(|r| emit(r, target))
                 .collect();
-            let run = wd.run(&["relabel", "in.jsonl", "-q", "--to", target]);
-            assert_eq!(run.code, 0, "{target} {name}: {}", run.stderr);
-            assert_rows_eq(&rows(&run.stdout), &expected);
-            for (input, order) in [
-                ("in.parquet", "interleaved"),
-                ("in.parquet", "blocks"),
-                ("in.jsonl", "blocks"),
-            ] {
-                let run = wd.run(&[
-                    "relabel",
-                    input,
-                    "-o",
-                    "out.parquet",
-                    "-q",
-                    "--to",
-                    target,
-                    "--order",
-                    order,
-                ]);
-                assert_eq!(
-                    run.code, 0,
-                    "{target} {name}: {input} {order}: {}",
-                    run.stderr
-                );
-                // One pair: both orders are the same two rows.
-                assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
-            }
+            // One pair: both orders are the same two rows.
+            let order = |order| vec!["--order", order];
+            assert_written_as(
+                &wd,
+                name,
+                target,
+                &expected,
+                &[
+                    ("in.parquet", order("interleaved"), &expected),
+                    ("in.parquet", order("blocks"), &expected),
+                    ("in.jsonl", order("blocks"), &expected),
+                ],
+            );
         }
     }
 }
