@@ -90,15 +90,12 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
 /// The record batches of a Parquet file, with its schema: what the commands that read whole
 /// records natively (`inspect`, `condition`) take from Parquet.
 pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
-    let Source::File(path) = source else {
-        return Err(Error::Usage(
-            "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
-        ));
-    };
-    let name = source.name();
-    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(1024).build())
+    let file = RowGroups::open(source)?;
+    let name = file.name.clone();
+    let reader = file
+        .builder()?
+        .with_batch_size(1024)
+        .build()
         .map_err(|e| Error::unreadable_parquet(&name, e))?;
     let schema = reader.schema();
     // Decoded on a thread of its own, two batches ahead, while the caller works on the last.
@@ -181,14 +178,33 @@ impl RowGroups {
             .sum()
     }
 
+    /// The footer, parsed once in [`RowGroups::open`].
+    pub fn metadata(&self) -> &ArrowReaderMetadata {
+        &self.metadata
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// A reader on a file handle of its own (readers on cloned handles share one cursor), with
+    /// the footer parsed once in [`RowGroups::open`].
+    pub fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file,
+            self.metadata.clone(),
+        ))
+    }
+
     /// The batches of row group `rg`: every column, or only the top-level columns `roots`.
     pub fn batches(&self, rg: usize, roots: Option<&[usize]>) -> Result<Batches> {
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
         let name = self.name.clone();
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-                .with_row_groups(vec![rg])
-                .with_batch_size(1024);
+        let mut builder = self
+            .builder()?
+            .with_row_groups(vec![rg])
+            .with_batch_size(1024);
         if let Some(roots) = roots {
             let mask = parquet::arrow::ProjectionMask::roots(
                 builder.parquet_schema(),

@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression as Codec;
 
 use super::order::{ArrowSpill, Replay, Spills};
@@ -19,6 +19,7 @@ use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source};
 use crate::plan::Arrangement;
+use crate::rows::RowGroups;
 use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Spool};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
@@ -54,8 +55,8 @@ pub(super) struct Input {
     pub(super) name: String,
     pub(super) path: std::path::PathBuf,
     pub(super) schema: SchemaRef,
-    /// The footer, parsed once: every task reopens the file but reuses this.
-    reader_metadata: ArrowReaderMetadata,
+    /// The file, its footer parsed once: every task reopens the file but reuses it.
+    file: RowGroups,
     /// The first row index of each row group.
     pub(super) row_group_starts: Vec<u64>,
     /// The compressed bytes of each row group (for progress).
@@ -68,16 +69,8 @@ pub(super) fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
 }
 
 pub(super) fn open(source: &Source) -> Result<Input> {
-    let Source::File(path) = source else {
-        return Err(Error::Usage(
-            "Parquet can't be read from standard input (it needs to seek); pass a file".to_string(),
-        ));
-    };
-    let name = source.name();
-    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-    let reader_metadata =
-        ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| format_error(&name, e))?;
-    let metadata = reader_metadata.metadata();
+    let file = RowGroups::open(source)?;
+    let metadata = file.metadata().metadata();
     let mut starts = Vec::with_capacity(metadata.num_row_groups());
     let mut sizes = Vec::with_capacity(metadata.num_row_groups());
     let mut at = 0u64;
@@ -92,13 +85,13 @@ pub(super) fn open(source: &Source) -> Result<Input> {
         .and_then(|rg| rg.columns().first())
         .map_or(Codec::SNAPPY, |c| c.compression());
     Ok(Input {
-        name,
-        path: path.clone(),
-        schema: Arc::clone(reader_metadata.schema()),
-        reader_metadata: reader_metadata.clone(),
+        name: file.name().to_string(),
+        path: file.path().to_path_buf(),
+        schema: file.schema(),
         row_group_starts: starts,
         row_group_bytes: sizes,
         codec,
+        file,
     })
 }
 
@@ -108,7 +101,7 @@ impl Input {
     /// don't overflow Arrow's 32-bit offsets while being read (a batch is split again after
     /// reading, by its real size: see [`pieces`]).
     pub(super) fn batch_rows(&self, rg: usize, batch_bytes: usize) -> usize {
-        let row_group = self.reader_metadata.metadata().row_group(rg);
+        let row_group = self.file.metadata().metadata().row_group(rg);
         let rows = row_group.num_rows().max(1) as u128;
         let bytes = row_group.total_byte_size().max(1) as u128;
         let fit = rows * batch_bytes.min(READ_BYTES) as u128 / bytes;
@@ -117,7 +110,8 @@ impl Input {
 
     /// The rows of the file.
     pub(super) fn num_rows(&self) -> u64 {
-        self.reader_metadata
+        self.file
+            .metadata()
             .metadata()
             .file_metadata()
             .num_rows()
@@ -127,11 +121,7 @@ impl Input {
     /// A reader on a file handle of its own (readers on cloned handles share one cursor),
     /// with the footer parsed once in `open`.
     pub(super) fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-        let file = File::open(&self.path).map_err(|e| Error::io(&self.name, e))?;
-        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
-            file,
-            self.reader_metadata.clone(),
-        ))
+        self.file.builder()
     }
 }
 
