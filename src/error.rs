@@ -156,6 +156,14 @@ pub enum SpecError {
         /// The option that names it.
         option: &'static str,
     },
+    /// A field an option names is not in the first row (or the schema).
+    #[error("{option} {path}: the first row has no such field")]
+    NamedFieldMissing {
+        /// The field.
+        path: String,
+        /// The option that names it.
+        option: &'static str,
+    },
     /// A text field holds neither a string nor a message list.
     #[error("field {path:?} is {what}; expected a string or a message list{hint}")]
     NotText {

@@ -1197,7 +1197,17 @@ fn overall_scores(
     names: &FieldNames,
 ) -> Result<(FieldPath, FieldPath), SpecError> {
     match (&names.chosen_score, &names.rejected_score) {
-        (Some(c), Some(r)) => Ok((c.clone(), r.clone())),
+        (Some(c), Some(r)) => {
+            for (path, option) in [(c, "--chosen-score"), (r, "--rejected-score")] {
+                if !row.has(path) {
+                    return Err(SpecError::NamedFieldMissing {
+                        path: path.to_string(),
+                        option,
+                    });
+                }
+            }
+            Ok((c.clone(), r.clone()))
+        }
         (Some(_), None) | (None, Some(_)) => Err(SpecError::ScoresTogether),
         (None, None) => find_pair(
             row,

@@ -117,6 +117,9 @@ pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
     Ok((schema, Box::new(rx.into_iter())))
 }
 
+/// The key of a writer setting pyarrow stores in a file's metadata, not the data's.
+const WRITER_SETTING: &str = "content_defined_chunking";
+
 /// A Parquet file read a row group at a time, each on a file handle of its own (readers on
 /// cloned handles share one cursor), so row groups can be read in parallel.
 pub struct RowGroups {
@@ -136,8 +139,22 @@ impl RowGroups {
         };
         let name = source.name();
         let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-        let metadata = ArrowReaderMetadata::load(&file, Default::default())
+        let mut metadata = ArrowReaderMetadata::load(&file, Default::default())
             .map_err(|e| Error::unreadable_parquet(&name, e))?;
+        // pyarrow records how it cut the file's pages (`content_defined_chunking`, written by
+        // `datasets`) among the file's key-value metadata, and parquet-rs reads it into the
+        // schema's; raug writes no such pages, so the setting is not carried over (pyarrow
+        // doesn't show it as the schema's either).
+        let schema = metadata.schema();
+        if schema.metadata().contains_key(WRITER_SETTING) {
+            let mut kept = schema.metadata().clone();
+            kept.remove(WRITER_SETTING);
+            let schema = Arc::new(schema.as_ref().clone().with_metadata(kept));
+            let options =
+                parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_schema(schema);
+            metadata = ArrowReaderMetadata::try_new(Arc::clone(metadata.metadata()), options)
+                .map_err(|e| Error::unreadable_parquet(&name, e))?;
+        }
         Ok(RowGroups {
             name,
             path: path.clone(),

@@ -151,7 +151,7 @@ fn skip_mode_counts_reasons_and_keeps_rejects_verbatim() {
 fn usage_errors_exit_2_with_a_fix() {
     let wd = Workdir::new();
     wd.write("data.jsonl", format!("{GOOD}\n"));
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["relabel", "data.jsonl", "--style", "system"],
             "raug: error: data.jsonl:1: --style system needs message lists, but the layout standard (explicit prompt) holds plain strings; use --style prefix\n",
@@ -167,6 +167,10 @@ fn usage_errors_exit_2_with_a_fix() {
         (
             &["relabel", "data.jsonl", "--chosen-score", "x"],
             "raug: error: data.jsonl:1: --chosen-score and --rejected-score go together: give both\n",
+        ),
+        (
+            &["relabel", "data.jsonl", "--chosen-score", "nope", "--rejected-score", "score_rejected"],
+            "raug: error: data.jsonl:1: --chosen-score nope: the first row has no such field\n",
         ),
         (
             &["relabel", "data.jsonl", "--chosen-score", "a..b", "--rejected-score", "c"],

@@ -53,7 +53,12 @@ fn datasets_parquet_keeps_schema_features_and_matches_jsonl() {
     let info_out = py(&["info", wd.path("out.parquet").to_str().unwrap()]);
     let schema = |info: &str| info.split("metadata:").next().unwrap().to_string();
     assert_eq!(schema(&info_out), schema(&info_in));
-    assert!(info_out.contains("'huggingface'"), "{info_out}");
+    // The schema's metadata is the input's: `huggingface`, not the writer setting
+    // `content_defined_chunking` that `datasets` files carry among their key-value metadata.
+    assert!(
+        info_out.contains("metadata: ['huggingface']\n"),
+        "{info_out}"
+    );
     assert!(info_out.contains("codec: SNAPPY"), "{info_out}");
     assert!(info_out.contains("rows: 32"), "{info_out}");
     // The rows are the JSONL path's, and the JSONL path's are the paper's.
@@ -658,4 +663,36 @@ fn blocks_order_lists_row_groups_in_order_whatever_their_place_in_the_file() {
             py(&["features", input.to_str().unwrap()])
         );
     }
+}
+
+/// A score column the options name and the schema lacks is a usage error naming the option,
+/// before anything is written (it was an Arrow "no column" error after the output was begun).
+#[test]
+fn a_named_score_column_the_schema_lacks_is_a_usage_error() {
+    let wd = Workdir::new();
+    wd.write(
+        "in.jsonl",
+        "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\", \"score_chosen\": 2.0, \"score_rejected\": 1.0}\n",
+    );
+    py(&[
+        "pyarrow-parquet",
+        wd.path("in.jsonl").to_str().unwrap(),
+        wd.path("in.parquet").to_str().unwrap(),
+    ]);
+    let run = wd.run(&[
+        "relabel",
+        "in.parquet",
+        "--chosen-score",
+        "score_chosen",
+        "--rejected-score",
+        "meta.nope",
+        "-o",
+        "out.parquet",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: error: in.parquet: --rejected-score meta.nope: the first row has no such field\n"
+    );
+    assert!(!wd.path("out.parquet").exists());
 }
