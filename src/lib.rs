@@ -14,6 +14,8 @@
 //! all in parallel. [`io`] and [`error`] lie underneath.
 
 pub mod arrow;
+#[cfg(feature = "cli")]
+pub mod cmd;
 pub mod condition;
 pub mod driver;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod plan;
 pub mod relabel;
 pub mod reshape;
 pub mod rows;
+pub mod table;
 pub mod write;
 
 pub use error::{Error, Result};

@@ -5,10 +5,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::driver::Progress;
+use crate::io::{Format, Source, Target};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use raug::driver::Progress;
-use raug::io::{Format, Source, Target};
 
 /// Input and output options, flattened into each data command.
 #[derive(Debug, clap::Args)]
@@ -87,13 +87,13 @@ impl IoArgs {
                 if p.as_os_str() == "-" {
                     sources.push(Source::Stdin);
                 } else {
-                    sources.extend(raug::io::expand_glob(p)?.into_iter().map(Source::File));
+                    sources.extend(crate::io::expand_glob(p)?.into_iter().map(Source::File));
                 }
             }
             sources
         };
         if self.inputs.is_empty() && std::io::stdin().is_terminal() {
-            return Err(raug::Error::Usage(
+            return Err(crate::Error::Usage(
                 "no input: name a file, or pipe data to standard input (see raug relabel --help)"
                     .to_string(),
             )
@@ -109,9 +109,9 @@ impl IoArgs {
         for source in self.sources()? {
             match source {
                 Source::File(path) if path.is_dir() => {
-                    let files = raug::driver::data_files(&path)?;
+                    let files = crate::driver::data_files(&path)?;
                     if files.is_empty() {
-                        return Err(raug::Error::Usage(format!(
+                        return Err(crate::Error::Usage(format!(
                             "{}: the folder holds no data files (.jsonl, .json, .parquet)",
                             path.display()
                         ))
@@ -127,7 +127,7 @@ impl IoArgs {
 
     /// A source's format: `--input-format`, else what its name and first bytes say.
     pub fn format_of(&self, source: &Source) -> Format {
-        raug::driver::source_format(source, self.input_format.map(Format::from))
+        crate::driver::source_format(source, self.input_format.map(Format::from))
     }
 
     /// The output target.
@@ -142,7 +142,7 @@ impl IoArgs {
     /// The thread count.
     pub fn threads(&self) -> anyhow::Result<usize> {
         match self.threads {
-            Some(0) => Err(raug::Error::Usage("--threads must be at least 1".to_string()).into()),
+            Some(0) => Err(crate::Error::Usage("--threads must be at least 1".to_string()).into()),
             Some(n) => Ok(n),
             None => Ok(std::thread::available_parallelism().map_or(2, |n| n.get())),
         }
@@ -155,13 +155,13 @@ impl IoArgs {
         Ok(rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| raug::Error::Internal(format!("can't start {threads} threads: {e}")))?)
+            .map_err(|e| crate::Error::Internal(format!("can't start {threads} threads: {e}")))?)
     }
 
     /// The inputs, read row by row as JSON text (Parquet converted through Arrow).
-    pub fn inputs(&self) -> anyhow::Result<raug::rows::Inputs> {
+    pub fn inputs(&self) -> anyhow::Result<crate::rows::Inputs> {
         let sources = self.data_sources()?;
-        Ok(raug::rows::Inputs::new(
+        Ok(crate::rows::Inputs::new(
             sources
                 .into_iter()
                 .map(|source| {
@@ -173,7 +173,9 @@ impl IoArgs {
     }
 
     /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow).
-    pub fn rows(&self) -> anyhow::Result<Box<dyn Iterator<Item = raug::Result<raug::rows::Row>>>> {
+    pub fn rows(
+        &self,
+    ) -> anyhow::Result<Box<dyn Iterator<Item = crate::Result<crate::rows::Row>>>> {
         Ok(self.inputs()?.rows()?)
     }
 
@@ -187,16 +189,16 @@ impl IoArgs {
 
     /// The output as a sink of JSON rows, in the format asked for or named by the extension
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
-    pub fn row_sink(&self) -> anyhow::Result<Box<dyn raug::write::Writer>> {
+    pub fn row_sink(&self) -> anyhow::Result<Box<dyn crate::write::Writer>> {
         let target = self.target();
-        raug::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
+        crate::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
         let format = self.output_format();
-        raug::io::check_compression(&target, format, target.compression())?;
-        let output = raug::io::Output::create(&target, target.compression())?;
-        Ok(raug::write::create(
+        crate::io::check_compression(&target, format, target.compression())?;
+        let output = crate::io::Output::create(&target, target.compression())?;
+        Ok(crate::write::create(
             output,
             format,
-            raug::write::ParquetOptions::default(),
+            crate::write::ParquetOptions::default(),
         ))
     }
 
@@ -302,31 +304,31 @@ pub enum StyleArg {
 }
 
 pub(crate) fn usage(message: String) -> anyhow::Error {
-    raug::Error::Usage(message).into()
+    crate::Error::Usage(message).into()
 }
 
 impl GoalArgs {
     /// The style, if one was asked for.
-    pub fn style(&self) -> Option<raug::relabel::Style> {
+    pub fn style(&self) -> Option<crate::relabel::Style> {
         self.style.map(|s| match s {
-            StyleArg::System => raug::relabel::Style::System,
-            StyleArg::Prefix => raug::relabel::Style::Prefix,
+            StyleArg::System => crate::relabel::Style::System,
+            StyleArg::Prefix => crate::relabel::Style::Prefix,
         })
     }
 
     /// The attributes as given.
-    pub fn attributes(&self) -> anyhow::Result<Vec<raug::fields::Attribute>> {
+    pub fn attributes(&self) -> anyhow::Result<Vec<crate::fields::Attribute>> {
         self.attributes
             .iter()
             .map(|a| {
-                raug::fields::Attribute::parse(a).map_err(|e| usage(format!("--attribute: {e}")))
+                crate::fields::Attribute::parse(a).map_err(|e| usage(format!("--attribute: {e}")))
             })
             .collect()
     }
 
     /// The goal template with attributes, scale and number format applied.
-    pub fn template(&self) -> anyhow::Result<raug::relabel::Template> {
-        use raug::relabel::{display_name, Scale, Template};
+    pub fn template(&self) -> anyhow::Result<crate::relabel::Template> {
+        use crate::relabel::{display_name, Scale, Template};
         let template = match &self.template {
             Some(text) => {
                 Template::new(text.as_str()).map_err(|e| usage(format!("--template: {e}")))?
@@ -360,7 +362,7 @@ pub struct FieldArgs {
     /// first row's fields].
     #[arg(long, value_name = "NAME", help_heading = "Fields",
           value_parser = clap::builder::PossibleValuesParser::new(
-              raug::fields::LAYOUTS.iter().map(|l| l.name)))]
+              crate::fields::LAYOUTS.iter().map(|l| l.name)))]
     pub layout: Option<String>,
 
     /// Give every chosen response the score HI and every rejected one LO, for data without
@@ -458,10 +460,10 @@ pub struct FieldArgs {
 }
 
 /// An option's field path, when given.
-fn path(option: &str, value: &Option<String>) -> anyhow::Result<Option<raug::fields::FieldPath>> {
+fn path(option: &str, value: &Option<String>) -> anyhow::Result<Option<crate::fields::FieldPath>> {
     value
         .as_deref()
-        .map(|v| raug::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}"))))
+        .map(|v| crate::fields::FieldPath::parse(v).map_err(|e| usage(format!("{option}: {e}"))))
         .transpose()
 }
 
@@ -477,9 +479,9 @@ impl FieldArgs {
     /// The library's field names, with the goal's attributes.
     pub fn names(
         &self,
-        attributes: Vec<raug::fields::Attribute>,
-    ) -> anyhow::Result<raug::fields::FieldNames> {
-        Ok(raug::fields::FieldNames {
+        attributes: Vec<crate::fields::Attribute>,
+    ) -> anyhow::Result<crate::fields::FieldNames> {
+        Ok(crate::fields::FieldNames {
             prompt: path("--prompt", &self.prompt)?,
             chosen: path("--chosen", &self.chosen)?,
             rejected: path("--rejected", &self.rejected)?,
@@ -494,7 +496,7 @@ impl FieldArgs {
                         usage(format!("--swap {pair:?}: write CHOSEN_PATH,REJECTED_PATH"))
                     })?;
                     let parse = |p: &str| {
-                        raug::fields::FieldPath::parse(p.trim())
+                        crate::fields::FieldPath::parse(p.trim())
                             .map_err(|e| usage(format!("--swap: {e}")))
                     };
                     Ok((parse(c)?, parse(r)?))
@@ -504,13 +506,13 @@ impl FieldArgs {
                 .no_swap
                 .iter()
                 .map(|p| {
-                    raug::fields::FieldPath::parse(p).map_err(|e| usage(format!("--no-swap: {e}")))
+                    crate::fields::FieldPath::parse(p).map_err(|e| usage(format!("--no-swap: {e}")))
                 })
                 .collect::<anyhow::Result<_>>()?,
             layout: self
                 .layout
                 .as_deref()
-                .and_then(raug::fields::NamedLayout::named),
+                .and_then(crate::fields::NamedLayout::named),
             fixed_scores: self.fixed_scores.as_deref().map(parse_fixed).transpose()?,
             to: None,
             winner: self.winner()?,
@@ -518,14 +520,14 @@ impl FieldArgs {
     }
 
     /// The winner-field options, when given.
-    fn winner(&self) -> anyhow::Result<Option<raug::fields::WinnerNames>> {
+    fn winner(&self) -> anyhow::Result<Option<crate::fields::WinnerNames>> {
         let (Some(a_wins), Some(b_wins)) = (&self.a_wins_when, &self.b_wins_when) else {
             return Ok(None);
         };
         let cond = |option: &str, text: &str| {
-            raug::reshape::Cond::parse(text).map_err(|e| usage(format!("{option} {e}")))
+            crate::reshape::Cond::parse(text).map_err(|e| usage(format!("{option} {e}")))
         };
-        Ok(Some(raug::fields::WinnerNames {
+        Ok(Some(crate::fields::WinnerNames {
             a: path("--a", &self.a)?,
             b: path("--b", &self.b)?,
             a_wins: cond("--a-wins-when", a_wins)?,

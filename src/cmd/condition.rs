@@ -1,8 +1,10 @@
 //! `raug condition`: eval-time goals for prompt-only data.
 
-use raug::condition::{condition, condition_batches, ConditionSpec, ConditionSummary, TargetScore};
-use raug::fields::FieldPath;
-use raug::io::Format;
+use crate::condition::{
+    condition, condition_batches, ConditionSpec, ConditionSummary, TargetScore,
+};
+use crate::fields::FieldPath;
+use crate::io::Format;
 
 use super::common::{GoalArgs, IoArgs};
 
@@ -35,7 +37,7 @@ pub struct Args {
 
 /// Runs `raug condition`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let usage = |m: String| anyhow::Error::from(raug::Error::Usage(m));
+    let usage = |m: String| anyhow::Error::from(crate::Error::Usage(m));
     let target = match args.target.as_str() {
         "max" => TargetScore::Max,
         v => TargetScore::Value(
@@ -69,10 +71,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let ([source], Format::Parquet) = (sources.as_slice(), args.io.output_format()) {
         if parquet {
             let target = args.io.target();
-            raug::io::check_distinct(&sources, &[("the output", &target)])?;
-            raug::io::check_compression(&target, Format::Parquet, target.compression())?;
+            crate::io::check_distinct(&sources, &[("the output", &target)])?;
+            crate::io::check_compression(&target, Format::Parquet, target.compression())?;
             if let Some(summary) =
-                raug::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
+                crate::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
             {
                 report(&args.io, &summary);
                 return Ok(());
@@ -84,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.
         let mut total = ConditionSummary::default();
         for source in &sources {
-            let (schema, batches) = raug::rows::parquet_batches(source)?;
+            let (schema, batches) = crate::rows::parquet_batches(source)?;
             sink.set_schema(schema.clone())?;
             let summary = condition_batches(&schema, batches, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)
@@ -94,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         total
     } else {
-        let mut blocks = raug::write::RowBlocks::new(sink.as_mut());
+        let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
         let summary = condition(args.io.rows()?, &spec, |line, from| blocks.push(line, from))?;
         blocks.flush()?;
         summary

@@ -1,9 +1,9 @@
 //! `raug inspect`: look at a dataset the way `relabel` will, before converting it.
 
-use raug::inspect::{inspect, inspect_parquet};
-use raug::io::{Format, Output};
-use raug::relabel::Spec;
-use raug::rows::RowGroups;
+use crate::inspect::{inspect, inspect_parquet};
+use crate::io::{Format, Output};
+use crate::relabel::Spec;
+use crate::rows::RowGroups;
 
 use super::common::{FieldArgs, GoalArgs, IoArgs};
 
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if format == Format::Parquet {
                 inspect_parquet(&RowGroups::open(source)?, &spec, &names)
             } else {
-                inspect(raug::rows::rows(source, format)?, &spec, &names)
+                inspect(crate::rows::rows(source, format)?, &spec, &names)
             }
         })?;
         report.file = source.name();

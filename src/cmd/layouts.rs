@@ -11,7 +11,7 @@ pub struct Args {}
 /// Prints the table of layouts on standard output.
 pub fn run(_args: Args) -> anyhow::Result<()> {
     let mut out = String::new();
-    for layout in raug::fields::LAYOUTS {
+    for layout in crate::fields::LAYOUTS {
         out.push_str(&format!(
             "{}\n  {}\n  {}\n",
             layout.name, layout.origin, layout.sketch
@@ -22,7 +22,7 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
-    let targets: Vec<&str> = raug::reshape::Target::ALL
+    let targets: Vec<&str> = crate::reshape::Target::ALL
         .iter()
         .map(|t| t.name())
         .collect();

@@ -1,6 +1,7 @@
-//! The subcommands; each file holds one command's arguments and its `run`.
+//! The command line (with the `cli` feature): each file holds one command's arguments and its
+//! `run`; [`main`] is the whole program, for the `raug` binary and the Python wheel's `raug`.
 
-use std::process::ExitCode;
+use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
@@ -19,11 +20,11 @@ pub mod relabel;
 #[command(name = "raug", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub(crate) enum Command {
     Inspect(inspect::Args),
     Pairs(pairs::Args),
     Relabel(relabel::Args),
@@ -44,6 +45,29 @@ pub enum Exit {
     Internal = 3,
 }
 
+/// The whole program: parses `args` (the program's name first), runs the command and reports an
+/// error on standard error. Returns the exit code. Ctrl-C, SIGTERM and SIGHUP delete temporary
+/// outputs first, so an interrupted run leaves nothing behind.
+pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
+    let _ = ctrlc::set_handler(|| {
+        crate::io::remove_pending();
+        std::process::exit(130);
+    });
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to standard output and succeed; mistakes are usage
+            // errors (2), as clap's own exit would make them.
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(Exit::Usage as u8);
+        }
+    };
+    match run(cli) {
+        Ok(()) => Exit::Ok as u8,
+        Err(err) => report(&err) as u8,
+    }
+}
+
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -57,27 +81,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Prints an error chain with the tool's prefix and picks the exit code; a closed pipe downstream
 /// (`raug ... | head`) ends quietly.
-pub fn report(err: &anyhow::Error) -> ExitCode {
-    let lib = err.chain().find_map(|e| e.downcast_ref::<raug::Error>());
-    if lib.is_some_and(raug::Error::is_broken_pipe)
+pub fn report(err: &anyhow::Error) -> Exit {
+    let lib = err.chain().find_map(|e| e.downcast_ref::<crate::Error>());
+    if lib.is_some_and(crate::Error::is_broken_pipe)
         || err.chain().any(|e| {
             e.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
         })
     {
-        return ExitCode::from(Exit::Ok as u8);
+        return Exit::Ok;
     }
     let mut message = format!("raug: error: {err}");
     for cause in err.chain().skip(1) {
         message.push_str(&format!(": {cause}"));
     }
     eprintln!("{message}");
-    let code = match lib {
+    match lib {
         Some(e) if e.is_usage() => Exit::Usage,
-        Some(raug::Error::Internal(_)) => Exit::Internal,
+        Some(crate::Error::Internal(_)) => Exit::Internal,
         _ => Exit::Data,
-    };
-    ExitCode::from(code as u8)
+    }
 }
 
 #[cfg(test)]

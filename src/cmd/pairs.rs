@@ -1,8 +1,8 @@
 //! `raug pairs`: preference pairs from several scored responses per prompt.
 
-use raug::fields::FieldPath;
-use raug::io::Format;
-use raug::pairs::{pairs, pairs_batches, PairSpec, Strategy};
+use crate::fields::FieldPath;
+use crate::io::Format;
+use crate::pairs::{pairs, pairs_batches, PairSpec, Strategy};
 
 use super::common::IoArgs;
 
@@ -104,13 +104,13 @@ enum StrategyArg {
 }
 
 fn path(option: &str, value: &str) -> anyhow::Result<FieldPath> {
-    FieldPath::parse(value).map_err(|e| raug::Error::Usage(format!("{option}: {e}")).into())
+    FieldPath::parse(value).map_err(|e| crate::Error::Usage(format!("{option}: {e}")).into())
 }
 
 /// Runs `raug pairs`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.responses.is_none() && args.group_by.is_none() {
-        return Err(raug::Error::Usage(
+        return Err(crate::Error::Usage(
             "name the responses: --responses PATH (a list in each row) or --group-by PATH (one row per response)"
                 .to_string(),
         )
@@ -145,7 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         skip_bad: args.skip_bad,
         split_by_prompt: args.split_by_prompt,
         temp: args.io.target(),
-        memory: args.memory_bytes.unwrap_or(raug::pairs::MEMORY),
+        memory: args.memory_bytes.unwrap_or(crate::pairs::MEMORY),
     };
     let sources = args.io.data_sources()?;
     let parquet = sources
@@ -155,14 +155,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
-            let (schema, _) = raug::rows::parquet_batches(source)?;
-            let open = || Ok(raug::rows::parquet_batches(source)?.1);
+            let (schema, _) = crate::rows::parquet_batches(source)?;
+            let open = || Ok(crate::rows::parquet_batches(source)?.1);
             pairs_batches(&schema, &open, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?
         }
         _ => {
-            let mut blocks = raug::write::RowBlocks::new(sink.as_mut());
+            let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
             let summary = pairs(&args.io.inputs()?, &spec, |line, from| {
                 blocks.push(line, from)
             })?;

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
+use crate::driver::{self, Job, OnError, ParquetCompression, Summary};
+use crate::io::{Compression, Output, Target};
+use crate::relabel::{Goals, Order, Spec, Ties};
 use anyhow::Context;
 use clap::ValueEnum;
-use raug::driver::{self, Job, OnError, ParquetCompression, Summary};
-use raug::io::{Compression, Output, Target};
-use raug::relabel::{Goals, Order, Spec, Ties};
 
-use super::common::{FieldArgs, GoalArgs, IoArgs};
+use crate::fields::FieldNames;
+
+use super::common::{usage, FieldArgs, GoalArgs, IoArgs};
 
 const AFTER_HELP: &str = "\
 Each input pair (prompt, chosen, rejected, score_chosen, score_rejected) becomes two rows:
@@ -96,7 +98,7 @@ pub struct Args {
     /// `non_preferred_output` and no other field.
     #[arg(long, value_name = "LAYOUT", help_heading = "Fields",
           value_parser = clap::builder::PossibleValuesParser::new(
-              raug::reshape::Target::ALL.iter().map(|t| t.name())))]
+              crate::reshape::Target::ALL.iter().map(|t| t.name())))]
     to: Option<String>,
 
     /// Bad rows: fail stops at the first with its file, line and field (exit 1); skip counts them
@@ -180,17 +182,39 @@ enum OnErrorArg {
     Skip,
 }
 
-impl Args {
-    /// Converts the command line into the library's job.
-    fn job(&self) -> anyhow::Result<Job> {
-        let template = self.goal.template()?;
-        if self.rejects.is_some() && matches!(self.on_error, OnErrorArg::Fail) {
-            return Err(raug::Error::Usage(
-                "--rejects needs --on-error skip (under fail, the first bad row stops the run)"
-                    .to_string(),
-            )
-            .into());
+/// Parses the options of `raug relabel` (without `relabel` itself) the way the command line
+/// does, for a program that relabels without the CLI (the Python bindings): clap's message, or
+/// the option's problem, on a mistake.
+pub fn parse(options: &[String]) -> anyhow::Result<Args> {
+    use clap::Parser;
+    let argv = ["raug", "relabel"]
+        .into_iter()
+        .map(String::from)
+        .chain(options.iter().cloned());
+    match super::Cli::try_parse_from(argv) {
+        Ok(super::Cli {
+            command: super::Command::Relabel(args),
+        }) => Ok(args),
+        Ok(_) => unreachable!("parsed as relabel"),
+        // clap's message without its `error:` prefix and usage lines: the caller has no command
+        // line to retype.
+        Err(e) => {
+            let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(|l| l.strip_prefix("error: ").unwrap_or(l).trim())
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            Err(usage(message.join("; ")))
         }
+    }
+}
+
+impl Args {
+    /// The relabel rules the options ask for: the method's spec, and where the fields are.
+    pub fn rules(&self) -> anyhow::Result<(Spec, FieldNames)> {
+        let template = self.goal.template()?;
         let spec = Spec {
             template,
             goals: match self.goals {
@@ -211,12 +235,32 @@ impl Args {
             style: self.goal.style(),
         };
         let mut fields = self.fields.names(self.goal.attributes()?)?;
-        fields.to = self.to.as_deref().and_then(raug::reshape::Target::named);
+        fields.to = self.to.as_deref().and_then(crate::reshape::Target::named);
         if let Some(fixed) = fields.fixed_scores {
             spec.template
                 .check_fixed(fixed)
-                .map_err(|e| super::common::usage(e.to_string()))?;
+                .map_err(|e| usage(e.to_string()))?;
         }
+        Ok((spec, fields))
+    }
+
+    /// Whether bad rows stop the run (`fail`) or are skipped.
+    pub fn on_error(&self) -> OnError {
+        match self.on_error {
+            OnErrorArg::Fail => OnError::Fail,
+            OnErrorArg::Skip => OnError::Skip,
+        }
+    }
+
+    /// Converts the command line into the library's job.
+    fn job(&self) -> anyhow::Result<Job> {
+        if self.rejects.is_some() && matches!(self.on_error, OnErrorArg::Fail) {
+            return Err(usage(
+                "--rejects needs --on-error skip (under fail, the first bad row stops the run)"
+                    .to_string(),
+            ));
+        }
+        let (spec, fields) = self.rules()?;
         let mut job = Job::new(self.io.sources()?, self.io.target());
         job.spec = spec;
         job.fields = fields;
@@ -239,17 +283,27 @@ impl Args {
             CodecArg::None => ParquetCompression::None,
         });
         job.passthrough = self.passthrough.clone();
-        job.on_error = match self.on_error {
-            OnErrorArg::Fail => OnError::Fail,
-            OnErrorArg::Skip => OnError::Skip,
-        };
+        job.on_error = self.on_error();
         job.rejects = self.rejects.clone().map(Target::File);
         Ok(job)
     }
 }
 
-/// Runs `raug relabel`.
+/// Runs `raug relabel` and prints its summary.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let quiet = args.io.quiet;
+    let summary = execute(args)?;
+    if !quiet {
+        eprintln!("raug: {}", summary.line());
+        if let Some(first) = &summary.first_skip {
+            eprintln!("raug: first skipped row: {first}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs `raug relabel` and returns its summary, printing nothing but the progress bar.
+pub fn execute(args: Args) -> anyhow::Result<Summary> {
     let mut job = args.job()?;
     // Every path this run writes, checked against the inputs and each other before a byte is
     // read; the stats file is opened (as a temporary beside it) before the output is written,
@@ -258,7 +312,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut outputs = vec![("the output", &job.output)];
     outputs.extend(job.rejects.as_ref().map(|r| ("the rejects file", r)));
     outputs.extend(stats_target.as_ref().map(|s| ("--stats", s)));
-    raug::io::check_distinct(&job.inputs, &outputs)?;
+    crate::io::check_distinct(&job.inputs, &outputs)?;
     let stats = stats_target
         .as_ref()
         .map(|t| Output::create(t, Compression::None))
@@ -273,13 +327,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(stats) = stats {
         write_stats(stats, &summary)?;
     }
-    if !args.io.quiet {
-        eprintln!("raug: {}", summary.line());
-        if let Some(first) = &summary.first_skip {
-            eprintln!("raug: first skipped row: {first}");
-        }
-    }
-    Ok(())
+    Ok(summary)
 }
 
 fn write_stats(mut out: Output, summary: &Summary) -> anyhow::Result<()> {

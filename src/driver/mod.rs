@@ -228,9 +228,9 @@ impl Permits {
     }
 }
 
-/// Merges one run's summary into a total (folder mode).
 impl Summary {
-    pub(crate) fn merge(&mut self, other: Summary) {
+    /// Merges one run's summary into a total (folder mode; calls of the Python API).
+    pub fn merge(&mut self, other: Summary) {
         self.rows_in += other.rows_in;
         self.rows_out += other.rows_out;
         self.ties += other.ties;

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("inspect", 6),
     ("pairs", 6),
     ("driver", 7),
+    ("table", 8),
 ];
 
 fn layer(module: &str) -> u32 {
