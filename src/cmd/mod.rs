@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod common;
 pub mod condition;
+pub mod docs;
 pub mod inspect;
 pub mod layouts;
 pub mod pairs;
@@ -30,6 +31,8 @@ pub(crate) enum Command {
     Relabel(relabel::Args),
     Condition(condition::Args),
     Layouts(layouts::Args),
+    Completions(docs::CompletionsArgs),
+    Man(docs::ManArgs),
 }
 
 /// How a run ended, as the process exit code.
@@ -76,6 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Condition(args) => condition::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Layouts(args) => layouts::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
 

@@ -3,6 +3,7 @@
 mod agreement;
 mod differential;
 mod differential_core;
+mod docs;
 mod errors;
 mod flat_pairs;
 mod harness;

@@ -1,0 +1,72 @@
+//! `raug completions SHELL` and `raug man`: shell completions and a man page, generated from the
+//! same clap definition as `--help`, so they never fall behind the options.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+/// Print a completion script for a shell on standard output.
+///
+/// Install it where the shell looks, e.g.
+///   raug completions bash > ~/.local/share/bash-completion/completions/raug
+///   raug completions zsh > "${fpath[1]}/_raug"
+///   raug completions fish > ~/.config/fish/completions/raug.fish
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Print raug's man page (roff) on standard output.
+///
+/// Install it, e.g.: raug man > ~/.local/share/man/man1/raug.1 (then `man raug`). Each
+/// subcommand's page is written with --subcommand NAME.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The page of this subcommand (relabel, pairs, ...) instead of raug's own.
+    #[arg(long, value_name = "NAME")]
+    subcommand: Option<String>,
+}
+
+/// Runs `raug completions`.
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
+    let mut command = super::Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "raug", &mut out);
+    write_out(&out)
+}
+
+/// Runs `raug man`.
+pub fn man(args: ManArgs) -> anyhow::Result<()> {
+    let mut command = super::Cli::command();
+    command.build();
+    let man = match &args.subcommand {
+        None => clap_mangen::Man::new(command),
+        Some(name) => {
+            let sub = command.find_subcommand(name).cloned().ok_or_else(|| {
+                let names: Vec<String> = super::Cli::command()
+                    .get_subcommands()
+                    .map(|s| s.get_name().to_string())
+                    .collect();
+                super::common::usage(format!(
+                    "--subcommand {name}: no such command; pick one of {}",
+                    names.join(", ")
+                ))
+            })?;
+            clap_mangen::Man::new(sub).title(format!("raug-{name}"))
+        }
+    };
+    let mut out = Vec::new();
+    man.render(&mut out)?;
+    write_out(&out)
+}
+
+fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| crate::Error::io("<stdout>", e))?;
+    Ok(())
+}
