@@ -202,6 +202,11 @@ pub fn read_head(reader: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// A reader that adds the bytes it reads to `counter` (for the progress bar).
+pub fn counted(inner: Box<dyn Read + Send>, counter: Arc<AtomicU64>) -> Box<dyn Read + Send> {
+    Box::new(Counting { inner, counter })
+}
+
 /// A reader that adds the bytes it reads to a shared counter (for the progress bar).
 struct Counting {
     inner: Box<dyn Read + Send>,

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod relabel;
 pub mod reshape;
 pub mod rows;
+pub mod shard;
 pub mod table;
 pub mod write;
 

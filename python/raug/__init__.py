@@ -53,6 +53,7 @@ _FILE_OPTIONS = frozenset(
         "output_format",
         "output",
         "quiet",
+        "shard",
     }
 )
 # Keyword arguments whose command-line option has another name.
@@ -62,7 +63,8 @@ _FLAG_NAMES = {"attributes": "attribute", "threads": "j"}
 def _words(options: Mapping[str, Any]) -> List[str]:
     """The command-line words for keyword options: ``from_scale="0-5"`` is ``--from-scale 0-5``;
     ``True`` is the bare flag, ``False`` and ``None`` leave it out; a list repeats it; a pair of
-    numbers is written ``HI,LO`` for ``fixed_scores`` and ``LO-HI`` for scales."""
+    numbers is written ``HI,LO`` for ``fixed_scores``, ``LO-HI`` for scales and ``I/N`` for
+    ``shard``."""
     words: List[str] = []
     for name, value in options.items():
         if value is None or value is False:
@@ -75,6 +77,8 @@ def _words(options: Mapping[str, Any]) -> List[str]:
         values = value if isinstance(value, (list, tuple)) and name != "fixed_scores" else [value]
         if name in ("scale", "from_scale") and isinstance(value, tuple):
             values = ["{}-{}".format(*value)]
+        if name == "shard" and isinstance(value, tuple):
+            values = ["{}/{}".format(*value)]
         for v in values:
             if name == "fixed_scores" and isinstance(v, (list, tuple)):
                 v = ",".join(str(x) for x in v)
@@ -174,7 +178,8 @@ def relabel_file(
     driver, without holding the GIL (a progress bar on a terminal, unless ``quiet=True``). ``input`` is a file, a folder of shards, a glob, or a list
     of them; the formats follow the extensions, as on the command line. ``options`` are
     :class:`Relabeler`'s and the file options ``rejects``, ``stats``, ``compression``,
-    ``passthrough``, ``threads``, ``input_format``, ``output_format``. Returns the summary (the
+    ``passthrough``, ``threads``, ``input_format``, ``output_format``, ``quiet`` and ``shard``
+    (``(i, n)`` or ``"i/n"``: this process's part of a job array). Returns the summary (the
     keys of ``--stats``); raises :class:`BadRowError`, :class:`OptionsError` or
     :class:`RaugError` where the command line would exit 1 or 2."""
     inputs = [input] if isinstance(input, (str, os.PathLike)) else list(input)

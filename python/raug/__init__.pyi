@@ -84,6 +84,7 @@ def relabel_file(
     input_format: Optional[Literal["jsonl", "json", "parquet"]] = None,
     output_format: Optional[Literal["jsonl", "json", "parquet"]] = None,
     quiet: bool = False,
+    shard: Optional[Union[str, Tuple[int, int]]] = None,
     style: Optional[Literal["system", "prefix"]] = None,
     template: Optional[str] = None,
     attributes: Optional[Sequence[str]] = None,

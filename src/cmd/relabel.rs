@@ -130,6 +130,16 @@ pub struct Args {
     /// repeatable), e.g. --passthrough 'test_*' keeps the test split as it is.
     #[arg(long, value_name = "GLOB", help_heading = "Parquet and folders")]
     passthrough: Vec<String>,
+
+    /// Relabel only part I of N (I from 0), for job arrays: N processes given the same inputs
+    /// and --shard 0/N .. N-1/N, each with its own -o, cover every row exactly once. The inputs
+    /// are cut by size: whole files, else Parquet row groups, else JSON Lines lines (compressed
+    /// files and JSON arrays go whole). Each shard detects the layout from its own first row
+    /// (pin it with --layout or the field options) and orders --order blocks within itself.
+    /// Example (Slurm): raug relabel 'data/*.parquet' --shard $SLURM_ARRAY_TASK_ID/16 -o
+    /// out/part-$SLURM_ARRAY_TASK_ID.parquet
+    #[arg(long, value_name = "I/N", help_heading = "Parquet and folders")]
+    shard: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -283,6 +293,12 @@ impl Args {
             CodecArg::None => ParquetCompression::None,
         });
         job.passthrough = self.passthrough.clone();
+        job.shard = self
+            .shard
+            .as_deref()
+            .map(crate::shard::Shard::parse)
+            .transpose()
+            .map_err(usage)?;
         job.on_error = self.on_error();
         job.rejects = self.rejects.clone().map(Target::File);
         Ok(job)

@@ -16,7 +16,9 @@ use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
 use crate::io::{Format, Output};
 use crate::json::row::{detect, Relabeler};
-use crate::json::split::{blocks_of, read_error, ArrayBlocks, Block, BufferPool, LineBlocks};
+use crate::json::split::{
+    blocks_of, read_error, shard_blocks, ArrayBlocks, Block, BufferPool, LineBlocks,
+};
 use crate::plan::Arrangement;
 use crate::plan::Plan;
 use crate::relabel::Spec;
@@ -245,10 +247,30 @@ fn dispatch(
     let spec = Arc::new(job.spec.clone());
     let mut resolved: Option<Arc<Resolved>> = None;
     let decoder = (output_format(job) == Format::Parquet).then(|| Arc::new(OnceLock::new()));
-    for source in &job.inputs {
+    let offsets = match job.shard.map(|_| job.input_offsets()).transpose() {
+        Ok(offsets) => offsets,
+        Err(e) => {
+            send(&mut seq, Msg::Error(e));
+            return;
+        }
+    };
+    for (i, source) in job.inputs.iter().enumerate() {
         let name: Arc<str> = source.name().into();
-        let blocks = match blocks_of(source, job.block_size, Arc::clone(read_bytes), buffers) {
-            Ok(blocks) => blocks,
+        let blocks = match (&job.shard, &offsets) {
+            (Some(shard), Some((offsets, total))) => shard_blocks(
+                source,
+                offsets[i],
+                *total,
+                shard,
+                job.block_size,
+                Arc::clone(read_bytes),
+                buffers,
+            ),
+            _ => blocks_of(source, job.block_size, Arc::clone(read_bytes), buffers).map(Some),
+        };
+        let blocks = match blocks {
+            Ok(Some(blocks)) => blocks,
+            Ok(None) => continue,
             Err(e) => {
                 send(&mut seq, Msg::Error(e));
                 return;

@@ -67,6 +67,8 @@ pub struct Job {
     pub batch_bytes: usize,
     /// Called with the input bytes read so far, after each block is written.
     pub progress: Option<Progress>,
+    /// Only this shard's part of the inputs (`--shard I/N`, see [`crate::shard`]).
+    pub shard: Option<crate::shard::Shard>,
     /// Makes every worker panic: for tests of what a bug does to a run.
     #[doc(hidden)]
     pub panic_in_worker: bool,
@@ -101,8 +103,26 @@ impl Job {
             block_size: 1 << 20,
             batch_bytes: parquet::BATCH_BYTES,
             progress: None,
+            shard: None,
             panic_in_worker: false,
         }
+    }
+
+    /// Where each input starts when the inputs are laid end to end, and their total size: what
+    /// `--shard` cuts. Standard input can't be cut.
+    pub(crate) fn input_offsets(&self) -> Result<(Vec<u64>, u64)> {
+        let mut offsets = Vec::with_capacity(self.inputs.len());
+        let mut total = 0u64;
+        for source in &self.inputs {
+            offsets.push(total);
+            total += source.size().ok_or_else(|| {
+                Error::Usage(format!(
+                    "--shard splits files by their sizes, and {} has none: pass files",
+                    source.name()
+                ))
+            })?;
+        }
+        Ok((offsets, total))
     }
 }
 
@@ -321,6 +341,14 @@ pub fn relabel(job: &Job) -> Result<Summary> {
         .filter(|s| matches!(s, Source::File(p) if p.is_dir()))
         .count();
     if folders > 0 {
+        if let Some(shard) = job.shard {
+            return Err(Error::Usage(format!(
+                "--shard {}/{} writes one file per shard, and a folder input is mirrored into a \
+                 folder: name the folder's data files instead, e.g. 'data/train-*.parquet' \
+                 -o part-{}.parquet",
+                shard.index, shard.count, shard.index
+            )));
+        }
         if job.inputs.len() > 1 {
             return Err(Error::Usage(
                 "a folder input must be the only input; its files are mirrored into the output folder"

@@ -109,6 +109,17 @@ impl Input {
     }
 
     /// The rows of the file.
+    /// The byte offset of a row group's first column chunk in the file.
+    pub(super) fn row_group_offset(&self, rg: usize) -> u64 {
+        let row_group = self.file.metadata().metadata().row_group(rg);
+        row_group
+            .columns()
+            .iter()
+            .map(|c| c.byte_range().0)
+            .min()
+            .unwrap_or(0)
+    }
+
     pub(super) fn num_rows(&self) -> u64 {
         self.file
             .metadata()
@@ -259,11 +270,16 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let abort = Arc::new(AtomicBool::new(false));
     // Bounded: workers wait when the writing side is behind.
     let (tx, rx) = mpsc::sync_channel::<(usize, Msg)>(2);
-    let units: Vec<(usize, usize)> = inputs
+    let mut units: Vec<(usize, usize)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(f, input)| (0..input.row_group_starts.len()).map(move |rg| (f, rg)))
         .collect();
+    if let Some(shard) = job.shard {
+        // A row group belongs to the shard its first byte falls in.
+        let (offsets, total) = job.input_offsets()?;
+        units.retain(|&(f, rg)| shard.owns(total, offsets[f] + inputs[f].row_group_offset(rg)));
+    }
     let inputs = Arc::new(inputs);
     let dispatcher = {
         let (permits, abort, inputs, resolved) = (

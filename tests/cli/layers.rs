@@ -8,6 +8,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("error", 0),
     ("io", 1),
     ("relabel", 1),
+    ("shard", 1),
     ("reshape", 1),
     ("fields", 2),
     ("plan", 3),

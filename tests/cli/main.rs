@@ -14,4 +14,5 @@ mod method;
 mod parquet;
 mod properties;
 mod relabel;
+mod shard;
 mod winner;

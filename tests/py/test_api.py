@@ -158,6 +158,18 @@ def test_relabel_file_is_the_command_lines_driver(tmp_path):
     assert out.read_bytes() == expected.read_bytes()
 
 
+def test_relabel_file_shards_cover_the_file(tmp_path):
+    whole = []
+    for i in range(3):
+        out = tmp_path / f"part-{i}.jsonl"
+        summary = raug.relabel_file(real(NOISE), out, shard=(i, 3), quiet=True)
+        assert summary["rows_out"] == 2 * summary["rows_in"] > 0
+        whole.append(out.read_bytes())
+    expected = tmp_path / "cli.jsonl"
+    cli("relabel", real(NOISE), "-o", expected, "--quiet")
+    assert b"".join(whole) == expected.read_bytes()
+
+
 def test_relabel_file_raises_at_the_bad_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt":"p","chosen":"a","rejected":"b","score_chosen":2,"score_rejected":1}\n'
@@ -199,7 +211,7 @@ def test_the_type_hints_name_every_option_of_the_command_line():
     flags = set(re.findall(r"--([a-z](?:[a-z-]*[a-z])?)\b", help_text)) - {"help", "version"}
     keywords = {"attributes" if f == "attribute" else f.replace("-", "_") for f in flags}
     file_options = {"output", "rejects", "stats", "compression", "passthrough", "threads",
-                    "input_format", "output_format", "quiet"}
+                    "input_format", "output_format", "quiet", "shard"}
     assert functions["__init__"] == keywords - file_options
     assert functions["relabel_file"] == keywords - {"output"}
     layouts = {line for line in cli("layouts").stdout.splitlines() if re.fullmatch(r"[a-z_-]+", line)}
