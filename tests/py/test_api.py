@@ -61,6 +61,20 @@ def test_blocks_order_spans_the_whole_table():
     assert out.column("chosen").to_pylist() == ["a1", "a2", "b1", "b2"]
 
 
+def test_any_arrow_stream_producer_is_read():
+    class Producer:
+        """Only the Arrow PyCapsule stream interface, as Polars, DuckDB and nanoarrow offer."""
+
+        def __init__(self, table):
+            self.table = table
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self.table.__arrow_c_stream__(requested_schema)
+
+    out = raug.Relabeler()(Producer(small()))
+    assert out == raug.Relabeler()(small())
+
+
 def test_options_are_the_command_lines():
     relabeler = raug.Relabeler(
         scale=(0, 5), from_scale="1-10", precision=1, goals="chosen", keep_original=True,
