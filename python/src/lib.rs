@@ -13,6 +13,11 @@ use pyo3::prelude::*;
 use raug::driver::Summary;
 use raug::table::TableRelabeler;
 
+/// Output buffers are allocated afresh for every call; mimalloc reuses freed pages where glibc's
+/// malloc unmaps big buffers and the kernel faults and zeroes them in again on the next call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pyo3::create_exception!(
     _raug,
     RaugError,
