@@ -18,7 +18,7 @@ Engines (each ships the picklable relabeler to its workers):
 
     ds.with_format("arrow").map(relabeler, batched=True)                       # datasets
     ray.data.read_parquet(folder).map_batches(relabeler, batch_format="pyarrow")  # Ray Data
-    df.mapInArrow(relabeler.spark, df.schema)                                   # Spark
+    df.mapInArrow(relabeler.spark, relabeler.spark_schema(df.schema))          # Spark
 """
 
 from __future__ import annotations
@@ -128,22 +128,36 @@ class Relabeler:
 
         if isinstance(data, pa.RecordBatch):
             out, _ = self._native.relabel_batch(data)
-        else:
+        elif hasattr(data, "__arrow_c_stream__"):
             out, _ = self._native.relabel_table(data)
+        else:
+            raise TypeError(
+                f"raug.Relabeler relabels Arrow data (a pyarrow Table or RecordBatch), not "
+                f"{type(data).__name__}; with datasets, map over Arrow batches: "
+                f"ds.with_format('arrow').map(relabeler, batched=True)"
+            )
         return out
 
     __call__ = relabel
 
     def spark(self, batches: Iterable[Any]) -> Iterator[Any]:
-        """For Spark's ``DataFrame.mapInArrow``: relabels each record batch Spark hands over. The
-        output schema is the DataFrame's own (``df.schema``), as relabeling keeps every column;
-        with ``to``, the target layout's."""
+        """For Spark's ``DataFrame.mapInArrow``: relabels each record batch Spark hands over.
+        The output schema is :meth:`spark_schema` of the DataFrame's (``df.schema`` itself,
+        unless ``to`` writes another layout)."""
         for batch in batches:
             yield self.relabel(batch)
 
     def output_schema(self, schema: Any) -> Any:
         """The ``pyarrow.Schema`` that tables of ``schema`` are relabeled into."""
         return self._native.output_schema(schema)
+
+    def spark_schema(self, schema: Any) -> Any:
+        """The Spark schema (``StructType``) that :meth:`spark` writes for a DataFrame of
+        ``schema``: ``df.schema`` itself, unless ``to`` writes another layout.
+        ``df.mapInArrow(relabeler.spark, relabeler.spark_schema(df.schema))``."""
+        from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+        return from_arrow_schema(self.output_schema(to_arrow_schema(schema)))
 
     @property
     def stats(self) -> Dict[str, Any]:

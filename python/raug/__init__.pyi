@@ -61,9 +61,11 @@ class Relabeler:
     def __call__(self, data: Any) -> Any:
         """The same as :meth:`relabel`, for ``datasets.map`` and Ray's ``map_batches``."""
     def spark(self, batches: Iterable[pyarrow.RecordBatch]) -> Iterator[pyarrow.RecordBatch]:
-        """For Spark's ``DataFrame.mapInArrow(relabeler.spark, df.schema)``."""
+        """For Spark's ``df.mapInArrow(relabeler.spark, relabeler.spark_schema(df.schema))``."""
     def output_schema(self, schema: pyarrow.Schema) -> pyarrow.Schema:
         """The schema tables of ``schema`` are relabeled into."""
+    def spark_schema(self, schema: Any) -> Any:
+        """The Spark ``StructType`` :meth:`spark` writes for a DataFrame of ``schema``."""
     @property
     def stats(self) -> Dict[str, Any]:
         """Rows in and out, ties, skipped rows by reason, the layout: ``--stats``' keys."""

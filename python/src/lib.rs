@@ -39,9 +39,14 @@ pyo3::create_exception!(
 
 /// The Python exception for a library error, with a bad row's particulars as attributes.
 fn py_error(py: Python<'_>, error: &raug::Error) -> PyErr {
+    py_error_saying(py, error, error.to_string())
+}
+
+/// [`py_error`] with another message (the whole chain of a command-line error).
+fn py_error_saying(py: Python<'_>, error: &raug::Error, message: String) -> PyErr {
     match error {
         raug::Error::Row { location, problem } => {
-            let err = BadRowError::new_err(error.to_string());
+            let err = BadRowError::new_err(message);
             let value = err.value(py);
             let row = match location.position {
                 raug::error::Position::Row(row) | raug::error::Position::Line(row) => row,
@@ -58,8 +63,8 @@ fn py_error(py: Python<'_>, error: &raug::Error) -> PyErr {
                 Err(e) => e,
             }
         }
-        e if e.is_usage() => OptionsError::new_err(e.to_string()),
-        e => RaugError::new_err(e.to_string()),
+        e if e.is_usage() => OptionsError::new_err(message),
+        _ => RaugError::new_err(message),
     }
 }
 
@@ -72,9 +77,8 @@ fn py_error_chain(py: Python<'_>, error: &anyhow::Error) -> PyErr {
         .collect::<Vec<_>>()
         .join(": ");
     match error.chain().find_map(|e| e.downcast_ref::<raug::Error>()) {
-        Some(e @ raug::Error::Row { .. }) if error.chain().count() == 1 => py_error(py, e),
-        Some(e) if e.is_usage() => OptionsError::new_err(message),
-        _ => RaugError::new_err(message),
+        Some(e) => py_error_saying(py, e, message),
+        None => RaugError::new_err(message),
     }
 }
 

@@ -75,6 +75,15 @@ def test_any_arrow_stream_producer_is_read():
     assert out == raug.Relabeler()(small())
 
 
+def test_python_rows_are_refused_with_the_way_to_hand_over_arrow():
+    with pytest.raises(TypeError) as caught:
+        raug.Relabeler()({"prompt": ["p"], "chosen": ["a"]})
+    assert str(caught.value) == (
+        "raug.Relabeler relabels Arrow data (a pyarrow Table or RecordBatch), not dict; with "
+        "datasets, map over Arrow batches: ds.with_format('arrow').map(relabeler, batched=True)"
+    )
+
+
 def test_options_are_the_command_lines():
     relabeler = raug.Relabeler(
         scale=(0, 5), from_scale="1-10", precision=1, goals="chosen", keep_original=True,

@@ -111,6 +111,17 @@ def test_spark_on_real_message_lists(tmp_path, h4_parquet, spark):
     assert rows(got) == rows(expected)
 
 
+def test_spark_with_another_layout_takes_the_schema_from_the_relabeler(tmp_path, h4_parquet, spark):
+    df = spark.read.parquet(str(h4_parquet))
+    relabeler = raug.Relabeler(to="trl")
+    schema = relabeler.spark_schema(df.schema)
+    assert schema != df.schema
+    got = df.mapInArrow(relabeler.spark, schema).toArrow()
+    expected = cli_rows(tmp_path, h4_parquet, "--to", "trl")
+    assert got.column_names == expected.column_names
+    assert rows(got) == rows(expected)
+
+
 def real_rows(name):
     with open(real(name), encoding="utf-8") as f:
         return sum(1 for line in f if line.strip())
