@@ -2,7 +2,9 @@
 editors complete them. ``raug relabel --help`` says what each does."""
 
 import os
-from typing import Any, Dict, Iterable, Iterator, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, Literal, Sequence, Tuple, TypedDict, Union
+
+from typing_extensions import Unpack
 
 import pyarrow
 
@@ -19,42 +21,56 @@ _Layout = Literal[
     "sharegpt", "openai",
 ]
 
+class RelabelOptions(TypedDict, total=False):
+    """The options of ``raug relabel`` that say how to relabel (``_`` for ``-``)."""
+
+    on_error: Literal["fail", "skip"]
+    style: Literal["system", "prefix"]
+    template: str
+    attributes: Sequence[str]
+    scale: _Scale
+    from_scale: _Scale
+    precision: int
+    clamp: bool
+    goals: Literal["both", "chosen", "rejected"]
+    keep_original: bool
+    force: bool
+    ties: Literal["keep", "drop"]
+    order: Literal["interleaved", "blocks"]
+    to: Literal["trl", "sharegpt", "openai"]
+    layout: _Layout
+    fixed_scores: Tuple[float, float]
+    prompt: str
+    chosen: str
+    rejected: str
+    chosen_score: str
+    rejected_score: str
+    swap: Sequence[str]
+    no_swap: Sequence[str]
+    a: str
+    b: str
+    a_wins_when: str
+    b_wins_when: str
+    a_score: str
+    b_score: str
+
+class FileOptions(RelabelOptions, total=False):
+    """:class:`RelabelOptions` and the options of files and processes."""
+
+    rejects: _Path
+    stats: _Path
+    compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"]
+    passthrough: Sequence[str]
+    threads: int
+    input_format: Literal["jsonl", "json", "parquet"]
+    output_format: Literal["jsonl", "json", "parquet"]
+    quiet: bool
+    shard: Union[str, Tuple[int, int]]
+
 class Relabeler:
     """Relabels Arrow tables and record batches with the options of ``raug relabel``."""
 
-    def __init__(
-        self,
-        *,
-        on_error: Literal["fail", "skip"] = "fail",
-        style: Optional[Literal["system", "prefix"]] = None,
-        template: Optional[str] = None,
-        attributes: Optional[Sequence[str]] = None,
-        scale: _Scale = "1-10",
-        from_scale: Optional[_Scale] = None,
-        precision: Optional[int] = None,
-        clamp: bool = False,
-        goals: Literal["both", "chosen", "rejected"] = "both",
-        keep_original: bool = False,
-        force: bool = False,
-        ties: Literal["keep", "drop"] = "keep",
-        order: Literal["interleaved", "blocks"] = "interleaved",
-        to: Optional[Literal["trl", "sharegpt", "openai"]] = None,
-        layout: Optional[_Layout] = None,
-        fixed_scores: Optional[Tuple[float, float]] = None,
-        prompt: Optional[str] = None,
-        chosen: Optional[str] = None,
-        rejected: Optional[str] = None,
-        chosen_score: Optional[str] = None,
-        rejected_score: Optional[str] = None,
-        swap: Optional[Sequence[str]] = None,
-        no_swap: Optional[Sequence[str]] = None,
-        a: Optional[str] = None,
-        b: Optional[str] = None,
-        a_wins_when: Optional[str] = None,
-        b_wins_when: Optional[str] = None,
-        a_score: Optional[str] = None,
-        b_score: Optional[str] = None,
-    ) -> None: ...
+    def __init__(self, **options: Unpack[RelabelOptions]) -> None: ...
     def relabel(self, data: Any) -> Any:
         """A ``pyarrow.RecordBatch`` gives a ``RecordBatch``; a ``pyarrow.Table`` (or anything
         with ``__arrow_c_stream__``) a ``pyarrow.Table``."""
@@ -74,46 +90,6 @@ class Relabeler:
         """The keyword arguments this relabeler was made with."""
 
 def relabel_file(
-    input: Union[_Path, Sequence[_Path]],
-    output: _Path,
-    *,
-    on_error: Literal["fail", "skip"] = "fail",
-    rejects: Optional[_Path] = None,
-    stats: Optional[_Path] = None,
-    compression: Optional[Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"]] = None,
-    passthrough: Optional[Sequence[str]] = None,
-    threads: Optional[int] = None,
-    input_format: Optional[Literal["jsonl", "json", "parquet"]] = None,
-    output_format: Optional[Literal["jsonl", "json", "parquet"]] = None,
-    quiet: bool = False,
-    shard: Optional[Union[str, Tuple[int, int]]] = None,
-    style: Optional[Literal["system", "prefix"]] = None,
-    template: Optional[str] = None,
-    attributes: Optional[Sequence[str]] = None,
-    scale: _Scale = "1-10",
-    from_scale: Optional[_Scale] = None,
-    precision: Optional[int] = None,
-    clamp: bool = False,
-    goals: Literal["both", "chosen", "rejected"] = "both",
-    keep_original: bool = False,
-    force: bool = False,
-    ties: Literal["keep", "drop"] = "keep",
-    order: Literal["interleaved", "blocks"] = "interleaved",
-    to: Optional[Literal["trl", "sharegpt", "openai"]] = None,
-    layout: Optional[_Layout] = None,
-    fixed_scores: Optional[Tuple[float, float]] = None,
-    prompt: Optional[str] = None,
-    chosen: Optional[str] = None,
-    rejected: Optional[str] = None,
-    chosen_score: Optional[str] = None,
-    rejected_score: Optional[str] = None,
-    swap: Optional[Sequence[str]] = None,
-    no_swap: Optional[Sequence[str]] = None,
-    a: Optional[str] = None,
-    b: Optional[str] = None,
-    a_wins_when: Optional[str] = None,
-    b_wins_when: Optional[str] = None,
-    a_score: Optional[str] = None,
-    b_score: Optional[str] = None,
+    input: Union[_Path, Sequence[_Path]], output: _Path, **options: Unpack[FileOptions]
 ) -> Dict[str, Any]:
     """Runs ``raug relabel INPUT... -o OUTPUT``; returns the summary (``--stats``' keys)."""

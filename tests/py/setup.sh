@@ -22,11 +22,11 @@ if [ ! -f "$venv/.ready-trl" ]; then
     "trl==1.16.*" "transformers>=4.56" tokenizers safetensors jinja2 markupsafe regex >&2
   touch "$venv/.ready-trl"
 fi
-if [ ! -f "$venv/.ready-engines" ]; then
+if [ ! -f "$venv/.ready-engines-2" ]; then
   # The Python API's tests: maturin builds the wheel; Ray Data and Spark (local mode, Java 17)
-  # run the engine recipes.
+  # run the engine recipes; mypy checks the type hints.
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "maturin>=1.5,<2" "pytest>=8" "ray[data]>=2.40" "pyspark>=3.5" >&2
-  touch "$venv/.ready-engines"
+    "maturin>=1.5,<2" "pytest>=8" "ray[data]>=2.40" "pyspark>=3.5" "mypy>=1.10" >&2
+  touch "$venv/.ready-engines-2"
 fi
 echo "$venv/bin/python"

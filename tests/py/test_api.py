@@ -225,19 +225,46 @@ def test_the_type_hints_name_every_option_of_the_command_line():
     from pathlib import Path
 
     stub = ast.parse((Path(raug.__file__).parent / "__init__.pyi").read_text())
-    functions = {
-        node.name: {a.arg for a in node.args.kwonlyargs}
-        for node in ast.walk(stub)
-        if isinstance(node, ast.FunctionDef)
+    fields = {
+        node.name: {f.target.id for f in node.body if isinstance(f, ast.AnnAssign)}
+        for node in stub.body
+        if isinstance(node, ast.ClassDef)
     }
+    relabeler_options = fields["RelabelOptions"]
+    file_options_all = fields["RelabelOptions"] | fields["FileOptions"]
     help_text = cli("relabel", "--help").stdout
     flags = set(re.findall(r"--([a-z](?:[a-z-]*[a-z])?)\b", help_text)) - {"help", "version"}
     keywords = {"attributes" if f == "attribute" else f.replace("-", "_") for f in flags}
     file_options = {"output", "rejects", "stats", "compression", "passthrough", "threads",
                     "input_format", "output_format", "quiet", "shard"}
-    assert functions["__init__"] == keywords - file_options
-    assert functions["relabel_file"] == keywords - {"output"}
+    assert relabeler_options == keywords - file_options
+    assert file_options_all == keywords - {"output"}
     layouts = {line for line in cli("layouts").stdout.splitlines() if re.fullmatch(r"[a-z_-]+", line)}
     text = (Path(raug.__file__).parent / "__init__.pyi").read_text()
     hinted = text.split("_Layout = Literal[")[1].split("]")[0]
     assert set(re.findall(r'"([a-z_-]+)"', hinted)) == layouts
+
+
+def test_a_type_checker_catches_a_mistyped_option(tmp_path):
+    import subprocess
+    import sys
+
+    use = tmp_path / "use.py"
+    use.write_text(
+        "import raug\n"
+        "r = raug.Relabeler(order='blocks', scale=(1, 10), on_error='skip', attributes=['helpfulness'])\n"
+        "s = raug.relabel_file('a.jsonl', 'b.jsonl', shard=(0, 4), threads=2, ties='drop')\n"
+        "raug.Relabeler(ordr='blocks')\n"
+        "raug.Relabeler(order='sideways')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--hide-error-context",
+         "--no-error-summary", str(use)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    errors = [line.split(": error: ")[1] for line in run.stdout.splitlines() if ": error: " in line]
+    assert errors == [
+        'Unexpected keyword argument "ordr" for "Relabeler"; did you mean "order"?  [call-arg]',
+        'Argument "order" to "Relabeler" has incompatible type "Literal[\'sideways\']"; '
+        'expected "Literal[\'interleaved\', \'blocks\']"  [arg-type]',
+    ], run.stdout + run.stderr
