@@ -134,8 +134,9 @@ pub struct Args {
     /// Relabel only part I of N (I from 0), for job arrays: N processes given the same inputs
     /// and --shard 0/N .. N-1/N, each with its own -o, cover every row exactly once. The inputs
     /// are cut by size: whole files, else Parquet row groups, else JSON Lines lines (compressed
-    /// files and JSON arrays go whole). Each shard detects the layout from its own first row
-    /// (pin it with --layout or the field options) and orders --order blocks within itself.
+    /// files and JSON arrays go whole). Every shard takes the layout (and the Parquet schema of
+    /// JSON input) from the dataset's first rows, as the whole run does, so the parts agree; it
+    /// orders --order blocks within itself.
     /// Example (Slurm): raug relabel 'data/*.parquet' --shard $SLURM_ARRAY_TASK_ID/16 -o
     /// out/part-$SLURM_ARRAY_TASK_ID.parquet
     #[arg(long, value_name = "I/N", help_heading = "Parquet and folders")]

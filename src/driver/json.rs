@@ -57,6 +57,9 @@ enum Msg {
     Block(Box<BlockOut>),
     /// The dataset's layout was detected: how summaries describe it.
     Layout(String),
+    /// Parquet output: the schema the dataset's first rows make (a sharded run knows it before
+    /// its own rows come, and writes it even without rows).
+    Schema(arrow_schema::SchemaRef),
     Error(Error),
 }
 
@@ -138,12 +141,29 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         let mut next = 0u64;
         // Blocks in input order, for the spills of later halves.
         let mut unit = 0usize;
+        // Parquet output: the schema, set once, and the later halves' spills in it.
+        let set_schema = |output: &mut Box<dyn write::Writer>,
+                          spills: &mut Option<Spills<ArrowSpill>>,
+                          schema: &arrow_schema::SchemaRef|
+         -> Result<()> {
+            if spills.is_none() {
+                output.set_schema(Arc::clone(schema))?;
+                *spills = Some(Spills::new(
+                    Arrangement::of(&job.spec),
+                    job.spec.halves().len(),
+                    &job.output,
+                    |file| ArrowSpill::new(file, schema),
+                )?);
+            }
+            Ok(())
+        };
         for (seq, msg) in rx.iter() {
             pending.insert(seq, msg);
             while let Some(msg) = pending.remove(&next) {
                 next += 1;
                 match msg {
                     Msg::Layout(layout) => summary.layout = Some(layout),
+                    Msg::Schema(schema) => set_schema(&mut output, &mut arrow_spills, &schema)?,
                     Msg::Error(e) => return Err(e),
                     Msg::Block(block) => {
                         permits.release();
@@ -163,18 +183,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                             }
                         } else {
                             // Parquet: decoded on the worker, all with the first rows' schema.
-                            if arrow_spills.is_none() {
-                                let schema =
-                                    block.batches.iter().flatten().next().map(|b| b.schema());
-                                if let Some(schema) = schema {
-                                    output.set_schema(Arc::clone(&schema))?;
-                                    arrow_spills = Some(Spills::new(
-                                        Arrangement::of(&job.spec),
-                                        job.spec.halves().len(),
-                                        &job.output,
-                                        |file| ArrowSpill::new(file, &schema),
-                                    )?);
-                                }
+                            if let Some(batch) = block.batches.iter().flatten().next() {
+                                set_schema(&mut output, &mut arrow_spills, &batch.schema())?;
                             }
                             for batch in &block.batches[0] {
                                 output.write_batch(batch)?;
@@ -254,6 +264,30 @@ fn dispatch(
             return;
         }
     };
+    if job.shard.is_some() {
+        // Every shard takes the layout, and for Parquet output the schema, from the dataset's
+        // first rows, as the whole run does: the parts agree with each other and with it, and
+        // a shard without rows still writes the schema.
+        match first_rows(job, &spec, streams, buffers) {
+            Ok(Some((r, first_decoder))) => {
+                if !send(&mut seq, Msg::Layout(r.to_string())) {
+                    return;
+                }
+                resolved = Some(Arc::new(r));
+                if let (Some(cell), Some(d)) = (&decoder, first_decoder) {
+                    if !send(&mut seq, Msg::Schema(Arc::clone(d.schema()))) {
+                        return;
+                    }
+                    let _ = cell.set(d);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                send(&mut seq, Msg::Error(e));
+                return;
+            }
+        }
+    }
     for (i, source) in job.inputs.iter().enumerate() {
         let name: Arc<str> = source.name().into();
         let blocks = match (&job.shard, &offsets) {
@@ -331,6 +365,41 @@ fn dispatch(
             }
         }
     }
+}
+
+/// The layout detected in the first block of the first input, and for Parquet output the
+/// decoder its relabeled rows make: what a sharded run takes from the dataset's start. `None`
+/// when that block holds no row to detect from; a layout that can't work is the error the whole
+/// run would stop with.
+fn first_rows(
+    job: &Job,
+    spec: &Spec,
+    streams: usize,
+    buffers: &BufferPool,
+) -> Result<Option<(Resolved, Option<RowDecoder>)>> {
+    let Some(source) = job.inputs.first() else {
+        return Ok(None);
+    };
+    let name = source.name();
+    let mut blocks = blocks_of(source, job.block_size, Arc::new(AtomicU64::new(0)), buffers)?;
+    let Some(block) = blocks.next() else {
+        return Ok(None);
+    };
+    let block = block.map_err(|e| read_error(&name, e))?;
+    let Some(resolved) = detect_in(&block, &name, &job.fields, job.spec.style)? else {
+        return Ok(None);
+    };
+    let decoder = if output_format(job) == Format::Parquet {
+        let outs = (0..streams).map(|_| Vec::new()).collect();
+        let out = relabel_block(&block, &name, spec, Some(&resolved), outs, OnError::Skip);
+        out.outs
+            .iter()
+            .find(|o| !o.is_empty())
+            .and_then(|first| RowDecoder::infer(first).ok())
+    } else {
+        None
+    };
+    Ok(Some((resolved, decoder)))
 }
 
 /// One block's work, moved to a worker.

@@ -194,3 +194,34 @@ fn shard_mistakes_are_usage_errors() {
         "raug: error: --shard splits files by their sizes, and <stdin> has none: pass files\n"
     );
 }
+
+/// JSON to Parquet: every shard takes the schema from the dataset's first rows, as the whole run
+/// does, so the parts agree (a later shard's first row holds `null` where the first row holds a
+/// string), and a shard without rows still writes the schema.
+#[test]
+fn parquet_parts_of_json_input_share_the_whole_runs_schema() {
+    let wd = Workdir::new();
+    let row = |i: u32, note: &str| {
+        format!("{{\"prompt\": \"p{i}\", \"chosen\": \"a\", \"rejected\": \"b\", \"note\": {note}, \"score_chosen\": 2, \"score_rejected\": 1}}\n")
+    };
+    let mut text = row(0, "\"first\"");
+    for i in 1..40 {
+        text.push_str(&row(i, "null"));
+    }
+    wd.write("in.jsonl", text);
+    let run = wd.run(&["relabel", "-q", "in.jsonl", "-o", "full.parquet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let schema = |file: &str| {
+        let info = py(&["info", wd.path(file).to_str().unwrap()]);
+        info.split("codec:").next().unwrap().to_string()
+    };
+    let whole = schema("full.parquet");
+    assert!(whole.contains("note: string"), "{whole}");
+    let full = py(&["rows", wd.path("full.parquet").to_str().unwrap()]);
+    let parts = shards(&wd, &["in.jsonl"], 60, "parquet", &[]);
+    assert_eq!(parts.concat(), full);
+    assert!(parts.iter().any(String::is_empty));
+    for i in 0..60 {
+        assert_eq!(schema(&format!("part-{i}.parquet")), whole, "part {i}");
+    }
+}
