@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import raug
-from conftest import H4, NOISE, cli, read_jsonl, real, rows
+from conftest import H4, NOISE, cli, parquet_of, read_jsonl, real, rows
 
 GOAL = (
     "You are an assistant that generates responses for the instruction while implicitly "
@@ -109,6 +109,30 @@ def test_the_api_matches_the_command_line_on_real_data_with_its_metadata(tmp_pat
         assert got.schema == expected.schema, options
         assert got.to_pylist() == expected.to_pylist(), options
         assert b"huggingface" in got.schema.metadata
+
+
+@pytest.mark.parametrize(
+    "name, options, flags",
+    [
+        (NOISE, {"order": "blocks"}, ["--order", "blocks"]),
+        ("finetunelab.ai__ultrafeedback_sample_1k.jsonl", {"scale": "1-5"}, ["--scale", "1-5"]),
+        (
+            "llm-thankfulness-claude__PKU-Alignment_PKU-SafeRLHF_sample.jsonl",
+            {"a_wins_when": "better_response_id=0", "b_wins_when": "better_response_id=1",
+             "fixed_scores": (10, 1), "to": "trl"},
+            ["--a-wins-when", "better_response_id=0", "--b-wins-when", "better_response_id=1",
+             "--fixed-scores", "10,1", "--to", "trl"],
+        ),
+    ],
+)
+def test_the_api_matches_the_command_line_on_other_real_layouts(tmp_path, name, options, flags):
+    source = parquet_of(real(name), tmp_path / "in.parquet", row_group_size=128)
+    out = tmp_path / "cli.parquet"
+    cli("relabel", source, "-o", out, "--quiet", *flags)
+    expected = pq.read_table(out)
+    got = raug.Relabeler(**options)(pq.read_table(source))
+    assert got.schema == expected.schema
+    assert got.to_pylist() == expected.to_pylist()
 
 
 def test_float32_scores_and_large_strings_are_read_as_they_are_held():
