@@ -5,10 +5,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::driver::Progress;
-use crate::io::{Format, Source, Target};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::driver::Progress;
+use crate::io::{Format, Source, Target};
 
 /// Input and output options, flattened into each data command.
 #[derive(Debug, clap::Args)]

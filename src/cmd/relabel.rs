@@ -2,15 +2,14 @@
 
 use std::path::PathBuf;
 
-use crate::driver::{self, Job, OnError, ParquetCompression, Summary};
-use crate::io::{Compression, Output, Target};
-use crate::relabel::{Goals, Order, Spec, Ties};
 use anyhow::Context;
 use clap::ValueEnum;
 
-use crate::fields::FieldNames;
-
 use super::common::{usage, FieldArgs, GoalArgs, IoArgs};
+use crate::driver::{self, Job, OnError, ParquetCompression, Summary};
+use crate::fields::FieldNames;
+use crate::io::{Compression, Output, Target};
+use crate::relabel::{Goals, Order, Spec, Ties};
 
 const AFTER_HELP: &str = "\
 Each input pair (prompt, chosen, rejected, score_chosen, score_rejected) becomes two rows:
