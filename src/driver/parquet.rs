@@ -108,7 +108,6 @@ impl Input {
         fit.clamp(1, BATCH_ROWS as u128) as usize
     }
 
-    /// The rows of the file.
     /// The byte offset of a row group's first column chunk in the file.
     pub(super) fn row_group_offset(&self, rg: usize) -> u64 {
         let row_group = self.file.metadata().metadata().row_group(rg);
@@ -120,6 +119,7 @@ impl Input {
             .unwrap_or(0)
     }
 
+    /// The rows of the file.
     pub(super) fn num_rows(&self) -> u64 {
         self.file
             .metadata()
