@@ -19,19 +19,19 @@ use raug::table::TableRelabeler;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pyo3::create_exception!(
-    _raug,
+    raug,
     RaugError,
     PyException,
     "Bad data or an I/O error: what the command line exits 1 for."
 );
 pyo3::create_exception!(
-    _raug,
+    raug,
     OptionsError,
     RaugError,
     "Options that can't work, alone or with this data's layout: the command line's exit 2."
 );
 pyo3::create_exception!(
-    _raug,
+    raug,
     BadRowError,
     RaugError,
     "A bad row under on_error=\"fail\"; `row`, `field`, `reason` and `detail` say which and why."

@@ -158,6 +158,10 @@ def test_a_bad_row_raises_naming_row_field_and_reason():
     assert str(e) == '<arrow>: row 1: field "score_chosen": missing or null'
     assert (e.row, e.field, e.reason, e.detail) == (1, "score_chosen", "missing_field", "missing or null")
     assert isinstance(e, raug.RaugError)
+    # Engines send a worker's exception to the driver pickled: it comes back as itself.
+    assert type(e).__module__ == "raug"
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is raug.BadRowError and str(back) == str(e)
 
 
 def test_skip_drops_bad_rows_and_counts_them():
