@@ -3,7 +3,6 @@
 //! Data and Spark. The rules are the files' ([`crate::arrow::BatchRelabeler`]); this only
 //! counts, orders the halves and turns the first bad row into an error.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
@@ -112,7 +111,7 @@ impl TableRelabeler {
         Ok(d)
     }
 
-    /// Relabels the batches of one table of `schema`, in parallel on rayon's pool. Rows are
+    /// Relabels the batches of one table of `schema`, in parallel on this process's pool. Rows are
     /// numbered from 0 across the batches, in errors and in [`Summary`].
     pub fn relabel(&self, schema: &SchemaRef, batches: &[RecordBatch]) -> crate::Result<TableOut> {
         let d = self.detect(schema)?;
@@ -132,27 +131,25 @@ impl TableRelabeler {
         let mut first_row = 0u64;
         for (batch, out) in batches.iter().zip(outs) {
             let out = out.map_err(|e| Error::format(IN_MEMORY, e))?;
-            if let Some((i, problem)) = out.bad.first() {
-                if self.on_error == OnError::Fail {
-                    return Err(Error::Row {
-                        location: Location {
-                            file: IN_MEMORY.to_string(),
-                            position: Position::Row(first_row + *i as u64),
-                        },
-                        problem: problem.clone(),
-                    });
-                }
+            let location = |i: usize| Location {
+                file: IN_MEMORY.to_string(),
+                position: Position::Row(first_row + i as u64),
+            };
+            if let (OnError::Fail, Some((i, problem))) = (self.on_error, out.bad.first()) {
+                return Err(Error::Row {
+                    location: location(*i),
+                    problem: problem.clone(),
+                });
             }
-            let mut skipped: BTreeMap<&'static str, u64> = BTreeMap::new();
             for (i, problem) in &out.bad {
-                *skipped.entry(problem.reason.as_str()).or_default() += 1;
+                summary.skipped += 1;
+                *summary
+                    .skipped_by_reason
+                    .entry(problem.reason.as_str())
+                    .or_default() += 1;
                 if summary.first_skip.is_none() {
-                    summary.first_skip = Some(format!("row {}: {problem}", first_row + *i as u64));
+                    summary.first_skip = Some(format!("{}: {problem}", location(*i)));
                 }
-            }
-            for (reason, n) in skipped {
-                summary.skipped += n;
-                *summary.skipped_by_reason.entry(reason).or_default() += n;
             }
             summary.rows_in += batch.num_rows() as u64;
             summary.ties += out.ties;
