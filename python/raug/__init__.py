@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Sequence, Union
 
 from . import _raug
 from ._raug import BadRowError, OptionsError, RaugError
@@ -60,10 +60,14 @@ _FILE_OPTIONS = frozenset(
 _FLAG_NAMES = {"attributes": "attribute", "threads": "j"}
 
 
+# Options given as a pair of numbers, written as the command line takes them.
+_PAIRS = {"scale": "{}-{}", "from_scale": "{}-{}", "fixed_scores": "{},{}", "shard": "{}/{}"}
+
+
 def _words(options: Mapping[str, Any]) -> List[str]:
     """The command-line words for keyword options: ``from_scale="0-5"`` is ``--from-scale 0-5``;
     ``True`` is the bare flag, ``False`` and ``None`` leave it out; a list repeats it; a pair of
-    numbers is written ``HI,LO`` for ``fixed_scores``, ``LO-HI`` for scales and ``I/N`` for
+    numbers is written ``LO-HI`` for scales, ``HI,LO`` for ``fixed_scores`` and ``I/N`` for
     ``shard``."""
     words: List[str] = []
     for name, value in options.items():
@@ -74,17 +78,14 @@ def _words(options: Mapping[str, Any]) -> List[str]:
         if value is True:
             words.append(flag)
             continue
-        values = value if isinstance(value, (list, tuple)) and name != "fixed_scores" else [value]
-        if name in ("scale", "from_scale") and isinstance(value, tuple):
-            values = ["{}-{}".format(*value)]
-        if name == "shard" and isinstance(value, tuple):
-            values = ["{}/{}".format(*value)]
+        if name in _PAIRS and isinstance(value, (list, tuple)):
+            values = [_PAIRS[name].format(*value)]
+        elif isinstance(value, (list, tuple)):
+            values = list(value)
+        else:
+            values = [value]
         for v in values:
-            if name == "fixed_scores" and isinstance(v, (list, tuple)):
-                v = ",".join(str(x) for x in v)
-            if isinstance(v, os.PathLike):
-                v = os.fspath(v)
-            words.extend([flag, str(v)])
+            words.extend([flag, os.fspath(v) if isinstance(v, os.PathLike) else str(v)])
     return words
 
 
@@ -127,9 +128,9 @@ class Relabeler:
         import pyarrow as pa
 
         if isinstance(data, pa.RecordBatch):
-            out, _ = self._native.relabel_batch(data)
+            out = self._native.relabel_batch(data)
         elif hasattr(data, "__arrow_c_stream__"):
-            out, _ = self._native.relabel_table(data)
+            out = self._native.relabel_table(data)
         else:
             raise TypeError(
                 f"raug.Relabeler relabels Arrow data (a pyarrow Table or RecordBatch), not "

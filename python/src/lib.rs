@@ -107,31 +107,31 @@ impl PyRelabeler {
     }
 
     /// Relabels a table (anything with `__arrow_c_stream__`): a `pyarrow.Table` of the output's
-    /// batches, and this call's summary as JSON.
+    /// batches.
     fn relabel_table(
         &self,
         py: Python<'_>,
         table: PyArrowType<Table>,
-    ) -> PyResult<(PyArrowType<Table>, String)> {
+    ) -> PyResult<PyArrowType<Table>> {
         let (batches, schema) = table.0.into_inner();
-        let (batches, schema, summary) = self.run(py, &schema, &batches)?;
+        let (batches, schema) = self.run(py, &schema, &batches)?;
         let table = Table::try_new(batches, schema)
             .map_err(|e| RaugError::new_err(format!("internal error: {e}")))?;
-        Ok((PyArrowType(table), summary))
+        Ok(PyArrowType(table))
     }
 
     /// Relabels one record batch: one `pyarrow.RecordBatch` (the halves of blocks order one
-    /// after the other), and this call's summary as JSON.
+    /// after the other).
     fn relabel_batch(
         &self,
         py: Python<'_>,
         batch: PyArrowType<RecordBatch>,
-    ) -> PyResult<(PyArrowType<RecordBatch>, String)> {
+    ) -> PyResult<PyArrowType<RecordBatch>> {
         let batch = batch.0;
-        let (batches, schema, summary) = self.run(py, &batch.schema(), &[batch])?;
+        let (batches, schema) = self.run(py, &batch.schema(), &[batch])?;
         let out = arrow_select::concat::concat_batches(&schema, &batches)
             .map_err(|e| RaugError::new_err(format!("internal error: {e}")))?;
-        Ok((PyArrowType(out), summary))
+        Ok(PyArrowType(out))
     }
 
     /// The output schema of tables of this schema (with its metadata).
@@ -161,17 +161,16 @@ impl PyRelabeler {
         py: Python<'_>,
         schema: &SchemaRef,
         batches: &[RecordBatch],
-    ) -> PyResult<(Vec<RecordBatch>, SchemaRef, String)> {
+    ) -> PyResult<(Vec<RecordBatch>, SchemaRef)> {
         let relabeler = Arc::clone(&self.relabeler);
         let out = py
             .detach(|| relabeler.relabel(schema, batches))
             .map_err(|e| py_error(py, &e))?;
-        let summary = summary_json(&out.summary);
         self.stats
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .merge(out.summary);
-        Ok((out.batches, out.schema, summary))
+        Ok((out.batches, out.schema))
     }
 }
 
