@@ -39,6 +39,13 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// The error for an input without a size (standard input): shards are cut by size.
+    pub fn unsized_input(name: &str) -> crate::Error {
+        crate::Error::Usage(format!(
+            "--shard splits files by their sizes, and {name} has none: pass files"
+        ))
+    }
+
     /// The shard that owns a unit starting at byte `offset` of `total` input bytes.
     pub fn owner(count: u64, total: u64, offset: u64) -> u64 {
         if total == 0 {

@@ -115,12 +115,9 @@ impl Job {
         let mut total = 0u64;
         for source in &self.inputs {
             offsets.push(total);
-            total += source.size().ok_or_else(|| {
-                Error::Usage(format!(
-                    "--shard splits files by their sizes, and {} has none: pass files",
-                    source.name()
-                ))
-            })?;
+            total += source
+                .size()
+                .ok_or_else(|| crate::shard::Shard::unsized_input(&source.name()))?;
         }
         Ok((offsets, total))
     }

@@ -451,9 +451,7 @@ pub fn shard_blocks(
     buffers: &BufferPool,
 ) -> Result<Option<Blocks>> {
     let Source::File(path) = source else {
-        return Err(Error::Usage(
-            "--shard splits files by their sizes; standard input has none: pass files".to_string(),
-        ));
+        return Err(Shard::unsized_input(&source.name()));
     };
     let name = source.name();
     let mut file = File::open(path).map_err(|e| Error::io(&name, e))?;
