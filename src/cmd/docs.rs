@@ -45,6 +45,7 @@ pub fn man(args: ManArgs) -> anyhow::Result<()> {
         None => clap_mangen::Man::new(command),
         Some(name) => {
             let sub = command.find_subcommand(name).cloned().ok_or_else(|| {
+                // From an unbuilt command: the built one also lists clap's own `help`.
                 let names: Vec<String> = super::Cli::command()
                     .get_subcommands()
                     .map(|s| s.get_name().to_string())

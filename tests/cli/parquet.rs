@@ -674,11 +674,7 @@ fn a_named_score_column_the_schema_lacks_is_a_usage_error() {
         "in.jsonl",
         "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\", \"score_chosen\": 2.0, \"score_rejected\": 1.0}\n",
     );
-    py(&[
-        "pyarrow-parquet",
-        wd.path("in.jsonl").to_str().unwrap(),
-        wd.path("in.parquet").to_str().unwrap(),
-    ]);
+    pyarrow_parquet(&wd, &wd.path("in.jsonl"), "in.parquet", 1);
     let run = wd.run(&[
         "relabel",
         "in.parquet",

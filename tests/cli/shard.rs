@@ -1,7 +1,7 @@
 //! `--shard I/N`: N runs over the same inputs cover every row exactly once, whatever N, whether
 //! the inputs are one big JSON Lines file, Parquet row groups, or many files of mixed kinds.
 
-use crate::harness::{py, real, rows, Workdir, NOISE};
+use crate::harness::{py, pyarrow_parquet, real, rows, Workdir, NOISE};
 
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -57,17 +57,8 @@ fn shards_of_parquet_files_take_row_groups() {
     let wd = Workdir::new();
     let input = real(NOISE);
     // 1,000 rows in groups of 90 (12 row groups), and a second file of one group.
-    py(&[
-        "pyarrow-parquet",
-        input.to_str().unwrap(),
-        wd.path("a.parquet").to_str().unwrap(),
-        "90",
-    ]);
-    py(&[
-        "pyarrow-parquet",
-        input.to_str().unwrap(),
-        wd.path("b.parquet").to_str().unwrap(),
-    ]);
+    pyarrow_parquet(&wd, &input, "a.parquet", 90);
+    pyarrow_parquet(&wd, &input, "b.parquet", 1000);
     let run = wd.run(&[
         "relabel",
         "-q",
