@@ -259,7 +259,14 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         ArrowSpill::new(file, &out_schema)
     })?;
 
-    let threads = job.threads.max(1);
+    // Where no row group is aligned and the output is Parquet, the writer encodes and
+    // compresses every column, spread over the cores (most of the work): half the threads
+    // relabel. With as many workers as cores, the two sides fought over them and more row
+    // groups waited in memory (measured on 2 cores: 2.05 -> 1.88 s, 211 -> 143 MiB).
+    let threads = match format == Format::Parquet && !align.contains(&true) {
+        true => job.threads.div_ceil(2).max(1),
+        false => job.threads.max(1),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
