@@ -44,6 +44,41 @@ impl Inputs {
         Ok(all)
     }
 
+    /// [`Inputs::rows`], read on a thread of its own a little ahead of the caller (reading,
+    /// splitting and checking the text overlap with the caller's work on the rows).
+    pub fn rows_ahead(&self) -> Result<impl Iterator<Item = Result<Row>>> {
+        /// Bytes of rows handed over at once.
+        const CHUNK: usize = 256 << 10;
+        let inputs = self.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Row>>>(4);
+        std::thread::Builder::new()
+            .name("raug-rows".into())
+            .spawn(move || {
+                let rows = match inputs.rows() {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = tx.send(vec![Err(e)]);
+                        return;
+                    }
+                };
+                let (mut chunk, mut bytes) = (Vec::new(), 0);
+                for row in rows {
+                    bytes += row.as_ref().map_or(0, |r| r.data.len());
+                    chunk.push(row);
+                    if bytes >= CHUNK {
+                        bytes = 0;
+                        // The reader stopped: so does this thread.
+                        if tx.send(std::mem::take(&mut chunk)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(chunk);
+            })
+            .map_err(|e| Error::Internal(format!("can't start a thread: {e}")))?;
+        Ok(rx.into_iter().flatten())
+    }
+
     /// Whether [`Inputs::rows`] can be called again and read the same rows: every input is a
     /// regular file (not standard input or a pipe).
     pub fn rereadable(&self) -> bool {

@@ -173,11 +173,12 @@ impl IoArgs {
         ))
     }
 
-    /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow).
+    /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow),
+    /// read ahead on a thread of their own.
     pub fn rows(
         &self,
     ) -> anyhow::Result<Box<dyn Iterator<Item = crate::Result<crate::rows::Row>>>> {
-        Ok(self.inputs()?.rows()?)
+        Ok(Box::new(self.inputs()?.rows_ahead()?))
     }
 
     /// The output format asked for or named by the extension (JSON Lines by default).

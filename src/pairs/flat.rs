@@ -148,7 +148,7 @@ pub(super) fn flat(
     // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
     // again needs no parsing: 4 bytes a row.
     let mut groups: Vec<u32> = Vec::new();
-    for row in source.rows()? {
+    for row in source.rows_ahead()? {
         let row = row?;
         summary.rows_in += 1;
         if let Some(tee) = &mut tee {
@@ -199,7 +199,7 @@ pub(super) fn flat(
     match tee {
         Some(tee) => tee.drain(|_, location, data| scatter(&location, &data))?,
         None => {
-            for row in source.rows()? {
+            for row in source.rows_ahead()? {
                 let row = row?;
                 scatter(&row.location, &row.data)?;
             }

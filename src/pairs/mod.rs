@@ -347,7 +347,7 @@ pub fn pairs(
         .prompt
         .clone()
         .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-    for row in source.rows()? {
+    for row in source.rows_ahead()? {
         let row = row?;
         summary.rows_in += 1;
         let read = text_of(&row.data).and_then(|text| {
