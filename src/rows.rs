@@ -54,26 +54,31 @@ impl Inputs {
         std::thread::Builder::new()
             .name("raug-rows".into())
             .spawn(move || {
-                let rows = match inputs.rows() {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = tx.send(vec![Err(e)]);
-                        return;
-                    }
-                };
-                let (mut chunk, mut bytes) = (Vec::new(), 0);
-                for row in rows {
-                    bytes += row.as_ref().map_or(0, |r| r.data.len());
-                    chunk.push(row);
-                    if bytes >= CHUNK {
-                        bytes = 0;
-                        // The reader stopped: so does this thread.
-                        if tx.send(std::mem::take(&mut chunk)).is_err() {
-                            return;
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let (mut chunk, mut bytes) = (Vec::new(), 0);
+                    for row in inputs.rows()? {
+                        bytes += row.as_ref().map_or(0, |r| r.data.len());
+                        chunk.push(row);
+                        if bytes >= CHUNK {
+                            bytes = 0;
+                            // The caller stopped reading: so does this thread.
+                            if tx.send(std::mem::take(&mut chunk)).is_err() {
+                                return Ok(());
+                            }
                         }
                     }
+                    let _ = tx.send(chunk);
+                    Ok(())
+                }));
+                // An end the caller can't mistake for the input's: the error, after the rows
+                // read before it.
+                let failed = match read {
+                    Ok(result) => result.err(),
+                    Err(payload) => Some(Error::panicked("the row reader", payload.as_ref())),
+                };
+                if let Some(e) = failed {
+                    let _ = tx.send(vec![Err(e)]);
                 }
-                let _ = tx.send(chunk);
             })
             .map_err(|e| Error::Internal(format!("can't start a thread: {e}")))?;
         Ok(rx.into_iter().flatten())
