@@ -14,6 +14,10 @@ pub(crate) fn spool_bytes(memory: u64) -> usize {
     (memory / 4) as usize
 }
 
+/// The most partitions groups are cut into: each is a temporary file open until the end, and
+/// a process may open only so many files (256 by default on macOS, 1,024 on Linux).
+pub(crate) const MAX_PARTITIONS: u64 = 200;
+
 /// 128 bits that stand for a key: a map of every key seen holds this instead of the key
 /// (which may be a whole prompt).
 pub(crate) fn fingerprint(parts: &[&[u8]]) -> u128 {
@@ -67,8 +71,11 @@ impl Grouping {
         joined
     }
 
-    /// Consecutive runs of groups of at most `limit` bytes each (a group more on its own).
+    /// Consecutive runs of groups of at most `limit` bytes each (a group more on its own), or
+    /// larger when that would make more than [`MAX_PARTITIONS`].
     pub(crate) fn partitions(&self, limit: u64) -> Partitions {
+        let total: u64 = self.bytes.iter().sum();
+        let limit = limit.max(total.div_ceil(MAX_PARTITIONS));
         let mut starts = vec![0u32];
         let mut bytes = 0u64;
         for (g, &b) in self.bytes.iter().enumerate() {
@@ -126,5 +133,12 @@ mod tests {
         );
         // A group larger than the limit is a partition of its own.
         assert_eq!(grouping.partitions(5).len(), 3);
+        // Never more than MAX_PARTITIONS: the limit grows instead.
+        let mut many = Grouping::default();
+        for k in 0..1000u32 {
+            many.join(fingerprint(&[&k.to_le_bytes()]), 10);
+        }
+        assert_eq!(many.partitions(10).len(), 200);
+        assert_eq!(many.partitions(100).len(), 100);
     }
 }
