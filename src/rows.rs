@@ -130,11 +130,20 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
 /// The record batches of a Parquet file, with its schema: what the commands that read whole
 /// records natively (`inspect`, `condition`) take from Parquet.
 pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
+    parquet_columns(source, None)
+}
+
+/// [`parquet_batches`] of some top-level columns only, by index (`None`: all of them).
+pub fn parquet_columns(source: &Source, roots: Option<&[usize]>) -> Result<(SchemaRef, Batches)> {
     let file = RowGroups::open(source)?;
     let name = file.name.clone();
-    let reader = file
-        .builder()?
-        .with_batch_size(1024)
+    let mut builder = file.builder()?.with_batch_size(1024);
+    if let Some(roots) = roots {
+        let mask =
+            parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder
         .build()
         .map_err(|e| Error::unreadable_parquet(&name, e))?;
     let schema = reader.schema();
@@ -155,6 +164,18 @@ pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
         }
     });
     Ok((schema, Box::new(rx.into_iter())))
+}
+
+/// Each row group's rows and uncompressed bytes, in order.
+pub fn parquet_row_groups(source: &Source) -> Result<Vec<(u64, u64)>> {
+    let file = RowGroups::open(source)?;
+    Ok(file
+        .metadata()
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| (rg.num_rows() as u64, rg.total_byte_size() as u64))
+        .collect())
 }
 
 /// The key of a writer setting pyarrow stores in a file's metadata, not the data's.

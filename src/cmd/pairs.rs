@@ -2,7 +2,7 @@
 
 use crate::fields::FieldPath;
 use crate::io::Format;
-use crate::pairs::{pairs, pairs_batches, PairSpec, Strategy};
+use crate::pairs::{pairs, pairs_batches, FlatInput, PairSpec, Strategy};
 
 use super::common::IoArgs;
 
@@ -156,8 +156,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
             let (schema, _) = crate::rows::parquet_batches(source)?;
-            let open = || Ok(crate::rows::parquet_batches(source)?.1);
-            pairs_batches(&schema, &open, &source.name(), &spec, |batch| {
+            let input = FlatInput {
+                open: &|roots| Ok(crate::rows::parquet_columns(source, roots)?.1),
+                row_groups: crate::rows::parquet_row_groups(source)?,
+            };
+            pairs_batches(&schema, &input, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?
         }

@@ -20,6 +20,15 @@ use crate::fields::FieldPath;
 use crate::rows::Batches;
 use crate::write::Spool;
 
+/// An input of record batches, read as often as the pairs need.
+pub struct FlatInput<'a> {
+    /// The batches of some top-level columns, by index (`None`: all of them).
+    pub open: &'a dyn Fn(Option<&[usize]>) -> Result<Batches>,
+    /// Each row group's rows and uncompressed bytes, in order (empty when not known): what a
+    /// row read by its key alone weighs.
+    pub row_groups: Vec<(u64, u64)>,
+}
+
 /// Pairs taken from one batch at a time, so no output column nears Arrow's 2 GiB offsets.
 const PAIRS_PER_BATCH: usize = 8192;
 
@@ -85,18 +94,18 @@ fn texts(array: &ArrayRef) -> std::result::Result<Vec<String>, ArrowError> {
 /// [`super::pairs`]); nested data is paired row by row.
 pub fn pairs_batches(
     schema: &SchemaRef,
-    open: &dyn Fn() -> Result<Batches>,
+    input: &FlatInput,
     name: &str,
     spec: &PairSpec,
     mut emit: impl FnMut(&RecordBatch) -> Result<()>,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     if spec.responses.is_none() {
-        flat(schema, open, name, spec, &mut summary, &mut emit)?;
+        flat(schema, input, name, spec, &mut summary, &mut emit)?;
         return Ok(summary);
     }
     let mut first_row = 0u64;
-    for batch in open()? {
+    for batch in (input.open)(None)? {
         let batch = batch?;
         let (picks, responses) = nested(&batch, name, first_row, spec, &mut summary)?;
         first_row += batch.num_rows() as u64;
@@ -334,10 +343,129 @@ fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<Flat
     })
 }
 
+/// The columns that give a flat row's group and score.
+struct KeyColumns {
+    key: ArrayRef,
+    prompt: ArrayRef,
+    score: ArrayRef,
+}
+
+impl FlatColumns {
+    fn keys(&self) -> KeyColumns {
+        KeyColumns {
+            key: Arc::clone(&self.key),
+            prompt: Arc::clone(&self.prompt),
+            score: Arc::clone(&self.score),
+        }
+    }
+}
+
+/// The top-level columns [`KeyColumns`] come from, by index; `None` if one isn't top-level.
+fn key_roots(schema: &SchemaRef, spec: &PairSpec) -> Option<Vec<usize>> {
+    let key_path = spec.group_by.as_ref()?;
+    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    let mut roots = Vec::new();
+    for path in [key_path, prompt_path, &spec.score] {
+        roots.push(schema.index_of(&path.parts()[0]).ok()?);
+    }
+    roots.sort_unstable();
+    roots.dedup();
+    Some(roots)
+}
+
+/// The [`KeyColumns`] of a batch of the columns [`key_roots`] names.
+fn key_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<KeyColumns> {
+    let key_path = spec.group_by.as_ref().expect("flat");
+    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    Ok(KeyColumns {
+        key: named(batch, name, key_path, "--group-by")?,
+        prompt: named(batch, name, prompt_path, "--prompt")?,
+        score: named(batch, name, &spec.score, "--score")?,
+    })
+}
+
+/// Batches without their first `n` rows.
+fn skip_rows(batches: Batches, mut n: u64) -> Batches {
+    Box::new(batches.filter_map(move |batch| match batch {
+        Ok(batch) if n >= batch.num_rows() as u64 => {
+            n -= batch.num_rows() as u64;
+            None
+        }
+        Ok(batch) => {
+            let skip = n as usize;
+            n = 0;
+            Some(Ok(batch.slice(skip, batch.num_rows() - skip)))
+        }
+        Err(e) => Some(Err(e)),
+    }))
+}
+
+/// What rows weigh in memory: the rows read whole, their Arrow bytes; the rows read by key
+/// alone, their row group's uncompressed bytes per row, scaled as Arrow's bytes were to
+/// Parquet's for the rows read whole.
+struct Weights {
+    /// Per row group: its first row, its rows and its uncompressed bytes.
+    row_groups: Vec<(u64, u64, u64)>,
+    /// The rows read whole (the input's first), and their Arrow bytes.
+    rows: u64,
+    arrow_bytes: u64,
+}
+
+impl Weights {
+    fn new(row_groups: &[(u64, u64)]) -> Weights {
+        let mut first = 0;
+        let row_groups = row_groups
+            .iter()
+            .map(|&(rows, bytes)| {
+                let entry = (first, rows, bytes);
+                first += rows;
+                entry
+            })
+            .collect();
+        Weights {
+            row_groups,
+            rows: 0,
+            arrow_bytes: 0,
+        }
+    }
+
+    /// Counts rows read whole.
+    fn read(&mut self, rows: u64, arrow_bytes: usize) {
+        self.rows += rows;
+        self.arrow_bytes += arrow_bytes as u64;
+    }
+
+    /// A row's weight, for rows read by key alone: `of(row)`.
+    fn by_key(self) -> impl Fn(u64) -> usize {
+        let per_row = |&(_, rows, bytes): &(u64, u64, u64)| bytes as f64 / rows.max(1) as f64;
+        // The uncompressed Parquet bytes of the rows read whole.
+        let parquet: f64 = self
+            .row_groups
+            .iter()
+            .map(|rg| (self.rows.min(rg.0 + rg.1).saturating_sub(rg.0)) as f64 * per_row(rg))
+            .sum();
+        let scale = match parquet > 0.0 {
+            true => (self.arrow_bytes as f64 / parquet).max(1.0),
+            false => 1.0,
+        };
+        let average = self.arrow_bytes as f64 / self.rows.max(1) as f64;
+        move |row| {
+            let i = self
+                .row_groups
+                .partition_point(|&(first, _, _)| first <= row);
+            let weight = match i.checked_sub(1) {
+                Some(i) if parquet > 0.0 => per_row(&self.row_groups[i]) * scale,
+                _ => average,
+            };
+            weight.max(1.0) as usize
+        }
+    }
+}
+
 /// The group key of each row, and its score or why it can't be paired.
 #[allow(clippy::type_complexity)]
 fn keys_and_scores(
-    columns: &FlatColumns,
+    columns: &KeyColumns,
     spec: &PairSpec,
 ) -> std::result::Result<(Vec<(u128, String)>, Vec<std::result::Result<f64, RowError>>), ArrowError>
 {
@@ -367,7 +495,7 @@ fn keys_and_scores(
 /// partition at a time.
 fn flat(
     schema: &SchemaRef,
-    open: &dyn Fn() -> Result<Batches>,
+    input: &FlatInput,
     name: &str,
     spec: &PairSpec,
     summary: &mut PairSummary,
@@ -380,11 +508,23 @@ fn flat(
     // again needs no keys: 4 bytes a row.
     let mut all_groups: Vec<u32> = Vec::new();
     let mut row = 0u64;
-    for batch in open()? {
+    let mut weights = Weights::new(&input.row_groups);
+    let mut batches = (input.open)(None)?;
+    // Once the groups are known not to come together, the rest of this reading only numbers
+    // them: it reads the key and score columns alone, and weighs rows by their row group's.
+    let mut by_key: Option<Box<dyn Fn(u64) -> usize>> = None;
+    while let Some(batch) = batches.next() {
         let batch = batch?;
-        let columns = flat_columns(&batch, name, spec)?;
+        let columns = match by_key {
+            Some(_) => key_columns(&batch, name, spec)?,
+            None => flat_columns(&batch, name, spec)?.keys(),
+        };
         let (keys, scores) = keys_and_scores(&columns, spec).map_err(format)?;
-        let row_bytes = crate::arrow::slice_bytes(&batch) / batch.num_rows().max(1);
+        let whole_row = crate::arrow::slice_bytes(&batch) / batch.num_rows().max(1);
+        let row_bytes = |i: usize| match &by_key {
+            Some(weigh) => weigh(row + i as u64),
+            None => whole_row,
+        };
         let mut groups = Vec::with_capacity(batch.num_rows());
         for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
             summary.rows_in += 1;
@@ -402,7 +542,7 @@ fn flat(
                     problem: problem.clone(),
                 });
             }
-            match grouping.join(*key, row_bytes) {
+            match grouping.join(*key, row_bytes(i)) {
                 Joined::Here(g) => groups.push(Some(g)),
                 // Not together: read again below, a partition at a time.
                 Joined::Earlier(g) => {
@@ -414,15 +554,27 @@ fn flat(
         all_groups.extend(groups.iter().map(|g| g.unwrap_or(LEFT_OUT)));
         if let Some(pairer) = &mut stream {
             let rows = (row..row + batch.num_rows() as u64).collect();
-            pairer.push(&batch, &keys, groups, rows)?;
+            pairer.push(&batch, &keys, groups, rows, emit)?;
         }
         row += batch.num_rows() as u64;
+        if by_key.is_none() {
+            weights.read(batch.num_rows() as u64, crate::arrow::slice_bytes(&batch));
+            if let (None, Some(roots)) = (&stream, key_roots(schema, spec)) {
+                batches = skip_rows((input.open)(Some(&roots))?, row);
+                by_key = Some(Box::new(
+                    std::mem::replace(&mut weights, Weights::new(&[])).by_key(),
+                ));
+            }
+        }
     }
     if let Some(pairer) = stream {
         return pairer.finish(summary, emit);
     }
-    // A partition is held twice while sorted (its batches, and their rows in group order).
-    let partitions = grouping.partitions(spec.memory / 2);
+    // A partition is held twice while sorted (its batches, and their rows in group order),
+    // while the pairs made before it are being encoded. Smaller partitions were also faster
+    // (shuffled flat pairs, 251 MB: a half of the budget 1.26 s, 271 MiB; an eighth 1.16 s,
+    // 176 MiB).
+    let partitions = grouping.partitions(spec.memory / 8);
     // One partition stays in memory; more go to disk.
     let limit = if partitions.len() == 1 { usize::MAX } else { 0 };
     let mut parts: Vec<Spool> = (0..partitions.len())
@@ -440,7 +592,10 @@ fn flat(
             .collect::<Vec<_>>(),
     ));
     let mut row = 0u64;
-    for batch in open()? {
+    // Every group's rows pass here: which context columns some group disagrees on is known
+    // before the pairs are made, so they go out as they are made.
+    let mut agreement = Agreement::default();
+    for batch in (input.open)(None)? {
         let batch = batch?;
         let end = row as usize + batch.num_rows();
         let groups = all_groups.get(row as usize..end).ok_or_else(|| {
@@ -449,6 +604,9 @@ fn flat(
                 position: Position::Row(all_groups.len() as u64),
             })
         })?;
+        agreement
+            .see(&flat_columns(&batch, name, spec)?, groups)
+            .map_err(format)?;
         let mut rows_of: Vec<Vec<(u32, u32)>> = vec![Vec::new(); partitions.len()];
         for (i, &g) in groups.iter().enumerate() {
             // Rows that can't be paired were counted above.
@@ -474,7 +632,7 @@ fn flat(
         }
         row += batch.num_rows() as u64;
     }
-    let mut pairer = Pairer::new(name, spec);
+    let mut pairer = Pairer::knowing(name, spec, agreement.differs);
     for part in parts {
         let mut held = Vec::new();
         part.drain(|_, batch| {
@@ -519,8 +677,8 @@ fn flat(
             .project(&(0..n).collect::<Vec<_>>())
             .map_err(format)?;
         let columns = flat_columns(&batch, name, spec)?;
-        let (keys, _) = keys_and_scores(&columns, spec).map_err(format)?;
-        pairer.push(&batch, &keys, groups, rows)?;
+        let (keys, _) = keys_and_scores(&columns.keys(), spec).map_err(format)?;
+        pairer.push(&batch, &keys, groups, rows, emit)?;
     }
     pairer.finish(summary, emit)
 }
@@ -532,6 +690,57 @@ const PENDING: &str = "temporary file of pairs";
 /// The columns a partition's rows carry besides their own: their group and input row.
 const GROUP: &str = "__raug_group";
 const ROW: &str = "__raug_row";
+
+/// Which context columns some group's rows disagree on, found while every row passes once:
+/// each group's first row's values (as fingerprints of their text) against its other rows'.
+#[derive(Default)]
+struct Agreement {
+    /// Per group: its first row's context values, once seen.
+    firsts: Vec<Option<Box<[u128]>>>,
+    /// Per context column (in [`FlatColumns::candidates`] order).
+    differs: Vec<bool>,
+}
+
+impl Agreement {
+    /// Takes a batch's rows, each of group `groups[i]` (`LEFT_OUT` for rows left out).
+    fn see(
+        &mut self,
+        columns: &FlatColumns,
+        groups: &[u32],
+    ) -> std::result::Result<(), ArrowError> {
+        if self.differs.len() != columns.candidates.len() {
+            self.differs = vec![false; columns.candidates.len()];
+        }
+        let values: Vec<Vec<u128>> = columns
+            .candidates
+            .iter()
+            .map(|(_, c)| {
+                Ok(texts(c)?
+                    .iter()
+                    .map(|t| fingerprint(&[t.as_bytes()]))
+                    .collect())
+            })
+            .collect::<std::result::Result<_, ArrowError>>()?;
+        for (i, &g) in groups.iter().enumerate() {
+            if g == LEFT_OUT {
+                continue;
+            }
+            let g = g as usize;
+            if self.firsts.len() <= g {
+                self.firsts.resize(g + 1, None);
+            }
+            match &self.firsts[g] {
+                None => self.firsts[g] = Some(values.iter().map(|v| v[i]).collect()),
+                Some(first) => {
+                    for (c, v) in values.iter().enumerate() {
+                        self.differs[c] |= v[i] != first[c];
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Rows of the group still open at the end of a batch, with their groups and input rows.
 struct Carry {
@@ -552,7 +761,8 @@ struct Pairer<'s> {
     /// The context columns' names, and how many columns of a pair come before them.
     context: Vec<String>,
     fixed: usize,
-    pending: Spool,
+    /// The pairs made, until the end; `None` when `differs` was known from the start.
+    pending: Option<Spool>,
     held_bytes: usize,
     prompts: u64,
     pairs: u64,
@@ -568,11 +778,21 @@ impl<'s> Pairer<'s> {
             differs: Vec::new(),
             context: Vec::new(),
             fixed: 0,
-            pending: Spool::new(PENDING),
+            pending: Some(Spool::new(PENDING)),
             held_bytes: spool_bytes(spec.memory),
             prompts: 0,
             pairs: 0,
             no_pair: 0,
+        }
+    }
+
+    /// A pairer told which context columns some group disagrees on (in
+    /// [`FlatColumns::candidates`] order): its pairs go out as they are made.
+    fn knowing(name: &'s str, spec: &'s PairSpec, differs: Vec<bool>) -> Pairer<'s> {
+        Pairer {
+            differs,
+            pending: None,
+            ..Pairer::new(name, spec)
         }
     }
 
@@ -584,6 +804,7 @@ impl<'s> Pairer<'s> {
         keys: &[(u128, String)],
         groups: Vec<Option<u32>>,
         rows: Vec<u64>,
+        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         let format = |e: ArrowError| Error::format(self.name, e);
         let kept: Vec<u32> = (0..groups.len() as u32)
@@ -616,7 +837,7 @@ impl<'s> Pairer<'s> {
             .iter()
             .rposition(|&g| Some(&g) != groups.last())
             .map_or(0, |i| i + 1);
-        self.pair(&batch, &keys, &groups[..open], &rows)?;
+        self.pair(&batch, &keys, &groups[..open], &rows, emit)?;
         if open < groups.len() {
             self.carry = Some(Carry {
                 batch: batch.slice(open, batch.num_rows() - open),
@@ -635,6 +856,7 @@ impl<'s> Pairer<'s> {
         keys: &[(u128, String)],
         groups: &[u32],
         rows: &[u64],
+        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         if groups.is_empty() {
             return Ok(());
@@ -648,9 +870,11 @@ impl<'s> Pairer<'s> {
             .map(|(_, c)| texts(c))
             .collect::<std::result::Result<_, _>>()
             .map_err(format)?;
-        if self.differs.is_empty() {
-            self.differs = vec![false; candidates.len()];
+        if self.context.is_empty() {
             self.context = columns.candidates.iter().map(|(n, _)| n.clone()).collect();
+        }
+        if self.differs.len() != candidates.len() {
+            self.differs = vec![false; candidates.len()];
         }
         let scores = score_values(
             &columns.score,
@@ -687,7 +911,19 @@ impl<'s> Pairer<'s> {
                     });
                 }
                 for (c, values) in candidates.iter().enumerate() {
-                    self.differs[c] |= values[i] != values[start];
+                    if values[i] != values[start] && !self.differs[c] {
+                        if self.pending.is_none() {
+                            // The first reading found no such difference: the input changed.
+                            return Err(super::flat::changed_because(
+                                &Location {
+                                    file: self.name.to_string(),
+                                    position: Position::Row(rows[i]),
+                                },
+                                "holds another value than it did the first time",
+                            ));
+                        }
+                        self.differs[c] = true;
+                    }
                 }
             }
             self.prompts += 1;
@@ -711,10 +947,30 @@ impl<'s> Pairer<'s> {
         for chunk in picks.chunks(PAIRS_PER_BATCH) {
             let (pairs, fixed) = pairs_of(&columns.responses, chunk, self.spec).map_err(format)?;
             self.fixed = fixed;
-            self.pending
-                .push(0, pairs, self.held_bytes, &self.spec.temp)?;
+            match &mut self.pending {
+                Some(pending) => pending.push(0, pairs, self.held_bytes, &self.spec.temp)?,
+                None => emit(&self.agreed(&pairs)?)?,
+            }
         }
         Ok(())
+    }
+
+    /// A batch of pairs without the context columns some group's rows disagree on.
+    fn agreed(&self, pairs: &RecordBatch) -> Result<RecordBatch> {
+        let schema = pairs.schema();
+        let keep: Vec<usize> = (0..pairs.num_columns())
+            .filter(|&i| {
+                i < self.fixed
+                    || !self
+                        .context
+                        .iter()
+                        .zip(&self.differs)
+                        .any(|(n, &d)| d && n == schema.field(i).name())
+            })
+            .collect();
+        pairs
+            .project(&keep)
+            .map_err(|e| Error::format(self.name, e))
     }
 
     /// Pairs the last group and emits every pair, without the context columns some group's
@@ -725,26 +981,15 @@ impl<'s> Pairer<'s> {
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         if let Some(carry) = self.carry.take() {
-            self.pair(&carry.batch, &carry.keys, &carry.groups, &carry.rows)?;
+            self.pair(&carry.batch, &carry.keys, &carry.groups, &carry.rows, emit)?;
         }
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;
         summary.pairs += self.pairs;
-        let drop: Vec<&String> = self
-            .context
-            .iter()
-            .zip(&self.differs)
-            .filter(|(_, d)| **d)
-            .map(|(n, _)| n)
-            .collect();
-        let (fixed, name) = (self.fixed, self.name);
-        self.pending.drain(|_, batch| {
-            let schema = batch.schema();
-            let keep: Vec<usize> = (0..batch.num_columns())
-                .filter(|&i| i < fixed || !drop.contains(&schema.field(i).name()))
-                .collect();
-            emit(&batch.project(&keep).map_err(|e| Error::format(name, e))?)
-        })
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        pending.drain(|_, batch| emit(&self.agreed(&batch)?))
     }
 }
 

@@ -224,15 +224,18 @@ pub(super) fn flat(
 
 /// The error of a row read the second time that wasn't there the first.
 pub(super) fn changed(location: &Location) -> Error {
+    changed_because(location, "wasn't there the first time")
+}
+
+/// The error of an input whose row at `location` read otherwise the second time, `why`.
+pub(super) fn changed_because(location: &Location, why: &str) -> Error {
     let at = match location.position {
         Position::Line(n) => format!("line {n}"),
         Position::Row(n) => format!("row {n}"),
     };
     Error::io(
         &location.file,
-        std::io::Error::other(format!(
-            "changed while raug read it ({at} wasn't there the first time)"
-        )),
+        std::io::Error::other(format!("changed while raug read it ({at} {why})")),
     )
 }
 

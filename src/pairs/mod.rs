@@ -19,7 +19,7 @@ use crate::io::Target;
 use crate::json::object::{lookup, Object};
 use crate::rows::Inputs;
 
-pub use self::arrow::pairs_batches;
+pub use self::arrow::{pairs_batches, FlatInput};
 
 /// How pairs are picked among a prompt's responses (`--strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -107,14 +107,31 @@ fn a_context_field_found_to_differ_late_leaves_every_pair() {
             "score_chosen": 8.0, "score_rejected": 3.0, "id": id, "lang": "en"}));
     }
     jsonl_and_parquet(&wd, "late", &text);
+    // The same rows with each group's two rows apart (every first row, then every second):
+    // read twice, sorted into partitions, the field found to differ while the rows are
+    // sorted, before any pair is made.
+    let lines: Vec<&str> = text.lines().collect();
+    let apart: String = lines
+        .iter()
+        .step_by(2)
+        .chain(lines.iter().skip(1).step_by(2))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    jsonl_and_parquet(&wd, "apart", &apart);
     for memory in [None, Some("400")] {
         let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
-        assert_eq!(pairs(&wd, "late.jsonl", &extra), expected, "{memory:?}");
-        assert_eq!(
-            normalize(pairs(&wd, "late.parquet", &extra)),
-            normalize(expected.clone()),
-            "Parquet {memory:?}"
-        );
+        for input in ["late", "apart"] {
+            assert_eq!(
+                pairs(&wd, &format!("{input}.jsonl"), &extra),
+                expected,
+                "{input} {memory:?}"
+            );
+            assert_eq!(
+                normalize(pairs(&wd, &format!("{input}.parquet"), &extra)),
+                normalize(expected.clone()),
+                "{input}, Parquet {memory:?}"
+            );
+        }
     }
 }
 
