@@ -435,7 +435,7 @@ impl Weights {
         self.arrow_bytes += arrow_bytes as u64;
     }
 
-    /// A row's weight, for rows read by key alone: `of(row)`.
+    /// The weight of a row read by key alone, by its row number.
     fn by_key(self) -> impl Fn(u64) -> usize {
         let per_row = |&(_, rows, bytes): &(u64, u64, u64)| bytes as f64 / rows.max(1) as f64;
         // The uncompressed Parquet bytes of the rows read whole.
@@ -1094,4 +1094,30 @@ fn conversation(prompts: &ArrayRef, texts: &ArrayRef) -> std::result::Result<Arr
         list.append(true);
     }
     Ok(Arc::new(list.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_by_key_weigh_their_row_groups_bytes_scaled_as_the_rows_read_whole() {
+        // Two row groups of 100 rows: 10 and 40 uncompressed bytes a row.
+        let mut weights = Weights::new(&[(100, 1_000), (100, 4_000)]);
+        // The first 50 rows, read whole, took 1,000 bytes in Arrow: twice Parquet's 500.
+        weights.read(50, 1_000);
+        let weigh = weights.by_key();
+        assert_eq!(
+            [weigh(60), weigh(99), weigh(100), weigh(199)],
+            [20, 20, 80, 80]
+        );
+        // Arrow smaller than Parquet (dictionaries): never scaled down.
+        let mut weights = Weights::new(&[(100, 1_000)]);
+        weights.read(100, 500);
+        assert_eq!(weights.by_key()(100), 10);
+        // No row groups known: the average of the rows read whole.
+        let mut weights = Weights::new(&[]);
+        weights.read(10, 250);
+        assert_eq!(weights.by_key()(1_000), 25);
+    }
 }
