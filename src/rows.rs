@@ -6,7 +6,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_array::RecordBatchReader;
 use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
@@ -50,38 +49,26 @@ impl Inputs {
         /// Bytes of rows handed over at once.
         const CHUNK: usize = 256 << 10;
         let inputs = self.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Row>>>(4);
-        std::thread::Builder::new()
-            .name("raug-rows".into())
-            .spawn(move || {
-                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let (mut chunk, mut bytes) = (Vec::new(), 0);
-                    for row in inputs.rows()? {
+        let chunks = ahead(
+            "the row reader",
+            4,
+            move || {
+                let mut rows = inputs.rows()?.peekable();
+                Ok(std::iter::from_fn(move || {
+                    rows.peek()?;
+                    let mut bytes = 0;
+                    let mut chunk = Vec::new();
+                    while bytes < CHUNK {
+                        let Some(row) = rows.next() else { break };
                         bytes += row.as_ref().map_or(0, |r| r.data.len());
                         chunk.push(row);
-                        if bytes >= CHUNK {
-                            bytes = 0;
-                            // The caller stopped reading: so does this thread.
-                            if tx.send(std::mem::take(&mut chunk)).is_err() {
-                                return Ok(());
-                            }
-                        }
                     }
-                    let _ = tx.send(chunk);
-                    Ok(())
-                }));
-                // An end the caller can't mistake for the input's: the error, after the rows
-                // read before it.
-                let failed = match read {
-                    Ok(result) => result.err(),
-                    Err(payload) => Some(Error::panicked("the row reader", payload.as_ref())),
-                };
-                if let Some(e) = failed {
-                    let _ = tx.send(vec![Err(e)]);
-                }
-            })
-            .map_err(|e| Error::Internal(format!("can't start a thread: {e}")))?;
-        Ok(rx.into_iter().flatten())
+                    Some(chunk)
+                }))
+            },
+            |e| vec![Err(e)],
+        )?;
+        Ok(chunks.flatten())
     }
 
     /// Whether [`Inputs::rows`] can be called again and read the same rows: every input is a
@@ -130,52 +117,46 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
 /// The record batches of a Parquet file, with its schema: what the commands that read whole
 /// records natively (`inspect`, `condition`) take from Parquet.
 pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
-    parquet_columns(source, None)
+    let file = RowGroups::open(source)?;
+    Ok((file.schema(), file.read_ahead(None)?))
 }
 
-/// [`parquet_batches`] of some top-level columns only, by index (`None`: all of them).
-pub fn parquet_columns(source: &Source, roots: Option<&[usize]>) -> Result<(SchemaRef, Batches)> {
-    let file = RowGroups::open(source)?;
-    let name = file.name.clone();
-    let mut builder = file.builder()?.with_batch_size(1024);
-    if let Some(roots) = roots {
-        let mask =
-            parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
-        builder = builder.with_projection(mask);
-    }
-    let reader = builder
-        .build()
-        .map_err(|e| Error::unreadable_parquet(&name, e))?;
-    let schema = reader.schema();
-    // Decoded on a thread of its own, two batches ahead, while the caller works on the last.
-    let (tx, rx) = std::sync::mpsc::sync_channel(2);
-    std::thread::spawn(move || {
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            for batch in reader {
-                let batch = batch.map_err(|e| Error::unreadable_parquet(&name, e));
-                if tx.send(batch).is_err() {
-                    return;
+/// Runs the iterator `make` returns on a thread of its own, at most `bound` items ahead of the
+/// caller. An error making it, or a panic (`what` panicked), arrives as the item `fail` makes
+/// of it, after the items before it: never as an end the caller could take for the input's.
+fn ahead<T, I>(
+    what: &'static str,
+    bound: usize,
+    make: impl FnOnce() -> Result<I> + Send + 'static,
+    fail: fn(Error) -> T,
+) -> Result<impl Iterator<Item = T>>
+where
+    T: Send + 'static,
+    I: Iterator<Item = T>,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(bound);
+    std::thread::Builder::new()
+        .name("raug-read".into())
+        .spawn(move || {
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                for item in make()? {
+                    // The caller stopped reading: so does this thread.
+                    if tx.send(item).is_err() {
+                        break;
+                    }
                 }
+                Ok(())
+            }));
+            let failed = match read {
+                Ok(result) => result.err(),
+                Err(payload) => Some(Error::panicked(what, payload.as_ref())),
+            };
+            if let Some(e) = failed {
+                let _ = tx.send(fail(e));
             }
-        }));
-        // A reader that stopped in a panic must not look like the end of the file.
-        if let Err(payload) = read {
-            let _ = tx.send(Err(Error::panicked("the Parquet reader", payload.as_ref())));
-        }
-    });
-    Ok((schema, Box::new(rx.into_iter())))
-}
-
-/// Each row group's rows and uncompressed bytes, in order.
-pub fn parquet_row_groups(source: &Source) -> Result<Vec<(u64, u64)>> {
-    let file = RowGroups::open(source)?;
-    Ok(file
-        .metadata()
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|rg| (rg.num_rows() as u64, rg.total_byte_size() as u64))
-        .collect())
+        })
+        .map_err(|e| Error::Internal(format!("can't start a thread: {e}")))?;
+    Ok(rx.into_iter())
 }
 
 /// The key of a writer setting pyarrow stores in a file's metadata, not the data's.
@@ -276,13 +257,18 @@ impl RowGroups {
         ))
     }
 
-    /// The batches of row group `rg`: every column, or only the top-level columns `roots`.
-    pub fn batches(&self, rg: usize, roots: Option<&[usize]>) -> Result<Batches> {
+    /// A reader of row group `rg` (`None`: all of them), of every column or only the top-level
+    /// columns `roots`, 1,024 rows a batch.
+    fn reader(
+        &self,
+        rg: Option<usize>,
+        roots: Option<&[usize]>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + Send + 'static> {
         let name = self.name.clone();
-        let mut builder = self
-            .builder()?
-            .with_row_groups(vec![rg])
-            .with_batch_size(1024);
+        let mut builder = self.builder()?.with_batch_size(1024);
+        if let Some(rg) = rg {
+            builder = builder.with_row_groups(vec![rg]);
+        }
         if let Some(roots) = roots {
             let mask = parquet::arrow::ProjectionMask::roots(
                 builder.parquet_schema(),
@@ -293,9 +279,34 @@ impl RowGroups {
         let reader = builder
             .build()
             .map_err(|e| Error::unreadable_parquet(&name, e))?;
-        Ok(Box::new(reader.map(move |batch| {
-            batch.map_err(|e| Error::unreadable_parquet(&name, e))
-        })))
+        Ok(reader.map(move |batch| batch.map_err(|e| Error::unreadable_parquet(&name, e))))
+    }
+
+    /// The batches of row group `rg`: every column, or only the top-level columns `roots`.
+    pub fn batches(&self, rg: usize, roots: Option<&[usize]>) -> Result<Batches> {
+        Ok(Box::new(self.reader(Some(rg), roots)?))
+    }
+
+    /// Every row group's batches (every column, or only the top-level columns `roots`),
+    /// decoded on a thread of their own two batches ahead while the caller works on the last.
+    pub fn read_ahead(&self, roots: Option<&[usize]>) -> Result<Batches> {
+        let reader = self.reader(None, roots)?;
+        Ok(Box::new(ahead(
+            "the Parquet reader",
+            2,
+            move || Ok(reader),
+            Err,
+        )?))
+    }
+
+    /// Each row group's rows and uncompressed bytes, in order.
+    pub fn sizes(&self) -> Vec<(u64, u64)> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| (rg.num_rows() as u64, rg.total_byte_size() as u64))
+            .collect()
     }
 }
 

@@ -155,12 +155,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
-            let (schema, _) = crate::rows::parquet_batches(source)?;
+            let file = crate::rows::RowGroups::open(source)?;
             let input = FlatInput {
-                open: &|roots| Ok(crate::rows::parquet_columns(source, roots)?.1),
-                row_groups: crate::rows::parquet_row_groups(source)?,
+                open: &|roots| file.read_ahead(roots),
+                row_groups: file.sizes(),
             };
-            pairs_batches(&schema, &input, &source.name(), &spec, |batch| {
+            pairs_batches(&file.schema(), &input, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?
         }
