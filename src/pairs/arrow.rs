@@ -293,9 +293,7 @@ fn nested(
 
 /// The columns of flat data (one row per response) a batch's pairs are made of.
 struct FlatColumns {
-    key: ArrayRef,
-    prompt: ArrayRef,
-    score: ArrayRef,
+    keys: KeyColumns,
     /// The key (when it is not the prompt), then every other column but numbers, which are
     /// each response's own: kept in a pair when every row of every group agrees.
     candidates: Vec<(String, ArrayRef)>,
@@ -335,9 +333,7 @@ fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<Flat
         context: candidates.clone(),
     };
     Ok(FlatColumns {
-        key,
-        prompt,
-        score,
+        keys: KeyColumns { key, prompt, score },
         candidates,
         responses,
     })
@@ -348,16 +344,6 @@ struct KeyColumns {
     key: ArrayRef,
     prompt: ArrayRef,
     score: ArrayRef,
-}
-
-impl FlatColumns {
-    fn keys(&self) -> KeyColumns {
-        KeyColumns {
-            key: Arc::clone(&self.key),
-            prompt: Arc::clone(&self.prompt),
-            score: Arc::clone(&self.score),
-        }
-    }
 }
 
 /// The top-level columns [`KeyColumns`] come from, by index; `None` if one isn't top-level.
@@ -373,7 +359,8 @@ fn key_roots(schema: &SchemaRef, spec: &PairSpec) -> Option<Vec<usize>> {
     Some(roots)
 }
 
-/// The [`KeyColumns`] of a batch of the columns [`key_roots`] names.
+/// The [`KeyColumns`] of a batch of the columns [`key_roots`] names (a batch of every column
+/// gets them from [`flat_columns`], which checks the other options' columns in between).
 fn key_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<KeyColumns> {
     let key_path = spec.group_by.as_ref().expect("flat");
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
@@ -436,7 +423,7 @@ impl Weights {
     }
 
     /// The weight of a row read by key alone, by its row number.
-    fn by_key(self) -> impl Fn(u64) -> usize {
+    fn by_key(&self) -> impl Fn(u64) -> usize + 'static {
         let per_row = |&(_, rows, bytes): &(u64, u64, u64)| bytes as f64 / rows.max(1) as f64;
         // The uncompressed Parquet bytes of the rows read whole.
         let parquet: f64 = self
@@ -449,12 +436,11 @@ impl Weights {
             false => 1.0,
         };
         let average = self.arrow_bytes as f64 / self.rows.max(1) as f64;
+        let row_groups = self.row_groups.clone();
         move |row| {
-            let i = self
-                .row_groups
-                .partition_point(|&(first, _, _)| first <= row);
+            let i = row_groups.partition_point(|&(first, _, _)| first <= row);
             let weight = match i.checked_sub(1) {
-                Some(i) if parquet > 0.0 => per_row(&self.row_groups[i]) * scale,
+                Some(i) if parquet > 0.0 => per_row(&row_groups[i]) * scale,
                 _ => average,
             };
             weight.max(1.0) as usize
@@ -517,7 +503,7 @@ fn flat(
         let batch = batch?;
         let columns = match by_key {
             Some(_) => key_columns(&batch, name, spec)?,
-            None => flat_columns(&batch, name, spec)?.keys(),
+            None => flat_columns(&batch, name, spec)?.keys,
         };
         let (keys, scores) = keys_and_scores(&columns, spec).map_err(format)?;
         let whole_row = crate::arrow::slice_bytes(&batch) / batch.num_rows().max(1);
@@ -561,9 +547,7 @@ fn flat(
             weights.read(batch.num_rows() as u64, crate::arrow::slice_bytes(&batch));
             if let (None, Some(roots)) = (&stream, key_roots(schema, spec)) {
                 batches = skip_rows((input.open)(Some(&roots))?, row);
-                by_key = Some(Box::new(
-                    std::mem::replace(&mut weights, Weights::new(&[])).by_key(),
-                ));
+                by_key = Some(Box::new(weights.by_key()));
             }
         }
     }
@@ -677,7 +661,7 @@ fn flat(
             .project(&(0..n).collect::<Vec<_>>())
             .map_err(format)?;
         let columns = flat_columns(&batch, name, spec)?;
-        let (keys, _) = keys_and_scores(&columns.keys(), spec).map_err(format)?;
+        let (keys, _) = keys_and_scores(&columns.keys, spec).map_err(format)?;
         pairer.push(&batch, &keys, groups, rows, emit)?;
     }
     pairer.finish(summary, emit)
@@ -863,7 +847,7 @@ impl<'s> Pairer<'s> {
         }
         let format = |e: ArrowError| Error::format(self.name, e);
         let columns = flat_columns(batch, self.name, self.spec)?;
-        let prompts = texts(&columns.prompt).map_err(format)?;
+        let prompts = texts(&columns.keys.prompt).map_err(format)?;
         let candidates: Vec<Vec<String>> = columns
             .candidates
             .iter()
@@ -877,7 +861,7 @@ impl<'s> Pairer<'s> {
             self.differs = vec![false; candidates.len()];
         }
         let scores = score_values(
-            &columns.score,
+            &columns.keys.score,
             &self.spec.score,
             |_| true,
             |_| "the row".to_string(),
