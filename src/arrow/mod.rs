@@ -58,6 +58,11 @@ pub struct BatchRelabeler<'s> {
     adapt_schema: Option<SchemaRef>,
     /// The schema of the batches relabeled.
     schema: SchemaRef,
+    /// Fields that trade places with fields of another numeric type, and the type both are
+    /// written in (see [`widened`]).
+    widened: Vec<(FieldPath, DataType)>,
+    /// The schema of the relabeled batches: `schema` with the widened types.
+    relabeled: SchemaRef,
     /// With `--to sharegpt` or `openai`: the layout relabeled batches are written in, and its
     /// schema.
     emit: Option<(crate::reshape::Target, SchemaRef)>,
@@ -116,6 +121,9 @@ impl<'s> BatchRelabeler<'s> {
         resolved: &'s Resolved,
         schema: SchemaRef,
     ) -> Result<BatchRelabeler<'s>, ArrowError> {
+        let relabeled = relabeled_schema(&schema, resolved)?;
+        let widened = widened(&relabeled, resolved);
+        let written = Arc::new(widen_schema(&relabeled, &widened)?);
         Ok(BatchRelabeler {
             planner: Planner::new(spec, resolved),
             arrangement: Arrangement::of(spec),
@@ -133,17 +141,16 @@ impl<'s> BatchRelabeler<'s> {
                 )?)),
                 None => None,
             },
-            schema: relabeled_schema(&schema, resolved)?,
             emit: match emitted(resolved) {
                 Some(target) => Some((
                     target,
-                    Arc::new(reshape::emit_schema(
-                        relabeled_schema(&schema, resolved)?.as_ref(),
-                        target,
-                    )?),
+                    Arc::new(reshape::emit_schema(written.as_ref(), target)?),
                 )),
                 None => None,
             },
+            schema: relabeled,
+            widened,
+            relabeled: written,
         })
     }
 
@@ -151,7 +158,32 @@ impl<'s> BatchRelabeler<'s> {
     pub fn schema(&self) -> &SchemaRef {
         self.emit
             .as_ref()
-            .map_or(&self.schema, |(_, schema)| schema)
+            .map_or(&self.relabeled, |(_, schema)| schema)
+    }
+
+    /// The fields a half rewrites: those its rules rewrite (see [`Resolved::rewritten`]), and
+    /// every widened field. A Parquet writer copies the others' column chunks.
+    pub fn rewritten(&self, half: crate::relabel::Half) -> Vec<&FieldPath> {
+        let mut paths = self.planner.resolved().rewritten(half);
+        for (path, _) in &self.widened {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
+    /// A column of the batch relabeled, in the type it is written in.
+    fn written_column(
+        &self,
+        batch: &RecordBatch,
+        path: &FieldPath,
+    ) -> Result<ArrayRef, ArrowError> {
+        let array = column(batch, path)?;
+        match self.widened.iter().find(|(p, _)| p == path) {
+            Some((_, to)) => widen(&array, to),
+            None => Ok(array),
+        }
     }
 
     /// The facts of every row of a batch, in row order.
@@ -352,7 +384,11 @@ impl<'s> BatchRelabeler<'s> {
                 .map(|k| k.as_ref().map(|k| texts[k].as_str()))
                 .collect();
             let swap: Vec<bool> = records.iter().map(|rec| rec.swap).collect();
-            let (base_chosen, base_rejected) = pick(&swap, &chosen, &rejected)?;
+            let (base_chosen, base_rejected) = pick(
+                &swap,
+                (r.chosen.as_str(), &chosen),
+                (r.rejected.as_str(), &rejected),
+            )?;
             let inserts =
                 |f: fn(&crate::plan::OutRecord) -> Option<Insert>| -> Vec<Option<Insert>> {
                     records.iter().map(|rec| f(rec)).collect()
@@ -386,14 +422,14 @@ impl<'s> BatchRelabeler<'s> {
             for ((c, rj), mask) in pairs.chain(also) {
                 let (cs, rs) = pick(
                     &mask,
-                    &take_kept(&column(batch, c)?)?,
-                    &take_kept(&column(batch, rj)?)?,
+                    (c.as_str(), &take_kept(&self.written_column(batch, c)?)?),
+                    (rj.as_str(), &take_kept(&self.written_column(batch, rj)?)?),
                 )?;
                 replaced.push((c, cs));
                 replaced.push((rj, rs));
             }
-            // Only what the rules say a half rewrites: the Parquet writer copies the rest.
-            let rewritten = r.rewritten(self.planner.halves()[h]);
+            // Only what the half rewrites: the Parquet writer copies the rest.
+            let rewritten = self.rewritten(self.planner.halves()[h]);
             replaced.retain(|(path, _)| rewritten.contains(path));
             let mut columns = unchanged.clone();
             for (path, array) in replaced {
@@ -434,7 +470,7 @@ impl<'s> BatchRelabeler<'s> {
 
     fn batch(&self, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch, ArrowError> {
         RecordBatch::try_new_with_options(
-            Arc::clone(&self.schema),
+            Arc::clone(&self.relabeled),
             columns,
             &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
         )
@@ -445,6 +481,7 @@ impl<'s> BatchRelabeler<'s> {
 /// target layout's.
 pub fn output_schema(input: &SchemaRef, resolved: &Resolved) -> Result<SchemaRef, ArrowError> {
     let schema = relabeled_schema(input, resolved)?;
+    let schema = Arc::new(widen_schema(&schema, &widened(&schema, resolved))?);
     match emitted(resolved) {
         Some(target) => Ok(Arc::new(reshape::emit_schema(&schema, target)?)),
         None => Ok(schema),
@@ -591,17 +628,32 @@ pub fn put_goal_at(
     )
 }
 
-/// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`. Columns of two
-/// types (an int64 chosen score, a float64 rejected one) trade values in each other's type, so
-/// long as every value reads back the same.
-fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
+/// Per row, `a`'s and `b`'s values, traded where `swap` is set: `(a', b')`. Numeric columns of
+/// two types are widened first (see [`widened`]); other columns of two types trade values in
+/// each other's type, so long as every value reads back the same.
+fn pick(
+    swap: &[bool],
+    (a_path, a): (&str, &ArrayRef),
+    (b_path, b): (&str, &ArrayRef),
+) -> Result<(ArrayRef, ArrayRef), ArrowError> {
     if !swap.iter().any(|&s| s) {
         return Ok((Arc::clone(a), Arc::clone(b)));
     }
     let (a_as_b, b_as_a) = if a.data_type() == b.data_type() {
         (Arc::clone(a), Arc::clone(b))
     } else {
-        (exact_cast(a, b.data_type())?, exact_cast(b, a.data_type())?)
+        let unfit = || {
+            ArrowError::CastError(format!(
+                "{a_path} ({}) and {b_path} ({}) trade places, and their values don't fit each \
+                 other's type; give both one type",
+                a.data_type(),
+                b.data_type()
+            ))
+        };
+        (
+            exact_cast(a, b.data_type()).ok_or_else(unfit)?,
+            exact_cast(b, a.data_type()).ok_or_else(unfit)?,
+        )
     };
     if swap.iter().all(|&s| s) {
         return Ok((b_as_a, a_as_b));
@@ -613,23 +665,138 @@ fn pick(swap: &[bool], a: &ArrayRef, b: &ArrayRef) -> Result<(ArrayRef, ArrayRef
     ))
 }
 
-/// `array` in another type, refusing any value that doesn't read back the same.
-fn exact_cast(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+/// `array` in another type, or `None` where a value doesn't read back the same.
+fn exact_cast(array: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    let options = arrow_cast::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    let cast = arrow_cast::cast_with_options(array, to, &options).ok()?;
+    let back = arrow_cast::cast_with_options(&cast, array.data_type(), &options).ok()?;
+    (back.as_ref() == array.as_ref()).then_some(cast)
+}
+
+/// The fields that trade places (score pairs, `--swap` pairs) with a field of another numeric
+/// type, and the one type both are written in: int64 for two integer types, float64 where a
+/// float or decimal is involved (an int64 chosen score and a float64 rejected one, as pyarrow
+/// infers them from `9` and `3.5`). A decision made from the schema alone, so that every batch
+/// and every shard is written alike.
+pub fn widened(schema: &arrow_schema::Schema, resolved: &Resolved) -> Vec<(FieldPath, DataType)> {
+    let mut widened = Vec::new();
+    for (a, b) in resolved.scores.iter().chain(&resolved.also_swapped) {
+        let (Some(ta), Some(tb)) = (field_type(schema, a), field_type(schema, b)) else {
+            continue;
+        };
+        let Some(to) = common_type(&ta, &tb) else {
+            continue;
+        };
+        for (path, from) in [(a, ta), (b, tb)] {
+            if from != to {
+                widened.push((path.clone(), to.clone()));
+            }
+        }
+    }
+    widened
+}
+
+/// The one type two numeric fields that trade places are written in, when theirs differ (see
+/// [`widened`]).
+fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
+    if a == b || !a.is_numeric() || !b.is_numeric() {
+        None
+    } else if a.is_integer() && b.is_integer() {
+        Some(DataType::Int64)
+    } else {
+        Some(DataType::Float64)
+    }
+}
+
+/// The type of the field at `path`, if there is one.
+fn field_type(schema: &arrow_schema::Schema, path: &FieldPath) -> Option<DataType> {
+    let (first, rest) = path.parts().split_first()?;
+    let mut field = schema.field_with_name(first).ok()?;
+    for part in rest {
+        let DataType::Struct(fields) = field.data_type() else {
+            return None;
+        };
+        field = fields.iter().find(|f| f.name() == part)?;
+    }
+    Some(field.data_type().clone())
+}
+
+/// `schema` with the widened fields in their new types.
+fn widen_schema(
+    schema: &arrow_schema::Schema,
+    widened: &[(FieldPath, DataType)],
+) -> Result<arrow_schema::Schema, ArrowError> {
+    fn retype(field: &Field, parts: &[String], to: &DataType) -> Result<Field, ArrowError> {
+        let Some((first, rest)) = parts.split_first() else {
+            return Ok(field.clone().with_data_type(to.clone()));
+        };
+        let DataType::Struct(fields) = field.data_type() else {
+            return Err(ArrowError::SchemaError(format!(
+                "{first} is not inside a struct"
+            )));
+        };
+        let fields: Fields = fields
+            .iter()
+            .map(|f| {
+                if f.name() == first {
+                    retype(f, rest, to).map(Arc::new)
+                } else {
+                    Ok(Arc::clone(f))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(field.clone().with_data_type(DataType::Struct(fields)))
+    }
+    if widened.is_empty() {
+        return Ok(schema.clone());
+    }
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (path, to) in widened {
+        let parts = path.parts();
+        let index = schema.index_of(&parts[0])?;
+        fields[index] = retype(&fields[index], &parts[1..], to)?;
+    }
+    // `datasets` features name the new types too (it would cast the column back on loading).
+    let mut metadata = schema.metadata().clone();
+    let plain = arrow_schema::Schema::new(fields.clone());
+    reshape::edit_features(
+        &mut metadata,
+        |features| {
+            let mut features = features.clone();
+            for (path, to) in widened {
+                let (last, parents) = path.parts().split_last()?;
+                let mut map = &mut features;
+                for part in parents {
+                    map = map.get_mut(part)?.as_object_mut()?;
+                }
+                map.insert(last.clone(), hf::feature(to)?);
+            }
+            Some(features)
+        },
+        || hf::metadata(&plain),
+    );
+    Ok(arrow_schema::Schema::new_with_metadata(fields, metadata))
+}
+
+/// A numeric column in a wider type (see [`widened`]). float32 and float16 values become the
+/// float64 of their shortest decimal, as their scores read (a float32 7.3 stays 7.3).
+fn widen(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    let narrow = shortest_of(array.data_type());
     let options = arrow_cast::CastOptions {
         safe: false,
         ..Default::default()
     };
     let cast = arrow_cast::cast_with_options(array, to, &options)?;
-    let back = arrow_cast::cast_with_options(&cast, array.data_type(), &options)?;
-    if back.as_ref() != array.as_ref() {
-        return Err(ArrowError::CastError(format!(
-            "two fields that trade places have types {} and {}, and their values don't fit each \
-             other's; give both one type",
-            array.data_type(),
-            to
-        )));
+    match (narrow, to) {
+        (Some(narrow), DataType::Float64) => Ok(Arc::new(
+            cast.as_primitive::<Float64Type>()
+                .unary::<_, Float64Type>(narrow),
+        )),
+        _ => Ok(cast),
     }
-    Ok(cast)
 }
 
 /// The fact of each row's score: a number (any numeric column, read as f64), or missing (null).
@@ -639,11 +806,7 @@ fn score_facts(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
     if !array.data_type().is_numeric() {
         return other_scores(array);
     }
-    let narrow: Option<fn(f64) -> f64> = match array.data_type() {
-        DataType::Float32 => Some(|v| shortest_f32(v as f32)),
-        DataType::Float16 => Some(|v| shortest_f16(v as f32)),
-        _ => None,
-    };
+    let narrow = shortest_of(array.data_type());
     let floats = arrow_cast::cast(array, &DataType::Float64)?;
     let floats = floats.as_primitive::<Float64Type>();
     Ok((0..floats.len())
@@ -682,6 +845,15 @@ fn other_scores(array: &ArrayRef) -> Result<Vec<ScoreFact>, ArrowError> {
             })
         })
         .collect())
+}
+
+/// For float32 and float16 values read as float64: the float64 of their shortest decimal.
+fn shortest_of(data_type: &DataType) -> Option<fn(f64) -> f64> {
+    match data_type {
+        DataType::Float32 => Some(|v| shortest_f32(v as f32)),
+        DataType::Float16 => Some(|v| shortest_f16(v as f32)),
+        _ => None,
+    }
 }
 
 /// The shortest decimal that reads back as this float32, as a float64: how raug reads a
@@ -1278,8 +1450,21 @@ fn replace_in(
         .ok_or_else(|| ArrowError::SchemaError(format!("no field {first}")))?;
     let mut children = parent.columns().to_vec();
     children[index] = replace_in(&children[index], rest, array)?;
+    // A widened field changes its type.
+    let fields: Fields = parent
+        .fields()
+        .iter()
+        .zip(&children)
+        .map(|(f, c)| {
+            if f.data_type() == c.data_type() {
+                Arc::clone(f)
+            } else {
+                Arc::new(f.as_ref().clone().with_data_type(c.data_type().clone()))
+            }
+        })
+        .collect();
     Ok(Arc::new(StructArray::try_new(
-        parent.fields().clone(),
+        fields,
         children,
         parent.nulls().cloned(),
     )?))

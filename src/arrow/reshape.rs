@@ -186,7 +186,7 @@ fn to_message_lists(
 
 /// Rewrites the `datasets` features in schema metadata with `edit` (the input's features to the
 /// output's); where they can't be read so, `fallback` makes them, else they go.
-fn edit_features(
+pub(super) fn edit_features(
     metadata: &mut arrow_schema::Metadata,
     edit: impl FnOnce(&Map<String, Value>) -> Option<Map<String, Value>>,
     fallback: impl FnOnce() -> Option<String>,
@@ -442,6 +442,18 @@ pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowErr
             fields.push(Arc::new(Field::new(*name, DataType::Float64, true)));
         }
     }
+    // Scores of two numeric types trade places in one wider type.
+    let mut widened = None;
+    if let [_, _, Some(a), Some(b)] = winner.sources() {
+        let (ia, ib) = (input.index_of(a)?, input.index_of(b)?);
+        let (ta, tb) = (input.field(ia).data_type(), input.field(ib).data_type());
+        if let Some(to) = super::common_type(ta, tb) {
+            for i in [ia, ib] {
+                fields[i] = Arc::new(fields[i].as_ref().clone().with_data_type(to.clone()));
+            }
+            widened = Some(to);
+        }
+    }
     let mut metadata = input.metadata().clone();
     let schema = Schema::new(fields.clone());
     edit_features(
@@ -455,6 +467,11 @@ pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowErr
             if fixed {
                 for name in &WINNER_FIELDS[2..] {
                     out.insert(name.to_string(), super::hf::feature(&DataType::Float64)?);
+                }
+            }
+            if let Some(to) = &widened {
+                for name in &WINNER_FIELDS[2..] {
+                    out.insert(name.to_string(), super::hf::feature(to)?);
                 }
             }
             Some(out)
@@ -505,15 +522,24 @@ pub fn winner_batch(
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     let index = |name: &str| batch.schema().index_of(name);
     let sources = winner.sources();
+    // Each column in the type `schema` gives it (scores of two types widened).
+    let typed = |name: &str| -> Result<ArrayRef, ArrowError> {
+        let (array, to) = (column(name)?, schema.field(index(name)?).data_type());
+        if array.data_type() == to {
+            Ok(array)
+        } else {
+            super::widen(&array, to)
+        }
+    };
     for pair in [0, 2] {
         let (Some(x), Some(y)) = (sources[pair], sources[pair + 1]) else {
             continue;
         };
-        let (xs, ys) = (column(x)?, column(y)?);
+        let (xs, ys) = (typed(x)?, typed(y)?);
         let traded: Vec<bool> = (0..n)
             .map(|i| swap[i] && xs.is_valid(i) && ys.is_valid(i))
             .collect();
-        let (xs, ys) = super::pick(&traded, &xs, &ys)?;
+        let (xs, ys) = super::pick(&traded, (x, &xs), (y, &ys))?;
         columns[index(x)?] = xs;
         columns[index(y)?] = ys;
     }

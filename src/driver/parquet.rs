@@ -607,7 +607,7 @@ fn aligned_row_group(
     // Per half: the rebuilt top-level columns and their positions in the projected batches.
     let changed: Vec<Vec<usize>> = halves
         .iter()
-        .map(|&half| roots(schema, &resolved.rewritten(half)))
+        .map(|&half| roots(schema, &relabeler.rewritten(half)))
         .collect();
     let positions: Vec<Vec<usize>> = changed
         .iter()
