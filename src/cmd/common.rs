@@ -35,7 +35,8 @@ pub struct IoArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub output_format: Option<FormatArg>,
 
-    /// Worker threads [default: the number of CPUs]. The output is the same for any number.
+    /// Worker threads [default: the number of CPUs]; Parquet output is compressed on as many
+    /// more. The output is the same for any number.
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -200,7 +201,10 @@ impl IoArgs {
         Ok(crate::write::create(
             output,
             format,
-            crate::write::ParquetOptions::default(),
+            crate::write::ParquetOptions {
+                threads: self.threads()?,
+                ..crate::write::ParquetOptions::default()
+            },
         ))
     }
 

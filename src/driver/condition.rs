@@ -42,6 +42,7 @@ pub fn condition_parquet(
         compression: writable(input.codec),
         // Copied chunks come without page indexes.
         page_index: false,
+        threads,
         ..ParquetOptions::default()
     };
     let mut sink = write::create(

@@ -82,6 +82,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         compression: job
             .parquet_compression
             .unwrap_or(super::ParquetCompression::Snappy),
+        threads,
         ..ParquetOptions::default()
     };
     let mut output = write::create(Output::create(&job.output, compression)?, format, options);
@@ -102,7 +103,10 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         Some(target) => Some(Rejects::new(
             Output::create(target, target.compression())?,
             target.format().unwrap_or(Format::Jsonl),
-            ParquetOptions::default(),
+            ParquetOptions {
+                threads,
+                ..ParquetOptions::default()
+            },
         )?),
         None => None,
     };

@@ -227,6 +227,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         // Later halves' aligned row groups are written as soon as they are ready, before
         // earlier halves end, and the footer is rewritten to list them in order.
         page_index: !(blocks && align.contains(&true)),
+        threads: job.threads.max(1),
         ..ParquetOptions::default()
     };
     let compression_out = job

@@ -126,6 +126,9 @@ pub struct ParquetOptions {
     /// Whether to write the page index (column and offset indexes). Off where row groups may be
     /// written out of order: the footer is then rewritten, and page index offsets can't be.
     pub page_index: bool,
+    /// Threads that encode and compress columns (the writer's own pool, so that `--threads`
+    /// bounds them too).
+    pub threads: usize,
 }
 
 impl Default for ParquetOptions {
@@ -134,6 +137,7 @@ impl Default for ParquetOptions {
             compression: ParquetCompression::Snappy,
             row_group_bytes: ROW_GROUP_BYTES,
             page_index: true,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -427,6 +431,8 @@ struct RowGroups {
     rows: usize,
     written: usize,
     limit: usize,
+    /// Where columns are encoded and compressed.
+    pool: rayon::ThreadPool,
 }
 
 /// Bytes of batches encoded together (32 MiB held ~60 MiB more at peak than 8, no faster).
@@ -479,13 +485,16 @@ impl RowGroups {
             leaves.push(batch_leaves);
         }
         let writers = self.writers.as_mut().expect("created above");
-        writers
-            .par_iter_mut()
-            .enumerate()
-            .try_for_each(|(i, writer)| {
-                leaves
-                    .iter()
-                    .try_for_each(|batch_leaves| writer.write(&batch_leaves[i]))
+        self.pool
+            .install(|| {
+                writers
+                    .par_iter_mut()
+                    .enumerate()
+                    .try_for_each(|(i, writer)| {
+                        leaves
+                            .iter()
+                            .try_for_each(|batch_leaves| writer.write(&batch_leaves[i]))
+                    })
             })
             .map_err(fail)?;
         self.pending.clear();
@@ -499,7 +508,9 @@ impl RowGroups {
             return Ok(());
         };
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
-        let chunks: Vec<_> = writers.into_par_iter().map(|w| w.close()).collect();
+        let chunks: Vec<_> = self
+            .pool
+            .install(|| writers.into_par_iter().map(|w| w.close()).collect());
         let mut row_group = self.file.next_row_group().map_err(fail)?;
         for chunk in chunks {
             chunk
@@ -690,6 +701,13 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         rows: 0,
         written: 0,
         limit: out.options.row_group_bytes,
+        pool: rayon::ThreadPoolBuilder::new()
+            .num_threads(out.options.threads.max(1))
+            .thread_name(|i| format!("raug-parquet-{i}"))
+            .build()
+            .map_err(|e| {
+                Error::Internal(format!("can't start {} threads: {e}", out.options.threads))
+            })?,
     });
     Ok(())
 }

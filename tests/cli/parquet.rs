@@ -692,3 +692,61 @@ fn a_named_score_column_the_schema_lacks_is_a_usage_error() {
     );
     assert!(!wd.path("out.parquet").exists());
 }
+
+/// `--threads` bounds the threads that compress Parquet output too (they had been rayon's
+/// global pool, one per core whatever `-j` said). Counted while the writer is open: the rows
+/// arrive on standard input, which stays open until the count is taken.
+#[cfg(target_os = "linux")]
+#[test]
+fn threads_bound_the_threads_that_compress_parquet_output() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let wd = Workdir::new();
+    let row = r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+    for threads in ["1", "3"] {
+        let mut child = wd
+            .command(&["relabel", "-", "-o", "out.parquet", "-j", threads, "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn raug");
+        let mut stdin = child.stdin.take().unwrap();
+        // Parquet output takes JSON rows 4 MiB at a time: more than that, so the writer opens.
+        for _ in 0..60_000 {
+            writeln!(stdin, "{row}").unwrap();
+        }
+        stdin.flush().unwrap();
+        let tasks = format!("/proc/{}/task", child.id());
+        let compressing = || {
+            std::fs::read_dir(&tasks)
+                .map(|dir| {
+                    dir.flatten()
+                        .filter(|t| {
+                            std::fs::read_to_string(t.path().join("comm"))
+                                .is_ok_and(|name| name.starts_with("raug-parquet"))
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        // The pool starts with the writer, once the first rows have set the schema.
+        let start = Instant::now();
+        while compressing() == 0 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let counted = compressing();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(counted.to_string(), threads);
+        assert_eq!(parquet_file_rows(&wd, "out.parquet").len(), 120_000);
+    }
+}
