@@ -182,11 +182,6 @@ pub enum SpecError {
         /// The rejected field.
         rejected: String,
     },
-    /// A message-list prompt with string responses.
-    #[error(
-        "the prompt is a message list but the responses are strings; no known layout pairs them"
-    )]
-    NoLayout,
     /// `--style system` where the goal goes into strings.
     #[error(
         "--style system needs message lists, but {what} holds plain strings; use --style prefix"

@@ -657,7 +657,14 @@ impl Resolved {
         };
         let prompt_path = path(
             &names.prompt,
-            named.and_then(|l| l.prompt).unwrap_or("prompt"),
+            named.and_then(|l| l.prompt).unwrap_or_else(|| {
+                // No `prompt`: nvidia/HelpSteer3 calls the conversation so far `context`.
+                let kind = |name| row.kind(&FieldPath::parse(name).expect("a plain name"));
+                match (kind("prompt"), kind("context")) {
+                    (None, Some(Ok(TextKind::Messages))) => "context",
+                    _ => "prompt",
+                }
+            }),
         );
         let prompt_kind = match row.kind(&prompt_path) {
             None if names.prompt.is_some() => return Err(missing(&prompt_path, "--prompt")),
@@ -671,7 +678,7 @@ impl Resolved {
             }
             Some(Ok(kind)) => Some(kind),
         };
-        let layout = Layout::detect(prompt_kind, responses)?;
+        let layout = Layout::detect(prompt_kind, responses);
         // A system prompt field the layout's trainer reads takes the goal, unless --style prefix
         // asks for the prompt.
         let system = names
@@ -946,12 +953,19 @@ impl Resolved {
                     .then(|| "system".to_string())
                     .filter(|s| s != p && *s != chosen && *s != rejected);
                 Some(crate::reshape::ToMessages {
-                    prompt: p.clone(),
+                    prompt: Some(p.clone()),
                     chosen: chosen.clone(),
                     rejected: rejected.clone(),
                     system,
                 })
             }
+            // Every target's responses are messages when the prompt is: TRL's too.
+            (Some(_), Layout::ConversationText) => Some(crate::reshape::ToMessages {
+                prompt: None,
+                chosen: chosen.clone(),
+                rejected: rejected.clone(),
+                system: None,
+            }),
             _ => None,
         };
         let layout = if to_messages.is_some() {

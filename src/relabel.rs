@@ -430,18 +430,21 @@ pub enum Layout {
     Standard,
     /// TRL standard with an implicit prompt: `chosen`/`rejected` full texts.
     StandardImplicit,
+    /// A message-list prompt (the conversation so far) with string responses, the next
+    /// assistant turn: nvidia/HelpSteer3's `context` with `response1`/`response2`.
+    ConversationText,
 }
 
 impl Layout {
     /// Finds the layout from the JSON kinds of the three text fields.
-    pub fn detect(prompt: Option<TextKind>, responses: TextKind) -> Result<Layout, SpecError> {
+    pub fn detect(prompt: Option<TextKind>, responses: TextKind) -> Layout {
         match (prompt, responses) {
-            (Some(TextKind::Text), TextKind::Messages) => Ok(Layout::H4),
-            (Some(TextKind::Messages), TextKind::Messages) => Ok(Layout::ConversationalExplicit),
-            (None, TextKind::Messages) => Ok(Layout::ConversationalImplicit),
-            (Some(TextKind::Text), TextKind::Text) => Ok(Layout::Standard),
-            (None, TextKind::Text) => Ok(Layout::StandardImplicit),
-            (Some(TextKind::Messages), TextKind::Text) => Err(SpecError::NoLayout),
+            (Some(TextKind::Text), TextKind::Messages) => Layout::H4,
+            (Some(TextKind::Messages), TextKind::Messages) => Layout::ConversationalExplicit,
+            (None, TextKind::Messages) => Layout::ConversationalImplicit,
+            (Some(TextKind::Text), TextKind::Text) => Layout::Standard,
+            (None, TextKind::Text) => Layout::StandardImplicit,
+            (Some(TextKind::Messages), TextKind::Text) => Layout::ConversationText,
         }
     }
 
@@ -453,6 +456,7 @@ impl Layout {
             Layout::ConversationalImplicit => "conversational (implicit prompt)",
             Layout::Standard => "standard (explicit prompt)",
             Layout::StandardImplicit => "standard (implicit prompt)",
+            Layout::ConversationText => "conversation prompt with string responses",
         }
     }
 
@@ -460,14 +464,19 @@ impl Layout {
     pub fn has_prompt(self) -> bool {
         matches!(
             self,
-            Layout::H4 | Layout::ConversationalExplicit | Layout::Standard
+            Layout::H4
+                | Layout::ConversationalExplicit
+                | Layout::Standard
+                | Layout::ConversationText
         )
     }
 
     /// The kind of the response fields.
     pub fn responses(self) -> TextKind {
         match self {
-            Layout::Standard | Layout::StandardImplicit => TextKind::Text,
+            Layout::Standard | Layout::StandardImplicit | Layout::ConversationText => {
+                TextKind::Text
+            }
             _ => TextKind::Messages,
         }
     }
@@ -476,7 +485,7 @@ impl Layout {
     pub fn prompt(self) -> Option<TextKind> {
         match self {
             Layout::H4 | Layout::Standard => Some(TextKind::Text),
-            Layout::ConversationalExplicit => Some(TextKind::Messages),
+            Layout::ConversationalExplicit | Layout::ConversationText => Some(TextKind::Messages),
             _ => None,
         }
     }
@@ -485,7 +494,7 @@ impl Layout {
     pub fn site(self) -> Site {
         match self {
             Layout::H4 | Layout::ConversationalImplicit => Site::ResponseLists,
-            Layout::ConversationalExplicit => Site::PromptList,
+            Layout::ConversationalExplicit | Layout::ConversationText => Site::PromptList,
             Layout::Standard => Site::PromptText,
             Layout::StandardImplicit => Site::ResponseTexts,
         }
@@ -648,13 +657,21 @@ mod tests {
     #[test]
     fn layouts_detect_and_place_goals() {
         use TextKind::*;
-        assert_eq!(Layout::detect(Some(Text), Messages), Ok(Layout::H4));
+        assert_eq!(Layout::detect(Some(Text), Messages), Layout::H4);
         assert_eq!(
             Layout::detect(Some(Messages), Messages),
-            Ok(Layout::ConversationalExplicit)
+            Layout::ConversationalExplicit
         );
-        assert_eq!(Layout::detect(None, Text), Ok(Layout::StandardImplicit));
-        assert!(Layout::detect(Some(Messages), Text).is_err());
+        assert_eq!(Layout::detect(None, Text), Layout::StandardImplicit);
+        assert_eq!(
+            Layout::detect(Some(Messages), Text),
+            Layout::ConversationText
+        );
+        assert_eq!(Layout::ConversationText.site(), Site::PromptList);
+        assert_eq!(
+            Layout::ConversationText.resolve_style(None),
+            Ok(Style::System)
+        );
         assert_eq!(Layout::Standard.resolve_style(None), Ok(Style::Prefix));
         assert!(Layout::Standard.resolve_style(Some(Style::System)).is_err());
         assert_eq!(Layout::H4.resolve_style(None), Ok(Style::System));

@@ -105,14 +105,30 @@ pub struct Reshape {
 /// input's, before renames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToMessages {
-    /// The prompt string.
-    pub prompt: String,
+    /// The prompt string; `None` when the prompt is a message list already (HelpSteer3's
+    /// `context`) and only the responses become messages.
+    pub prompt: Option<String>,
     /// The chosen response string.
     pub chosen: String,
     /// The rejected response string.
     pub rejected: String,
     /// A string field holding the system prompt (`system`), folded into the prompt list.
     pub system: Option<String>,
+}
+
+impl ToMessages {
+    /// The string fields that become message lists, with the role of their message: the prompt
+    /// (if a string) a user message, the responses assistant messages.
+    pub fn texts(&self) -> Vec<(&str, &'static str)> {
+        let prompt = self.prompt.as_deref().map(|p| (p, "user"));
+        prompt
+            .into_iter()
+            .chain([
+                (self.chosen.as_str(), "assistant"),
+                (self.rejected.as_str(), "assistant"),
+            ])
+            .collect()
+    }
 }
 
 /// How a role is called in ShareGPT's `from` (LLaMA-Factory's default tags); other roles keep

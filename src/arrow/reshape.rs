@@ -90,7 +90,7 @@ fn is_message_text(reshape: &Reshape, name: &str) -> bool {
     reshape
         .to_messages
         .as_ref()
-        .is_some_and(|t| [&t.prompt, &t.chosen, &t.rejected].contains(&&name.to_string()))
+        .is_some_and(|t| t.texts().iter().any(|(text, _)| *text == name))
 }
 
 /// The type of the message lists string texts become: `list<struct<role, content>>`.
@@ -131,11 +131,7 @@ fn to_message_lists(
         None => None,
     };
     let mut out = Vec::new();
-    for (name, role) in [
-        (&to.prompt, "user"),
-        (&to.chosen, "assistant"),
-        (&to.rejected, "assistant"),
-    ] {
+    for (name, role) in to.texts() {
         let (texts, facts) = strings(name)?;
         for (i, fact) in facts.iter().enumerate() {
             if let (Err(e), None) = (check_text(fact, name, TextKind::Text, from), &bad[i]) {
@@ -179,7 +175,7 @@ fn to_message_lists(
             Arc::new(values),
             texts.nulls().cloned(),
         )?;
-        out.push((name.clone(), Arc::new(list) as ArrayRef));
+        out.push((name.to_string(), Arc::new(list) as ArrayRef));
     }
     Ok(out)
 }
@@ -334,11 +330,13 @@ pub fn batch(
             &RecordBatchOptions::new().with_row_count(Some(n)),
         )?;
         for (name, array) in to_message_lists(&texts, to, &reshape.from, &mut bad)? {
-            let name = [&to.prompt, &to.chosen, &to.rejected]
+            let name = to
+                .texts()
                 .into_iter()
-                .find(|n| **n == name)
-                .expect("one of the texts");
-            rebuilt.push((name.as_str(), array));
+                .find(|(n, _)| *n == name)
+                .expect("one of the texts")
+                .0;
+            rebuilt.push((name, array));
         }
     }
     let split_prompt = reshape.split.as_ref().map(|s| s.prompt.as_deref());

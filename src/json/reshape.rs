@@ -105,13 +105,9 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
             l.push(b']');
             l
         };
-        let texts = [
-            (&to.prompt, "user"),
-            (&to.chosen, "assistant"),
-            (&to.rejected, "assistant"),
-        ];
+        let texts = to.texts();
         let mut spans = Vec::new();
-        for (name, _) in texts {
+        for &(name, _) in &texts {
             let (fact, text) = read_text(line, &object, &field(name))?;
             check_text(&fact, name, TextKind::Text, &reshape.from)?;
             spans.push(text.expect("a string").span);

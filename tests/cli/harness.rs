@@ -468,7 +468,8 @@ pub fn to_trl(row: &Value, fields: [&str; 3], input: Option<&str>) -> Value {
 
 /// [`to_trl`], and with `messages` string texts become message lists: the prompt a user message
 /// after a system message holding the `system` field (when the row has a non-empty one), each
-/// response an assistant message (`--to sharegpt` and `--to openai` relabel rows so).
+/// response an assistant message (`--to sharegpt` and `--to openai` relabel rows so). String
+/// responses to a message-list prompt become assistant messages with or without `messages`.
 pub fn to_canonical(
     row: &Value,
     [prompt, chosen, rejected]: [&str; 3],
@@ -504,7 +505,15 @@ pub fn to_canonical(
             new_prompt = Some(Value::String(format!("{p}\n{input}")));
         }
     }
-    let strings = messages && old[chosen].is_string();
+    // String responses to a message-list prompt (HelpSteer3) become assistant messages for
+    // every target, TRL's too.
+    let prompt_list = old.get(prompt).is_some_and(Value::is_array);
+    if prompt_list && old[chosen].is_string() {
+        let message = |content: &Value| json!([{"role": "assistant", "content": content}]);
+        new_chosen = message(&new_chosen);
+        new_rejected = message(&new_rejected);
+    }
+    let strings = messages && old[chosen].is_string() && !prompt_list;
     if strings {
         let message = |role: &str, content: &Value| json!({"role": role, "content": content});
         let mut list = Vec::new();

@@ -320,6 +320,15 @@ fn trl_cases() -> Vec<TrlCase> {
             None,
             Site::ResponseTexts,
         ),
+        (
+            // HelpSteer3: the conversation so far in `context`, the next turns strings.
+            "conversation with string responses",
+            json!({"domain": "stem", "context": [system, user, answer("2"), user],
+                   "chosen": "7", "rejected": "8", "score_chosen": 9, "score_rejected": 2}),
+            ["context", "chosen", "rejected"],
+            None,
+            Site::PromptList,
+        ),
     ]);
     cases
 }

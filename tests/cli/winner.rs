@@ -269,6 +269,75 @@ fn winner_fields_of_public_datasets_become_chosen_and_rejected_then_relabeled() 
 }
 
 #[test]
+fn helpsteer3_as_published_takes_the_goal_in_its_context() {
+    // nvidia/HelpSteer3: no `prompt`; the conversation so far is the `context` message list and
+    // the two candidate next turns are strings. The goal goes into the context (a system
+    // message), never into the responses as if they were full texts.
+    let wd = Workdir::new();
+    let user = |t: &str| json!({"role": "user", "content": t});
+    let assistant = |t: &str| json!({"role": "assistant", "content": t});
+    let rows = [
+        (
+            json!({"domain": "stem", "language": "english",
+                   "context": [user("Name a prime."), assistant("7"), user("Another?")],
+                   "response1": "11", "response2": "12", "overall_preference": -2}),
+            Some(false),
+        ),
+        (
+            json!({"domain": "code", "language": "english", "context": [user("Say hi.")],
+                   "response1": "bye", "response2": "hi", "overall_preference": 3}),
+            Some(true),
+        ),
+    ];
+    let text: String = rows.iter().map(|(r, _)| format!("{r}\n")).collect();
+    jsonl_and_parquet(&wd, "in", &text);
+    let model = Model {
+        site: Site::PromptList,
+        prefix: false,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    let scores = Scores::Fixed(10.0, 1.0);
+    let expected: Vec<Value> = rows
+        .iter()
+        .flat_map(|(row, wins)| {
+            let made = as_chosen_rejected(row, "response1", "response2", *wins, scores);
+            model.relabel_fields(&made, ["context", "chosen", "rejected"])
+        })
+        .collect();
+    let flags = [
+        "--a",
+        "response1",
+        "--b",
+        "response2",
+        "--a-wins-when",
+        "overall_preference<0",
+        "--b-wins-when",
+        "overall_preference>0",
+        "--fixed-scores",
+        "10,1",
+    ];
+    let run = wd.run(&[&["relabel", "in.jsonl", "-q"][..], &flags].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_same(&crate::harness::rows(&run.stdout), &expected);
+    let args = [
+        &["relabel", "in.parquet", "-o", "out.parquet", "-q"][..],
+        &flags,
+    ]
+    .concat();
+    let run = wd.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_same(&parquet_file_rows(&wd, "out.parquet"), &expected);
+    let run = wd.run(&[&["inspect", "in.jsonl"][..], &flags].concat());
+    assert!(
+        run.stdout
+            .contains("detected  layout conversation prompt with string responses, scores score_chosen/score_rejected, style system, winner response1"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn a_winner_row_is_written_as_trl_too() {
     let wd = Workdir::new();
     let user = json!({"content": "Name a prime.", "role": "user"});
