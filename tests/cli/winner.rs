@@ -305,18 +305,12 @@ fn helpsteer3_as_published_takes_the_goal_in_its_context() {
             model.relabel_fields(&made, ["context", "chosen", "rejected"])
         })
         .collect();
-    let flags = [
-        "--a",
-        "response1",
-        "--b",
-        "response2",
-        "--a-wins-when",
-        "overall_preference<0",
-        "--b-wins-when",
-        "overall_preference>0",
-        "--fixed-scores",
-        "10,1",
-    ];
+    // The README's flags, as the case of HelpSteer3 with a prompt string uses them.
+    let flags = cases()
+        .into_iter()
+        .find(|c| c.name == "HelpSteer3")
+        .unwrap()
+        .flags;
     let run = wd.run(&[&["relabel", "in.jsonl", "-q"][..], &flags].concat());
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_same(&crate::harness::rows(&run.stdout), &expected);
