@@ -248,15 +248,77 @@ impl Writer for ParquetWriter {
 #[derive(Debug, Clone)]
 pub struct RowDecoder {
     schema: SchemaRef,
+    /// The names of integer fields, each quoted as a key (`"name"`): arrow-json reads a number
+    /// with a fraction into an integer column truncated (3.5 as 3), so rows are searched for
+    /// such values first. Only names no other field of the schema has, at any depth.
+    integer_keys: Vec<(String, Vec<u8>)>,
 }
 
 impl RowDecoder {
     /// A decoder whose schema is inferred from `rows` (JSON Lines), with the `huggingface`
     /// features metadata added.
     pub fn infer(rows: &[u8]) -> std::result::Result<RowDecoder, String> {
+        let schema = infer_schema(rows).map_err(|e| e.to_string())?;
+        let mut integers = Vec::new();
+        let mut others = Vec::new();
+        leaf_names(schema.fields(), &mut integers, &mut others);
+        integers.sort();
+        integers.dedup();
+        let integer_keys = integers
+            .into_iter()
+            .filter(|name| !others.contains(name))
+            .map(|name| {
+                let key = serde_json::to_string(&name).expect("strings always serialize");
+                (name, key.into_bytes())
+            })
+            .collect();
         Ok(RowDecoder {
-            schema: infer_schema(rows).map_err(|e| e.to_string())?,
+            schema,
+            integer_keys,
         })
+    }
+
+    /// The first integer field in `rows` whose value has a fraction (or is out of range): a
+    /// value arrow-json would truncate rather than refuse.
+    fn fraction_in_integer(&self, rows: &[u8]) -> Option<RowError> {
+        fn skip_space(b: &[u8]) -> &[u8] {
+            &b[b.iter().take_while(|c| c.is_ascii_whitespace()).count()..]
+        }
+        for (name, key) in &self.integer_keys {
+            for at in memchr::memmem::find_iter(rows, key) {
+                // A key, not text inside a string (where its quotes would be escaped).
+                if at > 0 && rows[at - 1] == b'\\' {
+                    continue;
+                }
+                let rest = skip_space(&rows[at + key.len()..]);
+                let Some(rest) = rest.strip_prefix(b":") else {
+                    continue;
+                };
+                let rest = skip_space(rest);
+                let len = rest
+                    .iter()
+                    .take_while(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .count();
+                let number = std::str::from_utf8(&rest[..len]).unwrap_or_default();
+                if !number.contains(['.', 'e', 'E']) {
+                    continue;
+                }
+                let whole = number
+                    .parse::<f64>()
+                    .is_ok_and(|v| v.fract() == 0.0 && v.abs() < 9.2e18);
+                if !whole {
+                    return Some(RowError::field(
+                        Reason::Unwritable,
+                        name,
+                        format!(
+                            "{number} can't be written to Parquet: its column holds integers \
+                             (the Parquet schema comes from the output's first rows)"
+                        ),
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// The schema every batch has.
@@ -266,6 +328,9 @@ impl RowDecoder {
 
     /// Decodes JSON Lines into one batch (none for no rows).
     pub fn decode(&self, rows: &[u8]) -> std::result::Result<Option<RecordBatch>, RowError> {
+        if let Some(problem) = self.fraction_in_integer(rows) {
+            return Err(problem);
+        }
         let lines = memchr::memchr_iter(b'\n', rows).count() + 1;
         let mut decoder = arrow_json::ReaderBuilder::new(Arc::clone(&self.schema))
             .with_strict_mode(true)
@@ -303,6 +368,32 @@ impl RowDecoder {
         Err(object
             .lone_surrogate_field(", so Parquet can't hold it")
             .unwrap_or(problem))
+    }
+}
+
+/// The names of the leaf fields under `fields`, at any depth (inside structs and lists):
+/// integer ones into `integers`, the others into `others`.
+fn leaf_names(fields: &Fields, integers: &mut Vec<String>, others: &mut Vec<String>) {
+    fn leaf(
+        field: &Field,
+        data_type: &DataType,
+        integers: &mut Vec<String>,
+        others: &mut Vec<String>,
+    ) {
+        match data_type {
+            DataType::Struct(children) => {
+                others.push(field.name().clone());
+                leaf_names(children, integers, others);
+            }
+            DataType::List(item) | DataType::LargeList(item) => {
+                leaf(field, item.data_type(), integers, others)
+            }
+            t if t.is_integer() => integers.push(field.name().clone()),
+            _ => others.push(field.name().clone()),
+        }
+    }
+    for field in fields {
+        leaf(field, field.data_type(), integers, others);
     }
 }
 

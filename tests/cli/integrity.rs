@@ -1134,7 +1134,8 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         ) + "\n"
     };
     // Line 4: a lone surrogate escape (valid JSON, no Unicode character); line 5: a value of
-    // another type than the first rows'; line 7: a surrogate pair, which is fine.
+    // another type than the first rows'; line 7: a surrogate pair, which is fine; line 8:
+    // integers written with a fraction or an exponent, which are fine.
     let lines = [
         row("p1", "1"),
         row("p2", "2"),
@@ -1143,20 +1144,23 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         row("p5", r#""five""#),
         row("p6", "6"),
         row(r"smile \ud83d\ude00", "7"),
+        row("p8", "8.0").replace("\"score_rejected\": 3", "\"score_rejected\": 3e0"),
     ];
     wd.write("in.jsonl", lines.concat());
-    let good: String = [0, 1, 2, 5, 6].map(|i| lines[i].clone()).concat();
+    let good: String = [0, 1, 2, 5, 6, 7].map(|i| lines[i].clone()).concat();
     wd.write("good.jsonl", &good);
     let surrogate = "field \"prompt\": holds \\ud800, half of a UTF-16 surrogate pair without its \
                      other half: valid JSON, but no Unicode character, so Parquet can't hold it";
     let conflict =
         "field \"meta\": can't be written to Parquet: failed to parse \"five\" as Int64 \
                     (the Parquet schema comes from the output's first rows)";
+    let fraction = "field \"meta\": 8.5 can't be written to Parquet: its column holds integers \
+                    (the Parquet schema comes from the output's first rows)";
 
     // JSON output holds both rows as they are.
     let run = wd.run(&["relabel", "in.jsonl", "-q"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout.lines().count(), 14);
+    assert_eq!(run.stdout.lines().count(), 16);
 
     // In one block (relabeled before the schema is known) and in blocks of one row each (the
     // schema known, relabeled on the workers), in both orders, the same rows are named.
@@ -1179,7 +1183,7 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         assert_eq!(
             run.stderr,
             format!(
-                "raug: 7 rows in, 10 rows out, 0 ties, 2 skipped (unwritable: 2)\n\
+                "raug: 8 rows in, 12 rows out, 0 ties, 2 skipped (unwritable: 2)\n\
                  raug: first skipped row: in.jsonl:4: {surrogate}\n"
             )
         );
@@ -1190,10 +1194,13 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         let mut expected = vec!["relabel", "good.jsonl", "-q"];
         expected.extend(extra.iter().filter(|a| **a != "--block-size" && **a != "1"));
         let expected = wd.run(&expected);
-        assert_rows_eq(
-            &parquet_file_rows(&wd, "out.parquet"),
-            &rows(&expected.stdout),
-        );
+        // Numbers as floats: the 8.0 and 3e0 of line 8 make their columns float64 where the
+        // schema sees them.
+        let got: Vec<Value> = parquet_file_rows(&wd, "out.parquet")
+            .into_iter()
+            .map(crate::differential_core::normalize)
+            .collect();
+        assert_rows_eq(&got, &normalize_rows(&expected.stdout));
     }
 
     // The type conflict alone: the row that differs from the first rows is the bad one.
@@ -1204,6 +1211,28 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         run.stderr,
         format!("raug: error: typed.jsonl:2: {conflict}\n")
     );
+    // A fraction after the rows the schema came from (the first block read: 64 KiB at the
+    // smallest), which hold integers: arrow-json would write 8 for 8.5, so it is a bad row.
+    // Where the schema sees it, the column is float64.
+    let mut text: String = (0..1000).map(|i| row(&format!("p{i}"), "1")).collect();
+    text += &row("p8", "8.5");
+    wd.write("fraction.jsonl", text);
+    let args = ["relabel", "fraction.jsonl", "-o", "fraction.parquet"];
+    let run = wd.run(&[&args[..], &["--block-size", "1"]].concat());
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("raug: error: fraction.jsonl:1001: {fraction}\n")
+    );
+    let run = wd.run(&[&args[..], &["-q"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let metas: Vec<Value> = parquet_file_rows(&wd, "fraction.parquet")
+        .iter()
+        .map(|r| r["meta"].clone())
+        .collect();
+    assert_eq!(metas.len(), 2002);
+    assert_eq!(metas[0], json!(1.0));
+    assert_eq!(metas[2000..], [json!(8.5), json!(8.5)]);
 
     // condition and pairs name the input line too.
     let run = wd.run(&["condition", "in.jsonl", "-o", "c.parquet", "--target", "9"]);
