@@ -156,6 +156,20 @@ pub enum SpecError {
         /// The option that names it.
         option: &'static str,
     },
+    /// No `chosen` field, but two responses a winner field would order.
+    #[error(
+        "no field {path:?} in the first row; name the field with --chosen PATH, or, as the row \
+         holds two responses {a:?} and {b:?}, say when each wins with --a-wins-when COND \
+         --b-wins-when COND"
+    )]
+    NoChosenButTwoResponses {
+        /// The chosen field looked for.
+        path: String,
+        /// The first response.
+        a: &'static str,
+        /// The second response.
+        b: &'static str,
+    },
     /// A field an option names is not in the first row (or the schema).
     #[error("{option} {path}: the first row has no such field")]
     NamedFieldMissing {

@@ -643,7 +643,18 @@ impl Resolved {
         let chosen = path(&names.chosen, named.map_or("chosen", |l| l.chosen));
         let rejected = path(&names.rejected, named.map_or("rejected", |l| l.rejected));
         let responses = match (row.kind(&chosen), row.kind(&rejected)) {
-            (None, _) => return Err(missing(&chosen, "--chosen")),
+            (None, _) => {
+                let has = |name: &str| FieldPath::parse(name).is_ok_and(|p| row.has(&p));
+                let pair = WINNER_PAIRS.iter().find(|(a, b)| has(a) && has(b));
+                return Err(match pair {
+                    Some(&(a, b)) if names.chosen.is_none() => SpecError::NoChosenButTwoResponses {
+                        path: chosen.to_string(),
+                        a,
+                        b,
+                    },
+                    _ => missing(&chosen, "--chosen"),
+                });
+            }
             (_, None) => return Err(missing(&rejected, "--rejected")),
             (Some(Err(what)), _) => return Err(not_text(&chosen, what, "")),
             (_, Some(Err(what))) => return Err(not_text(&rejected, what, "")),

@@ -489,6 +489,18 @@ fn winner_options_that_dont_fit_are_usage_errors() {
         let prefix = if message.starts_with("--a-wins-when") { "raug: error: " } else { "raug: error: in.jsonl:1: " };
         assert_eq!(run.stderr, format!("{prefix}{message}\n"), "{args:?}");
     }
+    // Two responses a winner field orders, read without the winner options: the error says so.
+    let row = json!({"context": [{"role": "user", "content": "p"}], "response1": "7",
+                     "response2": "8", "overall_preference": 2});
+    wd.write("hs3.jsonl", format!("{row}\n"));
+    let run = wd.run(&["relabel", "hs3.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: hs3.jsonl:1: no field \"chosen\" in the first row; name the field with \
+         --chosen PATH, or, as the row holds two responses \"response1\" and \"response2\", say \
+         when each wins with --a-wins-when COND --b-wins-when COND\n"
+    );
 }
 
 /// Real data: the PKU-SafeRLHF sample with the README's flags, from JSON Lines and Parquet, as
