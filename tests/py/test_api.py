@@ -150,6 +150,27 @@ def test_float32_scores_and_large_strings_are_read_as_they_are_held():
     assert out.column("prompt").to_pylist() == [GOAL.format("7.3") + "\n\np", GOAL.format("2.1") + "\n\np"]
 
 
+def test_scores_of_two_types_come_out_in_the_wider_one_as_output_schema_says():
+    # As pyarrow types scores read from 8, 7 and 3.5, 2: int64 and float64.
+    table = pa.table(
+        {
+            "prompt": ["p", "q"],
+            "chosen": ["a", "c"],
+            "rejected": ["b", "d"],
+            "score_chosen": pa.array([8, 7], pa.int64()),
+            "score_rejected": pa.array([3.5, 2.0], pa.float64()),
+        }
+    )
+    relabeler = raug.Relabeler()
+    out = relabeler(table)
+    assert out.schema == relabeler.output_schema(table.schema)
+    assert out.schema.field("score_chosen").type == pa.float64()
+    assert out.schema.field("score_rejected").type == pa.float64()
+    assert [(r["chosen"], r["score_chosen"], r["score_rejected"]) for r in out.to_pylist()] == [
+        ("a", 8.0, 3.5), ("b", 3.5, 8.0), ("c", 7.0, 2.0), ("d", 2.0, 7.0),
+    ]
+
+
 def test_a_bad_row_raises_naming_row_field_and_reason():
     table = small().set_column(3, "score_chosen", pa.array([8.0, None]))
     with pytest.raises(raug.BadRowError) as caught:
