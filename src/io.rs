@@ -577,16 +577,29 @@ impl Output {
     }
 
     /// Appends the rest of `file`. Uncompressed output takes the kernel's file-to-file copy
-    /// (`copy_file_range`, through `std::io::copy`), so nothing passes through this process.
+    /// (`copy_file_range`, through `std::io::copy`), so nothing passes through this process; a
+    /// replacing output copies [`SYNC_EVERY`] bytes at a time, so its syncs overlap the copy.
     pub fn append(&mut self, file: &mut File) -> Result<()> {
+        self.append_in(file, SYNC_EVERY)
+    }
+
+    /// [`Output::append`], a replacing output's copy made `chunk` bytes at a time.
+    fn append_in(&mut self, file: &mut File, chunk: u64) -> Result<()> {
         let name = self.name.clone();
         let copied = match &mut self.encoder {
             Encoder::Plain(w) => w.flush().and_then(|()| match w.get_mut() {
-                Destination::File(f, syncer) => io::copy(file, f).inspect(|&n| {
-                    if let Some(syncer) = syncer {
+                Destination::File(f, Some(syncer)) => {
+                    let mut total = 0;
+                    loop {
+                        let n = io::copy(&mut Read::by_ref(file).take(chunk), f)?;
+                        if n == 0 {
+                            break Ok(total);
+                        }
+                        total += n;
                         syncer.wrote(n);
                     }
-                }),
+                }
+                Destination::File(f, None) => io::copy(file, f),
                 Destination::Stdout(s) => io::copy(file, s),
             }),
             _ => io::copy(file, self),
@@ -768,6 +781,23 @@ mod tests {
         out.write_bytes(b"new\n").unwrap();
         out.finish().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+    }
+
+    #[test]
+    fn a_replacing_output_appends_a_file_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        fs::write(&path, "old\n").unwrap();
+        let tail: String = (0..50).map(|i| format!("{{\"row\": {i}}}\n")).collect();
+        let mut spill = tempfile::tempfile().unwrap();
+        spill.write_all(tail.as_bytes()).unwrap();
+        io::Seek::seek(&mut spill, io::SeekFrom::Start(0)).unwrap();
+        let mut out = Output::create(&Target::File(path.clone()), Compression::None).unwrap();
+        out.write_bytes(b"head\n").unwrap();
+        // 7 bytes at a time: many chunks, the last one short.
+        out.append_in(&mut spill, 7).unwrap();
+        out.finish().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), format!("head\n{tail}"));
     }
 
     #[test]
