@@ -22,6 +22,13 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
         }
         out.push('\n');
     }
+    // Detected by its kinds alone: it has no name, as no trainer reads it as it is.
+    out.push_str(
+        "(detected, no name) a conversation with string responses\n  \
+         nvidia/HelpSteer3: the goal goes into the prompt list; --to makes each response an \
+         assistant message\n  \
+         {\"prompt\" or \"context\": [messages], \"chosen\": \"...\", \"rejected\": \"...\"}\n\n",
+    );
     let targets: Vec<&str> = crate::reshape::Target::ALL
         .iter()
         .map(|t| t.name())

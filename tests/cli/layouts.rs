@@ -160,7 +160,8 @@ fn raug_layouts_lists_every_layout_with_the_flags_that_read_it() {
             "alpaca",
             "axolotl-intel",
             "sharegpt",
-            "openai"
+            "openai",
+            "(detected, no name) a conversation with string responses",
         ]
     );
     let flags: Vec<&str> = run
