@@ -64,15 +64,26 @@ fn goal_text(spec: &ConditionSpec) -> Result<String> {
         .render(&vec![value; spec.template.attributes()]))
 }
 
-/// The prompt field: the one given, else the first of `prompt` and `instruction` that `has`.
-fn prompt_field(spec: &ConditionSpec, has: impl Fn(&FieldPath) -> bool) -> Option<FieldPath> {
+/// The prompt field: the one given, else the first of `prompt` and `instruction` there is, else
+/// a `context` message list (HelpSteer3's conversation so far, as relabel reads it). `kind`
+/// says whether a field is there, and if so whether it is a list.
+fn prompt_field(
+    spec: &ConditionSpec,
+    kind: impl Fn(&FieldPath) -> Option<bool>,
+) -> Option<FieldPath> {
+    let path = |k: &str| FieldPath::parse(k).expect("valid");
     spec.prompt.clone().or_else(|| {
         ["prompt", "instruction"]
-            .iter()
-            .map(|k| FieldPath::parse(k).expect("valid"))
-            .find(|p| has(p))
+            .into_iter()
+            .map(path)
+            .find(|p| kind(p).is_some())
+            .or_else(|| Some(path("context")).filter(|p| kind(p) == Some(true)))
     })
 }
+
+/// What a command says when no prompt field is found.
+const NO_PROMPT: &str =
+    "no \"prompt\" or \"instruction\" field, nor a \"context\" message list; name it with --prompt PATH";
 
 /// The edit that puts the goal into one row's prompt, by relabel's rules: the field's kind, the
 /// style it takes, whether the goal fits. A style that can't apply is a usage error.
@@ -135,13 +146,12 @@ pub fn condition(
         let path = match &prompt_path {
             Some(p) => p.clone(),
             None => {
-                let found = prompt_field(spec, |p| matches!(lookup(&object, p), Ok(Some(_))))
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{}: no \"prompt\" or \"instruction\" field; name it with --prompt PATH",
-                            row.location
-                        ))
-                    })?;
+                let kind = |p: &FieldPath| match lookup(&object, p) {
+                    Ok(Some(raw)) => Some(raw.get().starts_with('[')),
+                    _ => None,
+                };
+                let found = prompt_field(spec, kind)
+                    .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?;
                 prompt_path = Some(found.clone());
                 found
             }
@@ -174,23 +184,23 @@ impl BatchConditioner {
         name: &str,
         spec: &ConditionSpec,
     ) -> Result<BatchConditioner> {
-        let has = |p: &FieldPath| {
+        let kind = |p: &FieldPath| {
             let mut fields = schema.fields();
+            let mut list = false;
             for part in p.parts() {
-                let Some(field) = fields.iter().find(|f| f.name() == part) else {
-                    return false;
-                };
+                let field = fields.iter().find(|f| f.name() == part)?;
+                list = matches!(
+                    field.data_type(),
+                    arrow_schema::DataType::List(_) | arrow_schema::DataType::LargeList(_)
+                );
                 if let arrow_schema::DataType::Struct(children) = field.data_type() {
                     fields = children;
                 }
             }
-            true
+            Some(list)
         };
-        let path = prompt_field(spec, has).ok_or_else(|| {
-            Error::Usage(format!(
-                "{name}: no \"prompt\" or \"instruction\" column; name it with --prompt PATH"
-            ))
-        })?;
+        let path =
+            prompt_field(spec, kind).ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
         Ok(BatchConditioner {
             path,
             goal: goal_text(spec)?,

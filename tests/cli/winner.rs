@@ -329,6 +329,21 @@ fn helpsteer3_as_published_takes_the_goal_in_its_context() {
         "{}",
         run.stdout
     );
+    // At evaluation, `condition` finds the context too: the top score as its system message.
+    let conditioned: Vec<Value> = rows
+        .iter()
+        .map(|(row, _)| {
+            let mut row = row.clone();
+            let context = row["context"].as_array_mut().unwrap();
+            context.insert(0, json!({"role": "system", "content": goal(10.0)}));
+            row
+        })
+        .collect();
+    for input in ["in.jsonl", "in.parquet"] {
+        let run = wd.run(&["condition", input, "-q", "--output-format", "jsonl"]);
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_same(&crate::harness::rows(&run.stdout), &conditioned);
+    }
 }
 
 #[test]
