@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use arrow_array::RecordBatch;
 
-use crate::arrow::{put_goal_at, text_facts_at};
+use crate::arrow::{put_goal_at, text_facts_at, SchemaShape};
 use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
-use crate::fields::FieldPath;
-use crate::json::object::{lookup, Object};
-use crate::json::row::{escape, put_goal, read_text, splice};
+use crate::fields::{context_prompt, FieldPath, RowShape};
+use crate::json::object::Object;
+use crate::json::row::{escape, put_goal, read_text, splice, Shape};
 use crate::plan::{check_text, insert, text_kind, Insert, TextFact};
 use crate::relabel::{resolve_style, Style, Template};
 use crate::rows::Row;
@@ -64,20 +64,15 @@ fn goal_text(spec: &ConditionSpec) -> Result<String> {
         .render(&vec![value; spec.template.attributes()]))
 }
 
-/// The prompt field: the one given, else the first of `prompt` and `instruction` there is, else
-/// a `context` message list (HelpSteer3's conversation so far, as relabel reads it). `kind`
-/// says whether a field is there, and if so whether it is a list.
-fn prompt_field(
-    spec: &ConditionSpec,
-    kind: impl Fn(&FieldPath) -> Option<bool>,
-) -> Option<FieldPath> {
-    let path = |k: &str| FieldPath::parse(k).expect("valid");
+/// The prompt field: the one given, else the first of `prompt` and `instruction` the row has,
+/// else a `context` message list (see [`context_prompt`]).
+fn prompt_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<FieldPath> {
     spec.prompt.clone().or_else(|| {
         ["prompt", "instruction"]
             .into_iter()
-            .map(path)
-            .find(|p| kind(p).is_some())
-            .or_else(|| Some(path("context")).filter(|p| kind(p) == Some(true)))
+            .map(|k| FieldPath::parse(k).expect("valid"))
+            .find(|p| row.has(p))
+            .or_else(|| context_prompt(row))
     })
 }
 
@@ -146,11 +141,7 @@ pub fn condition(
         let path = match &prompt_path {
             Some(p) => p.clone(),
             None => {
-                let kind = |p: &FieldPath| match lookup(&object, p) {
-                    Ok(Some(raw)) => Some(raw.get().starts_with('[')),
-                    _ => None,
-                };
-                let found = prompt_field(spec, kind)
+                let found = prompt_field(spec, &Shape(&object))
                     .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?;
                 prompt_path = Some(found.clone());
                 found
@@ -184,23 +175,8 @@ impl BatchConditioner {
         name: &str,
         spec: &ConditionSpec,
     ) -> Result<BatchConditioner> {
-        let kind = |p: &FieldPath| {
-            let mut fields = schema.fields();
-            let mut list = false;
-            for part in p.parts() {
-                let field = fields.iter().find(|f| f.name() == part)?;
-                list = matches!(
-                    field.data_type(),
-                    arrow_schema::DataType::List(_) | arrow_schema::DataType::LargeList(_)
-                );
-                if let arrow_schema::DataType::Struct(children) = field.data_type() {
-                    fields = children;
-                }
-            }
-            Some(list)
-        };
-        let path =
-            prompt_field(spec, kind).ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
+        let path = prompt_field(spec, &SchemaShape(schema))
+            .ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
         Ok(BatchConditioner {
             path,
             goal: goal_text(spec)?,

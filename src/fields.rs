@@ -644,10 +644,8 @@ impl Resolved {
         let rejected = path(&names.rejected, named.map_or("rejected", |l| l.rejected));
         let responses = match (row.kind(&chosen), row.kind(&rejected)) {
             (None, _) => {
-                let has = |name: &str| FieldPath::parse(name).is_ok_and(|p| row.has(&p));
-                let pair = WINNER_PAIRS.iter().find(|(a, b)| has(a) && has(b));
-                return Err(match pair {
-                    Some(&(a, b)) if names.chosen.is_none() => SpecError::NoChosenButTwoResponses {
+                return Err(match winner_pair(row) {
+                    Some((a, b)) if names.chosen.is_none() => SpecError::NoChosenButTwoResponses {
                         path: chosen.to_string(),
                         a,
                         b,
@@ -666,17 +664,17 @@ impl Resolved {
             }
             (Some(Ok(kind)), Some(Ok(_))) => kind,
         };
-        let prompt_path = path(
-            &names.prompt,
-            named.and_then(|l| l.prompt).unwrap_or_else(|| {
-                // No `prompt`: nvidia/HelpSteer3 calls the conversation so far `context`.
-                let kind = |name| row.kind(&FieldPath::parse(name).expect("a plain name"));
-                match (kind("prompt"), kind("context")) {
-                    (None, Some(Ok(TextKind::Messages))) => "context",
-                    _ => "prompt",
+        let prompt_path = match (&names.prompt, named.and_then(|l| l.prompt)) {
+            (Some(given), _) => given.clone(),
+            (None, Some(named)) => path(&None, named),
+            (None, None) => {
+                let prompt = path(&None, "prompt");
+                match row.kind(&prompt) {
+                    Some(_) => prompt,
+                    None => context_prompt(row).unwrap_or(prompt),
                 }
-            }),
-        );
+            }
+        };
         let prompt_kind = match row.kind(&prompt_path) {
             None if names.prompt.is_some() => return Err(missing(&prompt_path, "--prompt")),
             None => None,
@@ -792,8 +790,7 @@ impl Resolved {
         let (a, b) = match (&given.a, &given.b) {
             (Some(a), Some(b)) => (top(a, "--a")?, top(b, "--b")?),
             (None, None) => {
-                let found = WINNER_PAIRS.iter().find(|(a, b)| has(a) && has(b));
-                let (a, b) = found.ok_or_else(|| {
+                let (a, b) = winner_pair(row).ok_or_else(|| {
                     let looked: Vec<String> =
                         WINNER_PAIRS.iter().map(|(a, b)| format!("{a:?}/{b:?}")).collect();
                     err(format!(
@@ -1207,6 +1204,19 @@ impl fmt::Display for Resolved {
         }
         Ok(())
     }
+}
+
+/// The first of [`WINNER_PAIRS`] whose two responses the row has.
+fn winner_pair(row: &dyn RowShape) -> Option<(&'static str, &'static str)> {
+    let has = |name: &str| FieldPath::parse(name).is_ok_and(|p| row.has(&p));
+    WINNER_PAIRS.iter().copied().find(|(a, b)| has(a) && has(b))
+}
+
+/// `context` where it is a message list: the prompt of a row without one (nvidia/HelpSteer3's
+/// conversation so far), for relabel and condition alike.
+pub fn context_prompt(row: &dyn RowShape) -> Option<FieldPath> {
+    let context = FieldPath::parse("context").expect("a plain name");
+    matches!(row.kind(&context), Some(Ok(TextKind::Messages))).then_some(context)
 }
 
 fn missing(path: &FieldPath, option: &'static str) -> SpecError {

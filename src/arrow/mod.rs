@@ -29,6 +29,7 @@ use crate::plan::{
 use crate::relabel::{Spec, GOAL_SEPARATOR};
 
 pub use shape::detect;
+pub(crate) use shape::SchemaShape;
 
 /// What relabeling one batch produced.
 #[derive(Debug, Default)]
@@ -713,15 +714,9 @@ fn common_type(a: &DataType, b: &DataType) -> Option<DataType> {
 
 /// The type of the field at `path`, if there is one.
 fn field_type(schema: &arrow_schema::Schema, path: &FieldPath) -> Option<DataType> {
-    let (first, rest) = path.parts().split_first()?;
-    let mut field = schema.field_with_name(first).ok()?;
-    for part in rest {
-        let DataType::Struct(fields) = field.data_type() else {
-            return None;
-        };
-        field = fields.iter().find(|f| f.name() == part)?;
-    }
-    Some(field.data_type().clone())
+    SchemaShape(schema)
+        .field(path)
+        .map(|f| f.data_type().clone())
 }
 
 /// `schema` with the widened fields in their new types.

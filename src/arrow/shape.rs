@@ -6,10 +6,12 @@ use crate::error::SpecError;
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
 use crate::relabel::{Style, TextKind};
 
-struct SchemaShape<'a>(&'a Schema);
+/// A schema seen through the [`RowShape`] detection needs.
+pub(crate) struct SchemaShape<'a>(pub(crate) &'a Schema);
 
-impl SchemaShape<'_> {
-    fn field(&self, path: &FieldPath) -> Option<&Field> {
+impl<'a> SchemaShape<'a> {
+    /// The field at `path` (a dotted path through structs), if there is one.
+    pub(crate) fn field(&self, path: &FieldPath) -> Option<&'a Field> {
         let parts = path.parts();
         let mut field = self.0.field_with_name(&parts[0]).ok()?;
         for part in &parts[1..] {

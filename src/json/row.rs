@@ -20,11 +20,11 @@ use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
 use crate::reshape::Target;
 
 /// A parsed row seen through the [`RowShape`] detection needs.
-struct Shape<'a>(Object<'a>);
+pub(crate) struct Shape<'o, 'a>(pub(crate) &'o Object<'a>);
 
-impl RowShape for Shape<'_> {
+impl RowShape for Shape<'_, '_> {
     fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
-        match lookup_first(&self.0, path) {
+        match lookup_first(self.0, path) {
             Ok(Some(raw)) => Some(kind_of(raw.get())),
             Ok(None) => None,
             Err(e) => Some(Err(e.to_string())),
@@ -32,7 +32,7 @@ impl RowShape for Shape<'_> {
     }
 
     fn has(&self, path: &FieldPath) -> bool {
-        matches!(lookup_first(&self.0, path), Ok(Some(_)))
+        matches!(lookup_first(self.0, path), Ok(Some(_)))
     }
 
     fn object_fields(&self) -> Vec<String> {
@@ -74,7 +74,7 @@ pub fn detect(
     style: Option<Style>,
 ) -> Result<Option<Resolved>, SpecError> {
     match Object::parse(line) {
-        Ok(object) => Resolved::detect(&Shape(object), names, style).map(Some),
+        Ok(object) => Resolved::detect(&Shape(&object), names, style).map(Some),
         Err(_) => Ok(None),
     }
 }
