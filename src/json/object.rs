@@ -4,17 +4,20 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
+use crate::json::scan;
 
 /// An object's fields in input order, each value as its raw JSON text.
 #[derive(Debug)]
 pub struct Object<'a> {
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    entries: Vec<(Cow<'a, str>, &'a str)>,
 }
 
 impl<'a> Object<'a> {
@@ -31,11 +34,18 @@ impl<'a> Object<'a> {
                 Err(e) => Err(json_error(text, &e)),
             };
         }
+        if let Some(fields) = scan::object(text) {
+            let entries = fields
+                .into_iter()
+                .map(|(key, value)| (Cow::Borrowed(key), value))
+                .collect();
+            return Ok(Object { entries });
+        }
         serde_json::from_str::<Object>(text).map_err(|e| json_error(text, &e))
     }
 
     /// The raw value of a key, if present (the first one when a key repeats).
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, key: &str) -> Option<&'a str> {
         self.entries
             .iter()
             .find(|(k, _)| k == key)
@@ -44,7 +54,7 @@ impl<'a> Object<'a> {
 
     /// The raw value of a key that must appear once: a key raug reads or writes. Twice is an
     /// error: raug would read the first, and most JSON readers downstream the last.
-    pub fn get_once(&self, key: &str) -> Result<Option<&'a RawValue>, RowError> {
+    pub fn get_once(&self, key: &str) -> Result<Option<&'a str>, RowError> {
         let mut found = self.entries.iter().filter(|(k, _)| k == key);
         let first = found.next().map(|(_, value)| *value);
         let more = found.count();
@@ -67,7 +77,7 @@ impl<'a> Object<'a> {
     }
 
     /// The fields in input order.
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &'a str)> + '_ {
         self.entries.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 
@@ -89,7 +99,7 @@ impl<'de> Deserialize<'de> for Object<'de> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
                 while let Some(Key(key)) = map.next_key()? {
                     let value: &'de RawValue = map.next_value()?;
-                    entries.push((key, value));
+                    entries.push((key, value.get()));
                 }
                 Ok(Object { entries })
             }
@@ -120,26 +130,28 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The items of a JSON array, each as its raw text.
+pub fn items(text: &str) -> Result<Vec<&str>, serde_json::Error> {
+    if let Some(items) = scan::array(text) {
+        return Ok(items);
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(text)?;
+    Ok(items.into_iter().map(RawValue::get).collect())
+}
+
 /// Finds the raw value at `path`; `Ok(None)` when a key is absent, an error when a parent is
 /// not an object or a key on the path appears twice.
-pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a RawValue>, RowError> {
+pub fn lookup<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a str>, RowError> {
     find(root, path, true)
 }
 
 /// Like [`lookup`], but takes the first of repeated keys: detection reads the dataset's shape,
 /// and the row itself is judged when relabeled.
-pub fn lookup_first<'a>(
-    root: &Object<'a>,
-    path: &FieldPath,
-) -> Result<Option<&'a RawValue>, RowError> {
+pub fn lookup_first<'a>(root: &Object<'a>, path: &FieldPath) -> Result<Option<&'a str>, RowError> {
     find(root, path, false)
 }
 
-fn find<'a>(
-    root: &Object<'a>,
-    path: &FieldPath,
-    once: bool,
-) -> Result<Option<&'a RawValue>, RowError> {
+fn find<'a>(root: &Object<'a>, path: &FieldPath, once: bool) -> Result<Option<&'a str>, RowError> {
     let get = |object: &Object<'a>, key: &str| {
         if once {
             object.get_once(key)
@@ -158,19 +170,19 @@ fn find<'a>(
     };
     for (depth, part) in parts.iter().enumerate().skip(1) {
         let parent = parts[..depth].join(".");
-        if value.get() == "null" {
+        if value == "null" {
             // A null parent holds nothing, as a null struct does in Arrow.
             return Ok(None);
         }
-        if !value.get().starts_with('{') {
+        if !value.starts_with('{') {
             return Err(RowError::field(
                 Reason::WrongType,
                 &parent,
-                format!("expected an object, got {}", describe(value.get())),
+                format!("expected an object, got {}", describe(value)),
             ));
         }
         let object =
-            Object::parse(value.get()).map_err(|e| RowError::field(e.reason, &parent, e.detail))?;
+            Object::parse(value).map_err(|e| RowError::field(e.reason, &parent, e.detail))?;
         value = match get(&object, part).map_err(|e| duplicate(e, depth))? {
             Some(v) => v,
             None => return Ok(None),
@@ -278,7 +290,7 @@ impl Object<'_> {
     /// `then` ends the detail with what can't hold it.
     pub fn lone_surrogate_field(&self, then: &str) -> Option<RowError> {
         self.entries().find_map(|(key, value)| {
-            lone_surrogate(value.get()).map(|escape| {
+            lone_surrogate(value).map(|escape| {
                 RowError::field(
                     Reason::Unwritable,
                     key,
@@ -296,12 +308,13 @@ impl Object<'_> {
 /// other half (`"\ud800"`): valid JSON, but no Unicode character, so no Arrow or Parquet string
 /// can hold it.
 pub fn lone_surrogate(raw: &str) -> Option<&str> {
-    let bytes = raw.as_bytes();
     // Surrogates are \uD800-\uDFFF: text without `\ud` or `\uD` has none (the usual case,
-    // found at memory speed instead of escape by escape).
-    if memchr::memmem::find(bytes, b"\\ud").is_none()
-        && memchr::memmem::find(bytes, b"\\uD").is_none()
-    {
+    // found at memory speed instead of escape by escape). The searchers are built once: building
+    // one costs more than searching a short value.
+    static LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\ud"));
+    static UPPER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\\uD"));
+    let bytes = raw.as_bytes();
+    if LOWER.find(bytes).is_none() && UPPER.find(bytes).is_none() {
         return None;
     }
     let unit = |at: usize| -> Option<u16> {
@@ -342,11 +355,11 @@ mod tests {
         let line = r#"{"b": 1.50, "a": {"x": "\u00e9"}, "c\"q": [1, 2]}"#;
         let obj = Object::parse(line).unwrap();
         assert_eq!(obj.keys().collect::<Vec<_>>(), ["b", "a", "c\"q"]);
-        assert_eq!(obj.get("b").unwrap().get(), "1.50");
+        assert_eq!(obj.get("b").unwrap(), "1.50");
         let path = FieldPath::parse("a.x").unwrap();
         let raw = lookup(&obj, &path).unwrap().unwrap();
-        assert_eq!(raw.get(), r#""\u00e9""#);
-        assert_eq!(&line[span(line, raw.get())], r#""\u00e9""#);
+        assert_eq!(raw, r#""\u00e9""#);
+        assert_eq!(&line[span(line, raw)], r#""\u00e9""#);
         assert!(lookup(&obj, &FieldPath::parse("b.y").unwrap()).is_err());
         assert!(lookup(&obj, &FieldPath::parse("zz.y").unwrap())
             .unwrap()

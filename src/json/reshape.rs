@@ -4,11 +4,9 @@
 
 use std::ops::Range;
 
-use serde_json::value::RawValue;
-
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
-use crate::json::object::{describe, lookup, span, Object};
+use crate::json::object::{describe, items, lookup, span, Object};
 use crate::json::row::{read_text, spaced_colon};
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::format_score;
@@ -35,19 +33,19 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
     if let Some(split) = &reshape.split {
         let (chosen_fact, chosen) = conversation(line, &object, &field(&split.chosen))?;
         let (rejected_fact, rejected) = conversation(line, &object, &field(&split.rejected))?;
-        let items = |c: &Option<Messages>| c.as_ref().map_or(0, |c| c.1.len());
+        let count = |c: &Option<Messages>| c.as_ref().map_or(0, |c| c.1.len());
         let shared = match (&chosen, &rejected) {
             (Some((_, c)), Some((_, r))) => c
                 .iter()
                 .zip(r)
-                .take_while(|(a, b)| same_value(a.get(), b.get()))
+                .take_while(|(a, b)| same_value(a, b))
                 .count(),
             _ => 0,
         };
         let facts = SplitFacts {
             chosen: chosen_fact,
             rejected: rejected_fact,
-            lens: (items(&chosen), items(&rejected)),
+            lens: (count(&chosen), count(&rejected)),
             shared,
         };
         let at = split_at(&facts, split, &reshape.from)?;
@@ -62,7 +60,7 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
             None => None,
         };
         match existing {
-            Some(value) => edits.push((span(line, value.get()), Edit::Put(prompt))),
+            Some(value) => edits.push((span(line, value), Edit::Put(prompt))),
             None => {
                 let open = line.find('{').expect("an object") + 1;
                 let mut entry = format!("\"prompt\"{key_sep}").into_bytes();
@@ -88,7 +86,7 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
             edits.push((prompt.span.clone(), Edit::Put(quoted.into_bytes())));
         }
         if let Some(value) = object.get_once(&join.input)? {
-            edits.push((entry_span(line, value.get()), Edit::Remove));
+            edits.push((entry_span(line, value), Edit::Remove));
         }
     }
     if let Some(to) = &reshape.to_messages {
@@ -145,12 +143,12 @@ pub(crate) fn reshape(line: &str, reshape: &Reshape) -> Result<String, RowError>
     }
     for name in &reshape.drops {
         if let Some(value) = object.get_once(name)? {
-            edits.push((entry_span(line, value.get()), Edit::Remove));
+            edits.push((entry_span(line, value), Edit::Remove));
         }
     }
     for (from, to) in &reshape.renames {
         if let Some(value) = object.get_once(from)? {
-            let key = entry_span(line, value.get());
+            let key = entry_span(line, value);
             let key = key.start..key_end(line, key.start);
             let quoted = serde_json::to_string(to).expect("strings always serialize");
             edits.push((key, Edit::Put(quoted.into_bytes())));
@@ -187,7 +185,7 @@ pub(crate) fn winner(line: &str, winner: &Winner) -> Result<(String, bool), RowE
     let object = Object::parse(line)?;
     let value = |path: &str| -> Result<CondValue, RowError> {
         let path = FieldPath::parse(path).expect("a checked path");
-        Ok(cond_value(lookup(&object, &path)?.map(RawValue::get)))
+        Ok(cond_value(lookup(&object, &path)?))
     };
     let outcome = outcome(
         &value(&winner.a_wins.path)?,
@@ -195,10 +193,7 @@ pub(crate) fn winner(line: &str, winner: &Winner) -> Result<(String, bool), RowE
         winner,
     )?;
     let present = |name: &str| -> Result<Option<&str>, RowError> {
-        Ok(object
-            .get_once(name)?
-            .map(RawValue::get)
-            .filter(|v| *v != "null"))
+        Ok(object.get_once(name)?.filter(|v| *v != "null"))
     };
     let swap =
         outcome == Outcome::B && present(&winner.a)?.is_some() && present(&winner.b)?.is_some();
@@ -215,14 +210,11 @@ pub(crate) fn winner(line: &str, winner: &Winner) -> Result<(String, bool), RowE
             (b_raw, a_raw, WINNER_FIELDS[pair + 1]),
         ] {
             let Some(raw) = raw else { continue };
-            let entry = entry_span(line, raw.get());
+            let entry = entry_span(line, raw);
             let key = entry.start..key_end(line, entry.start);
             edits.push((key, Edit::Put(format!("\"{to}\"").into_bytes())));
             if let (true, Some(other)) = (traded, other) {
-                edits.push((
-                    span(line, raw.get()),
-                    Edit::Put(other.get().as_bytes().to_vec()),
-                ));
+                edits.push((span(line, raw), Edit::Put(other.as_bytes().to_vec())));
             }
         }
     }
@@ -251,7 +243,6 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
     let raw = |name: &str| -> Result<&str, RowError> {
         object
             .get_once(name)?
-            .map(RawValue::get)
             .ok_or_else(|| RowError::field(Reason::MissingField, name, "missing or null"))
     };
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
@@ -260,12 +251,12 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
         Target::OpenAi => {
             // The rest of an OpenAI row's input (tools, ...) after its messages.
             let mut input = vec![("messages".to_string(), raw("prompt")?.as_bytes().to_vec())];
-            if let Some(rest) = object.get("input").map(RawValue::get) {
+            if let Some(rest) = object.get("input") {
                 if rest.starts_with('{') {
                     let rest = Object::parse(rest)?;
                     input.extend(
                         rest.entries()
-                            .map(|(k, v)| (k.to_string(), v.get().as_bytes().to_vec())),
+                            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())),
                     );
                 }
             }
@@ -287,19 +278,17 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
             };
             let has_system = object.get("system").is_some();
             for (key, value) in object.entries() {
-                let value = value.get();
                 match key {
                     "prompt" => {
-                        let mut messages: Vec<&RawValue> =
-                            serde_json::from_str(value).map_err(|e| {
-                                RowError::field(Reason::InvalidJson, key, e.to_string())
-                            })?;
+                        let mut messages = items(value).map_err(|e| {
+                            RowError::field(Reason::InvalidJson, key, e.to_string())
+                        })?;
                         // A leading system message goes to the `system` field LLaMA-Factory reads.
                         if let (false, Some(first)) = (has_system, messages.first()) {
-                            let first = Object::parse(first.get())?;
-                            if first.get("role").map(RawValue::get) == Some("\"system\"") {
+                            let first = Object::parse(first)?;
+                            if first.get("role") == Some("\"system\"") {
                                 if let Some(content) = first.get("content") {
-                                    let content = content.get().as_bytes().to_vec();
+                                    let content = content.as_bytes().to_vec();
                                     entries.push(("system".into(), content));
                                     messages.remove(0);
                                 }
@@ -307,17 +296,16 @@ pub(crate) fn emit(line: &str, target: Target, out: &mut Vec<u8>) -> Result<(), 
                         }
                         let mapped: Vec<Vec<u8>> = messages
                             .iter()
-                            .map(|m| to_sharegpt(m.get()))
+                            .map(|m| to_sharegpt(m))
                             .collect::<Result<_, _>>()?;
                         entries.push(("conversations".into(), list_of_raw(&mapped, item_sep)));
                     }
                     "chosen" | "rejected" => {
-                        let messages: Vec<&RawValue> =
-                            serde_json::from_str(value).map_err(|e| {
-                                RowError::field(Reason::InvalidJson, key, e.to_string())
-                            })?;
+                        let messages = items(value).map_err(|e| {
+                            RowError::field(Reason::InvalidJson, key, e.to_string())
+                        })?;
                         let only = messages.first().expect("one message, checked before");
-                        entries.push((key.into(), to_sharegpt(only.get())?));
+                        entries.push((key.into(), to_sharegpt(only)?));
                     }
                     _ => entries.push((key.into(), value.as_bytes().to_vec())),
                 }
@@ -365,7 +353,7 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
     match via {
         Target::Trl => unreachable!("TRL rows are read as they are"),
         Target::ShareGpt => {
-            let system = match object.get_once("system")?.map(RawValue::get) {
+            let system = match object.get_once("system")? {
                 None | Some("null") | Some("\"\"") => None,
                 Some(raw) if raw.starts_with('"') => Some(raw),
                 Some(raw) => {
@@ -377,7 +365,6 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
                 }
             };
             for (key, value) in object.entries() {
-                let value = value.get();
                 match key {
                     "system" => {}
                     "conversations" if value == "null" => {
@@ -402,19 +389,19 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
                             ];
                             messages.push(object_of(&pair, key_sep, item_sep));
                         }
-                        let items: Vec<&RawValue> = serde_json::from_str(value).map_err(|e| {
+                        let list = items(value).map_err(|e| {
                             RowError::field(Reason::InvalidJson, key, e.to_string())
                         })?;
-                        for (i, item) in items.iter().enumerate() {
+                        for (i, item) in list.iter().enumerate() {
                             let message =
-                                retag_message(item.get(), Retag::FromShareGpt, key_sep, item_sep)
+                                retag_message(item, Retag::FromShareGpt, key_sep, item_sep)
                                     .map_err(|why| {
-                                    RowError::field(
-                                        Reason::BadMessage,
-                                        key,
-                                        format!("message {i} {why}"),
-                                    )
-                                })?;
+                                        RowError::field(
+                                            Reason::BadMessage,
+                                            key,
+                                            format!("message {i} {why}"),
+                                        )
+                                    })?;
                             messages.push(message);
                         }
                         entries.push(("prompt".into(), list_of_raw(&messages, item_sep)));
@@ -440,7 +427,6 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
         }
         Target::OpenAi => {
             for (key, value) in object.entries() {
-                let value = value.get();
                 match key {
                     "input" => {
                         let missing = || {
@@ -462,11 +448,11 @@ pub(crate) fn adapt(line: &str, via: Target) -> Result<String, RowError> {
                         }
                         let input = Object::parse(value)?;
                         let messages = input.get_once("messages")?.ok_or_else(missing)?;
-                        entries.push(("prompt".into(), messages.get().as_bytes().to_vec()));
+                        entries.push(("prompt".into(), messages.as_bytes().to_vec()));
                         let rest: Vec<(String, Vec<u8>)> = input
                             .entries()
                             .filter(|(k, _)| *k != "messages")
-                            .map(|(k, v)| (k.to_string(), v.get().as_bytes().to_vec()))
+                            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
                             .collect();
                         if !rest.is_empty() {
                             entries.push(("input".into(), object_of(&rest, key_sep, item_sep)));
@@ -505,7 +491,6 @@ fn retag_message(
     let mut entries = Vec::new();
     let mut has_role = false;
     for (key, value) in message.entries() {
-        let value = value.get();
         if key == role {
             let name: String = serde_json::from_str(value)
                 .map_err(|_| format!("has a {role:?} that is {}", describe(value)))?;
@@ -542,7 +527,7 @@ fn cond_value(raw: Option<&str>) -> CondValue {
 }
 
 /// A message list's raw text and its messages' raw values.
-type Messages<'a> = (&'a str, Vec<&'a RawValue>);
+type Messages<'a> = (&'a str, Vec<&'a str>);
 
 /// A conversation's fact and, when it is a message list, its raw text and messages.
 fn conversation<'a>(
@@ -553,9 +538,9 @@ fn conversation<'a>(
     let (fact, text) = read_text(line, object, path)?;
     let list = match (&fact, text) {
         (TextFact::Messages(_), Some(text)) => {
-            let items: Vec<&RawValue> = serde_json::from_str(text.raw)
+            let list = items(text.raw)
                 .map_err(|e| RowError::field(Reason::InvalidJson, path.as_str(), e.to_string()))?;
-            Some((text.raw, items))
+            Some((text.raw, list))
         }
         _ => None,
     };
@@ -575,10 +560,10 @@ fn same_value(a: &str, b: &str) -> bool {
 }
 
 /// A JSON list of some items of the list `raw`, written as `raw` writes them.
-fn list_of(raw: &str, items: &[&RawValue]) -> Vec<u8> {
+fn list_of(raw: &str, items: &[&str]) -> Vec<u8> {
     let mut out = vec![b'['];
     if let (Some(first), Some(last)) = (items.first(), items.last()) {
-        let (start, end) = (span(raw, first.get()).start, span(raw, last.get()).end);
+        let (start, end) = (span(raw, first).start, span(raw, last).end);
         out.extend_from_slice(&raw.as_bytes()[start..end]);
     }
     out.push(b']');

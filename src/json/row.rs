@@ -7,11 +7,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 
-use serde_json::value::RawValue;
-
 use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
-use crate::json::object::{describe, lookup, lookup_first, span, Object};
+use crate::json::object::{describe, items, lookup, lookup_first, span, Object};
 use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact,
     SystemFact, TextFact,
@@ -25,7 +23,7 @@ pub(crate) struct Shape<'o, 'a>(pub(crate) &'o Object<'a>);
 impl RowShape for Shape<'_, '_> {
     fn kind(&self, path: &FieldPath) -> Option<Result<TextKind, String>> {
         match lookup_first(self.0, path) {
-            Ok(Some(raw)) => Some(kind_of(raw.get())),
+            Ok(Some(raw)) => Some(kind_of(raw)),
             Ok(None) => None,
             Err(e) => Some(Err(e.to_string())),
         }
@@ -38,7 +36,7 @@ impl RowShape for Shape<'_, '_> {
     fn object_fields(&self) -> Vec<String> {
         self.0
             .entries()
-            .filter(|(_, v)| v.get().starts_with('{'))
+            .filter(|(_, v)| v.starts_with('{'))
             .map(|(k, _)| k.to_string())
             .collect()
     }
@@ -47,8 +45,8 @@ impl RowShape for Shape<'_, '_> {
         let mut fields = Vec::new();
         for (key, value) in self.0.entries() {
             fields.push(key.to_string());
-            if value.get().starts_with('{') {
-                if let Ok(inner) = Object::parse(value.get()) {
+            if value.starts_with('{') {
+                if let Ok(inner) = Object::parse(value) {
                     fields.extend(inner.keys().map(|k| format!("{key}.{k}")));
                 }
             }
@@ -234,14 +232,14 @@ impl<'s> Relabeler<'s> {
         let mut scores = Vec::with_capacity(r.scores.len());
         let mut raws = Vec::with_capacity(r.scores.len() + r.also_swapped.len());
         for (c, rj) in &r.scores {
-            let c = lookup(object, c)?.map(RawValue::get);
-            let rj = lookup(object, rj)?.map(RawValue::get);
+            let c = lookup(object, c)?;
+            let rj = lookup(object, rj)?;
             scores.push((score_fact(c), score_fact(rj)));
             raws.push(c.zip(rj));
         }
         // The system prompt field, when the goal goes there: its raw value, if present.
         let system = match &r.system {
-            Some(path) => Some(lookup(object, path)?.map(RawValue::get)),
+            Some(path) => Some(lookup(object, path)?),
             None => None,
         };
         let system_fact = system.map(|raw| match raw {
@@ -258,8 +256,8 @@ impl<'s> Relabeler<'s> {
         };
         let mut also_present = Vec::with_capacity(r.also_swapped.len());
         for (c, rj) in &r.also_swapped {
-            let c = lookup(object, c)?.map(RawValue::get);
-            let rj = lookup(object, rj)?.map(RawValue::get);
+            let c = lookup(object, c)?;
+            let rj = lookup(object, rj)?;
             let both = c.zip(rj).filter(|(c, rj)| *c != "null" && *rj != "null");
             also_present.push(both.is_some());
             raws.push(both);
@@ -401,7 +399,7 @@ pub(crate) fn read_text<'a>(
     path: &FieldPath,
 ) -> Result<(TextFact, Option<Text<'a>>), RowError> {
     let raw = match lookup(object, path)? {
-        Some(raw) if raw.get() != "null" => raw.get(),
+        Some(raw) if raw != "null" => raw,
         _ => return Ok((TextFact::Missing, None)),
     };
     let text = |list| Text {
@@ -505,14 +503,12 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) 
 
 /// Reads a message list's facts and, when every message has a role, where a goal would go.
 fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
-    let items: Vec<&RawValue> =
-        serde_json::from_str(raw).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
-    if items.is_empty() {
+    let list = items(raw).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
+    if list.is_empty() {
         return Ok((ListFact::Empty, None));
     }
     let mut first = None;
-    for (i, item) in items.iter().enumerate() {
-        let text = item.get();
+    for (i, &text) in list.iter().enumerate() {
         if !text.starts_with('{') {
             return Ok((ListFact::NotAnObject(i, describe(text)), None));
         }
@@ -523,7 +519,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
                 ..e
             })
         };
-        let role = once("role")?.map(RawValue::get);
+        let role = once("role")?;
         match role {
             None | Some("null") => return Ok((ListFact::BadRole(i, None), None)),
             Some(r) if !r.starts_with('"') => {
@@ -532,7 +528,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
             Some(_) => {}
         }
         if i == 0 {
-            let content = once("content")?.map(RawValue::get);
+            let content = once("content")?;
             let content_first = message.position("content") < message.position("role");
             first = Some((role == Some("\"system\""), content, content_first));
         }
@@ -545,12 +541,10 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
         Some(content) => first_text(content)?.map(|t| span(raw, t)),
         None => None,
     };
-    let first_raw = items[0].get();
+    let first_raw = list[0];
     let key_sep = if spaced_colon(first_raw) { ": " } else { ":" };
-    let item_sep = match items.get(1) {
-        Some(second) => {
-            Cow::Borrowed(&raw[span(raw, first_raw).end..span(raw, second.get()).start])
-        }
+    let item_sep = match list.get(1) {
+        Some(second) => Cow::Borrowed(&raw[span(raw, first_raw).end..span(raw, second).start]),
         None => Cow::Borrowed(if key_sep == ": " { ", " } else { "," }),
     };
     let fact = ListFact::Messages {
@@ -558,7 +552,7 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
         first_content_is_text: first_content.is_some(),
         parts,
         first_text_part: first_text_part.is_some(),
-        len: items.len(),
+        len: list.len(),
     };
     Ok((
         fact,
@@ -575,15 +569,14 @@ fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
 
 /// The raw text (a JSON string) of the first text part of a content parts list.
 fn first_text(content: &str) -> Result<Option<&str>, RowError> {
-    let parts: Vec<&RawValue> = serde_json::from_str(content)
-        .map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
+    let parts = items(content).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
     for part in parts {
-        if !part.get().starts_with('{') {
+        if !part.starts_with('{') {
             continue;
         }
-        let part = Object::parse(part.get())?;
-        let text = part.get("text").map(RawValue::get);
-        if part.get("type").map(RawValue::get) == Some("\"text\"") {
+        let part = Object::parse(part)?;
+        let text = part.get("text");
+        if part.get("type") == Some("\"text\"") {
             if let Some(text) = text.filter(|t| t.starts_with('"')) {
                 return Ok(Some(text));
             }

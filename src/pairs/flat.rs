@@ -98,24 +98,24 @@ fn read(
     let mut numbers = Vec::new();
     let mut context = Vec::new();
     if key_path != prompt_path {
-        context.push((key_path.parts()[0].clone(), span(text, key.get())));
+        context.push((key_path.parts()[0].clone(), span(text, key)));
     }
     for (name, value) in object.entries() {
-        if is_number(value.get()) {
+        if is_number(value) {
             if !skip.iter().any(|p| p.parts() == [name]) {
-                numbers.push((name.to_string(), span(text, value.get())));
+                numbers.push((name.to_string(), span(text, value)));
             }
         } else if !used.iter().any(|p| p.parts()[0] == name) {
-            context.push((name.to_string(), span(text, value.get())));
+            context.push((name.to_string(), span(text, value)));
         }
     }
-    let key_text = key.get().to_string();
+    let key_text = key.to_string();
     let key = if spec.split_by_prompt {
-        fingerprint(&[key_text.as_bytes(), prompt.get().as_bytes()])
+        fingerprint(&[key_text.as_bytes(), prompt.as_bytes()])
     } else {
         fingerprint(&[key_text.as_bytes()])
     };
-    let (prompt, text) = (span(text, prompt.get()), span(text, response));
+    let (prompt, text) = (span(text, prompt), span(text, response));
     Ok(FlatRow {
         bytes,
         key,

@@ -10,13 +10,12 @@ pub use self::group::MEMORY;
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, Location, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::Target;
-use crate::json::object::{lookup, Object};
+use crate::json::object::{items, lookup, Object};
 use crate::rows::Inputs;
 
 pub use self::arrow::{pairs_batches, FlatInput};
@@ -290,17 +289,17 @@ fn text_and_score<'a>(
     };
     let text = lookup(object, &spec.text)?.ok_or_else(|| missing(&spec.text))?;
     let score = lookup(object, &spec.score)?.ok_or_else(|| missing(&spec.score))?;
-    let value = serde_json::from_str::<f64>(score.get())
+    let value = serde_json::from_str::<f64>(score)
         .ok()
         .filter(|v| v.is_finite())
         .ok_or_else(|| {
             RowError::field(
                 Reason::BadScore,
                 spec.score.as_str(),
-                format!("expected a number in {what}, got {}", score.get()),
+                format!("expected a number in {what}, got {}", score),
             )
         })?;
-    Ok((text.get(), value))
+    Ok((text, value))
 }
 
 /// Reads one response object of a nested row: its text, score and numeric fields (`what` names
@@ -321,8 +320,8 @@ fn raw_response<'a>(
     let (text, value) = text_and_score(&object, spec, what)?;
     let numbers = object
         .entries()
-        .filter(|(_, v)| is_number(v.get()))
-        .map(|(name, v)| (Cow::Owned(name.to_string()), v.get()))
+        .filter(|(_, v)| is_number(v))
+        .map(|(name, v)| (Cow::Owned(name.to_string()), v))
         .collect();
     Ok(RawResponse {
         text,
@@ -363,20 +362,19 @@ pub fn pairs(
                 )
             };
             let list = lookup(&object, list_path)?.ok_or_else(not_a_list)?;
-            let list: Vec<&RawValue> =
-                serde_json::from_str(list.get()).map_err(|_| not_a_list())?;
+            let list = items(list).map_err(|_| not_a_list())?;
             let responses = list
                 .iter()
                 .enumerate()
-                .map(|(i, r)| raw_response(r.get(), spec, &format!("response {i}")))
+                .map(|(i, r)| raw_response(r, spec, &format!("response {i}")))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let used = [&prompt_path, list_path];
             let context: Vec<(String, &str)> = object
                 .entries()
                 .filter(|(name, _)| !used.iter().any(|p| p.parts()[0] == *name))
-                .map(|(name, v)| (name.to_string(), v.get()))
+                .map(|(name, v)| (name.to_string(), v))
                 .collect();
-            Ok((prompt.get(), responses, context))
+            Ok((prompt, responses, context))
         });
         let (prompt, responses, context) = match read {
             Ok(read) => read,
