@@ -46,10 +46,16 @@ impl Inputs {
     /// [`Inputs::rows`], read on a thread of its own a little ahead of the caller (reading,
     /// splitting and checking the text overlap with the caller's work on the rows).
     pub fn rows_ahead(&self) -> Result<impl Iterator<Item = Result<Row>>> {
+        Ok(self.row_chunks_ahead()?.flatten())
+    }
+
+    /// [`Inputs::rows_ahead`] in chunks of about 256 KiB of rows, for work on several rows at
+    /// once (small enough to stay in a core's cache while it works on them).
+    pub fn row_chunks_ahead(&self) -> Result<impl Iterator<Item = Vec<Result<Row>>>> {
         /// Bytes of rows handed over at once.
         const CHUNK: usize = 256 << 10;
         let inputs = self.clone();
-        let chunks = ahead(
+        ahead(
             "the row reader",
             4,
             move || {
@@ -67,8 +73,7 @@ impl Inputs {
                 }))
             },
             |e| vec![Err(e)],
-        )?;
-        Ok(chunks.flatten())
+        )
     }
 
     /// Whether [`Inputs::rows`] can be called again and read the same rows: every input is a

@@ -166,9 +166,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {
             let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
-            let summary = pairs(&args.io.inputs()?, &spec, |line, from| {
-                blocks.push(line, from)
-            })?;
+            let inputs = args.io.inputs()?;
+            // Rows are read on --threads workers.
+            let summary = args
+                .io
+                .pool()?
+                .install(|| pairs(&inputs, &spec, |line, from| blocks.push(line, from)))?;
             blocks.flush()?;
             summary
         }

@@ -1,12 +1,14 @@
 //! Flat pairs from JSON rows (one row per response): streamed group by group when the input
 //! keeps each group's rows together, else sorted into partitions on disk first, so memory
-//! holds one group (or one partition), never the input.
+//! holds one group (or one partition), never the input. Rows are read (parsed) on every worker
+//! of the current rayon pool, a chunk or a partition at a time.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::ops::Range;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
@@ -54,6 +56,16 @@ impl FlatRow {
                 .map(|(name, range)| (name.as_str().into(), self.raw(range)))
                 .collect(),
         }
+    }
+
+    /// A print of the row's context fields, names and raw values in order.
+    fn context_print(&self) -> u128 {
+        let parts: Vec<&[u8]> = self
+            .context
+            .iter()
+            .flat_map(|(name, range)| [name.as_bytes(), self.raw(range).as_bytes()])
+            .collect();
+        fingerprint(&parts)
     }
 
     fn context(&self, name: &str) -> Option<&str> {
@@ -129,12 +141,16 @@ fn read(
     })
 }
 
+/// Where pairs go: each as a JSON line, with the location of its group's first row.
+type Emit<'e> = &'e mut dyn FnMut(&[u8], &Location) -> Result<()>;
+
 /// Builds flat pairs, each as a JSON line through `emit`, in order of each group's first row.
+/// Rows are read on the current rayon pool's workers.
 pub(super) fn flat(
     source: &Inputs,
     spec: &PairSpec,
     summary: &mut PairSummary,
-    emit: &mut dyn FnMut(&[u8], &Location) -> Result<()>,
+    emit: Emit,
 ) -> Result<()> {
     let key_path = spec.group_by.as_ref().ok_or_else(|| {
         Error::Usage(
@@ -148,34 +164,60 @@ pub(super) fn flat(
     // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
     // again needs no parsing: 4 bytes a row.
     let mut groups: Vec<u32> = Vec::new();
-    for row in source.rows_ahead()? {
-        let row = row?;
-        summary.rows_in += 1;
-        if let Some(tee) = &mut tee {
-            tee.push(0, &row.location, row.data.as_slice())?;
+    // The print of each group's first row's context, and whether a later row's differed: if
+    // none did, no context field is left out of any pair, and pairs made from partitions can
+    // go out at once.
+    let mut contexts: Vec<u128> = Vec::new();
+    let mut context_differs = false;
+    for chunk in source.row_chunks_ahead()? {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let row = row?;
+            summary.rows_in += 1;
+            if let Some(tee) = &mut tee {
+                tee.push(0, &row.location, row.data.as_slice())?;
+            }
+            rows.push(row);
         }
-        let location = row.location;
-        let flat = match read(row.data, spec, key_path) {
-            Ok(flat) => flat,
-            Err(_) if spec.skip_bad => {
-                summary.skipped += 1;
-                groups.push(LEFT_OUT);
-                continue;
-            }
-            Err(problem) => return Err(bad(&location, problem)),
-        };
-        let joined = grouping.join(flat.key, flat.bytes);
-        groups.push(match joined {
-            Joined::Here(g) | Joined::Earlier(g) => g,
-        });
-        match joined {
-            Joined::Here(g) => {
-                if let Some(pairer) = &mut stream {
-                    pairer.push(g, flat, &location)?;
+        // The rows of a chunk are read on every worker, then taken in order.
+        let read: Vec<_> = rows
+            .into_par_iter()
+            .map(|row| {
+                let flat = read(row.data, spec, key_path).map(|flat| {
+                    let print = flat.context_print();
+                    (flat, print)
+                });
+                (row.location, flat)
+            })
+            .collect();
+        for (location, flat) in read {
+            let (flat, print) = match flat {
+                Ok(read) => read,
+                Err(_) if spec.skip_bad => {
+                    summary.skipped += 1;
+                    groups.push(LEFT_OUT);
+                    continue;
                 }
+                Err(problem) => return Err(bad(&location, problem)),
+            };
+            let joined = grouping.join(flat.key, flat.bytes);
+            let g = match joined {
+                Joined::Here(g) | Joined::Earlier(g) => g,
+            };
+            groups.push(g);
+            match contexts.get(g as usize) {
+                None => contexts.push(print),
+                Some(first) => context_differs |= *first != print,
             }
-            // Not together: read again below, a partition at a time.
-            Joined::Earlier(_) => stream = None,
+            match joined {
+                Joined::Here(g) => {
+                    if let Some(pairer) = &mut stream {
+                        pairer.push(g, flat, &location)?;
+                    }
+                }
+                // Not together: read again below, a partition at a time.
+                Joined::Earlier(_) => stream = None,
+            }
         }
     }
     if let Some(pairer) = stream {
@@ -205,21 +247,100 @@ pub(super) fn flat(
             }
         }
     }
+    if context_differs {
+        pair_held(parts, spec, key_path, summary, emit)
+    } else {
+        pair_at_once(parts, spec, key_path, summary, emit)
+    }
+}
+
+/// Pairs the partitions' groups when no group's rows disagree on a context field: every pair
+/// is whole once made, so groups are read and paired on every worker and their pairs go out in
+/// order.
+fn pair_at_once(
+    parts: Vec<Spool>,
+    spec: &PairSpec,
+    key_path: &FieldPath,
+    summary: &mut PairSummary,
+    emit: Emit,
+) -> Result<()> {
+    for part in parts {
+        for groups in group_batches(part.sorted()?) {
+            let made: Vec<Result<(Location, Vec<String>)>> = groups
+                .into_par_iter()
+                .map(|rows| {
+                    let (g, location) = (rows[0].0, rows[0].1.clone());
+                    let mut flats = Vec::with_capacity(rows.len());
+                    for (_, at, data) in rows {
+                        let flat = read(data, spec, key_path).map_err(|p| bad(&at, p))?;
+                        if let Some(first) = flats.first() {
+                            same_prompt(first, &flat, spec, &at)?;
+                        }
+                        flats.push(flat);
+                    }
+                    Ok((location, group_pairs(g, &flats, spec, &HashSet::new())))
+                })
+                .collect();
+            for group in made {
+                let (location, lines) = group?;
+                summary.prompts += 1;
+                summary.no_pair += u64::from(lines.is_empty());
+                summary.pairs += lines.len() as u64;
+                for line in lines {
+                    emit(line.as_bytes(), &location)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pairs the partitions' groups when some group's rows may disagree on a context field: rows
+/// are read on every worker, paired in order, and the pairs held until every group is read.
+fn pair_held(
+    parts: Vec<Spool>,
+    spec: &PairSpec,
+    key_path: &FieldPath,
+    summary: &mut PairSummary,
+    emit: Emit,
+) -> Result<()> {
     let mut pairer = Pairer::new(spec);
     for part in parts {
-        let mut rows = Vec::new();
-        part.drain(|g, location, data| {
-            rows.push((g, location, data));
-            Ok(())
-        })?;
-        // Stable: a group's rows keep their input order.
-        rows.sort_by_key(|(g, _, _)| *g);
-        for (g, location, data) in rows {
-            let flat = read(data, spec, key_path).map_err(|p| bad(&location, p))?;
+        let read: Vec<_> = part
+            .sorted()?
+            .into_par_iter()
+            .map(|(g, location, data)| (g, read(data, spec, key_path), location))
+            .collect();
+        for (g, flat, location) in read {
+            let flat = flat.map_err(|p| bad(&location, p))?;
             pairer.push(g, flat, &location)?;
         }
     }
     pairer.finish(summary, emit)
+}
+
+/// Rows sorted by group, cut into their groups, in batches of about 8 MiB of rows: the pairs
+/// of a batch are held until it is paired.
+fn group_batches(
+    rows: Vec<(u32, Location, Vec<u8>)>,
+) -> impl Iterator<Item = Vec<Vec<(u32, Location, Vec<u8>)>>> {
+    const BATCH: usize = 8 << 20;
+    let mut rows = rows.into_iter().peekable();
+    std::iter::from_fn(move || {
+        rows.peek()?;
+        let (mut batch, mut bytes) = (Vec::new(), 0);
+        while bytes < BATCH {
+            let Some(row) = rows.next() else { break };
+            let g = row.0;
+            let mut group = vec![row];
+            while let Some(row) = rows.next_if(|row| row.0 == g) {
+                group.push(row);
+            }
+            bytes += group.iter().map(|(_, _, data)| data.len()).sum::<usize>();
+            batch.push(group);
+        }
+        Some(batch)
+    })
 }
 
 /// The error of a row read the second time that wasn't there the first.
@@ -287,21 +408,7 @@ impl<'s> Pairer<'s> {
         }
         let open = self.open.as_mut().expect("checked above");
         let first = &open.rows[0];
-        if !same(first.raw(&first.prompt), row.raw(&row.prompt)) {
-            let key_path = self.spec.group_by.as_ref().expect("flat");
-            let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
-            return Err(bad(
-                location,
-                RowError::field(
-                    Reason::LayoutMismatch,
-                    prompt_path.as_str(),
-                    format!(
-                        "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                        row.key_text
-                    ),
-                ),
-            ));
-        }
+        same_prompt(first, &row, self.spec, location)?;
         let mut newly: Vec<String> = Vec::new();
         for (name, range) in &first.context {
             if !row.context(name).is_some_and(|v| same(v, first.raw(range))) {
@@ -329,27 +436,11 @@ impl<'s> Pairer<'s> {
             return Ok(());
         };
         self.prompts += 1;
-        let scores: Vec<f64> = open.rows.iter().map(|r| r.score).collect();
-        let chosen = choose(&scores, self.spec, u64::from(open.g));
-        if chosen.is_empty() {
+        let lines = group_pairs(open.g, &open.rows, self.spec, &self.differs);
+        if lines.is_empty() {
             self.no_pair += 1;
         }
-        let first = &open.rows[0];
-        let context: Vec<(&str, &str)> = first
-            .context
-            .iter()
-            .filter(|(name, _)| !self.differs.contains(name))
-            .map(|(name, range)| (name.as_str(), first.raw(range)))
-            .collect();
-        for (c, r) in chosen {
-            let (chosen, rejected) = (open.rows[c].response(), open.rows[r].response());
-            let line = pair_line(
-                first.raw(&first.prompt),
-                &chosen,
-                &rejected,
-                &context,
-                self.spec,
-            );
+        for line in lines {
             self.pending.push(0, &open.location, line.into_bytes())?;
             self.made += 1;
         }
@@ -357,11 +448,7 @@ impl<'s> Pairer<'s> {
     }
 
     /// Emits every pair, without the context fields found to differ after it was made.
-    fn finish(
-        mut self,
-        summary: &mut PairSummary,
-        emit: &mut dyn FnMut(&[u8], &Location) -> Result<()>,
-    ) -> Result<()> {
+    fn finish(mut self, summary: &mut PairSummary, emit: Emit) -> Result<()> {
         self.close()?;
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;
@@ -381,6 +468,51 @@ impl<'s> Pairer<'s> {
             emit(line.as_bytes(), &location)
         })
     }
+}
+
+/// An error unless `row` has the prompt of its group's first row.
+fn same_prompt(first: &FlatRow, row: &FlatRow, spec: &PairSpec, location: &Location) -> Result<()> {
+    if same(first.raw(&first.prompt), row.raw(&row.prompt)) {
+        return Ok(());
+    }
+    let key_path = spec.group_by.as_ref().expect("flat");
+    let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    Err(bad(
+        location,
+        RowError::field(
+            Reason::LayoutMismatch,
+            prompt_path.as_str(),
+            format!(
+                "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
+                row.key_text
+            ),
+        ),
+    ))
+}
+
+/// The pairs of group `g`, whose rows (in input order) are `rows`, as JSON lines, without the
+/// context fields in `differs`.
+fn group_pairs(
+    g: u32,
+    rows: &[FlatRow],
+    spec: &PairSpec,
+    differs: &HashSet<String>,
+) -> Vec<String> {
+    let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+    let first = &rows[0];
+    let context: Vec<(&str, &str)> = first
+        .context
+        .iter()
+        .filter(|(name, _)| !differs.contains(name))
+        .map(|(name, range)| (name.as_str(), first.raw(range)))
+        .collect();
+    choose(&scores, spec, u64::from(g))
+        .into_iter()
+        .map(|(c, r)| {
+            let (chosen, rejected) = (rows[c].response(), rows[r].response());
+            pair_line(first.raw(&first.prompt), &chosen, &rejected, &context, spec)
+        })
+        .collect()
 }
 
 /// Rows kept for later, each with a group and its input location: in memory up to a limit,
@@ -438,6 +570,18 @@ impl Spool {
         file.write_all(&head)
             .and_then(|()| file.write_all(data))
             .map_err(|e| Error::io(TEMP, e))
+    }
+
+    /// Every row, sorted by group; a group's rows keep the order they came in.
+    fn sorted(self) -> Result<Vec<(u32, Location, Vec<u8>)>> {
+        let mut rows = Vec::new();
+        self.drain(|g, location, data| {
+            rows.push((g, location, data));
+            Ok(())
+        })?;
+        // Stable: a group's rows keep their input order.
+        rows.sort_by_key(|(g, _, _)| *g);
+        Ok(rows)
     }
 
     /// Hands every row over in the order they came.

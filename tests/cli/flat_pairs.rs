@@ -136,6 +136,33 @@ fn a_context_field_found_to_differ_late_leaves_every_pair() {
 }
 
 #[test]
+fn a_context_value_written_two_ways_apart_stays_in_every_pair() {
+    let wd = Workdir::new();
+    // Groups apart whose rows write `lang` as "café" and "caf\u00e9": the same value, so it
+    // stays, though the rows' texts differ (their pairs are then held until every group is read).
+    let text = [
+        r#"{"id": 1, "prompt": "p", "response": "a1", "score": 1, "lang": "café"}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b1", "score": 4, "lang": "en"}"#,
+        r#"{"id": 1, "prompt": "p", "response": "a2", "score": 5, "lang": "caf\u00e9"}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b2", "score": 7, "lang": "en"}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("two_ways.jsonl", &text);
+    let expected = vec![
+        json!({"prompt": "p", "chosen": "a2", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 1, "lang": "café"}),
+        json!({"prompt": "q", "chosen": "b2", "rejected": "b1", "score_chosen": 7, "score_rejected": 4, "id": 2, "lang": "en"}),
+    ];
+    for memory in ["64", "1000000"] {
+        assert_eq!(
+            pairs(&wd, "two_ways.jsonl", &["--memory-bytes", memory]),
+            expected,
+            "{memory}"
+        );
+    }
+}
+
+#[test]
 fn groups_together_stream_across_parquet_batches_as_the_json_path_pairs_them() {
     let wd = Workdir::new();
     // 3,000 rows in groups of three: Parquet is read 1,024 rows at a time, so groups straddle
