@@ -142,7 +142,7 @@ fn read(
 }
 
 /// Where pairs go: each as a JSON line, with the location of its group's first row.
-type Emit<'e> = &'e mut dyn FnMut(&[u8], &Location) -> Result<()>;
+type Emit<'e> = &'e mut (dyn FnMut(&[u8], &Location) -> Result<()> + Send);
 
 /// Builds flat pairs, each as a JSON line through `emit`, in order of each group's first row.
 /// Rows are read on the current rayon pool's workers.
@@ -157,69 +157,51 @@ pub(super) fn flat(
             "name the responses: --responses PATH (nested) or --group-by PATH (flat)".to_string(),
         )
     })?;
-    let mut grouping = Grouping::default();
     // Standard input can't be read twice: its rows are kept in case the groups aren't together.
     let mut tee = (!source.rereadable()).then(|| Spool::new(spec.memory as usize, &spec.temp));
-    let mut stream = Some(Pairer::new(spec));
-    // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
-    // again needs no parsing: 4 bytes a row.
-    let mut groups: Vec<u32> = Vec::new();
-    // The print of each group's first row's context, and whether a later row's differed: if
-    // none did, no context field is left out of any pair, and pairs made from partitions can
-    // go out at once.
-    let mut contexts: Vec<u128> = Vec::new();
-    let mut context_differs = false;
+    let mut first = FirstReading {
+        spec,
+        grouping: Grouping::default(),
+        stream: Some(Pairer::new(spec)),
+        groups: Vec::new(),
+        contexts: Vec::new(),
+        context_differs: false,
+        skipped: 0,
+    };
+    // A chunk's rows are read (on every worker) while the chunk before is taken in order.
+    let mut taking: Vec<ReadRow> = Vec::new();
     for chunk in source.row_chunks_ahead()? {
         let mut rows = Vec::with_capacity(chunk.len());
         for row in chunk {
-            let row = row?;
+            let row = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    // The rows before it come first.
+                    first.take(std::mem::take(&mut taking))?;
+                    first.take(read_rows(rows, spec, key_path))?;
+                    return Err(e);
+                }
+            };
             summary.rows_in += 1;
             if let Some(tee) = &mut tee {
                 tee.push(0, &row.location, row.data.as_slice())?;
             }
             rows.push(row);
         }
-        // The rows of a chunk are read on every worker, then taken in order.
-        let read: Vec<_> = rows
-            .into_par_iter()
-            .map(|row| {
-                let flat = read(row.data, spec, key_path).map(|flat| {
-                    let print = flat.context_print();
-                    (flat, print)
-                });
-                (row.location, flat)
-            })
-            .collect();
-        for (location, flat) in read {
-            let (flat, print) = match flat {
-                Ok(read) => read,
-                Err(_) if spec.skip_bad => {
-                    summary.skipped += 1;
-                    groups.push(LEFT_OUT);
-                    continue;
-                }
-                Err(problem) => return Err(bad(&location, problem)),
-            };
-            let joined = grouping.join(flat.key, flat.bytes);
-            let g = match joined {
-                Joined::Here(g) | Joined::Earlier(g) => g,
-            };
-            groups.push(g);
-            match contexts.get(g as usize) {
-                None => contexts.push(print),
-                Some(first) => context_differs |= *first != print,
-            }
-            match joined {
-                Joined::Here(g) => {
-                    if let Some(pairer) = &mut stream {
-                        pairer.push(g, flat, &location)?;
-                    }
-                }
-                // Not together: read again below, a partition at a time.
-                Joined::Earlier(_) => stream = None,
-            }
-        }
+        let before = std::mem::take(&mut taking);
+        let (read, taken) = rayon::join(|| read_rows(rows, spec, key_path), || first.take(before));
+        taken?;
+        taking = read;
     }
+    first.take(taking)?;
+    summary.skipped += first.skipped;
+    let FirstReading {
+        grouping,
+        stream,
+        groups,
+        context_differs,
+        ..
+    } = first;
     if let Some(pairer) = stream {
         return pairer.finish(summary, emit);
     }
@@ -264,35 +246,68 @@ fn pair_at_once(
     summary: &mut PairSummary,
     emit: Emit,
 ) -> Result<()> {
-    for part in parts {
-        for groups in group_batches(part.sorted()?) {
-            let made: Vec<Result<(Location, Vec<String>)>> = groups
-                .into_par_iter()
-                .map(|rows| {
-                    let (g, location) = (rows[0].0, rows[0].1.clone());
-                    let mut flats = Vec::with_capacity(rows.len());
-                    for (_, at, data) in rows {
-                        let flat = read(data, spec, key_path).map_err(|p| bad(&at, p))?;
-                        if let Some(first) = flats.first() {
-                            same_prompt(first, &flat, spec, &at)?;
-                        }
-                        flats.push(flat);
-                    }
-                    Ok((location, group_pairs(g, &flats, spec, &HashSet::new())))
-                })
-                .collect();
-            for group in made {
-                let (location, lines) = group?;
-                summary.prompts += 1;
-                summary.no_pair += u64::from(lines.is_empty());
-                summary.pairs += lines.len() as u64;
-                for line in lines {
-                    emit(line.as_bytes(), &location)?;
-                }
+    let mut batches = parts
+        .into_iter()
+        .map(|part| part.sorted().map(group_batches))
+        .flat_map(|batches| -> Box<dyn Iterator<Item = Result<_>> + Send> {
+            match batches {
+                Ok(batches) => Box::new(batches.map(Ok)),
+                Err(e) => Box::new(std::iter::once(Err(e))),
             }
+        });
+    // A batch of groups is paired (on every worker) while the pairs of the batch before go out.
+    let mut made: Vec<Result<(Location, Vec<String>)>> = Vec::new();
+    loop {
+        let before = std::mem::take(&mut made);
+        let (next, emitted) = rayon::join(
+            || {
+                batches
+                    .next()
+                    .map(|groups| groups.map(|groups| pair_groups(groups, spec, key_path)))
+            },
+            || -> Result<()> {
+                for group in before {
+                    let (location, lines) = group?;
+                    summary.prompts += 1;
+                    summary.no_pair += u64::from(lines.is_empty());
+                    summary.pairs += lines.len() as u64;
+                    for line in lines {
+                        emit(line.as_bytes(), &location)?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        emitted?;
+        match next {
+            None => return Ok(()),
+            Some(next) => made = next?,
         }
     }
-    Ok(())
+}
+
+/// Reads and pairs groups on every worker: each group's pairs as JSON lines, with the location
+/// of its first row, or the first error of its rows.
+fn pair_groups(
+    groups: Vec<Vec<(u32, Location, Vec<u8>)>>,
+    spec: &PairSpec,
+    key_path: &FieldPath,
+) -> Vec<Result<(Location, Vec<String>)>> {
+    groups
+        .into_par_iter()
+        .map(|rows| {
+            let (g, location) = (rows[0].0, rows[0].1.clone());
+            let mut flats = Vec::with_capacity(rows.len());
+            for (_, at, data) in rows {
+                let flat = read(data, spec, key_path).map_err(|p| bad(&at, p))?;
+                if let Some(first) = flats.first() {
+                    same_prompt(first, &flat, spec, &at)?;
+                }
+                flats.push(flat);
+            }
+            Ok((location, group_pairs(g, &flats, spec, &HashSet::new())))
+        })
+        .collect()
 }
 
 /// Pairs the partitions' groups when some group's rows may disagree on a context field: rows
@@ -317,6 +332,77 @@ fn pair_held(
         }
     }
     pairer.finish(summary, emit)
+}
+
+/// A row read: where it is, and its fields and context print, or why it can't be paired.
+type ReadRow = (Location, std::result::Result<(FlatRow, u128), RowError>);
+
+/// Reads rows on every worker of the current rayon pool.
+fn read_rows(rows: Vec<crate::rows::Row>, spec: &PairSpec, key_path: &FieldPath) -> Vec<ReadRow> {
+    rows.into_par_iter()
+        .map(|row| {
+            let flat = read(row.data, spec, key_path).map(|flat| {
+                let print = flat.context_print();
+                (flat, print)
+            });
+            (row.location, flat)
+        })
+        .collect()
+}
+
+/// The first reading of flat rows: numbers their groups and, while each group's rows come
+/// together, pairs them as they come.
+struct FirstReading<'s> {
+    spec: &'s PairSpec,
+    grouping: Grouping,
+    /// Pairs while the groups come together; `None` once one doesn't.
+    stream: Option<Pairer<'s>>,
+    /// Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
+    /// again needs no parsing: 4 bytes a row.
+    groups: Vec<u32>,
+    /// The print of each group's first row's context.
+    contexts: Vec<u128>,
+    /// Whether a row's context printed otherwise than its group's first row's: if none did,
+    /// no context field is left out of any pair, and pairs made from partitions can go out at
+    /// once.
+    context_differs: bool,
+    skipped: u64,
+}
+
+impl FirstReading<'_> {
+    /// Takes rows read, in input order.
+    fn take(&mut self, rows: Vec<ReadRow>) -> Result<()> {
+        for (location, flat) in rows {
+            let (flat, print) = match flat {
+                Ok(read) => read,
+                Err(_) if self.spec.skip_bad => {
+                    self.skipped += 1;
+                    self.groups.push(LEFT_OUT);
+                    continue;
+                }
+                Err(problem) => return Err(bad(&location, problem)),
+            };
+            let joined = self.grouping.join(flat.key, flat.bytes);
+            let g = match joined {
+                Joined::Here(g) | Joined::Earlier(g) => g,
+            };
+            self.groups.push(g);
+            match self.contexts.get(g as usize) {
+                None => self.contexts.push(print),
+                Some(first) => self.context_differs |= *first != print,
+            }
+            match joined {
+                Joined::Here(g) => {
+                    if let Some(pairer) = &mut self.stream {
+                        pairer.push(g, flat, &location)?;
+                    }
+                }
+                // Not together: read again below, a partition at a time.
+                Joined::Earlier(_) => self.stream = None,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Rows sorted by group, cut into their groups, in batches of about 8 MiB of rows: the pairs

@@ -3,7 +3,7 @@
 //! and, when it doesn't, how the groups are cut into partitions small enough to read back whole.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 /// The default of [`super::PairSpec::memory`].
 pub const MEMORY: u64 = 64 << 20;
@@ -44,10 +44,32 @@ pub(crate) enum Joined {
     Earlier(u32),
 }
 
+/// Hashes a [`fingerprint`] by its own bits: it is a hash already, so hashing it again (as a
+/// map does by default) only costs time.
+#[derive(Default)]
+struct PrintHasher(u64);
+
+impl Hasher for PrintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only fingerprints are hashed here (as `write_u128`); anything else still hashes.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
 /// The groups of flat rows, numbered in order of their first row.
 #[derive(Default)]
 pub(crate) struct Grouping {
-    index: HashMap<u128, u32>,
+    index: HashMap<u128, u32, BuildHasherDefault<PrintHasher>>,
     /// The input bytes of each group's rows.
     bytes: Vec<u64>,
     current: Option<u32>,

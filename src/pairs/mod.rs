@@ -210,34 +210,34 @@ fn is_number(raw: &str) -> bool {
 /// responses as `NAME_chosen`/`NAME_rejected` (a later field of a name already there replaces
 /// its value in place, as in a JSON map), then the context fields not already there; every value
 /// spliced as the input writes it.
-fn pair_line(
-    prompt: &str,
-    chosen: &RawResponse,
-    rejected: &RawResponse,
-    context: &[(&str, &str)],
+fn pair_line<'a>(
+    prompt: &'a str,
+    chosen: &RawResponse<'a>,
+    rejected: &RawResponse<'a>,
+    context: &[(&'a str, &'a str)],
     spec: &PairSpec,
 ) -> String {
-    let side = |response: &RawResponse| -> String {
+    let side = |response: &RawResponse<'a>| -> Cow<'a, str> {
         if spec.messages {
-            format!(
+            Cow::Owned(format!(
                 r#"[{{"content":{prompt},"role":"user"}},{{"content":{},"role":"assistant"}}]"#,
                 response.text
-            )
+            ))
         } else {
-            response.text.to_string()
+            Cow::Borrowed(response.text)
         }
     };
-    let number = |v: f64| serde_json::to_string(&v).expect("finite");
-    let mut fields: Vec<(String, String)> = vec![
-        ("prompt".into(), prompt.to_string()),
+    let number = |v: f64| Cow::Owned(serde_json::to_string(&v).expect("finite"));
+    let mut fields: Vec<(Cow<str>, Cow<str>)> = vec![
+        ("prompt".into(), prompt.into()),
         ("chosen".into(), side(chosen)),
         ("rejected".into(), side(rejected)),
         ("score_chosen".into(), number(chosen.score)),
         ("score_rejected".into(), number(rejected.score)),
     ];
-    let mut put = |name: String, value: &str| match fields.iter_mut().find(|(n, _)| *n == name) {
-        Some(field) => field.1 = value.to_string(),
-        None => fields.push((name, value.to_string())),
+    let mut put = |name: String, value: &'a str| match fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(field) => field.1 = value.into(),
+        None => fields.push((name.into(), value.into())),
     };
     for (name, value) in &chosen.numbers {
         let other = rejected
@@ -248,9 +248,9 @@ fn pair_line(
         put(format!("{name}_chosen"), value);
         put(format!("{name}_rejected"), other);
     }
-    for (name, value) in context {
+    for &(name, value) in context {
         if !fields.iter().any(|(n, _)| n == name) {
-            fields.push((name.to_string(), value.to_string()));
+            fields.push((name.into(), value.into()));
         }
     }
     let mut line = String::with_capacity(
@@ -265,7 +265,13 @@ fn pair_line(
         if i > 0 {
             line.push(',');
         }
-        line.push_str(&serde_json::to_string(name).expect("a string"));
+        if name.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            line.push_str(&serde_json::to_string(name.as_ref()).expect("a string"));
+        } else {
+            line.push('"');
+            line.push_str(name);
+            line.push('"');
+        }
         line.push(':');
         line.push_str(value);
     }
@@ -335,7 +341,7 @@ fn raw_response<'a>(
 pub fn pairs(
     source: &Inputs,
     spec: &PairSpec,
-    mut emit: impl FnMut(&[u8], &Location) -> Result<()>,
+    mut emit: impl FnMut(&[u8], &Location) -> Result<()> + Send,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     let Some(list_path) = &spec.responses else {
