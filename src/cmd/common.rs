@@ -203,6 +203,8 @@ impl IoArgs {
             format,
             crate::write::ParquetOptions {
                 threads: self.threads()?,
+                // Its callers (`pairs`, `condition` of JSON rows) make batches on one thread.
+                overlap: true,
                 ..crate::write::ParquetOptions::default()
             },
         ))

@@ -2,7 +2,7 @@
 //! the input's, whose unchanged column chunks are copied; a footer that lists row groups in the
 //! output's order whatever order they were written in.
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
@@ -129,6 +129,11 @@ pub struct ParquetOptions {
     /// Threads that encode and compress columns (the writer's own pool, so that `--threads`
     /// bounds them too).
     pub threads: usize,
+    /// Whether a slice of batches is encoded while the caller makes the next ones: for callers
+    /// that make batches on one thread (`pairs`), whose cores would otherwise take turns. Drivers
+    /// that make batches on their own workers keep the cores busy already, and the overlap
+    /// would only hold one more slice in memory.
+    pub overlap: bool,
 }
 
 impl Default for ParquetOptions {
@@ -138,6 +143,7 @@ impl Default for ParquetOptions {
             row_group_bytes: ROW_GROUP_BYTES,
             page_index: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            overlap: false,
         }
     }
 }
@@ -513,7 +519,13 @@ struct RowGroups {
     place: Place,
     open_place: Place,
     places: Vec<Place>,
+    /// The column writers of the open row group, unless they are encoding a slice on the pool.
     writers: Option<Vec<ArrowColumnWriter>>,
+    /// The slice being encoded on the pool, if any: the writers come back when it is done, so
+    /// that the caller makes the next batches meanwhile.
+    encoding: Option<mpsc::Receiver<Encoded>>,
+    /// [`ParquetOptions::overlap`].
+    overlap: bool,
     /// Batches waiting to be encoded: handed to the column writers a slice at a time, large
     /// enough that each column's work outweighs the cost of spreading it over threads.
     pending: Vec<RecordBatch>,
@@ -525,6 +537,9 @@ struct RowGroups {
     /// Where columns are encoded and compressed.
     pool: rayon::ThreadPool,
 }
+
+/// Column writers back from encoding a slice, or why they aren't.
+type Encoded = std::result::Result<Vec<ArrowColumnWriter>, Error>;
 
 /// Bytes of batches encoded together (32 MiB held ~60 MiB more at peak than 8, no faster).
 const ENCODE_SLICE: usize = 8 << 20;
@@ -553,19 +568,21 @@ impl RowGroups {
         Ok(())
     }
 
-    /// Encodes the pending batches, each column on its own thread.
+    /// Starts encoding the pending batches on the pool, each column on its own thread, once the
+    /// slice before is done.
     fn encode(&mut self, name: &str) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.wait()?;
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
-        if self.writers.is_none() {
-            self.writers = Some(
-                self.factory
-                    .create_column_writers(self.written)
-                    .map_err(fail)?,
-            );
-        }
+        let mut writers = match self.writers.take() {
+            Some(writers) => writers,
+            None => self
+                .factory
+                .create_column_writers(self.written)
+                .map_err(fail)?,
+        };
         // Leaves of every batch, in the order of the column writers.
         let mut leaves: Vec<Vec<ArrowLeafColumn>> = Vec::with_capacity(self.pending.len());
         for batch in &self.pending {
@@ -575,9 +592,10 @@ impl RowGroups {
             }
             leaves.push(batch_leaves);
         }
-        let writers = self.writers.as_mut().expect("created above");
-        self.pool
-            .install(|| {
+        let (done, encoded) = mpsc::sync_channel(1);
+        let name = name.to_string();
+        self.pool.spawn(move || {
+            let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 writers
                     .par_iter_mut()
                     .enumerate()
@@ -586,15 +604,40 @@ impl RowGroups {
                             .iter()
                             .try_for_each(|batch_leaves| writer.write(&batch_leaves[i]))
                     })
-            })
-            .map_err(fail)?;
+            }));
+            let result = match work {
+                Ok(Ok(())) => Ok(writers),
+                Ok(Err(e)) => Err(parquet_error(&name, e)),
+                Err(_) => Err(Error::Internal(format!(
+                    "encoding a slice of {name} panicked"
+                ))),
+            };
+            // The receiver is gone only if the writer was dropped on an error.
+            let _ = done.send(result);
+        });
+        self.encoding = Some(encoded);
         self.pending.clear();
         self.pending_bytes = 0;
+        if !self.overlap {
+            self.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the slice being encoded, taking its column writers back.
+    fn wait(&mut self) -> Result<()> {
+        if let Some(encoded) = self.encoding.take() {
+            let writers = encoded
+                .recv()
+                .map_err(|_| Error::Internal("the Parquet encoder stopped".to_string()))??;
+            self.writers = Some(writers);
+        }
         Ok(())
     }
 
     fn close_row_group(&mut self, name: &str) -> Result<()> {
         self.encode(name)?;
+        self.wait()?;
         let Some(writers) = self.writers.take() else {
             return Ok(());
         };
@@ -786,6 +829,8 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         open_place: Place::default(),
         places: Vec::new(),
         writers: None,
+        encoding: None,
+        overlap: out.options.overlap,
         pending: Vec::new(),
         pending_bytes: 0,
         bytes: 0,
