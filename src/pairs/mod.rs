@@ -337,7 +337,8 @@ fn raw_response<'a>(
 }
 /// Builds pairs from rows, writing each as a JSON line through `emit`: nested rows one by
 /// one; flat rows group by group (see `--group-by`: streamed when each group's rows come
-/// together, else sorted on disk first).
+/// together, else sorted on disk first), read on the workers of the current rayon pool (run
+/// it in `ThreadPool::install` to bound them), `emit` called from one of them.
 pub fn pairs(
     source: &Inputs,
     spec: &PairSpec,
