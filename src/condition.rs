@@ -1,8 +1,6 @@
 //! Eval-time goals: the goal text put into prompt-only rows (AlpacaEval, MT-Bench, ...) with the
 //! same template, style, scale and attributes as training, so the two prompts match exactly.
 
-use std::borrow::Cow;
-
 use serde::Serialize;
 
 use arrow_array::RecordBatch;
@@ -11,7 +9,7 @@ use crate::arrow::{put_goal_at, text_facts_at, SchemaShape};
 use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
 use crate::fields::{context_prompt, FieldPath, RowShape};
 use crate::json::object::Object;
-use crate::json::row::{escape, put_goal, read_text, splice, Shape};
+use crate::json::row::{escape, read_text, splice, Edit, Shape};
 use crate::plan::{check_text, insert, text_kind, Insert, TextFact};
 use crate::relabel::{resolve_style, Style, Template};
 use crate::rows::Row;
@@ -150,10 +148,9 @@ pub fn condition(
         let (fact, text) = read_text(line, &object, &path).map_err(fail)?;
         let insert = plan_prompt(&fact, spec, &path).map_err(|m| m.at(&row.location))?;
         let text = text.expect("a checked text is found");
-        let mut edits: Vec<(std::ops::Range<usize>, Cow<[u8]>)> =
-            vec![(text.span.clone(), put_goal(&text, Some(insert), &goal))];
+        let mut edits = [(text.span.clone(), Edit::Goal(&text, Some(insert)))];
         out.clear();
-        splice(line, &mut edits, &mut out);
+        splice(line, &mut edits, &goal, &mut out);
         emit(&out, &row.location)?;
         summary.rows += 1;
     }

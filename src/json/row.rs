@@ -14,7 +14,7 @@ use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact,
     SystemFact, TextFact,
 };
-use crate::relabel::{Spec, Style, TextKind, GOAL_SEPARATOR};
+use crate::relabel::{Spec, Style, TextKind};
 use crate::reshape::Target;
 
 /// A parsed row seen through the [`RowShape`] detection needs.
@@ -308,7 +308,7 @@ impl<'s> Relabeler<'s> {
     fn apply(&self, line: &str, found: &Found, plan: &Plan, record: &OutRecord, out: &mut Vec<u8>) {
         let goal = record.goal.map(|side| self.goal(plan.goal_values(side)));
         let goal = goal.as_deref().unwrap_or("");
-        let mut edits: Vec<(Range<usize>, Cow<[u8]>)> = Vec::with_capacity(6);
+        let mut edits: Vec<(Range<usize>, Edit)> = Vec::with_capacity(6);
         if let (Some(chosen), Some(rejected)) = (&found.chosen, &found.rejected) {
             let (to_chosen, to_rejected) = if record.swap {
                 (rejected, chosen)
@@ -316,15 +316,12 @@ impl<'s> Relabeler<'s> {
                 (chosen, rejected)
             };
             if record.swap || record.chosen.is_some() {
-                edits.push((
-                    chosen.span.clone(),
-                    put_goal(to_chosen, record.chosen, goal),
-                ));
+                edits.push((chosen.span.clone(), Edit::Goal(to_chosen, record.chosen)));
             }
             if record.swap || record.rejected.is_some() {
                 edits.push((
                     rejected.span.clone(),
-                    put_goal(to_rejected, record.rejected, goal),
+                    Edit::Goal(to_rejected, record.rejected),
                 ));
             }
         }
@@ -336,12 +333,12 @@ impl<'s> Relabeler<'s> {
                 record.swap_also[k - attributes]
             };
             if let (true, Some((c, rj))) = (swap, raws) {
-                edits.push((span(line, c), Cow::Borrowed(rj.as_bytes())));
-                edits.push((span(line, rj), Cow::Borrowed(c.as_bytes())));
+                edits.push((span(line, c), Edit::Bytes(Cow::Borrowed(rj.as_bytes()))));
+                edits.push((span(line, rj), Edit::Bytes(Cow::Borrowed(c.as_bytes()))));
             }
         }
         if let (Some(insert), Some(prompt)) = (record.prompt, &found.prompt) {
-            edits.push((prompt.span.clone(), put_goal(prompt, Some(insert), goal)));
+            edits.push((prompt.span.clone(), Edit::Goal(prompt, Some(insert))));
         }
         if let Some(insert) = record.system {
             let resolved = self.planner.resolved();
@@ -349,9 +346,13 @@ impl<'s> Relabeler<'s> {
             let quoted = |text: &str| format!("\"{text}\"").into_bytes();
             match (insert, found.system) {
                 (Insert::PrefixText, Some(raw)) => {
-                    edits.push((span(line, raw), Cow::Owned(prefix_string(raw, goal))))
+                    let mut prefixed = Vec::with_capacity(raw.len() + goal.len() + 8);
+                    prefix_string(raw, goal, &mut prefixed);
+                    edits.push((span(line, raw), Edit::Bytes(Cow::Owned(prefixed))))
                 }
-                (_, Some(raw)) => edits.push((span(line, raw), Cow::Owned(quoted(goal)))),
+                (_, Some(raw)) => {
+                    edits.push((span(line, raw), Edit::Bytes(Cow::Owned(quoted(goal)))))
+                }
                 // A row without the field gets it, last.
                 (_, None) => {
                     let close = line.rfind('}').expect("an object");
@@ -359,11 +360,11 @@ impl<'s> Relabeler<'s> {
                     let item_sep = if key_sep == ": " { ", " } else { "," };
                     let mut entry = format!("{item_sep}\"{system}\"{key_sep}").into_bytes();
                     entry.extend(quoted(goal));
-                    edits.push((close..close, Cow::Owned(entry)));
+                    edits.push((close..close, Edit::Bytes(Cow::Owned(entry))));
                 }
             }
         }
-        splice(line, &mut edits, out);
+        splice(line, &mut edits, goal, out);
     }
 
     /// The goal stating these values, JSON-escaped.
@@ -420,17 +421,18 @@ pub(crate) fn read_text<'a>(
     })
 }
 
-/// The text's raw JSON with the goal put in as `insert` says (`goal` is JSON-escaped already),
-/// or as it is.
-pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) -> Cow<'a, [u8]> {
+/// Writes the text's raw JSON to `out` with the goal put in as `insert` says (`goal` is
+/// JSON-escaped already), or as it is.
+fn put_goal(text: &Text, insert: Option<Insert>, goal: &str, out: &mut Vec<u8>) {
     let raw = text.raw;
-    let mut out = Vec::with_capacity(raw.len() + goal.len() + 64);
     match (insert, &text.list) {
-        (None, _) => return Cow::Borrowed(raw.as_bytes()),
-        (Some(Insert::SetText), _) => return Cow::Owned(format!("\"{goal}\"").into_bytes()),
-        (Some(Insert::PrefixText), _) | (Some(_), None) => {
-            return Cow::Owned(prefix_string(raw, goal))
+        (None, _) => out.extend_from_slice(raw.as_bytes()),
+        (Some(Insert::SetText), _) => {
+            out.push(b'"');
+            out.extend_from_slice(goal.as_bytes());
+            out.push(b'"');
         }
+        (Some(Insert::PrefixText), _) | (Some(_), None) => prefix_string(raw, goal, out),
         (Some(Insert::InsertSystem), Some(list)) => {
             let (kv, sep) = (list.key_sep.as_bytes(), list.item_sep.as_bytes());
             let content: [&[u8]; 5] = [b"\"content\"", kv, b"\"", goal.as_bytes(), b"\""];
@@ -484,7 +486,7 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) 
                 .clone()
                 .expect("the plan prefixes only text parts");
             out.extend_from_slice(&raw.as_bytes()[..text.start]);
-            out.extend_from_slice(&prefix_string(&raw[text.clone()], goal));
+            prefix_string(&raw[text.clone()], goal, out);
             out.extend_from_slice(&raw.as_bytes()[text.end..]);
         }
         (Some(Insert::PrefixFirstContent), Some(list)) => {
@@ -494,11 +496,10 @@ pub(crate) fn put_goal<'a>(text: &Text<'a>, insert: Option<Insert>, goal: &str) 
                 .clone()
                 .expect("the plan prefixes only string contents");
             out.extend_from_slice(&raw.as_bytes()[..content.start]);
-            out.extend_from_slice(&prefix_string(&raw[content.clone()], goal));
+            prefix_string(&raw[content.clone()], goal, out);
             out.extend_from_slice(&raw.as_bytes()[content.end..]);
         }
     }
-    Cow::Owned(out)
 }
 
 /// Reads a message list's facts and, when every message has a role, where a goal would go.
@@ -603,14 +604,15 @@ pub(crate) fn spaced_colon(object: &str) -> bool {
 }
 
 /// A JSON string (`raw`, quoted) with the escaped goal and the separator in front.
-fn prefix_string(raw: &str, goal: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + goal.len() + 8);
+fn prefix_string(raw: &str, goal: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     out.extend_from_slice(goal.as_bytes());
-    out.extend_from_slice(escape(GOAL_SEPARATOR).as_bytes());
+    out.extend_from_slice(GOAL_SEPARATOR_ESCAPED.as_bytes());
     out.extend_from_slice(&raw.as_bytes()[1..]);
-    out
 }
+
+/// [`crate::relabel::GOAL_SEPARATOR`] as it is written inside a JSON string.
+const GOAL_SEPARATOR_ESCAPED: &str = "\\n\\n";
 
 /// A string escaped for JSON, without the surrounding quotes.
 pub(crate) fn escape(text: &str) -> String {
@@ -618,13 +620,30 @@ pub(crate) fn escape(text: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
-/// Writes `line` with each edited range replaced, then a newline.
-pub(crate) fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &mut Vec<u8>) {
+/// What an edited range of a line becomes.
+pub(crate) enum Edit<'a> {
+    /// These bytes.
+    Bytes(Cow<'a, [u8]>),
+    /// A text with the goal put in as the insert says, written straight into the output.
+    Goal(&'a Text<'a>, Option<Insert>),
+}
+
+/// Writes `line` with each edited range replaced, then a newline; `goal` (JSON-escaped) is what
+/// [`Edit::Goal`] puts in.
+pub(crate) fn splice(
+    line: &str,
+    edits: &mut [(Range<usize>, Edit)],
+    goal: &str,
+    out: &mut Vec<u8>,
+) {
     edits.sort_by_key(|(range, _)| range.start);
     let mut at = 0;
-    for (range, bytes) in edits.iter() {
+    for (range, edit) in edits.iter() {
         out.extend_from_slice(&line.as_bytes()[at..range.start]);
-        out.extend_from_slice(bytes);
+        match edit {
+            Edit::Bytes(bytes) => out.extend_from_slice(bytes),
+            Edit::Goal(text, insert) => put_goal(text, *insert, goal, out),
+        }
         at = range.end;
     }
     out.extend_from_slice(&line.as_bytes()[at..]);
@@ -635,6 +654,14 @@ pub(crate) fn splice(line: &str, edits: &mut [(Range<usize>, Cow<[u8]>)], out: &
 mod tests {
     use super::*;
     use crate::relabel::{Goals, Template, Ties};
+
+    #[test]
+    fn the_goal_separator_is_written_escaped() {
+        assert_eq!(
+            GOAL_SEPARATOR_ESCAPED,
+            escape(crate::relabel::GOAL_SEPARATOR)
+        );
+    }
 
     fn resolved(line: &str, style: Option<Style>) -> Resolved {
         detect(line, &FieldNames::default(), style)
