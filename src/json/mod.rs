@@ -3,7 +3,6 @@
 pub mod object;
 mod reshape;
 pub mod row;
-mod scan;
 pub mod split;
 
 /// An Arrow batch as JSON Lines, one row each, nulls written out: how Arrow records are shown or

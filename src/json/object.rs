@@ -12,7 +12,6 @@ use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
-use crate::json::scan;
 
 /// An object's fields in input order, each value as its raw JSON text.
 #[derive(Debug)]
@@ -33,13 +32,6 @@ impl<'a> Object<'a> {
                 )),
                 Err(e) => Err(json_error(text, &e)),
             };
-        }
-        if let Some(fields) = scan::object(text) {
-            let entries = fields
-                .into_iter()
-                .map(|(key, value)| (Cow::Borrowed(key), value))
-                .collect();
-            return Ok(Object { entries });
         }
         serde_json::from_str::<Object>(text).map_err(|e| json_error(text, &e))
     }
@@ -132,9 +124,6 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// The items of a JSON array, each as its raw text.
 pub fn items(text: &str) -> Result<Vec<&str>, serde_json::Error> {
-    if let Some(items) = scan::array(text) {
-        return Ok(items);
-    }
     let items: Vec<&RawValue> = serde_json::from_str(text)?;
     Ok(items.into_iter().map(RawValue::get).collect())
 }
