@@ -246,15 +246,11 @@ fn pair_at_once(
     summary: &mut PairSummary,
     emit: Emit,
 ) -> Result<()> {
-    let mut batches = parts
-        .into_iter()
-        .map(|part| part.sorted().map(group_batches))
-        .flat_map(|batches| -> Box<dyn Iterator<Item = Result<_>> + Send> {
-            match batches {
-                Ok(batches) => Box::new(batches.map(Ok)),
-                Err(e) => Box::new(std::iter::once(Err(e))),
-            }
-        });
+    // Each partition is read back when its first batch is wanted.
+    let mut batches = parts.into_iter().flat_map(|part| match part.sorted() {
+        Ok(rows) => group_batches(rows).map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    });
     // A batch of groups is paired (on every worker) while the pairs of the batch before go out.
     let mut made: Vec<Result<(Location, Vec<String>)>> = Vec::new();
     loop {
