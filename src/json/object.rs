@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
@@ -81,23 +81,116 @@ impl<'a> Object<'a> {
 
 impl<'de> Deserialize<'de> for Object<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = Object<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(Key(key)) = map.next_key()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    entries.push((key, value.get()));
-                }
-                Ok(Object { entries })
-            }
-        }
         deserializer.deserialize_map(ObjectVisitor)
     }
+}
+
+/// Reads an object's fields, each value as its raw text.
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Object<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object<'de>, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(Key(key)) = map.next_key()? {
+            let value: &'de RawValue = map.next_value()?;
+            entries.push((key, value.get()));
+        }
+        Ok(Object { entries })
+    }
+}
+
+/// An array item: its fields when it is an object, `None` when it is anything else.
+struct MaybeObject<'a>(Option<Object<'a>>);
+
+impl<'de> Deserialize<'de> for MaybeObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemVisitor;
+        impl<'de> Visitor<'de> for ItemVisitor {
+            type Value = MaybeObject<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                ObjectVisitor.visit_map(map).map(|o| MaybeObject(Some(o)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeObject(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(MaybeObject(None))
+            }
+        }
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+/// Every item of an array as an object, or `None` if one isn't.
+struct Objects<'a>(Option<Vec<Object<'a>>>);
+
+impl<'de> Deserialize<'de> for Objects<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = Objects<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut objects = Some(Vec::with_capacity(seq.size_hint().unwrap_or(4)));
+                while let Some(MaybeObject(item)) = seq.next_element()? {
+                    match (item, &mut objects) {
+                        (Some(object), Some(objects)) => objects.push(object),
+                        _ => objects = None,
+                    }
+                }
+                Ok(Objects(objects))
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor)
+    }
+}
+
+/// The items of a JSON array of objects, each with its raw text and its fields, read in one
+/// pass (message lists are read this way: as [`items`] and then [`Object::parse`] each, they
+/// were read twice). `None` when an item is not an object with a field, or the array can't be
+/// read so: read those with [`items`].
+pub fn objects(text: &str) -> Option<Vec<(&str, Object<'_>)>> {
+    let Objects(Some(objects)) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let mut found = Vec::with_capacity(objects.len());
+    // Between items there is only whitespace and a comma; inside one, from its last value on,
+    // only whitespace and its closing brace.
+    let mut at = 0;
+    for object in objects {
+        let &(_, last) = object.entries.last()?;
+        let start = at + text[at..].find('{')?;
+        let after = span(text, last).end;
+        let end = after + text[after..].find('}')? + 1;
+        found.push((&text[start..end], object));
+        at = end;
+    }
+    Some(found)
 }
 
 /// A key that borrows from the input unless it has escapes.
@@ -353,6 +446,33 @@ mod tests {
         assert!(lookup(&obj, &FieldPath::parse("zz.y").unwrap())
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn objects_of_a_list_come_with_their_raw_text() {
+        let list = r#" [ {"role": "user", "content": {"a": [1, "}"]} } ,{"x":"y\"}"}] "#;
+        let found = objects(list).unwrap();
+        let texts: Vec<&str> = found.iter().map(|(text, _)| *text).collect();
+        assert_eq!(
+            texts,
+            [
+                r#"{"role": "user", "content": {"a": [1, "}"]} }"#,
+                r#"{"x":"y\"}"}"#
+            ]
+        );
+        assert_eq!(found[0].1.get("role"), Some(r#""user""#));
+        assert_eq!(found[1].1.get("x"), Some(r#""y\"}""#));
+        assert_eq!(objects("[]").unwrap().len(), 0);
+        // Anything but objects with a field is left to `items`.
+        for list in [
+            r#"[{"a": 1}, 2]"#,
+            r#"[{"a": 1}, {}]"#,
+            r#"["x"]"#,
+            "[1e400]",
+            "{}",
+        ] {
+            assert!(objects(list).is_none(), "{list}");
+        }
     }
 
     #[test]

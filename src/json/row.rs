@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
-use crate::json::object::{describe, items, lookup, lookup_first, span, Object};
+use crate::json::object::{describe, items, lookup, lookup_first, objects, span, Object};
 use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact,
     SystemFact, TextFact,
@@ -504,16 +504,29 @@ fn put_goal(text: &Text, insert: Option<Insert>, goal: &str, out: &mut Vec<u8>) 
 
 /// Reads a message list's facts and, when every message has a role, where a goal would go.
 fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
-    let list = items(raw).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
+    // Messages read with the list in one pass; else item by item.
+    let (list, mut messages) = match objects(raw) {
+        Some(found) => {
+            let (list, messages): (Vec<&str>, Vec<Object>) = found.into_iter().unzip();
+            (list, Some(messages.into_iter()))
+        }
+        None => {
+            let list = items(raw).map_err(|e| RowError::row(Reason::InvalidJson, e.to_string()))?;
+            (list, None)
+        }
+    };
     if list.is_empty() {
         return Ok((ListFact::Empty, None));
     }
     let mut first = None;
     for (i, &text) in list.iter().enumerate() {
-        if !text.starts_with('{') {
-            return Ok((ListFact::NotAnObject(i, describe(text)), None));
-        }
-        let message = Object::parse(text)?;
+        let message = match &mut messages {
+            Some(messages) => messages.next().expect("a message per item"),
+            None if !text.starts_with('{') => {
+                return Ok((ListFact::NotAnObject(i, describe(text)), None))
+            }
+            None => Object::parse(text)?,
+        };
         let once = |key: &str| {
             message.get_once(key).map_err(|e| RowError {
                 detail: format!("message {i}: \"{key}\" {}", e.detail),
