@@ -137,9 +137,10 @@ impl<R: Read> LineBlocks<R> {
                 searched = buf.len();
             }
             let want = self.block_size.max(buf.len() / 2).max(64 * 1024);
-            // Into the buffer's spare room: a file reads there without the room being zeroed
-            // first (zeroing it was 5% of a relabel's time).
-            let n = (&mut self.reader).take(want as u64).read_to_end(&mut buf)?;
+            let start = buf.len();
+            buf.resize(start + want, 0);
+            let n = read_some(&mut self.reader, &mut buf[start..])?;
+            buf.truncate(start + n);
             if n == 0 {
                 self.done = true;
                 return Ok((!buf.is_empty()).then(|| self.emit(buf)));
