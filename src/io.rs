@@ -489,6 +489,15 @@ pub struct Output {
 }
 
 impl Output {
+    /// The folder for temporary files that belong to this output (beside it, on the same
+    /// disk), or `None` for the system's temporary folder.
+    pub fn spill_dir(&self) -> Option<PathBuf> {
+        self.dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+    }
+
     /// Opens a target for writing. A regular file (or a new path) is written to a temporary file
     /// beside it; devices, FIFOs and stdout are written directly.
     pub fn create(target: &Target, compression: Compression) -> Result<Output> {

@@ -4,6 +4,7 @@
 
 mod json_array;
 mod jsonl;
+mod pages;
 mod parquet;
 mod rejects;
 mod spool;

@@ -6,6 +6,7 @@ use std::sync::{mpsc, Arc};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
     ArrowRowGroupWriterFactory,
@@ -16,6 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
+use super::pages::{SpillingStores, PAGES_IN_MEMORY};
 use super::{format_error as arrow_error, Place, Writer};
 use crate::arrow::hf;
 use crate::error::{Error, Reason, Result, RowError};
@@ -134,6 +136,9 @@ pub struct ParquetOptions {
     /// that make batches on their own workers keep the cores busy already, and the overlap
     /// would only hold one more slice in memory.
     pub overlap: bool,
+    /// Bytes of encoded pages held in memory until their row group is written, over all column
+    /// chunks; past it pages wait in temporary files beside the output.
+    pub pages_in_memory: usize,
 }
 
 impl Default for ParquetOptions {
@@ -144,6 +149,7 @@ impl Default for ParquetOptions {
             page_index: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             overlap: false,
+            pages_in_memory: PAGES_IN_MEMORY,
         }
     }
 }
@@ -806,14 +812,18 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_offset_index_disabled(true);
     }
-    let properties = properties.build();
+    let output = out.output.take().expect("the writer is opened once");
+    let stores = SpillingStores::new(output.spill_dir(), out.options.pages_in_memory);
+    let options = ArrowWriterOptions::new()
+        .with_properties(properties.build())
+        .with_page_store_factory(Arc::new(stores));
     let output = Body {
-        output: Some(out.output.take().expect("the writer is opened once")),
+        output: Some(output),
         discard: false,
     };
     // ArrowWriter sets up the Parquet schema and the ARROW:schema metadata; the row groups are
     // then written by hand.
-    let (file, factory) = ArrowWriter::try_new(output, Arc::clone(&schema), Some(properties))
+    let (file, factory) = ArrowWriter::try_new_with_options(output, Arc::clone(&schema), options)
         .and_then(ArrowWriter::into_serialized_writer)
         .map_err(|e| parquet_error(name, e))?;
     let descr = file.schema_descr();
@@ -856,4 +866,82 @@ fn write_parquet(out: &mut ParquetOut, batch: &RecordBatch, name: &str) -> Resul
         .as_mut()
         .expect("opened above")
         .write(batch, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+    use crate::io::{Compression, Format, Target};
+
+    fn batch(rows: usize) -> RecordBatch {
+        let mut texts = ListBuilder::new(StringBuilder::new());
+        for row in 0..rows {
+            for k in 0..3 {
+                // Texts that don't compress much, so that pages take room.
+                let text: String = (0..200)
+                    .map(|i| char::from(b'a' + ((row * 7919 + k * 104_729 + i * i) % 26) as u8))
+                    .collect();
+                texts.values().append_value(text);
+            }
+            texts.append(row % 5 != 0);
+        }
+        let scores = Float64Array::from_iter((0..rows).map(|r| Some(r as f64 / 3.0)));
+        RecordBatch::try_from_iter([
+            ("texts", Arc::new(texts.finish()) as ArrayRef),
+            ("score", Arc::new(scores) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn write_and_read(dir: &std::path::Path, name: &str, options: ParquetOptions) -> RecordBatch {
+        let path = dir.join(name);
+        let output = Output::create(&Target::File(path.clone()), Compression::None).unwrap();
+        let mut writer = crate::write::create(output, Format::Parquet, options);
+        let input = batch(3_000);
+        for k in 0..6 {
+            writer.write_batch(&input.slice(k * 500, 500)).unwrap();
+        }
+        writer.finish().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .with_batch_size(10_000)
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
+    }
+
+    #[test]
+    fn pages_spilled_past_the_memory_budget_come_back_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let small_groups = ParquetOptions {
+            row_group_bytes: 400_000,
+            ..ParquetOptions::default()
+        };
+        let spilled = write_and_read(
+            dir.path(),
+            "spilled.parquet",
+            ParquetOptions {
+                pages_in_memory: 0,
+                ..small_groups.clone()
+            },
+        );
+        let kept = write_and_read(dir.path(), "kept.parquet", small_groups);
+        assert_eq!(spilled.num_rows(), 3_000);
+        assert_eq!(spilled, kept);
+        assert_eq!(spilled, batch(3_000));
+        // Nothing else is left beside the outputs (spill files are anonymous).
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["kept.parquet", "spilled.parquet"]);
+    }
 }
