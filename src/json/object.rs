@@ -7,7 +7,9 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 use crate::error::{Reason, RowError};
@@ -178,6 +180,11 @@ pub fn objects(text: &str) -> Option<Vec<(&str, Object<'_>)>> {
     let Objects(Some(objects)) = serde_json::from_str(text).ok()? else {
         return None;
     };
+    with_spans(text, objects)
+}
+
+/// Each object read from the array `text` with its raw text; `None` if one has no field.
+fn with_spans<'a>(text: &'a str, objects: Vec<Object<'a>>) -> Option<Vec<(&'a str, Object<'a>)>> {
     let mut found = Vec::with_capacity(objects.len());
     // Between items there is only whitespace and a comma; inside one, from its last value on,
     // only whitespace and its closing brace.
@@ -191,6 +198,168 @@ pub fn objects(text: &str) -> Option<Vec<(&str, Object<'_>)>> {
         at = end;
     }
     Some(found)
+}
+
+/// A row read in one pass: its fields, and the message lists of some of them read as
+/// [`objects`] reads them (a row's message lists were otherwise read twice: once as raw text
+/// with the row, once more for their messages).
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// The fields, each value as its raw text.
+    pub object: Object<'a>,
+    /// Per key asked for: its list's items with their raw text, when the row has it.
+    pub lists: Vec<Option<Vec<(&'a str, Object<'a>)>>>,
+}
+
+impl<'a> Row<'a> {
+    /// Reads `text` with the values of `keys` read as lists of objects. `None` when the row is
+    /// anything but plain (not valid JSON, a key asked for that repeats, is escaped or holds
+    /// anything but a list of objects with fields): read it with [`Object::parse`] then, which
+    /// says what is wrong, if anything.
+    pub fn parse(text: &'a str, keys: &[&str]) -> Option<Row<'a>> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let (mut object, found) = RowSeed { keys }.deserialize(&mut deserializer).ok()??;
+        deserializer.end().ok()?;
+        let mut lists = Vec::with_capacity(keys.len());
+        for list in found {
+            lists.push(match list {
+                Some((entry, key, objects)) => {
+                    let raw = list_after(text, key, &objects)?;
+                    object.entries[entry].1 = raw;
+                    Some(with_spans(raw, objects)?)
+                }
+                // A key the row doesn't have.
+                None => None,
+            });
+        }
+        Some(Row { object, lists })
+    }
+}
+
+/// JSON's whitespace.
+fn skip_space(text: &str, at: usize) -> usize {
+    at + text.as_bytes()[at..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .count()
+}
+
+/// The raw text of the array that follows `key` (a key's text, borrowed from `text`), given
+/// the objects read from it.
+fn list_after<'a>(text: &'a str, key: &'a str, objects: &[Object<'a>]) -> Option<&'a str> {
+    let bytes = text.as_bytes();
+    let mut at = span(text, key).end;
+    (bytes.get(at) == Some(&b'"')).then_some(())?;
+    at = skip_space(text, at + 1);
+    (bytes.get(at) == Some(&b':')).then_some(())?;
+    let start = skip_space(text, at + 1);
+    (bytes.get(start) == Some(&b'[')).then_some(())?;
+    let mut end = start + 1;
+    if let Some(&(_, last)) = objects.last().and_then(|o| o.entries.last()) {
+        let after = span(text, last).end;
+        end = after + text[after..].find('}')? + 1;
+    }
+    end = skip_space(text, end);
+    (bytes.get(end) == Some(&b']')).then_some(&text[start..end + 1])
+}
+
+/// The entry, key and objects of a list read with its row.
+type ListRead<'a> = (usize, &'a str, Vec<Object<'a>>);
+
+/// Reads a row's fields, the values of `keys` as lists of objects.
+struct RowSeed<'k> {
+    keys: &'k [&'k str],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Option<(Object<'de>, Vec<Option<ListRead<'de>>>)>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Option<(Object<'de>, Vec<Option<ListRead<'de>>>)>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        let mut lists: Vec<Option<ListRead>> = Vec::new();
+        lists.resize_with(self.keys.len(), || None);
+        let mut plain = true;
+        while let Some(Key(key)) = map.next_key()? {
+            let asked = self.keys.iter().position(|k| *k == key);
+            match (asked, &key) {
+                (Some(k), Cow::Borrowed(name)) if plain && lists[k].is_none() => {
+                    let AnyObjects(objects) = map.next_value()?;
+                    match objects {
+                        // The raw text is found once the row is read.
+                        Some(objects) => lists[k] = Some((entries.len(), *name, objects)),
+                        None => plain = false,
+                    }
+                    entries.push((key, ""));
+                }
+                (Some(_), _) => {
+                    plain = false;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                (None, _) => {
+                    let value: &'de RawValue = map.next_value()?;
+                    entries.push((key, value.get()));
+                }
+            }
+        }
+        Ok(plain.then_some((Object { entries }, lists)))
+    }
+}
+
+/// A value that is a list of objects (`Some`), or anything else.
+struct AnyObjects<'a>(Option<Vec<Object<'a>>>);
+
+impl<'de> Deserialize<'de> for AnyObjects<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyVisitor;
+        impl<'de> Visitor<'de> for AnyVisitor {
+            type Value = AnyObjects<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut objects = Some(Vec::with_capacity(seq.size_hint().unwrap_or(4)));
+                while let Some(MaybeObject(item)) = seq.next_element()? {
+                    match (item, &mut objects) {
+                        (Some(object), Some(objects)) => objects.push(object),
+                        _ => objects = None,
+                    }
+                }
+                Ok(AnyObjects(objects))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnyObjects(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(AnyObjects(None))
+            }
+        }
+        deserializer.deserialize_any(AnyVisitor)
+    }
 }
 
 /// A key that borrows from the input unless it has escapes.
@@ -472,6 +641,120 @@ mod tests {
             "{}",
         ] {
             assert!(objects(list).is_none(), "{list}");
+        }
+    }
+
+    #[test]
+    fn a_row_read_in_one_pass_has_its_lists_raw_text_and_messages() {
+        let line = concat!(
+            r#"{"prompt": "p", "chosen" :[ {"content": "a]}", "role": "user"} ,"#,
+            r#"{"role":"assistant","content":"b"}  ] , "rejected":[],"s":1}"#
+        );
+        let row = Row::parse(line, &["chosen", "rejected", "absent"]).unwrap();
+        let keys: Vec<&str> = row.object.keys().collect();
+        assert_eq!(keys, ["prompt", "chosen", "rejected", "s"]);
+        let chosen = row.object.get("chosen").unwrap();
+        assert_eq!(
+            chosen,
+            concat!(
+                r#"[ {"content": "a]}", "role": "user"} ,"#,
+                r#"{"role":"assistant","content":"b"}  ]"#
+            )
+        );
+        assert_eq!(row.object.get("rejected"), Some("[]"));
+        assert_eq!(row.object.get("s"), Some("1"));
+        let lists = &row.lists;
+        assert_eq!(lists.len(), 3);
+        let messages = lists[0].as_ref().unwrap();
+        let texts: Vec<&str> = messages.iter().map(|(text, _)| *text).collect();
+        assert_eq!(
+            texts,
+            [
+                r#"{"content": "a]}", "role": "user"}"#,
+                r#"{"role":"assistant","content":"b"}"#
+            ]
+        );
+        assert_eq!(messages[1].1.get("role"), Some(r#""assistant""#));
+        assert_eq!(lists[1].as_ref().unwrap().len(), 0);
+        assert!(lists[2].is_none());
+        // The same fields as a row read with raw values, then its lists.
+        let plain = Object::parse(line).unwrap();
+        assert_eq!(plain.entries, row.object.entries);
+        assert_eq!(objects(chosen).unwrap().len(), 2);
+        // Anything unusual is left to Object::parse.
+        for line in [
+            r#"{"chosen": "text"}"#,
+            r#"{"chosen": [{"a": 1}], "chosen": []}"#,
+            r#"{"ch\u006fsen": []}"#,
+            r#"{"chosen": [1]}"#,
+            r#"{"chosen": [{}]}"#,
+            r#"{"chosen": null}"#,
+            r#"{"chosen": []"#,
+            r#"{"chosen": []} x"#,
+            "[1]",
+        ] {
+            assert!(Row::parse(line, &["chosen"]).is_none(), "{line}");
+        }
+    }
+
+    /// JSON text of a string drawn from characters that matter to the scan.
+    fn json_string(chars: &[u8]) -> String {
+        let text: String = chars
+            .iter()
+            .map(|&c| ['a', ']', '}', '"', '\\', ' ', 'é', '[', '{', ','][c as usize % 10])
+            .collect();
+        serde_json::to_string(&text).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Rows of message lists written with any spacing read the same in one pass as field by
+        /// field, then list by list.
+        #[test]
+        fn one_pass_rows_read_as_two_passes(
+            messages in proptest::collection::vec(
+                (proptest::collection::vec(0u8..10, 0..6), proptest::collection::vec(0u8..10, 0..6)),
+                0..4,
+            ),
+            spaces in proptest::collection::vec(0usize..4, 12),
+            other_first in proptest::bool::ANY,
+        ) {
+            let ws = |k: usize| [" ", "", "\n ", "\t"][spaces[k % spaces.len()]];
+            let items: Vec<String> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, (role, content))| {
+                    format!(
+                        "{{{}\"role\"{}:{}{},{}\"content\":{}{}{}}}",
+                        ws(i), ws(i + 1), ws(i + 2), json_string(role),
+                        ws(i + 3), ws(i + 4), json_string(content), ws(i + 5)
+                    )
+                })
+                .collect();
+            let list = format!("[{}{}{}]", ws(6), items.join(&format!("{},{}", ws(7), ws(8))), ws(9));
+            let other = format!("\"other\":{}\"x\"", ws(10));
+            let chosen = format!("\"chosen\"{}:{}{}", ws(11), ws(0), list);
+            let line = match other_first {
+                true => format!("{{{other},{}{chosen}{}}}", ws(1), ws(2)),
+                false => format!("{{{chosen},{}{other}{}}}", ws(1), ws(2)),
+            };
+            let row = Row::parse(&line, &["chosen"]);
+            let plain = Object::parse(&line).unwrap();
+            // Lists holding an object without fields are left to the two passes.
+            let row = row.unwrap();
+            proptest::prop_assert_eq!(&row.object.entries, &plain.entries);
+            let raw = plain.get("chosen").unwrap();
+            let two_pass: Vec<(&str, Vec<(String, &str)>)> = objects(raw)
+                .unwrap()
+                .into_iter()
+                .map(|(t, o)| (t, o.entries().map(|(k, v)| (k.to_string(), v)).collect()))
+                .collect();
+            let one_pass: Vec<(&str, Vec<(String, &str)>)> = row.lists[0]
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|(t, o)| (*t, o.entries().map(|(k, v)| (k.to_string(), v)).collect()))
+                .collect();
+            proptest::prop_assert_eq!(one_pass, two_pass);
         }
     }
 

@@ -9,12 +9,12 @@ use std::rc::Rc;
 
 use crate::error::{Reason, RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
-use crate::json::object::{describe, items, lookup, lookup_first, objects, span, Object};
+use crate::json::object::{describe, items, lookup, lookup_first, objects, span, Object, Row};
 use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, ListFact, OutRecord, Plan, Planner, ScoreFact,
     SystemFact, TextFact,
 };
-use crate::relabel::{Spec, Style, TextKind};
+use crate::relabel::{Layout, Spec, Style, TextKind};
 use crate::reshape::Target;
 
 /// A parsed row seen through the [`RowShape`] detection needs.
@@ -87,6 +87,10 @@ pub struct Relabeler<'s> {
     /// Goal texts made so far, JSON-escaped, by the scores they state: scores take few distinct
     /// values, and rendering each row's goal anew was a third of the work.
     goals: std::cell::RefCell<GoalCache>,
+    /// The top-level keys of the message lists the rules read (chosen, rejected, then prompt),
+    /// read with the row in one pass, and which of them each text is.
+    list_keys: Vec<&'s str>,
+    list_of: [Option<usize>; 3],
 }
 
 /// Escaped goal texts by the scores they state (as bits).
@@ -134,11 +138,35 @@ impl<'s> Relabeler<'s> {
     /// Makes a relabeler for rows of the resolved shape.
     pub fn new(spec: &'s Spec, resolved: &'s Resolved) -> Relabeler<'s> {
         let planner = Planner::new(spec, resolved);
+        // Message lists in the detected layout, at the top level of the row.
+        let (responses, prompt) = match resolved.layout {
+            Layout::H4 | Layout::ConversationalImplicit => (true, false),
+            Layout::ConversationalExplicit => (true, true),
+            Layout::ConversationText => (false, true),
+            Layout::Standard | Layout::StandardImplicit => (false, false),
+        };
+        let texts = [
+            Some(&resolved.chosen).filter(|_| responses),
+            Some(&resolved.rejected).filter(|_| responses),
+            resolved.prompt.as_ref().filter(|_| prompt),
+        ];
+        let mut list_keys = Vec::new();
+        let mut list_of = [None; 3];
+        for (which, path) in texts.iter().enumerate() {
+            if let Some([key]) = path.map(|p| p.parts()) {
+                if !list_keys.contains(&key.as_str()) {
+                    list_of[which] = Some(list_keys.len());
+                    list_keys.push(key.as_str());
+                }
+            }
+        }
         Relabeler {
             marker: planner.goal_marker().map(|m| escape(&m)),
             planner,
             arrangement: Arrangement::of(spec),
             goals: Default::default(),
+            list_keys,
+            list_of,
         }
     }
 
@@ -202,8 +230,16 @@ impl<'s> Relabeler<'s> {
 
     /// Relabels one line of the layout the rules read.
     fn relabel_line(&self, line: &str, outs: &mut [Vec<u8>]) -> Result<Plan, RowError> {
-        let object = Object::parse(line)?;
-        let found = self.find(line, &object)?;
+        let row = match self.list_keys.is_empty() {
+            true => None,
+            false => Row::parse(line, &self.list_keys),
+        };
+        let (object, mut lists) = match row {
+            Some(row) => (row.object, row.lists),
+            // Anything unusual: the row read as before, which says what is wrong.
+            None => (Object::parse(line)?, Vec::new()),
+        };
+        let found = self.find(line, &object, &mut lists)?;
         let plan = self.planner.plan(&found.facts)?;
         if let Plan::Emit { records, .. } = &plan {
             for (i, record) in records.iter().enumerate() {
@@ -218,13 +254,23 @@ impl<'s> Relabeler<'s> {
     }
 
     /// Reads the facts the rules need, and where each field is.
-    fn find<'a>(&self, line: &'a str, object: &Object<'a>) -> Result<Found<'a>, RowError> {
+    fn find<'a>(
+        &self,
+        line: &'a str,
+        object: &Object<'a>,
+        lists: &mut [Option<ReadList<'a>>],
+    ) -> Result<Found<'a>, RowError> {
         let r = self.planner.resolved();
-        let (chosen_fact, chosen) = read_text(line, object, &r.chosen)?;
-        let (rejected_fact, rejected) = read_text(line, object, &r.rejected)?;
+        let mut read = |which: usize| {
+            self.list_of[which]
+                .and_then(|k| lists.get_mut(k))
+                .and_then(Option::take)
+        };
+        let (chosen_fact, chosen) = read_text_with(line, object, &r.chosen, read(0))?;
+        let (rejected_fact, rejected) = read_text_with(line, object, &r.rejected, read(1))?;
         let (prompt_fact, prompt) = match &r.prompt {
             Some(path) => {
-                let (fact, text) = read_text(line, object, path)?;
+                let (fact, text) = read_text_with(line, object, path, read(2))?;
                 (Some(fact), text)
             }
             None => (None, None),
@@ -399,6 +445,19 @@ pub(crate) fn read_text<'a>(
     object: &Object<'a>,
     path: &FieldPath,
 ) -> Result<(TextFact, Option<Text<'a>>), RowError> {
+    read_text_with(line, object, path, None)
+}
+
+/// A message list read with its row: each item's raw text and fields.
+type ReadList<'a> = Vec<(&'a str, Object<'a>)>;
+
+/// [`read_text`], given the field's message list when it was read with the row.
+fn read_text_with<'a>(
+    line: &'a str,
+    object: &Object<'a>,
+    path: &FieldPath,
+    list: Option<ReadList<'a>>,
+) -> Result<(TextFact, Option<Text<'a>>), RowError> {
     let raw = match lookup(object, path)? {
         Some(raw) if raw != "null" => raw,
         _ => return Ok((TextFact::Missing, None)),
@@ -412,7 +471,7 @@ pub(crate) fn read_text<'a>(
         Err(what) => (TextFact::Other(what), None),
         Ok(TextKind::Text) => (TextFact::Text, Some(text(None))),
         Ok(TextKind::Messages) => {
-            let (fact, list) = read_list(raw).map_err(|e| RowError {
+            let (fact, list) = read_list(raw, list).map_err(|e| RowError {
                 field: Some(path.to_string()),
                 ..e
             })?;
@@ -503,9 +562,12 @@ fn put_goal(text: &Text, insert: Option<Insert>, goal: &str, out: &mut Vec<u8>) 
 }
 
 /// Reads a message list's facts and, when every message has a role, where a goal would go.
-fn read_list(raw: &str) -> Result<(ListFact, Option<List<'_>>), RowError> {
-    // Messages read with the list in one pass; else item by item.
-    let (list, mut messages) = match objects(raw) {
+fn read_list<'a>(
+    raw: &'a str,
+    read: Option<ReadList<'a>>,
+) -> Result<(ListFact, Option<List<'a>>), RowError> {
+    // Messages read with the row or the list in one pass; else item by item.
+    let (list, mut messages) = match read.or_else(|| objects(raw)) {
         Some(found) => {
             let (list, messages): (Vec<&str>, Vec<Object>) = found.into_iter().unzip();
             (list, Some(messages.into_iter()))
