@@ -331,12 +331,20 @@ pub fn remove_pending() {
     }
 }
 
-/// Registers a temporary path (a file, or a staging folder) for removal if the process is
-/// stopped; [`forget_pending`] once it is committed or removed.
-pub fn note_pending(path: &Path) {
-    if let Ok(mut paths) = PENDING.lock() {
-        paths.push(path.to_path_buf());
-    }
+/// Makes a temporary file or staging folder with `make` and registers its path (`path_of`) for
+/// removal if the process is stopped, in one step: a stop signal between the two would leave it
+/// behind (the signal handler waits for the registry). [`forget_pending`] once it is committed
+/// or removed.
+pub fn make_pending<T>(
+    make: impl FnOnce() -> io::Result<T>,
+    path_of: impl FnOnce(&T) -> &Path,
+) -> io::Result<T> {
+    let mut paths = PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let made = make()?;
+    paths.push(path_of(&made).to_path_buf());
+    Ok(made)
 }
 
 /// The prefix of the temporary files and folders made for a target named `name` by this
@@ -530,13 +538,18 @@ impl Output {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     remove_stale(&dir, &file_name);
-                    let temp = tempfile::Builder::new()
-                        .prefix(&temp_prefix(&file_name))
-                        .suffix(".raug-tmp")
-                        .tempfile_in(&dir)
-                        .map_err(|e| Error::io(&name, without_temp_path(e, &dir)))?;
+                    let temp = make_pending(
+                        || {
+                            tempfile::Builder::new()
+                                .prefix(&temp_prefix(&file_name))
+                                .suffix(".raug-tmp")
+                                .tempfile_in(&dir)
+                        },
+                        |temp| temp.path(),
+                    )
+                    .map_err(|e| Error::io(&name, without_temp_path(e, &dir)))?;
                     let (file, temp_path) = temp.into_parts();
-                    let temp_path = Pending::new(temp_path);
+                    let temp_path = Pending(Some(temp_path));
                     replaces = existing.is_some();
                     let permissions = existing
                         .map(|m| m.permissions())
@@ -679,11 +692,6 @@ impl Write for Output {
 struct Pending(Option<tempfile::TempPath>);
 
 impl Pending {
-    fn new(temp: tempfile::TempPath) -> Pending {
-        note_pending(&temp);
-        Pending(Some(temp))
-    }
-
     /// Renames the file over `dest`.
     fn persist(mut self, dest: &Path) -> io::Result<()> {
         let temp = self.0.take().expect("persisted once");

@@ -92,13 +92,17 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
     crate::io::remove_stale(&parent, &file_name(out));
-    let stage = tempfile::Builder::new()
-        .prefix(&crate::io::temp_prefix(&file_name(out)))
-        .suffix(".raug-tmp")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(out.display().to_string(), e))?;
     // A stop by signal removes it too; dropping it (on any error) removes it otherwise.
-    crate::io::note_pending(stage.path());
+    let stage = crate::io::make_pending(
+        || {
+            tempfile::Builder::new()
+                .prefix(&crate::io::temp_prefix(&file_name(out)))
+                .suffix(".raug-tmp")
+                .tempdir_in(&parent)
+        },
+        |stage| stage.path(),
+    )
+    .map_err(|e| Error::io(out.display().to_string(), e))?;
     let _staged = Staged(stage.path().to_path_buf());
 
     let mut summary = Summary::default();
