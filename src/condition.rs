@@ -5,13 +5,13 @@ use serde::Serialize;
 
 use arrow_array::RecordBatch;
 
-use crate::arrow::{put_goal_at, text_facts_at, SchemaShape};
+use crate::arrow::{put_goal_at, system_facts_at, text_facts_at, SchemaShape};
 use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
-use crate::fields::{context_prompt, FieldPath, RowShape};
-use crate::json::object::Object;
-use crate::json::row::{escape, read_text, splice, Edit, Shape};
-use crate::plan::{check_text, insert, text_kind, Insert, TextFact};
-use crate::relabel::{resolve_style, Style, Template};
+use crate::fields::{context_prompt, FieldPath, RowShape, LAYOUTS};
+use crate::json::object::{lookup, Object};
+use crate::json::row::{escape, read_text, splice, system_edit, system_fact, Edit, Shape};
+use crate::plan::{check_text, insert, system_insert, text_kind, Insert, TextFact};
+use crate::relabel::{resolve_style, Style, Template, TextKind};
 use crate::rows::Row;
 
 /// The goal value asked for (`--target`).
@@ -74,6 +74,40 @@ fn prompt_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<FieldPath> {
     })
 }
 
+/// The field that takes the goal: the prompt, or, as `relabel` decides it, the system prompt
+/// field of a layout whose trainer reads one (`system` beside alpaca's `instruction` and
+/// axolotl-intel's `question`) when the row has it as a string and --style isn't prefix. So an
+/// eval prompt holds the goal where the training rows did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum GoalField {
+    Prompt(FieldPath),
+    System(FieldPath),
+}
+
+impl GoalField {
+    fn path(&self) -> &FieldPath {
+        match self {
+            GoalField::Prompt(path) | GoalField::System(path) => path,
+        }
+    }
+}
+
+fn goal_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<GoalField> {
+    let prompt = prompt_field(spec, row)?;
+    let system = LAYOUTS
+        .iter()
+        .filter(|l| l.prompt == Some(prompt.as_str()))
+        .find_map(|l| l.system)
+        .map(|s| FieldPath::parse(s).expect("a plain name"))
+        .filter(|s| matches!(row.kind(s), Some(Ok(TextKind::Text))))
+        .filter(|_| spec.style != Some(Style::Prefix))
+        .filter(|_| matches!(row.kind(&prompt), Some(Ok(TextKind::Text))));
+    Some(match system {
+        Some(system) => GoalField::System(system),
+        None => GoalField::Prompt(prompt),
+    })
+}
+
 /// What a command says when no prompt field is found.
 const NO_PROMPT: &str =
     "no \"prompt\" or \"instruction\" field, nor a \"context\" message list; name it with --prompt PATH";
@@ -119,7 +153,7 @@ pub fn condition(
 ) -> Result<ConditionSummary> {
     let goal = escape(&goal_text(spec)?);
     let mut summary = ConditionSummary::default();
-    let mut prompt_path: Option<FieldPath> = None;
+    let mut field: Option<GoalField> = None;
     let mut out = Vec::new();
     for row in rows {
         let row = row?;
@@ -136,31 +170,39 @@ pub fn condition(
             })?
             .trim_end();
         let object = Object::parse(line).map_err(fail)?;
-        let path = match &prompt_path {
-            Some(p) => p.clone(),
-            None => {
-                let found = prompt_field(spec, &Shape(&object))
-                    .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?;
-                prompt_path = Some(found.clone());
-                found
-            }
+        let field = match &field {
+            Some(f) => f,
+            None => field.insert(
+                goal_field(spec, &Shape(&object))
+                    .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?,
+            ),
         };
-        let (fact, text) = read_text(line, &object, &path).map_err(fail)?;
-        let insert = plan_prompt(&fact, spec, &path).map_err(|m| m.at(&row.location))?;
-        let text = text.expect("a checked text is found");
-        let mut edits = [(text.span.clone(), Edit::Goal(&text, Some(insert)))];
         out.clear();
-        splice(line, &mut edits, &goal, &mut out);
+        match field {
+            GoalField::Prompt(path) => {
+                let (fact, text) = read_text(line, &object, path).map_err(fail)?;
+                let insert = plan_prompt(&fact, spec, path).map_err(|m| m.at(&row.location))?;
+                let text = text.expect("a checked text is found");
+                let mut edits = [(text.span.clone(), Edit::Goal(&text, Some(insert)))];
+                splice(line, &mut edits, &goal, &mut out);
+            }
+            GoalField::System(path) => {
+                let raw = lookup(&object, path).map_err(fail)?;
+                let insert = system_insert(&system_fact(raw), path.as_str()).map_err(fail)?;
+                let mut edits = [system_edit(line, path.as_str(), raw, insert, &goal)];
+                splice(line, &mut edits, &goal, &mut out);
+            }
+        }
         emit(&out, &row.location)?;
         summary.rows += 1;
     }
-    summary.prompt = prompt_path.map(|p| p.to_string()).unwrap_or_default();
+    summary.prompt = field.map(|f| f.path().to_string()).unwrap_or_default();
     Ok(summary)
 }
 
 /// Puts the goal into the prompts of Arrow record batches of one schema.
 pub struct BatchConditioner {
-    path: FieldPath,
+    field: GoalField,
     goal: String,
     spec: ConditionSpec,
 }
@@ -172,18 +214,18 @@ impl BatchConditioner {
         name: &str,
         spec: &ConditionSpec,
     ) -> Result<BatchConditioner> {
-        let path = prompt_field(spec, &SchemaShape(schema))
+        let field = goal_field(spec, &SchemaShape(schema))
             .ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
         Ok(BatchConditioner {
-            path,
+            field,
             goal: goal_text(spec)?,
             spec: spec.clone(),
         })
     }
 
-    /// The prompt field.
+    /// The field that takes the goal: the prompt, or a system prompt field beside it.
     pub fn prompt(&self) -> &FieldPath {
-        &self.path
+        self.field.path()
     }
 
     /// The batch with the goal in every prompt; `first_row` is its first row's index in the
@@ -195,18 +237,36 @@ impl BatchConditioner {
         name: &str,
     ) -> Result<RecordBatch> {
         let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
-        let facts = text_facts_at(batch, &self.path).map_err(arrow)?;
-        let mut inserts = Vec::with_capacity(facts.len());
-        for (i, fact) in facts.iter().enumerate() {
-            let location = Location {
-                file: name.to_string(),
-                position: Position::Row(first_row + i as u64),
-            };
-            inserts.push(Some(
-                plan_prompt(fact, &self.spec, &self.path).map_err(|m| m.at(&location))?,
-            ));
-        }
-        put_goal_at(batch, &self.path, &self.goal, &inserts).map_err(arrow)
+        let location = |i: usize| Location {
+            file: name.to_string(),
+            position: Position::Row(first_row + i as u64),
+        };
+        let inserts = match &self.field {
+            GoalField::Prompt(path) => text_facts_at(batch, path)
+                .map_err(arrow)?
+                .iter()
+                .enumerate()
+                .map(|(i, fact)| {
+                    plan_prompt(fact, &self.spec, path)
+                        .map(Some)
+                        .map_err(|m| m.at(&location(i)))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            GoalField::System(path) => system_facts_at(batch, path)
+                .map_err(arrow)?
+                .iter()
+                .enumerate()
+                .map(|(i, fact)| {
+                    system_insert(fact, path.as_str())
+                        .map(Some)
+                        .map_err(|problem| Error::Row {
+                            location: location(i),
+                            problem,
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        put_goal_at(batch, self.field.path(), &self.goal, &inserts).map_err(arrow)
     }
 }
 

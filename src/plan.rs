@@ -152,6 +152,21 @@ pub enum Insert {
     SetText,
 }
 
+/// How the goal goes into a system prompt field (`path`) that takes it instead of the prompt:
+/// in front of its text, or alone where it is missing or empty; anything but a string is a bad
+/// row.
+pub fn system_insert(fact: &SystemFact, path: &str) -> Result<Insert, RowError> {
+    match fact {
+        SystemFact::Text => Ok(Insert::PrefixText),
+        SystemFact::Missing | SystemFact::Empty => Ok(Insert::SetText),
+        SystemFact::Other(what) => Err(RowError::field(
+            Reason::WrongType,
+            path,
+            format!("expected a string (the system prompt), got {what}"),
+        )),
+    }
+}
+
 /// One output record: which fields come from where, and which take the goal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutRecord {
@@ -322,17 +337,7 @@ impl<'s> Planner<'s> {
             }
         }
         let system_insert = match (&r.system, &facts.system) {
-            (Some(path), Some(fact)) => Some(match fact {
-                SystemFact::Text => Insert::PrefixText,
-                SystemFact::Missing | SystemFact::Empty => Insert::SetText,
-                SystemFact::Other(what) => {
-                    return Err(RowError::field(
-                        Reason::WrongType,
-                        path.as_str(),
-                        format!("expected a string (the system prompt), got {what}"),
-                    ))
-                }
-            }),
+            (Some(path), Some(fact)) => Some(system_insert(fact, path.as_str())?),
             _ => None,
         };
         let mut chosen = Vec::with_capacity(r.scores.len());

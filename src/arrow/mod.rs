@@ -609,6 +609,14 @@ pub fn text_facts_at(batch: &RecordBatch, path: &FieldPath) -> Result<Vec<TextFa
     text_facts(&column(batch, path)?)
 }
 
+/// The fact of each row's system prompt field, the column at `path`.
+pub fn system_facts_at(
+    batch: &RecordBatch,
+    path: &FieldPath,
+) -> Result<Vec<SystemFact>, ArrowError> {
+    system_facts(&column(batch, path)?)
+}
+
 /// The batch with `goal` put into the column at `path` of every row, as each row's insert says
 /// (eval-time goals: one goal for every row).
 pub fn put_goal_at(

@@ -14,7 +14,9 @@ At inference the paper asks the model for the top score. Use the same goal optio
   raug condition alpaca_eval.json -o alpaca_eval.goal.jsonl --target max
   raug condition chats.jsonl --prompt messages --attribute helpfulness --scale 0-4 --target 4
 The prompt is a string (goal + blank line before it) or a message list (a system message at its
-head, or a prefix of message 0 with --style prefix).";
+head, or a prefix of message 0 with --style prefix). Where relabel puts the goal into a system
+prompt field (a `system` string beside alpaca's `instruction` or axolotl-intel's `question`),
+condition does too, unless --style prefix.";
 
 /// Put the goal (e.g. the top score) into prompt-only data for evaluation.
 #[derive(Debug, clap::Args)]

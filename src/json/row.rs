@@ -288,12 +288,7 @@ impl<'s> Relabeler<'s> {
             Some(path) => Some(lookup(object, path)?),
             None => None,
         };
-        let system_fact = system.map(|raw| match raw {
-            None | Some("null") => SystemFact::Missing,
-            Some("\"\"") => SystemFact::Empty,
-            Some(raw) if raw.starts_with('"') => SystemFact::Text,
-            Some(raw) => SystemFact::Other(describe(raw)),
-        });
+        let system_fact = system.map(system_fact);
         let system_led = match (system.flatten(), &self.marker) {
             (Some(raw), Some(marker)) if raw.starts_with('"') => {
                 raw[1..].starts_with(marker.as_str())
@@ -389,26 +384,7 @@ impl<'s> Relabeler<'s> {
         if let Some(insert) = record.system {
             let resolved = self.planner.resolved();
             let system = resolved.system.as_ref().map_or("system", |p| p.as_str());
-            let quoted = |text: &str| format!("\"{text}\"").into_bytes();
-            match (insert, found.system) {
-                (Insert::PrefixText, Some(raw)) => {
-                    let mut prefixed = Vec::with_capacity(raw.len() + goal.len() + 8);
-                    prefix_string(raw, goal, &mut prefixed);
-                    edits.push((span(line, raw), Edit::Bytes(Cow::Owned(prefixed))))
-                }
-                (_, Some(raw)) => {
-                    edits.push((span(line, raw), Edit::Bytes(Cow::Owned(quoted(goal)))))
-                }
-                // A row without the field gets it, last.
-                (_, None) => {
-                    let close = line.rfind('}').expect("an object");
-                    let key_sep = if spaced_colon(line) { ": " } else { ":" };
-                    let item_sep = if key_sep == ": " { ", " } else { "," };
-                    let mut entry = format!("{item_sep}\"{system}\"{key_sep}").into_bytes();
-                    entry.extend(quoted(goal));
-                    edits.push((close..close, Edit::Bytes(Cow::Owned(entry))));
-                }
-            }
+            edits.push(system_edit(line, system, found.system, insert, goal));
         }
         splice(line, &mut edits, goal, out);
     }
@@ -478,6 +454,44 @@ fn read_text_with<'a>(
             (TextFact::Messages(fact), list.map(|l| text(Some(l))))
         }
     })
+}
+
+/// The edit that puts the goal (JSON-escaped) into the top-level system prompt field `name` of
+/// `line`, whose raw value is `raw` (`None` when the row lacks it: it gets the field, last).
+pub(crate) fn system_edit<'a>(
+    line: &str,
+    name: &str,
+    raw: Option<&str>,
+    insert: Insert,
+    goal: &str,
+) -> (Range<usize>, Edit<'a>) {
+    let quoted = |text: &str| format!("\"{text}\"").into_bytes();
+    match (insert, raw) {
+        (Insert::PrefixText, Some(raw)) => {
+            let mut prefixed = Vec::with_capacity(raw.len() + goal.len() + 8);
+            prefix_string(raw, goal, &mut prefixed);
+            (span(line, raw), Edit::Bytes(Cow::Owned(prefixed)))
+        }
+        (_, Some(raw)) => (span(line, raw), Edit::Bytes(Cow::Owned(quoted(goal)))),
+        (_, None) => {
+            let close = line.rfind('}').expect("an object");
+            let key_sep = if spaced_colon(line) { ": " } else { ":" };
+            let item_sep = if key_sep == ": " { ", " } else { "," };
+            let mut entry = format!("{item_sep}\"{name}\"{key_sep}").into_bytes();
+            entry.extend(quoted(goal));
+            (close..close, Edit::Bytes(Cow::Owned(entry)))
+        }
+    }
+}
+
+/// The fact of a system prompt field's raw value (`None`: the row lacks it).
+pub(crate) fn system_fact(raw: Option<&str>) -> SystemFact {
+    match raw {
+        None | Some("null") => SystemFact::Missing,
+        Some("\"\"") => SystemFact::Empty,
+        Some(raw) if raw.starts_with('"') => SystemFact::Text,
+        Some(raw) => SystemFact::Other(describe(raw)),
+    }
 }
 
 /// Writes the text's raw JSON to `out` with the goal put in as `insert` says (`goal` is

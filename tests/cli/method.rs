@@ -519,3 +519,156 @@ first relabeled row (goal = chosen score):
 "#
     );
 }
+
+/// Alpaca rows with a `system` field take the goal there in training (LLaMA-Factory reads it as
+/// the system prompt); eval prompts of the same format take it there too, so the two match. A
+/// `system` that is missing, null or empty gets the goal alone; `--style prefix` puts it in the
+/// instruction, as it does for relabel.
+#[test]
+fn condition_puts_the_goal_in_the_system_field_where_training_did() {
+    let wd = Workdir::new();
+    wd.write(
+        "train.jsonl",
+        r#"{"instruction": "a", "input": "", "system": "S", "chosen": "x", "rejected": "y", "score_chosen": 9, "score_rejected": 4}
+"#,
+    );
+    let trained = wd.run(&["relabel", "train.jsonl", "--template", "G={score}", "-q"]);
+    assert_eq!(trained.code, 0, "{}", trained.stderr);
+    assert_eq!(rows(&trained.stdout)[0]["system"], "G=9\n\nS");
+
+    wd.write(
+        "eval.jsonl",
+        concat!(
+            r#"{"instruction": "a", "input": "", "system": "S"}"#,
+            "\n",
+            r#"{"instruction": "b", "input": ""}"#,
+            "\n",
+            r#"{"instruction": "c", "system": null}"#,
+            "\n",
+            r#"{"instruction": "d", "system": ""}"#,
+            "\n",
+        ),
+    );
+    let run = wd.run(&[
+        "condition",
+        "eval.jsonl",
+        "--template",
+        "G={score}",
+        "--target",
+        "9",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "raug: 4 rows conditioned (field system)\n");
+    assert_eq!(
+        run.stdout,
+        concat!(
+            r#"{"instruction": "a", "input": "", "system": "G=9\n\nS"}"#,
+            "\n",
+            r#"{"instruction": "b", "input": "", "system": "G=9"}"#,
+            "\n",
+            r#"{"instruction": "c", "system": "G=9"}"#,
+            "\n",
+            r#"{"instruction": "d", "system": "G=9"}"#,
+            "\n",
+        )
+    );
+    let prefix = wd.run(&[
+        "condition",
+        "eval.jsonl",
+        "--template",
+        "G={score}",
+        "--style",
+        "prefix",
+    ]);
+    assert_eq!(prefix.code, 0, "{}", prefix.stderr);
+    assert_eq!(
+        prefix.stderr,
+        "raug: 4 rows conditioned (field instruction)\n"
+    );
+    assert_eq!(
+        rows(&prefix.stdout)[0],
+        json!({"instruction": "G=10\n\na", "input": "", "system": "S"})
+    );
+    wd.write(
+        "bad.jsonl",
+        "{\"instruction\": \"a\", \"system\": \"S\"}\n{\"instruction\": \"b\", \"system\": 3}\n",
+    );
+    let bad = wd.run(&["condition", "bad.jsonl", "-o", "out.jsonl"]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.stderr,
+        "raug: error: bad.jsonl:2: field \"system\": expected a string (the system prompt), got number 3\n"
+    );
+    assert!(!wd.path("out.jsonl").exists());
+}
+
+/// The same on Parquet, through both the column-copying path and the general one.
+#[test]
+fn condition_puts_the_goal_in_a_parquet_system_column() {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, RecordBatch, StringArray};
+
+    let wd = Workdir::new();
+    let batch = RecordBatch::try_from_iter([
+        (
+            "instruction",
+            Arc::new(StringArray::from(vec!["a", "b", "c"])) as _,
+        ),
+        (
+            "system",
+            Arc::new(StringArray::from(vec![Some("S"), None, Some("")])) as _,
+        ),
+    ])
+    .unwrap();
+    arrow_parquet(&wd, "eval.parquet", &batch);
+    for out in ["out.parquet", "out.jsonl"] {
+        let run = wd.run(&[
+            "condition",
+            "eval.parquet",
+            "-o",
+            out,
+            "--template",
+            "G={score}",
+        ]);
+        assert_eq!(run.code, 0, "{out}: {}", run.stderr);
+        assert_eq!(
+            run.stderr, "raug: 3 rows conditioned (field system)\n",
+            "{out}"
+        );
+    }
+    let expected = [
+        json!({"instruction": "a", "system": "G=10\n\nS"}),
+        json!({"instruction": "b", "system": "G=10"}),
+        json!({"instruction": "c", "system": "G=10"}),
+    ];
+    assert_rows_eq(&rows(&wd.read("out.jsonl")), &expected);
+    let file = std::fs::File::open(wd.path("out.parquet")).unwrap();
+    let out: Vec<RecordBatch> =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert_eq!(out[0].schema().fields(), batch.schema().fields());
+    let column = |name: &str| -> Vec<Option<String>> {
+        let array = out[0].column_by_name(name).unwrap();
+        let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
+        (0..strings.len())
+            .map(|i| (!strings.is_null(i)).then(|| strings.value(i).to_string()))
+            .collect()
+    };
+    assert_eq!(
+        column("system"),
+        [
+            Some("G=10\n\nS".to_string()),
+            Some("G=10".to_string()),
+            Some("G=10".to_string())
+        ]
+    );
+    assert_eq!(
+        column("instruction"),
+        [Some("a".into()), Some("b".into()), Some("c".into())]
+    );
+}
