@@ -3,6 +3,7 @@
 //! holds one group (or one partition), never the input. Rows are read (parsed) on every worker
 //! of the current rayon pool, a chunk or a partition at a time.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
@@ -76,6 +77,18 @@ impl FlatRow {
     }
 }
 
+/// A raw JSON string written as serde_json writes it when it holds an escape another writer
+/// might not have used (`\u00e9` for `é`, `\/` for `/`), so that keys meaning the same group
+/// together as they do in Parquet; anything else as it is.
+fn canonical(raw: &str) -> Cow<'_, str> {
+    if raw.starts_with('"') && (raw.contains("\\u") || raw.contains("\\/")) {
+        if let Ok(text) = serde_json::from_str::<String>(raw) {
+            return Cow::Owned(serde_json::to_string(&text).expect("strings always serialize"));
+        }
+    }
+    Cow::Borrowed(raw)
+}
+
 /// Two raw JSON values that mean the same (the same text, or the same value written another way).
 fn same(a: &str, b: &str) -> bool {
     a == b
@@ -121,9 +134,9 @@ fn read(
             context.push((name.to_string(), span(text, value)));
         }
     }
-    let key_text = key.to_string();
+    let key_text = canonical(key).into_owned();
     let key = if spec.split_by_prompt {
-        fingerprint(&[key_text.as_bytes(), prompt.as_bytes()])
+        fingerprint(&[key_text.as_bytes(), canonical(prompt).as_bytes()])
     } else {
         fingerprint(&[key_text.as_bytes()])
     };

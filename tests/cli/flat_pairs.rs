@@ -163,6 +163,36 @@ fn a_context_value_written_two_ways_apart_stays_in_every_pair() {
 }
 
 #[test]
+fn a_key_written_two_ways_is_one_group() {
+    let wd = Workdir::new();
+    // "café" and "caf\u00e9", "a/b" and "a\/b": one key each, as in Parquet, whether the rows
+    // are together or apart.
+    let text = [
+        r#"{"id": "caf\u00e9", "prompt": "p", "response": "a1", "score": 1}"#,
+        r#"{"id": "café", "prompt": "p", "response": "a2", "score": 5}"#,
+        r#"{"id": "a\/b", "prompt": "q", "response": "b1", "score": 4}"#,
+        r#"{"id": "x", "prompt": "r", "response": "c1", "score": 4}"#,
+        r#"{"id": "a/b", "prompt": "q", "response": "b2", "score": 7}"#,
+        r#"{"id": "x", "prompt": "r", "response": "c2", "score": 3}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("keys.jsonl", &text);
+    let expected = vec![
+        json!({"prompt": "p", "chosen": "a2", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": "café"}),
+        json!({"prompt": "q", "chosen": "b2", "rejected": "b1", "score_chosen": 7, "score_rejected": 4, "id": "a/b"}),
+        json!({"prompt": "r", "chosen": "c1", "rejected": "c2", "score_chosen": 4, "score_rejected": 3, "id": "x"}),
+    ];
+    for memory in ["64", "1000000"] {
+        assert_eq!(
+            pairs(&wd, "keys.jsonl", &["--memory-bytes", memory]),
+            expected,
+            "{memory}"
+        );
+    }
+}
+
+#[test]
 fn groups_together_stream_across_parquet_batches_as_the_json_path_pairs_them() {
     let wd = Workdir::new();
     // 3,000 rows in groups of three: Parquet is read 1,024 rows at a time, so groups straddle
