@@ -77,13 +77,23 @@ impl FlatRow {
     }
 }
 
-/// A raw JSON string written as serde_json writes it when it holds an escape another writer
-/// might not have used (`\u00e9` for `é`, `\/` for `/`), so that keys meaning the same group
-/// together as they do in Parquet; anything else as it is.
+/// A raw JSON key written one way when writers differ in how they write it, so that keys meaning
+/// the same group together as they do in Parquet: a string with an escape another writer might
+/// not have used (`\u00e9` for `é`, `\/` for `/`) as serde_json writes it, a number written
+/// as a float that holds an integer (`1.0`, `1e3`, as pandas writes ids) as that integer.
+/// Integers stay as written (ids past 2^53 must not meet as floats); anything else as it is.
 fn canonical(raw: &str) -> Cow<'_, str> {
     if raw.starts_with('"') && (raw.contains("\\u") || raw.contains("\\/")) {
         if let Ok(text) = serde_json::from_str::<String>(raw) {
             return Cow::Owned(serde_json::to_string(&text).expect("strings always serialize"));
+        }
+    }
+    let float = raw.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
+    if float && raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        if let Ok(x) = raw.parse::<f64>() {
+            if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+                return Cow::Owned(format!("{}", x as i64));
+            }
         }
     }
     Cow::Borrowed(raw)
@@ -92,6 +102,7 @@ fn canonical(raw: &str) -> Cow<'_, str> {
 /// Two raw JSON values that mean the same (the same text, or the same value written another way).
 fn same(a: &str, b: &str) -> bool {
     a == b
+        || canonical(a) == canonical(b)
         || serde_json::from_str::<Value>(a)
             .ok()
             .zip(serde_json::from_str::<Value>(b).ok())

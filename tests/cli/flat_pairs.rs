@@ -190,6 +190,35 @@ fn a_key_written_two_ways_is_one_group() {
             "{memory}"
         );
     }
+    // Ids written as floats (pandas writes an integer column with a gap so) meet their integer
+    // spelling; integers past 2^53 stay apart though they round to one float.
+    let text = [
+        r#"{"id": 7, "prompt": "p", "response": "a1", "score": 1}"#,
+        r#"{"id": 7.0, "prompt": "p", "response": "a2", "score": 5}"#,
+        r#"{"id": 9007199254740993, "prompt": "q", "response": "b1", "score": 4}"#,
+        r#"{"id": 9007199254740992, "prompt": "q", "response": "b2", "score": 7}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("ids.jsonl", &text);
+    let run = wd.run(
+        &[
+            &["pairs", "ids.jsonl", "--output-format", "jsonl"],
+            &ARGS[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 4 rows in, 3 prompts, 1 pairs out, 2 prompts without a pair (one response or all tied), 0 skipped\n"
+    );
+    assert_eq!(
+        rows(&run.stdout),
+        [
+            json!({"prompt": "p", "chosen": "a2", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 7})
+        ]
+    );
 }
 
 #[test]
