@@ -105,6 +105,30 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 }
 
+/// Visitor methods for every JSON value but arrays and objects, each giving `$value`.
+macro_rules! scalars_give {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// An array item: its fields when it is an object, `None` when it is anything else.
 struct MaybeObject<'a>(Option<Object<'a>>);
 
@@ -123,52 +147,9 @@ impl<'de> Deserialize<'de> for MaybeObject<'de> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(MaybeObject(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(MaybeObject(None))
-            }
+            scalars_give!(MaybeObject(None));
         }
         deserializer.deserialize_any(ItemVisitor)
-    }
-}
-
-/// Every item of an array as an object, or `None` if one isn't.
-struct Objects<'a>(Option<Vec<Object<'a>>>);
-
-impl<'de> Deserialize<'de> for Objects<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = Objects<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut objects = Some(Vec::with_capacity(seq.size_hint().unwrap_or(4)));
-                while let Some(MaybeObject(item)) = seq.next_element()? {
-                    match (item, &mut objects) {
-                        (Some(object), Some(objects)) => objects.push(object),
-                        _ => objects = None,
-                    }
-                }
-                Ok(Objects(objects))
-            }
-        }
-        deserializer.deserialize_seq(ListVisitor)
     }
 }
 
@@ -177,7 +158,7 @@ impl<'de> Deserialize<'de> for Objects<'de> {
 /// were read twice). `None` when an item is not an object with a field, or the array can't be
 /// read so: read those with [`items`].
 pub fn objects(text: &str) -> Option<Vec<(&str, Object<'_>)>> {
-    let Objects(Some(objects)) = serde_json::from_str(text).ok()? else {
+    let AnyObjects(Some(objects)) = serde_json::from_str(text).ok()? else {
         return None;
     };
     with_spans(text, objects)
@@ -314,7 +295,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 }
 
-/// A value that is a list of objects (`Some`), or anything else.
+/// A value that is an array of objects (`Some`: every item an object), or anything else.
 struct AnyObjects<'a>(Option<Vec<Object<'a>>>);
 
 impl<'de> Deserialize<'de> for AnyObjects<'de> {
@@ -339,24 +320,7 @@ impl<'de> Deserialize<'de> for AnyObjects<'de> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(AnyObjects(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(AnyObjects(None))
-            }
+            scalars_give!(AnyObjects(None));
         }
         deserializer.deserialize_any(AnyVisitor)
     }

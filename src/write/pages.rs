@@ -37,16 +37,22 @@ impl SpillingStores {
     }
 }
 
-impl PageStoreFactory for SpillingStores {
-    fn create(&self, _args: &PageStoreArgs<'_>) -> Result<Box<dyn PageStore>> {
-        Ok(Box::new(SpillingStore {
+impl SpillingStores {
+    fn store(&self) -> SpillingStore {
+        SpillingStore {
             dir: self.dir.clone(),
             budget: self.budget,
             resident: Arc::clone(&self.resident),
             blobs: Vec::new(),
             file: None,
             end: 0,
-        }))
+        }
+    }
+}
+
+impl PageStoreFactory for SpillingStores {
+    fn create(&self, _args: &PageStoreArgs<'_>) -> Result<Box<dyn PageStore>> {
+        Ok(Box::new(self.store()))
     }
 }
 
@@ -143,8 +149,8 @@ mod tests {
     #[test]
     fn pages_past_the_budget_go_to_a_file_and_come_back_whole() {
         let stores = SpillingStores::new(None, 10);
-        let mut a = stores.create_for_test();
-        let mut b = stores.create_for_test();
+        let mut a = stores.store();
+        let mut b = stores.store();
         let k1 = a.put(Bytes::from_static(b"123456")).unwrap();
         let k2 = b.put(Bytes::from_static(b"abcdef")).unwrap(); // over the shared budget
         let k3 = a.put(Bytes::from_static(b"7890")).unwrap(); // fits again: 6 + 4
@@ -161,23 +167,10 @@ mod tests {
             "Parquet error: page 0 was taken already or never stored"
         );
         // A store dropped with pages in it gives their bytes back.
-        let mut c = stores.create_for_test();
+        let mut c = stores.store();
         c.put(Bytes::from_static(b"xyz")).unwrap();
         assert_eq!(stores.resident.load(Ordering::Relaxed), 3);
         drop(c);
         assert_eq!(stores.resident.load(Ordering::Relaxed), 0);
-    }
-
-    impl SpillingStores {
-        fn create_for_test(&self) -> SpillingStore {
-            SpillingStore {
-                dir: self.dir.clone(),
-                budget: self.budget,
-                resident: Arc::clone(&self.resident),
-                blobs: Vec::new(),
-                file: None,
-                end: 0,
-            }
-        }
     }
 }
