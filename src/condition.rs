@@ -41,7 +41,7 @@ pub struct ConditionSpec {
 pub struct ConditionSummary {
     /// Rows conditioned.
     pub rows: u64,
-    /// The prompt field used.
+    /// The field that took the goal: the prompt, or a system prompt field beside it.
     pub prompt: String,
 }
 
