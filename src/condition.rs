@@ -62,11 +62,12 @@ fn goal_text(spec: &ConditionSpec) -> Result<String> {
         .render(&vec![value; spec.template.attributes()]))
 }
 
-/// The prompt field: the one given, else the first of `prompt` and `instruction` the row has,
-/// else a `context` message list (see [`context_prompt`]).
+/// The prompt field: the one given, else the first of `prompt`, `instruction` (alpaca) and
+/// `question` (axolotl-intel, GSM8K) the row has, else a `context` message list (see
+/// [`context_prompt`]).
 fn prompt_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<FieldPath> {
     spec.prompt.clone().or_else(|| {
-        ["prompt", "instruction"]
+        ["prompt", "instruction", "question"]
             .into_iter()
             .map(|k| FieldPath::parse(k).expect("valid"))
             .find(|p| row.has(p))
@@ -109,8 +110,8 @@ fn goal_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<GoalField> {
 }
 
 /// What a command says when no prompt field is found.
-const NO_PROMPT: &str =
-    "no \"prompt\" or \"instruction\" field, nor a \"context\" message list; name it with --prompt PATH";
+const NO_PROMPT: &str = "no \"prompt\", \"instruction\" or \"question\" field, nor a \"context\" \
+     message list; name it with --prompt PATH";
 
 /// The edit that puts the goal into one row's prompt, by relabel's rules: the field's kind, the
 /// style it takes, whether the goal fits. A style that can't apply is a usage error.

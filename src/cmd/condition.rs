@@ -28,8 +28,8 @@ pub struct Args {
     #[command(flatten)]
     goal: GoalArgs,
 
-    /// The prompt field, a string or a message list [default: prompt, else instruction, else a
-    /// `context` message list].
+    /// The prompt field, a string or a message list [default: prompt, else instruction, else
+    /// question, else a `context` message list].
     #[arg(long, value_name = "PATH")]
     prompt: Option<String>,
 

@@ -593,6 +593,32 @@ fn condition_puts_the_goal_in_the_system_field_where_training_did() {
         "bad.jsonl",
         "{\"instruction\": \"a\", \"system\": \"S\"}\n{\"instruction\": \"b\", \"system\": 3}\n",
     );
+    // axolotl-intel's `question` (and GSM8K's) is found without --prompt, its `system` too.
+    wd.write(
+        "intel.jsonl",
+        "{\"question\": \"q\", \"system\": \"S\"}\n{\"question\": \"r\"}\n",
+    );
+    let intel = wd.run(&["condition", "intel.jsonl", "--template", "G={score}"]);
+    assert_eq!(intel.code, 0, "{}", intel.stderr);
+    assert_eq!(intel.stderr, "raug: 2 rows conditioned (field system)\n");
+    assert_eq!(
+        intel.stdout,
+        "{\"question\": \"q\", \"system\": \"G=10\\n\\nS\"}\n{\"question\": \"r\", \"system\": \"G=10\"}\n"
+    );
+    wd.write("gsm.jsonl", "{\"question\": \"2+2?\", \"answer\": \"4\"}\n");
+    let gsm = wd.run(&["condition", "gsm.jsonl", "--template", "G={score}", "-q"]);
+    assert_eq!(gsm.code, 0, "{}", gsm.stderr);
+    assert_eq!(
+        gsm.stdout,
+        "{\"question\": \"G=10\\n\\n2+2?\", \"answer\": \"4\"}\n"
+    );
+    wd.write("none.jsonl", "{\"text\": \"t\"}\n");
+    let none = wd.run(&["condition", "none.jsonl"]);
+    assert_eq!(none.code, 2);
+    assert_eq!(
+        none.stderr,
+        "raug: error: none.jsonl:1: no \"prompt\", \"instruction\" or \"question\" field, nor a \"context\" message list; name it with --prompt PATH\n"
+    );
     let bad = wd.run(&["condition", "bad.jsonl", "-o", "out.jsonl"]);
     assert_eq!(bad.code, 1);
     assert_eq!(
