@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 
 use crate::arrow::{put_goal_at, system_facts_at, text_facts_at, SchemaShape};
 use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
-use crate::fields::{context_prompt, FieldPath, RowShape, LAYOUTS};
+use crate::fields::{context_prompt, system_field, FieldPath, RowShape, LAYOUTS};
 use crate::json::object::{lookup, Object};
 use crate::json::row::{escape, read_text, splice, system_edit, system_fact, Edit, Shape};
 use crate::plan::{check_text, insert, system_insert, text_kind, Insert, TextFact};
@@ -95,15 +95,12 @@ impl GoalField {
 
 fn goal_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<GoalField> {
     let prompt = prompt_field(spec, row)?;
-    let system = LAYOUTS
+    // The named layout whose prompt this is and whose trainer reads a system prompt field.
+    let layout = LAYOUTS
         .iter()
-        .filter(|l| l.prompt == Some(prompt.as_str()))
-        .find_map(|l| l.system)
-        .map(|s| FieldPath::parse(s).expect("a plain name"))
-        .filter(|s| matches!(row.kind(s), Some(Ok(TextKind::Text))))
-        .filter(|_| spec.style != Some(Style::Prefix))
-        .filter(|_| matches!(row.kind(&prompt), Some(Ok(TextKind::Text))));
-    Some(match system {
+        .find(|l| l.prompt == Some(prompt.as_str()) && l.system.is_some());
+    let string_prompt = matches!(row.kind(&prompt), Some(Ok(TextKind::Text)));
+    Some(match system_field(layout, row, string_prompt, spec.style) {
         Some(system) => GoalField::System(system),
         None => GoalField::Prompt(prompt),
     })

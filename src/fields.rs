@@ -532,6 +532,22 @@ fn partner(name: &str) -> Option<String> {
     None
 }
 
+/// The system prompt field that takes the goal instead of the prompt (relabel's and condition's
+/// rule): the one `layout`'s trainer reads, when the row has it as a string, the prompt is a
+/// string (`string_prompt`) and --style doesn't ask for the prompt (`prefix`).
+pub fn system_field(
+    layout: Option<&NamedLayout>,
+    row: &dyn RowShape,
+    string_prompt: bool,
+    style: Option<Style>,
+) -> Option<FieldPath> {
+    layout
+        .and_then(|l| l.system)
+        .map(|s| FieldPath::parse(s).expect("a plain name"))
+        .filter(|s| matches!(row.kind(s), Some(Ok(TextKind::Text))))
+        .filter(|_| string_prompt && style != Some(Style::Prefix))
+}
+
 /// How every row of a dataset is read: the layout, the goal style and the field of each role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -688,15 +704,12 @@ impl Resolved {
             Some(Ok(kind)) => Some(kind),
         };
         let layout = Layout::detect(prompt_kind, responses);
-        // A system prompt field the layout's trainer reads takes the goal, unless --style prefix
-        // asks for the prompt.
-        let system = names
-            .layout
-            .or(named)
-            .and_then(|l| l.system)
-            .map(|s| FieldPath::parse(s).expect("a plain name"))
-            .filter(|s| matches!(row.kind(s), Some(Ok(TextKind::Text))))
-            .filter(|_| layout == Layout::Standard && style != Some(Style::Prefix));
+        let system = system_field(
+            names.layout.or(named),
+            row,
+            layout == Layout::Standard,
+            style,
+        );
         let named = match names.layout.or(named) {
             Some(l) => match l.found {
                 Found::ByNames => Some(l.name),
