@@ -205,9 +205,17 @@ impl<'a> Row<'a> {
         for list in found {
             lists.push(match list {
                 Some((entry, key, objects)) => {
-                    let raw = list_after(text, key, &objects)?;
-                    object.entries[entry].1 = raw;
-                    Some(with_spans(raw, objects)?)
+                    // The array opens after the key; its items are found as `objects` finds
+                    // them, and it closes after the last.
+                    let start = list_start(text, key)?;
+                    let found = with_spans(&text[start..], objects)?;
+                    let last = found
+                        .last()
+                        .map_or(start + 1, |(raw, _)| span(text, raw).end);
+                    let end = skip_space(text, last);
+                    (text.as_bytes().get(end) == Some(&b']')).then_some(())?;
+                    object.entries[entry].1 = &text[start..=end];
+                    Some(found)
                 }
                 // A key the row doesn't have.
                 None => None,
@@ -225,23 +233,15 @@ fn skip_space(text: &str, at: usize) -> usize {
         .count()
 }
 
-/// The raw text of the array that follows `key` (a key's text, borrowed from `text`), given
-/// the objects read from it.
-fn list_after<'a>(text: &'a str, key: &'a str, objects: &[Object<'a>]) -> Option<&'a str> {
+/// Where the array that follows `key` (a key's text, borrowed from `text`) opens.
+fn list_start(text: &str, key: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    let mut at = span(text, key).end;
+    let at = span(text, key).end;
     (bytes.get(at) == Some(&b'"')).then_some(())?;
-    at = skip_space(text, at + 1);
+    let at = skip_space(text, at + 1);
     (bytes.get(at) == Some(&b':')).then_some(())?;
     let start = skip_space(text, at + 1);
-    (bytes.get(start) == Some(&b'[')).then_some(())?;
-    let mut end = start + 1;
-    if let Some(&(_, last)) = objects.last().and_then(|o| o.entries.last()) {
-        let after = span(text, last).end;
-        end = after + text[after..].find('}')? + 1;
-    }
-    end = skip_space(text, end);
-    (bytes.get(end) == Some(&b']')).then_some(&text[start..end + 1])
+    (bytes.get(start) == Some(&b'[')).then_some(start)
 }
 
 /// The entry, key and objects of a list read with its row.
@@ -404,6 +404,18 @@ fn find<'a>(root: &Object<'a>, path: &FieldPath, once: bool) -> Result<Option<&'
         };
     }
     Ok(Some(value))
+}
+
+/// Whether two raw JSON values are equal: the same bytes, or the same value written otherwise.
+pub fn same_value(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                serde_json::from_str::<serde_json::Value>(a),
+                serde_json::from_str::<serde_json::Value>(b),
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// The byte range of `inner` inside `outer`; `inner` must be a subslice of `outer`.

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
-use crate::json::object::{describe, items, lookup, span, Object};
+use crate::json::object::{describe, items, lookup, same_value, span, Object};
 use crate::json::row::{read_text, spaced_colon};
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::format_score;
@@ -545,18 +545,6 @@ fn conversation<'a>(
         _ => None,
     };
     Ok((fact, list))
-}
-
-/// Whether two raw JSON values are equal: the same bytes, or the same value written otherwise.
-fn same_value(a: &str, b: &str) -> bool {
-    a == b
-        || matches!(
-            (
-                serde_json::from_str::<serde_json::Value>(a),
-                serde_json::from_str::<serde_json::Value>(b),
-            ),
-            (Ok(x), Ok(y)) if x == y
-        )
 }
 
 /// A JSON list of some items of the list `raw`, written as `raw` writes them.

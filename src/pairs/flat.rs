@@ -18,7 +18,7 @@ use super::{PairSpec, PairSummary, RawResponse};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
-use crate::json::object::{lookup, span};
+use crate::json::object::{lookup, same_value, span};
 use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
@@ -99,14 +99,10 @@ fn canonical(raw: &str) -> Cow<'_, str> {
     Cow::Borrowed(raw)
 }
 
-/// Two raw JSON values that mean the same (the same text, or the same value written another way).
+/// Two raw JSON values that mean the same: equal values, or keys written one way by
+/// [`canonical`].
 fn same(a: &str, b: &str) -> bool {
-    a == b
-        || canonical(a) == canonical(b)
-        || serde_json::from_str::<Value>(a)
-            .ok()
-            .zip(serde_json::from_str::<Value>(b).ok())
-            .is_some_and(|(a, b)| a == b)
+    same_value(a, b) || canonical(a) == canonical(b)
 }
 
 /// Reads a flat row: its group key, prompt, response and context, or why it can't be paired.
