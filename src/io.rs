@@ -175,17 +175,14 @@ pub fn expand_glob(path: &Path) -> Result<Vec<PathBuf>> {
     if path.exists() || !(name.contains('*') || name.contains('?')) {
         return Ok(vec![path.to_path_buf()]);
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let entries = fs::read_dir(&dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    let dir = folder_of(path).unwrap_or(Path::new("."));
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
     let mut found: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .filter(|e| glob_match(&name, &e.file_name().to_string_lossy()))
-        .map(|e| match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.join(e.file_name()),
-            _ => PathBuf::from(e.file_name()),
+        .map(|e| match folder_of(path) {
+            Some(p) => p.join(e.file_name()),
+            None => PathBuf::from(e.file_name()),
         })
         .collect();
     found.sort();
@@ -500,10 +497,7 @@ impl Output {
     /// The folder for temporary files that belong to this output (beside it, on the same
     /// disk), or `None` for the system's temporary folder.
     pub fn spill_dir(&self) -> Option<PathBuf> {
-        self.dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
+        folder_of(&self.dest).map(Path::to_path_buf)
     }
 
     /// Opens a target for writing. A regular file (or a new path) is written to a temporary file
@@ -529,10 +523,7 @@ impl Output {
                         .map_err(|e| Error::io(&name, e))?;
                     (Destination::File(file, None), None, path.clone())
                 } else {
-                    let dir = match path.parent() {
-                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                        _ => PathBuf::from("."),
-                    };
+                    let dir = folder_of(path).unwrap_or(Path::new(".")).to_path_buf();
                     let file_name = path
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
@@ -736,14 +727,21 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 /// An anonymous temporary file beside the output (same disk), or in the temp folder; `what`
 /// names it in errors.
 pub fn spill_file(output: &Target, what: &str) -> Result<File> {
-    match output {
-        Target::File(path) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(tempfile::tempfile, tempfile::tempfile_in),
-        Target::Stdout => tempfile::tempfile(),
-    }
-    .map_err(|e| Error::io(what, e))
+    let dir = match output {
+        Target::File(path) => folder_of(path),
+        Target::Stdout => None,
+    };
+    anonymous_file(dir).map_err(|e| Error::io(what, e))
+}
+
+/// An anonymous temporary file in `dir`, or in the temp folder.
+pub fn anonymous_file(dir: Option<&Path>) -> io::Result<File> {
+    dir.map_or_else(tempfile::tempfile, tempfile::tempfile_in)
+}
+
+/// The folder a path names a file in, unless it is the current one (no folder written).
+pub fn folder_of(path: &Path) -> Option<&Path> {
+    path.parent().filter(|p| !p.as_os_str().is_empty())
 }
 
 /// Whether a file name matches a glob of `*` (any run) and `?` (any one character).

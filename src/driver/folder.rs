@@ -86,10 +86,9 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 .to_string(),
         ));
     }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::io::folder_of(out)
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     fs::create_dir_all(&parent).map_err(|e| Error::io(parent.display().to_string(), e))?;
     crate::io::remove_stale(&parent, &file_name(out));
     // A stop by signal removes it too; dropping it (on any error) removes it otherwise.

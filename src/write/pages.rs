@@ -84,10 +84,9 @@ impl PageStore for SpillingStore {
             self.resident.fetch_sub(len, Ordering::Relaxed);
             let file = match &mut self.file {
                 Some(file) => file,
-                None => self.file.insert(match &self.dir {
-                    Some(dir) => tempfile::tempfile_in(dir)?,
-                    None => tempfile::tempfile()?,
-                }),
+                None => self
+                    .file
+                    .insert(crate::io::anonymous_file(self.dir.as_deref())?),
             };
             file.seek(SeekFrom::Start(self.end))?;
             file.write_all(&value)?;
