@@ -236,7 +236,7 @@ impl BatchConditioner {
     ) -> Result<RecordBatch> {
         let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
         let location = |i: usize| Location {
-            file: name.to_string(),
+            file: name.into(),
             position: Position::Row(first_row + i as u64),
         };
         let inserts = match &self.field {

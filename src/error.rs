@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// Why a row could not be relabeled; also the key its count is filed under in the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -259,8 +260,9 @@ pub enum SpecError {
 /// Where a row is: a file and a 1-based line number (or, for Parquet, a 0-based row index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// The file as the user named it (`<stdin>` for standard input).
-    pub file: String,
+    /// The file as the user named it (`<stdin>` for standard input): shared, since every row of
+    /// a file carries it.
+    pub file: Arc<str>,
     /// The line (JSONL, JSON) or row index (Parquet).
     pub position: Position,
 }

@@ -245,6 +245,7 @@ fn judge_batches(
 ) -> Result<Tally> {
     let mut tally = Tally::new();
     let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
+    let file: std::sync::Arc<str> = name.into();
     for batch in batches {
         let batch = batch?;
         let relabeler = BatchRelabeler::new(spec, resolved, batch.schema()).map_err(arrow)?;
@@ -253,7 +254,7 @@ fn judge_batches(
         let mut plans = out.plans.iter().peekable();
         for i in 0..batch.num_rows() {
             let location = Location {
-                file: name.to_string(),
+                file: std::sync::Arc::clone(&file),
                 position: Position::Row(row + i as u64),
             };
             if let Some((_, problem)) = bad.next_if(|(j, _)| *j == i) {

@@ -92,6 +92,7 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
     if format == Format::Parquet {
         return parquet_rows(source, name);
     }
+    let name: Arc<str> = name.into();
     let blocks = blocks_of(
         source,
         1 << 20,
@@ -107,7 +108,7 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
                 .map(|(line, data)| {
                     Ok(Row {
                         location: Location {
-                            file: name.clone(),
+                            file: Arc::clone(&name),
                             position: Position::Line(line),
                         },
                         data: data.to_vec(),
@@ -320,10 +321,11 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 
 fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
     let (_, batches) = parquet_batches(source)?;
+    let name: Arc<str> = name.into();
     let mut index = 0u64;
     Ok(Box::new(batches.flat_map(move |batch| {
         let lines = batch.and_then(|batch| {
-            crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&name, e))
+            crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&*name, e))
         });
         let rows: Vec<Result<Row>> = match lines {
             Err(e) => vec![Err(e)],
@@ -333,7 +335,7 @@ fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item =
                 .map(|l| {
                     let row = Row {
                         location: Location {
-                            file: name.clone(),
+                            file: Arc::clone(&name),
                             position: Position::Row(index),
                         },
                         data: l.to_vec(),

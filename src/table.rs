@@ -132,7 +132,7 @@ impl TableRelabeler {
         for (batch, out) in batches.iter().zip(outs) {
             let out = out.map_err(|e| Error::format(IN_MEMORY, e))?;
             let location = |i: usize| Location {
-                file: IN_MEMORY.to_string(),
+                file: IN_MEMORY.into(),
                 position: Position::Row(first_row + i as u64),
             };
             if let (OnError::Fail, Some((i, problem))) = (self.on_error, out.bad.first()) {

@@ -598,7 +598,7 @@ fn relabel_block(
             }
             Err(problem) => {
                 let location = Location {
-                    file: name.to_string(),
+                    file: name.into(),
                     position: Position::Line(number),
                 };
                 match on_error {
@@ -661,7 +661,7 @@ fn decode_block(
             return;
         }
         let location = |line| Location {
-            file: name.to_string(),
+            file: name.into(),
             position: Position::Line(line),
         };
         if on_error == OnError::Fail {

@@ -408,7 +408,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
                 if let (OnError::Fail, Some((row, problem))) = (job.on_error, unit.bad.first()) {
                     return Err(Error::Row {
                         location: Location {
-                            file: name.clone(),
+                            file: name.as_str().into(),
                             position: Position::Row(*row),
                         },
                         problem: problem.clone(),

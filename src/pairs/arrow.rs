@@ -240,10 +240,11 @@ fn nested(
     let scores = score_values(&score, &spec.score, |j| structs.is_valid(j), what)
         .map_err(|e| Error::format(name, e))?;
     let mut picks = Vec::new();
+    let file: std::sync::Arc<str> = name.into();
     for i in 0..batch.num_rows() {
         summary.rows_in += 1;
         let location = Location {
-            file: name.to_string(),
+            file: std::sync::Arc::clone(&file),
             position: Position::Row(first_row + i as u64),
         };
         let read = || -> std::result::Result<Vec<f64>, RowError> {
@@ -522,7 +523,7 @@ fn flat(
                 }
                 return Err(Error::Row {
                     location: Location {
-                        file: name.to_string(),
+                        file: name.into(),
                         position: Position::Row(row + i as u64),
                     },
                     problem: problem.clone(),
@@ -584,7 +585,7 @@ fn flat(
         let end = row as usize + batch.num_rows();
         let groups = all_groups.get(row as usize..end).ok_or_else(|| {
             super::flat::changed(&Location {
-                file: name.to_string(),
+                file: name.into(),
                 position: Position::Row(all_groups.len() as u64),
             })
         })?;
@@ -881,7 +882,7 @@ impl<'s> Pairer<'s> {
                     let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
                     return Err(Error::Row {
                         location: Location {
-                            file: self.name.to_string(),
+                            file: self.name.into(),
                             position: Position::Row(rows[i]),
                         },
                         problem: RowError::field(
@@ -900,7 +901,7 @@ impl<'s> Pairer<'s> {
                             // The first reading found no such difference: the input changed.
                             return Err(super::flat::changed_because(
                                 &Location {
-                                    file: self.name.to_string(),
+                                    file: self.name.into(),
                                     position: Position::Row(rows[i]),
                                 },
                                 "holds another value than it did the first time",

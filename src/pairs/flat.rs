@@ -457,7 +457,7 @@ pub(super) fn changed_because(location: &Location, why: &str) -> Error {
         Position::Row(n) => format!("row {n}"),
     };
     Error::io(
-        &location.file,
+        &*location.file,
         std::io::Error::other(format!("changed while raug read it ({at} {why})")),
     )
 }
@@ -720,7 +720,7 @@ impl Spool {
             let mut data = vec![0u8; u64::from_le_bytes(len) as usize];
             reader.read_exact(&mut data).map_err(io)?;
             let location = Location {
-                file: String::from_utf8_lossy(&name).into_owned(),
+                file: String::from_utf8_lossy(&name).into(),
                 position,
             };
             to(g, location, data)?;

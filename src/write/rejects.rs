@@ -62,7 +62,7 @@ impl Rejects {
             Arc::new(rows.iter().map(f).collect::<StringArray>())
         };
         let columns: Vec<ArrayRef> = vec![
-            strings(&|r| Some(r.location.file.clone())),
+            strings(&|r| Some(r.location.file.to_string())),
             Arc::new(
                 rows.iter()
                     .map(|r| match r.location.position {
