@@ -198,7 +198,8 @@ pub(super) fn flat(
                 Err(e) => {
                     // The rows before it come first.
                     first.take(std::mem::take(&mut taking))?;
-                    first.take(read_rows(rows, spec, key_path))?;
+                    let keep = first.stream.is_some();
+                    first.take(read_rows(rows, spec, key_path, keep))?;
                     return Err(e);
                 }
             };
@@ -209,7 +210,12 @@ pub(super) fn flat(
             rows.push(row);
         }
         let before = std::mem::take(&mut taking);
-        let (read, taken) = rayon::join(|| read_rows(rows, spec, key_path), || first.take(before));
+        // Once the stream has stopped it never starts again: rows are only numbered.
+        let keep = first.stream.is_some();
+        let (read, taken) = rayon::join(
+            || read_rows(rows, spec, key_path, keep),
+            || first.take(before),
+        );
         taken?;
         taking = read;
     }
@@ -272,7 +278,7 @@ fn pair_at_once(
         Err(e) => vec![Err(e)],
     });
     // A batch of groups is paired (on every worker) while the pairs of the batch before go out.
-    let mut made: Vec<Result<(Location, Vec<String>)>> = Vec::new();
+    let mut made: Vec<Result<GroupPairs>> = Vec::new();
     loop {
         let before = std::mem::take(&mut made);
         let (next, emitted) = rayon::join(
@@ -283,12 +289,13 @@ fn pair_at_once(
             },
             || -> Result<()> {
                 for group in before {
-                    let (location, lines) = group?;
+                    let (location, lines, pairs) = group?;
                     summary.prompts += 1;
-                    summary.no_pair += u64::from(lines.is_empty());
-                    summary.pairs += lines.len() as u64;
-                    for line in lines {
-                        emit(line.as_bytes(), &location)?;
+                    summary.no_pair += u64::from(pairs == 0);
+                    summary.pairs += pairs;
+                    // The group's pairs at once: they share its location.
+                    if pairs > 0 {
+                        emit(lines.as_bytes(), &location)?;
                     }
                 }
                 Ok(())
@@ -302,13 +309,15 @@ fn pair_at_once(
     }
 }
 
-/// Reads and pairs groups on every worker: each group's pairs as JSON lines, with the location
-/// of its first row, or the first error of its rows.
+/// A group's pairs: the location of its first row, its pairs as JSON lines, and how many.
+type GroupPairs = (Location, String, u64);
+
+/// Reads and pairs groups on every worker: each group's pairs, or the first error of its rows.
 fn pair_groups(
     groups: Vec<Vec<(u32, Location, Vec<u8>)>>,
     spec: &PairSpec,
     key_path: &FieldPath,
-) -> Vec<Result<(Location, Vec<String>)>> {
+) -> Vec<Result<GroupPairs>> {
     groups
         .into_par_iter()
         .map(|rows| {
@@ -321,7 +330,9 @@ fn pair_groups(
                 }
                 flats.push(flat);
             }
-            Ok((location, group_pairs(g, &flats, spec, &HashSet::new())))
+            let mut lines = String::new();
+            let pairs = group_pairs(g, &flats, spec, &HashSet::new(), &mut lines);
+            Ok((location, lines, pairs))
         })
         .collect()
 }
@@ -350,18 +361,35 @@ fn pair_held(
     pairer.finish(summary, emit)
 }
 
-/// A row read: where it is, and its fields and context print, or why it can't be paired.
-type ReadRow = (Location, std::result::Result<(FlatRow, u128), RowError>);
+/// A row read: where it is, and what the first reading needs of it, or why it can't be paired.
+type ReadRow = (Location, std::result::Result<Seen, RowError>);
 
-/// Reads rows on every worker of the current rayon pool.
-fn read_rows(rows: Vec<crate::rows::Row>, spec: &PairSpec, key_path: &FieldPath) -> Vec<ReadRow> {
+/// What the first reading needs of a row: its group key, size and context print, and the row
+/// itself while the groups are being paired as they come.
+struct Seen {
+    key: u128,
+    bytes: usize,
+    print: u128,
+    row: Option<FlatRow>,
+}
+
+/// Reads rows on every worker of the current rayon pool, keeping them if `keep` (else they are
+/// dropped where they were read).
+fn read_rows(
+    rows: Vec<crate::rows::Row>,
+    spec: &PairSpec,
+    key_path: &FieldPath,
+    keep: bool,
+) -> Vec<ReadRow> {
     rows.into_par_iter()
         .map(|row| {
-            let flat = read(row.data, spec, key_path).map(|flat| {
-                let print = flat.context_print();
-                (flat, print)
+            let seen = read(row.data, spec, key_path).map(|flat| Seen {
+                key: flat.key,
+                bytes: flat.bytes,
+                print: flat.context_print(),
+                row: keep.then_some(flat),
             });
-            (row.location, flat)
+            (row.location, seen)
         })
         .collect()
 }
@@ -388,9 +416,9 @@ struct FirstReading<'s> {
 impl FirstReading<'_> {
     /// Takes rows read, in input order.
     fn take(&mut self, rows: Vec<ReadRow>) -> Result<()> {
-        for (location, flat) in rows {
-            let (flat, print) = match flat {
-                Ok(read) => read,
+        for (location, seen) in rows {
+            let seen = match seen {
+                Ok(seen) => seen,
                 Err(_) if self.spec.skip_bad => {
                     self.skipped += 1;
                     self.groups.push(LEFT_OUT);
@@ -398,19 +426,21 @@ impl FirstReading<'_> {
                 }
                 Err(problem) => return Err(bad(&location, problem)),
             };
-            let joined = self.grouping.join(flat.key, flat.bytes);
+            let joined = self.grouping.join(seen.key, seen.bytes);
             let g = match joined {
                 Joined::Here(g) | Joined::Earlier(g) => g,
             };
             self.groups.push(g);
             match self.contexts.get(g as usize) {
-                None => self.contexts.push(print),
-                Some(first) => self.context_differs |= *first != print,
+                None => self.contexts.push(seen.print),
+                Some(first) => self.context_differs |= *first != seen.print,
             }
             match joined {
                 Joined::Here(g) => {
                     if let Some(pairer) = &mut self.stream {
-                        pairer.push(g, flat, &location)?;
+                        // Rows are kept while the stream goes on.
+                        let row = seen.row.expect("kept while streaming");
+                        pairer.push(g, row, &location)?;
                     }
                 }
                 // Not together: read again below, a partition at a time.
@@ -538,14 +568,15 @@ impl<'s> Pairer<'s> {
             return Ok(());
         };
         self.prompts += 1;
-        let lines = group_pairs(open.g, &open.rows, self.spec, &self.differs);
-        if lines.is_empty() {
+        let mut lines = String::new();
+        let made = group_pairs(open.g, &open.rows, self.spec, &self.differs, &mut lines);
+        if made == 0 {
             self.no_pair += 1;
         }
-        for line in lines {
-            self.pending.push(0, &open.location, line.into_bytes())?;
-            self.made += 1;
+        for line in lines.split_inclusive('\n') {
+            self.pending.push(0, &open.location, line.as_bytes())?;
         }
+        self.made += made;
         Ok(())
     }
 
@@ -592,14 +623,15 @@ fn same_prompt(first: &FlatRow, row: &FlatRow, spec: &PairSpec, location: &Locat
     ))
 }
 
-/// The pairs of group `g`, whose rows (in input order) are `rows`, as JSON lines, without the
-/// context fields in `differs`.
+/// The pairs of group `g`, whose rows (in input order) are `rows`, as JSON lines appended to
+/// `lines`, without the context fields in `differs`; how many.
 fn group_pairs(
     g: u32,
     rows: &[FlatRow],
     spec: &PairSpec,
     differs: &HashSet<String>,
-) -> Vec<String> {
+    lines: &mut String,
+) -> u64 {
     let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
     let first = &rows[0];
     let context: Vec<(&str, &str)> = first
@@ -608,13 +640,19 @@ fn group_pairs(
         .filter(|(name, _)| !differs.contains(name))
         .map(|(name, range)| (name.as_str(), first.raw(range)))
         .collect();
-    choose(&scores, spec, u64::from(g))
-        .into_iter()
-        .map(|(c, r)| {
-            let (chosen, rejected) = (rows[c].response(), rows[r].response());
-            pair_line(first.raw(&first.prompt), &chosen, &rejected, &context, spec)
-        })
-        .collect()
+    let picks = choose(&scores, spec, u64::from(g));
+    for &(c, r) in &picks {
+        let (chosen, rejected) = (rows[c].response(), rows[r].response());
+        pair_line(
+            lines,
+            first.raw(&first.prompt),
+            &chosen,
+            &rejected,
+            &context,
+            spec,
+        );
+    }
+    picks.len() as u64
 }
 
 /// Rows kept for later, each with a group and its input location: in memory up to a limit,
@@ -699,6 +737,8 @@ impl Spool {
         file.rewind().map_err(io)?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut head = [0u8; 17];
+        // Rows of one file share its name.
+        let (mut name, mut file_name): (Vec<u8>, Option<std::sync::Arc<str>>) = (Vec::new(), None);
         loop {
             match reader.read_exact(&mut head[..1]) {
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
@@ -713,16 +753,23 @@ impl Spool {
                 Position::Row(at)
             };
             let name_len = u32::from_le_bytes(head[13..17].try_into().expect("4 bytes")) as usize;
-            let mut name = vec![0u8; name_len];
+            name.resize(name_len, 0);
             reader.read_exact(&mut name).map_err(io)?;
             let mut len = [0u8; 8];
             reader.read_exact(&mut len).map_err(io)?;
-            let mut data = vec![0u8; u64::from_le_bytes(len) as usize];
-            reader.read_exact(&mut data).map_err(io)?;
-            let location = Location {
-                file: String::from_utf8_lossy(&name).into(),
-                position,
+            let len = u64::from_le_bytes(len);
+            let mut data = Vec::with_capacity(len as usize);
+            (&mut reader).take(len).read_to_end(&mut data).map_err(io)?;
+            if data.len() as u64 != len {
+                return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            let file = match &file_name {
+                Some(known) if known.as_bytes() == name => std::sync::Arc::clone(known),
+                _ => file_name
+                    .insert(String::from_utf8_lossy(&name).into())
+                    .clone(),
             };
+            let location = Location { file, position };
             to(g, location, data)?;
         }
     }

@@ -209,14 +209,15 @@ fn is_number(raw: &str) -> bool {
 /// The JSON line of a pair: prompt, chosen, rejected, their scores, each numeric field of the
 /// responses as `NAME_chosen`/`NAME_rejected` (a later field of a name already there replaces
 /// its value in place, as in a JSON map), then the context fields not already there; every value
-/// spliced as the input writes it.
+/// spliced as the input writes it. Appended to `line`, so that a group's pairs make one string.
 fn pair_line<'a>(
+    line: &mut String,
     prompt: &'a str,
     chosen: &RawResponse<'a>,
     rejected: &RawResponse<'a>,
     context: &[(&'a str, &'a str)],
     spec: &PairSpec,
-) -> String {
+) {
     let side = |response: &RawResponse<'a>| -> Cow<'a, str> {
         if spec.messages {
             Cow::Owned(format!(
@@ -253,7 +254,7 @@ fn pair_line<'a>(
             fields.push((name.into(), value.into()));
         }
     }
-    let mut line = String::with_capacity(
+    line.reserve(
         fields
             .iter()
             .map(|(n, v)| n.len() + v.len() + 4)
@@ -276,7 +277,6 @@ fn pair_line<'a>(
         line.push_str(value);
     }
     line.push_str("}\n");
-    line
 }
 
 /// The response text and score at the spec's paths in `object`, or why they can't be used
@@ -335,8 +335,9 @@ fn raw_response<'a>(
         numbers,
     })
 }
-/// Builds pairs from rows, writing each as a JSON line through `emit`: nested rows one by
-/// one; flat rows group by group (see `--group-by`: streamed when each group's rows come
+/// Builds pairs from rows, writing them as JSON lines through `emit` (a call may carry several
+/// lines: the pairs of one prompt, which share its location): nested rows one by one; flat rows
+/// group by group (see `--group-by`: streamed when each group's rows come
 /// together, else sorted on disk first), read on the workers of the current rayon pool (run
 /// it in `ThreadPool::install` to bound them), `emit` called from one of them.
 pub fn pairs(
@@ -399,7 +400,15 @@ pub fn pairs(
             summary.no_pair += 1;
         }
         for (c, r) in chosen {
-            let line = pair_line(prompt, &responses[c], &responses[r], &context, spec);
+            let mut line = String::new();
+            pair_line(
+                &mut line,
+                prompt,
+                &responses[c],
+                &responses[r],
+                &context,
+                spec,
+            );
             // A pair the output can't hold is the bad row it came from.
             emit(line.as_bytes(), &row.location)?;
             summary.pairs += 1;
