@@ -331,8 +331,8 @@ fn pair_groups(
                 flats.push(flat);
             }
             let mut lines = String::new();
-            let pairs = group_pairs(g, &flats, spec, &HashSet::new(), &mut lines);
-            Ok((location, lines, pairs))
+            let pairs = group_pairs(g, &flats, spec, &HashSet::new(), &mut lines).len();
+            Ok((location, lines, pairs as u64))
         })
         .collect()
 }
@@ -569,14 +569,16 @@ impl<'s> Pairer<'s> {
         };
         self.prompts += 1;
         let mut lines = String::new();
-        let made = group_pairs(open.g, &open.rows, self.spec, &self.differs, &mut lines);
-        if made == 0 {
+        let owns = group_pairs(open.g, &open.rows, self.spec, &self.differs, &mut lines);
+        if owns.is_empty() {
             self.no_pair += 1;
         }
-        for line in lines.split_inclusive('\n') {
-            self.pending.push(0, &open.location, line.as_bytes())?;
+        for (line, own) in lines.split_inclusive('\n').zip(&owns) {
+            // Kept with the line: the fields a late rewrite leaves alone.
+            self.pending
+                .push(*own as u32, &open.location, line.as_bytes())?;
         }
-        self.made += made;
+        self.made += owns.len() as u64;
         Ok(())
     }
 
@@ -588,14 +590,20 @@ impl<'s> Pairer<'s> {
         summary.pairs += self.made;
         let (differs, stale) = (self.differs, self.stale);
         let mut at = 0u64;
-        self.pending.drain(|_, location, line| {
+        self.pending.drain(|own, location, line| {
             at += 1;
             if at > stale || differs.is_empty() {
                 return emit(&line, &location);
             }
             let mut row: Map<String, Value> =
                 serde_json::from_slice(&line).map_err(|e| Error::Internal(e.to_string()))?;
-            row.retain(|name, _| !differs.contains(name));
+            // Context fields only: a row's field named like one of the pair's own (`chosen`,
+            // say) never went into it, and the pair's own stays.
+            let mut i = 0;
+            row.retain(|name, _| {
+                i += 1;
+                i <= own as usize || !differs.contains(name)
+            });
             let mut line = Value::Object(row).to_string();
             line.push('\n');
             emit(line.as_bytes(), &location)
@@ -624,14 +632,15 @@ fn same_prompt(first: &FlatRow, row: &FlatRow, spec: &PairSpec, location: &Locat
 }
 
 /// The pairs of group `g`, whose rows (in input order) are `rows`, as JSON lines appended to
-/// `lines`, without the context fields in `differs`; how many.
+/// `lines`, without the context fields in `differs`; for each, how many of its fields are its
+/// own (see [`pair_line`]).
 fn group_pairs(
     g: u32,
     rows: &[FlatRow],
     spec: &PairSpec,
     differs: &HashSet<String>,
     lines: &mut String,
-) -> u64 {
+) -> Vec<usize> {
     let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
     let first = &rows[0];
     let context: Vec<(&str, &str)> = first
@@ -640,23 +649,24 @@ fn group_pairs(
         .filter(|(name, _)| !differs.contains(name))
         .map(|(name, range)| (name.as_str(), first.raw(range)))
         .collect();
-    let picks = choose(&scores, spec, u64::from(g));
-    for &(c, r) in &picks {
-        let (chosen, rejected) = (rows[c].response(), rows[r].response());
-        pair_line(
-            lines,
-            first.raw(&first.prompt),
-            &chosen,
-            &rejected,
-            &context,
-            spec,
-        );
-    }
-    picks.len() as u64
+    choose(&scores, spec, u64::from(g))
+        .into_iter()
+        .map(|(c, r)| {
+            let (chosen, rejected) = (rows[c].response(), rows[r].response());
+            pair_line(
+                lines,
+                first.raw(&first.prompt),
+                &chosen,
+                &rejected,
+                &context,
+                spec,
+            )
+        })
+        .collect()
 }
 
-/// Rows kept for later, each with a group and its input location: in memory up to a limit,
-/// the rest in a temporary file.
+/// Rows kept for later, each with a number (a row's group; a held pair's count of its own
+/// fields) and its input location: in memory up to a limit, the rest in a temporary file.
 struct Spool {
     limit: usize,
     bytes: usize,

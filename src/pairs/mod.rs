@@ -210,6 +210,8 @@ fn is_number(raw: &str) -> bool {
 /// responses as `NAME_chosen`/`NAME_rejected` (a later field of a name already there replaces
 /// its value in place, as in a JSON map), then the context fields not already there; every value
 /// spliced as the input writes it. Appended to `line`, so that a group's pairs make one string.
+/// Returns how many of the fields are the pair's own (before the context fields): a context field
+/// found later to differ may be taken out of the line, never one of these, whatever its name.
 fn pair_line<'a>(
     line: &mut String,
     prompt: &'a str,
@@ -217,7 +219,7 @@ fn pair_line<'a>(
     rejected: &RawResponse<'a>,
     context: &[(&'a str, &'a str)],
     spec: &PairSpec,
-) {
+) -> usize {
     let side = |response: &RawResponse<'a>| -> Cow<'a, str> {
         if spec.messages {
             Cow::Owned(format!(
@@ -249,6 +251,7 @@ fn pair_line<'a>(
         put(format!("{name}_chosen"), value);
         put(format!("{name}_rejected"), other);
     }
+    let own = fields.len();
     for &(name, value) in context {
         if !fields.iter().any(|(n, _)| n == name) {
             fields.push((name.into(), value.into()));
@@ -277,6 +280,7 @@ fn pair_line<'a>(
         line.push_str(value);
     }
     line.push_str("}\n");
+    own
 }
 
 /// The response text and score at the spec's paths in `object`, or why they can't be used

@@ -136,6 +136,38 @@ fn a_context_field_found_to_differ_late_leaves_every_pair() {
 }
 
 #[test]
+fn a_field_named_like_a_pairs_own_that_differs_late_leaves_the_pair_whole() {
+    let wd = Workdir::new();
+    // A per-response flag named `chosen` is a context field that never goes into a pair (the
+    // pair's own `chosen` wins); found to differ in the last group, it must not take the pair's
+    // own `chosen` out of the pairs held before (it did: the first 39 pairs lost their chosen).
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for id in 0..40u32 {
+        let last = id == 39;
+        for (k, score) in [(0, 8.0), (1, 3.0)] {
+            let flag = last && k == 0;
+            text.push_str(&format!(
+                "{}\n",
+                json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score, "chosen": flag})
+            ));
+        }
+        expected.push(json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-0"), "rejected": format!("r{id}-1"),
+            "score_chosen": 8.0, "score_rejected": 3.0, "id": id}));
+    }
+    jsonl_and_parquet(&wd, "flag", &text);
+    for memory in [None, Some("400")] {
+        let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
+        assert_eq!(pairs(&wd, "flag.jsonl", &extra), expected, "{memory:?}");
+        assert_eq!(
+            normalize(pairs(&wd, "flag.parquet", &extra)),
+            normalize(expected.clone()),
+            "Parquet {memory:?}"
+        );
+    }
+}
+
+#[test]
 fn a_context_value_written_two_ways_apart_stays_in_every_pair() {
     let wd = Workdir::new();
     // Groups apart whose rows write `lang` as "café" and "caf\u00e9": the same value, so it
