@@ -110,10 +110,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn report(io: &IoArgs, summary: &ConditionSummary) {
-    if !io.quiet {
-        eprintln!(
-            "raug: {} rows conditioned (field {})",
-            summary.rows, summary.prompt
-        );
+    if io.quiet {
+        return;
+    }
+    // No row, no field found to name.
+    match summary.prompt.as_str() {
+        "" => eprintln!("raug: {} rows conditioned", summary.rows),
+        field => eprintln!("raug: {} rows conditioned (field {field})", summary.rows),
     }
 }

@@ -1269,3 +1269,40 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
          without its other half: valid JSON, but no Unicode character\n"
     );
 }
+
+#[test]
+fn an_empty_input_is_a_dataset_of_no_rows_for_every_command() {
+    // Not bad input: every command succeeds, writes an empty output and says it read nothing.
+    let wd = Workdir::new();
+    wd.write("empty.jsonl", "");
+    for (args, summary) in [
+        (
+            vec!["relabel", "empty.jsonl", "-o", "out.jsonl"],
+            "raug: 0 rows in, 0 rows out, 0 ties, 0 skipped\n",
+        ),
+        (
+            vec!["condition", "empty.jsonl", "-o", "out.jsonl"],
+            "raug: 0 rows conditioned\n",
+        ),
+        (
+            vec![
+                "pairs",
+                "empty.jsonl",
+                "--group-by",
+                "id",
+                "--text",
+                "response",
+                "--score",
+                "score",
+                "-o",
+                "out.jsonl",
+            ],
+            "raug: 0 rows in, 0 prompts, 0 pairs out, 0 prompts without a pair (one response or all tied), 0 skipped\n",
+        ),
+    ] {
+        let run = wd.run(&args);
+        assert_eq!((run.code, run.stderr.as_str()), (0, summary), "{args:?}");
+        assert_eq!(wd.read("out.jsonl"), "", "{args:?}");
+        std::fs::remove_file(wd.path("out.jsonl")).expect("written above");
+    }
+}
