@@ -87,29 +87,34 @@ fn normalize(rows: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn a_context_field_found_to_differ_late_leaves_every_pair() {
-    let wd = Workdir::new();
-    // `source` agrees within every group but the last: it leaves every pair, also those made
-    // (and held on disk, with a small memory) before it was found to differ.
+/// 40 groups of two rows (`r{id}-0` scored 8, `r{id}-1` scored 3) with `fields(id, k)` added
+/// to row k, written as `NAME.jsonl`/`.parquet` and, each group's two rows apart (every first
+/// row, then every second), as `NAME-apart.jsonl`/`.parquet`; and their pairs, with `kept`'s
+/// fields after the pair's own and its key.
+fn forty_groups(
+    wd: &Workdir,
+    name: &str,
+    fields: impl Fn(u32, usize) -> Value,
+    kept: Value,
+) -> Vec<Value> {
     let mut text = String::new();
     let mut expected = Vec::new();
     for id in 0..40u32 {
-        let last = id == 39;
         for (k, score) in [(0, 8.0), (1, 3.0)] {
-            let source = if last && k == 1 { "other" } else { "web" };
-            text.push_str(&format!(
-                "{}\n",
-                json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score, "source": source, "lang": "en"})
-            ));
+            let mut row = json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score});
+            row.as_object_mut()
+                .expect("an object")
+                .extend(fields(id, k).as_object().expect("fields").clone());
+            text.push_str(&format!("{row}\n"));
         }
-        expected.push(json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-0"), "rejected": format!("r{id}-1"),
-            "score_chosen": 8.0, "score_rejected": 3.0, "id": id, "lang": "en"}));
+        let mut pair = json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-0"), "rejected": format!("r{id}-1"),
+            "score_chosen": 8.0, "score_rejected": 3.0, "id": id});
+        pair.as_object_mut()
+            .expect("an object")
+            .extend(kept.as_object().expect("fields").clone());
+        expected.push(pair);
     }
-    jsonl_and_parquet(&wd, "late", &text);
-    // The same rows with each group's two rows apart (every first row, then every second):
-    // read twice, sorted into partitions, the field found to differ while the rows are
-    // sorted, before any pair is made.
+    jsonl_and_parquet(wd, name, &text);
     let lines: Vec<&str> = text.lines().collect();
     let apart: String = lines
         .iter()
@@ -117,22 +122,48 @@ fn a_context_field_found_to_differ_late_leaves_every_pair() {
         .chain(lines.iter().skip(1).step_by(2))
         .map(|line| format!("{line}\n"))
         .collect();
-    jsonl_and_parquet(&wd, "apart", &apart);
+    jsonl_and_parquet(wd, &format!("{name}-apart"), &apart);
+    expected
+}
+
+/// Asserts that `NAME` and `NAME-apart` (see [`forty_groups`]) pair as `expected` from JSON
+/// Lines and from Parquet, in the default memory and in one so small that every pair is held
+/// on disk.
+fn pairs_everywhere(wd: &Workdir, name: &str, expected: &[Value]) {
     for memory in [None, Some("400")] {
         let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
-        for input in ["late", "apart"] {
+        for input in [name.to_string(), format!("{name}-apart")] {
             assert_eq!(
-                pairs(&wd, &format!("{input}.jsonl"), &extra),
+                pairs(wd, &format!("{input}.jsonl"), &extra),
                 expected,
                 "{input} {memory:?}"
             );
             assert_eq!(
-                normalize(pairs(&wd, &format!("{input}.parquet"), &extra)),
-                normalize(expected.clone()),
+                normalize(pairs(wd, &format!("{input}.parquet"), &extra)),
+                normalize(expected.to_vec()),
                 "{input}, Parquet {memory:?}"
             );
         }
     }
+}
+
+#[test]
+fn a_context_field_found_to_differ_late_leaves_every_pair() {
+    let wd = Workdir::new();
+    // `source` agrees within every group but the last: it leaves every pair, also those made
+    // (and held on disk, with a small memory) before it was found to differ. With each
+    // group's rows apart, the rows are read twice and sorted into partitions, and the field is
+    // found to differ while they are sorted, before any pair is made.
+    let expected = forty_groups(
+        &wd,
+        "late",
+        |id, k| {
+            let source = if id == 39 && k == 1 { "other" } else { "web" };
+            json!({"source": source, "lang": "en"})
+        },
+        json!({"lang": "en"}),
+    );
+    pairs_everywhere(&wd, "late", &expected);
 }
 
 #[test]
@@ -141,30 +172,13 @@ fn a_field_named_like_a_pairs_own_that_differs_late_leaves_the_pair_whole() {
     // A per-response flag named `chosen` is a context field that never goes into a pair (the
     // pair's own `chosen` wins); found to differ in the last group, it must not take the pair's
     // own `chosen` out of the pairs held before (it did: the first 39 pairs lost their chosen).
-    let mut text = String::new();
-    let mut expected = Vec::new();
-    for id in 0..40u32 {
-        let last = id == 39;
-        for (k, score) in [(0, 8.0), (1, 3.0)] {
-            let flag = last && k == 0;
-            text.push_str(&format!(
-                "{}\n",
-                json!({"id": id, "prompt": format!("p{id}"), "response": format!("r{id}-{k}"), "score": score, "chosen": flag})
-            ));
-        }
-        expected.push(json!({"prompt": format!("p{id}"), "chosen": format!("r{id}-0"), "rejected": format!("r{id}-1"),
-            "score_chosen": 8.0, "score_rejected": 3.0, "id": id}));
-    }
-    jsonl_and_parquet(&wd, "flag", &text);
-    for memory in [None, Some("400")] {
-        let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
-        assert_eq!(pairs(&wd, "flag.jsonl", &extra), expected, "{memory:?}");
-        assert_eq!(
-            normalize(pairs(&wd, "flag.parquet", &extra)),
-            normalize(expected.clone()),
-            "Parquet {memory:?}"
-        );
-    }
+    let expected = forty_groups(
+        &wd,
+        "flag",
+        |id, k| json!({"chosen": id == 39 && k == 0}),
+        json!({}),
+    );
+    pairs_everywhere(&wd, "flag", &expected);
 }
 
 #[test]
