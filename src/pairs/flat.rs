@@ -24,14 +24,15 @@ use crate::rows::Inputs;
 const TEMP: &str = "temporary file of pairs";
 
 /// One input row of a response, read: its fields as byte ranges of the row's text, spliced
-/// into the pairs as they are written (nothing is parsed into values or serialized again).
-struct FlatRow {
+/// into the pairs as they are written (nothing is parsed into values or serialized again). The
+/// text is borrowed where the row is read from a partition's buffer.
+struct FlatRow<'a> {
     /// The row's input bytes.
     bytes: usize,
     key: u128,
     /// The key as the data writes it, for messages.
     key_text: String,
-    line: String,
+    line: Cow<'a, str>,
     prompt: Range<usize>,
     text: Range<usize>,
     score: f64,
@@ -41,9 +42,24 @@ struct FlatRow {
     context: Vec<(String, Range<usize>)>,
 }
 
-impl FlatRow {
+impl FlatRow<'_> {
     fn raw(&self, range: &Range<usize>) -> &str {
         &self.line[range.clone()]
+    }
+
+    /// The row with a text of its own, to keep.
+    fn into_owned(self) -> FlatRow<'static> {
+        FlatRow {
+            bytes: self.bytes,
+            key: self.key,
+            key_text: self.key_text,
+            line: Cow::Owned(self.line.into_owned()),
+            prompt: self.prompt,
+            text: self.text,
+            score: self.score,
+            numbers: self.numbers,
+            context: self.context,
+        }
     }
 
     /// The row's response, for a pair line.
@@ -110,10 +126,29 @@ fn read(
     data: Vec<u8>,
     spec: &PairSpec,
     key_path: &FieldPath,
-) -> std::result::Result<FlatRow, RowError> {
-    let bytes = data.len();
+) -> std::result::Result<FlatRow<'static>, RowError> {
     let line =
         String::from_utf8(data).map_err(|e| text_of(e.as_bytes()).expect_err("not UTF-8"))?;
+    read_line(Cow::Owned(line), spec, key_path)
+}
+
+/// [`read`] of a row's bytes where they are.
+fn read_in<'a>(
+    data: &'a [u8],
+    spec: &PairSpec,
+    key_path: &FieldPath,
+) -> std::result::Result<FlatRow<'a>, RowError> {
+    let line = std::str::from_utf8(data).map_err(|_| text_of(data).expect_err("not UTF-8"))?;
+    read_line(Cow::Borrowed(line), spec, key_path)
+}
+
+/// [`read`] of a row's text.
+fn read_line<'a>(
+    line: Cow<'a, str>,
+    spec: &PairSpec,
+    key_path: &FieldPath,
+) -> std::result::Result<FlatRow<'a>, RowError> {
+    let bytes = line.len();
     let text = line.trim_end();
     let object = object_of(text)?;
     let missing =
@@ -272,49 +307,49 @@ fn pair_at_once(
     summary: &mut PairSummary,
     emit: Emit,
 ) -> Result<()> {
-    // Each partition is read back when its first batch is wanted.
-    let mut batches = parts.into_iter().flat_map(|part| match part.sorted() {
-        Ok(rows) => group_batches(rows).map(Ok).collect(),
-        Err(e) => vec![Err(e)],
-    });
-    // A batch of groups is paired (on every worker) while the pairs of the batch before go out.
+    let mut send = |made: Vec<Result<GroupPairs>>| -> Result<()> {
+        for group in made {
+            let (location, lines, pairs) = group?;
+            summary.prompts += 1;
+            summary.no_pair += u64::from(pairs == 0);
+            summary.pairs += pairs;
+            // The group's pairs at once: they share its location.
+            if pairs > 0 {
+                emit(lines.as_bytes(), &location)?;
+            }
+        }
+        Ok(())
+    };
+    // One buffer holds each partition in turn (its pages touched once, not a row's each time).
+    let mut buffer = Vec::new();
     let mut made: Vec<Result<GroupPairs>> = Vec::new();
-    loop {
+    for part in parts {
         let before = std::mem::take(&mut made);
-        let (next, emitted) = rayon::join(
-            || {
-                batches
-                    .next()
-                    .map(|groups| groups.map(|groups| pair_groups(groups, spec, key_path)))
-            },
-            || -> Result<()> {
-                for group in before {
-                    let (location, lines, pairs) = group?;
-                    summary.prompts += 1;
-                    summary.no_pair += u64::from(pairs == 0);
-                    summary.pairs += pairs;
-                    // The group's pairs at once: they share its location.
-                    if pairs > 0 {
-                        emit(lines.as_bytes(), &location)?;
-                    }
-                }
-                Ok(())
-            },
-        );
-        emitted?;
-        match next {
-            None => return Ok(()),
-            Some(next) => made = next?,
+        let (rows, sent) = rayon::join(|| part.read_all(&mut buffer), || send(before));
+        sent?;
+        // A batch of groups is paired (on every worker) while the pairs of the batch before
+        // go out.
+        for groups in group_batches(rows?) {
+            let before = std::mem::take(&mut made);
+            let (next, sent) = rayon::join(
+                || pair_groups(groups, &buffer, spec, key_path),
+                || send(before),
+            );
+            sent?;
+            made = next;
         }
     }
+    send(made)
 }
 
 /// A group's pairs: the location of its first row, its pairs as JSON lines, and how many.
 type GroupPairs = (Location, String, u64);
 
-/// Reads and pairs groups on every worker: each group's pairs, or the first error of its rows.
+/// Reads and pairs groups, their rows in `buffer`, on every worker: each group's pairs, or the
+/// first error of its rows.
 fn pair_groups(
-    groups: Vec<Vec<(u32, Location, Vec<u8>)>>,
+    groups: Vec<Vec<Held>>,
+    buffer: &[u8],
     spec: &PairSpec,
     key_path: &FieldPath,
 ) -> Vec<Result<GroupPairs>> {
@@ -323,8 +358,8 @@ fn pair_groups(
         .map(|rows| {
             let (g, location) = (rows[0].0, rows[0].1.clone());
             let mut flats = Vec::with_capacity(rows.len());
-            for (_, at, data) in rows {
-                let flat = read(data, spec, key_path).map_err(|p| bad(&at, p))?;
+            for (_, at, range) in rows {
+                let flat = read_in(&buffer[range], spec, key_path).map_err(|p| bad(&at, p))?;
                 if let Some(first) = flats.first() {
                     same_prompt(first, &flat, spec, &at)?;
                 }
@@ -347,11 +382,15 @@ fn pair_held(
     emit: Emit,
 ) -> Result<()> {
     let mut pairer = Pairer::new(spec);
+    let mut buffer = Vec::new();
     for part in parts {
-        let read: Vec<_> = part
-            .sorted()?
+        let rows = part.read_all(&mut buffer)?;
+        let read: Vec<_> = rows
             .into_par_iter()
-            .map(|(g, location, data)| (g, read(data, spec, key_path), location))
+            .map(|(g, location, range)| {
+                let flat = read_in(&buffer[range], spec, key_path).map(FlatRow::into_owned);
+                (g, flat, location)
+            })
             .collect();
         for (g, flat, location) in read {
             let flat = flat.map_err(|p| bad(&location, p))?;
@@ -370,7 +409,7 @@ struct Seen {
     key: u128,
     bytes: usize,
     print: u128,
-    row: Option<FlatRow>,
+    row: Option<FlatRow<'static>>,
 }
 
 /// Reads rows on every worker of the current rayon pool, keeping them if `keep` (else they are
@@ -453,9 +492,7 @@ impl FirstReading<'_> {
 
 /// Rows sorted by group, cut into their groups, in batches of about 8 MiB of rows: the pairs
 /// of a batch are held until it is paired.
-fn group_batches(
-    rows: Vec<(u32, Location, Vec<u8>)>,
-) -> impl Iterator<Item = Vec<Vec<(u32, Location, Vec<u8>)>>> {
+fn group_batches(rows: Vec<Held>) -> impl Iterator<Item = Vec<Vec<Held>>> {
     const BATCH: usize = 8 << 20;
     let mut rows = rows.into_iter().peekable();
     std::iter::from_fn(move || {
@@ -496,7 +533,7 @@ pub(super) fn changed_because(location: &Location, why: &str) -> Error {
 struct Open {
     g: u32,
     location: Location,
-    rows: Vec<FlatRow>,
+    rows: Vec<FlatRow<'static>>,
 }
 
 /// Pairs groups whose rows come together, keeping the pairs until the end: a context field
@@ -528,7 +565,7 @@ impl<'s> Pairer<'s> {
     }
 
     /// Adds a row of group `g`; rows of a group come one after another.
-    fn push(&mut self, g: u32, row: FlatRow, location: &Location) -> Result<()> {
+    fn push(&mut self, g: u32, row: FlatRow<'static>, location: &Location) -> Result<()> {
         if self.open.as_ref().is_none_or(|open| open.g != g) {
             self.close()?;
             self.open = Some(Open {
@@ -722,11 +759,18 @@ impl Spool {
             .map_err(|e| Error::io(TEMP, e))
     }
 
-    /// Every row, sorted by group; a group's rows keep the order they came in.
-    fn sorted(self) -> Result<Vec<(u32, Location, Vec<u8>)>> {
+    /// Every row, its bytes put one after another in `buffer` (cleared first) and sorted by
+    /// group; a group's rows keep the order they came in.
+    fn read_all(self, buffer: &mut Vec<u8>) -> Result<Vec<Held>> {
+        buffer.clear();
         let mut rows = Vec::new();
-        self.drain(|g, location, data| {
-            rows.push((g, location, data));
+        self.each(|g, location, bytes| {
+            let start = buffer.len();
+            match bytes {
+                Bytes::Held(data) => buffer.extend_from_slice(&data),
+                Bytes::Spilled(reader, len) => fill(reader, len, buffer)?,
+            }
+            rows.push((g, location, start..buffer.len()));
             Ok(())
         })?;
         // Stable: a group's rows keep their input order.
@@ -736,8 +780,23 @@ impl Spool {
 
     /// Hands every row over in the order they came.
     fn drain(self, mut to: impl FnMut(u32, Location, Vec<u8>) -> Result<()>) -> Result<()> {
+        self.each(|g, location, bytes| {
+            let data = match bytes {
+                Bytes::Held(data) => data,
+                Bytes::Spilled(reader, len) => {
+                    let mut data = Vec::with_capacity(len as usize);
+                    fill(reader, len, &mut data)?;
+                    data
+                }
+            };
+            to(g, location, data)
+        })
+    }
+
+    /// Hands every row over in the order they came, its bytes held or still to be read.
+    fn each(self, mut to: impl FnMut(u32, Location, Bytes<'_>) -> Result<()>) -> Result<()> {
         for (g, location, data) in self.held {
-            to(g, location, data)?;
+            to(g, location, Bytes::Held(data))?;
         }
         let Some(file) = self.file else {
             return Ok(());
@@ -768,11 +827,6 @@ impl Spool {
             let mut len = [0u8; 8];
             reader.read_exact(&mut len).map_err(io)?;
             let len = u64::from_le_bytes(len);
-            let mut data = Vec::with_capacity(len as usize);
-            (&mut reader).take(len).read_to_end(&mut data).map_err(io)?;
-            if data.len() as u64 != len {
-                return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
-            }
             let file = match &file_name {
                 Some(known) if known.as_bytes() == name => std::sync::Arc::clone(known),
                 _ => file_name
@@ -780,7 +834,30 @@ impl Spool {
                     .clone(),
             };
             let location = Location { file, position };
-            to(g, location, data)?;
+            to(g, location, Bytes::Spilled(&mut reader, len))?;
         }
     }
 }
+
+/// A row of a spool: the row's bytes held in memory, or the next `len` bytes of a reader.
+enum Bytes<'r> {
+    Held(Vec<u8>),
+    Spilled(&'r mut dyn Read, u64),
+}
+
+/// Appends the next `len` bytes of `reader` (a spool's file) to `to`, without zeroing them first.
+fn fill(reader: &mut dyn Read, len: u64, to: &mut Vec<u8>) -> Result<()> {
+    let start = to.len();
+    reader
+        .take(len)
+        .read_to_end(to)
+        .map_err(|e| Error::io(TEMP, e))?;
+    if (to.len() - start) as u64 != len {
+        return Err(Error::io(TEMP, std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(())
+}
+
+/// A row kept in a partition: its group, where it came from, and its bytes in the partition's
+/// buffer.
+type Held = (u32, Location, Range<usize>);
