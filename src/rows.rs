@@ -11,7 +11,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 
 use crate::error::{Error, Location, Position, Result};
 use crate::io::{Format, Source};
-use crate::json::split::{blocks_of, read_error};
+use crate::json::split::{blocks_of, read_error, Block};
 
 /// One input row: where it is and its bytes (a JSON object, unless the input is damaged).
 #[derive(Debug, Clone)]
@@ -20,6 +20,35 @@ pub struct Row {
     pub location: Location,
     /// The row's bytes.
     pub data: Vec<u8>,
+}
+
+/// Rows of one input read at once: a block of its text, the rows handed out as slices of it (a
+/// copy of each row, as [`Row`] makes, is work that a caller passing rows on can skip).
+#[derive(Debug)]
+pub struct RowBlock {
+    /// The input as the user named it.
+    pub file: Arc<str>,
+    block: Block,
+    /// Rows numbered as Parquet rows (0-based) rather than lines.
+    parquet: bool,
+}
+
+impl RowBlock {
+    /// The block's non-blank rows, each with where it is.
+    pub fn rows(&self) -> impl Iterator<Item = (Location, &[u8])> + '_ {
+        self.block
+            .rows()
+            .filter(|(_, data)| !data.iter().all(u8::is_ascii_whitespace))
+            .map(|(n, data)| {
+                let position = if self.parquet {
+                    Position::Row(n)
+                } else {
+                    Position::Line(n)
+                };
+                let file = Arc::clone(&self.file);
+                (Location { file, position }, data)
+            })
+    }
 }
 
 /// Inputs read as one dataset, row by row.
@@ -41,6 +70,25 @@ impl Inputs {
             all = Box::new(all.chain(rows(source, *format)?));
         }
         Ok(all)
+    }
+
+    /// Every input's rows a block at a time, read on a thread of their own a little ahead of
+    /// the caller.
+    pub fn row_blocks_ahead(&self) -> Result<impl Iterator<Item = Result<RowBlock>>> {
+        let inputs = self.clone();
+        ahead(
+            "the row reader",
+            4,
+            move || {
+                let mut all: Box<dyn Iterator<Item = Result<RowBlock>>> =
+                    Box::new(std::iter::empty());
+                for (source, format) in &inputs.sources {
+                    all = Box::new(all.chain(row_blocks(source, *format)?));
+                }
+                Ok(all)
+            },
+            Err,
+        )
     }
 
     /// [`Inputs::rows`], read on a thread of its own a little ahead of the caller (reading,
@@ -88,35 +136,46 @@ impl Inputs {
 
 /// The non-blank rows of a source, in order.
 pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
-    let name = source.name();
-    if format == Format::Parquet {
-        return parquet_rows(source, name);
-    }
-    let name: Arc<str> = name.into();
-    let blocks = blocks_of(
-        source,
-        1 << 20,
-        Arc::new(AtomicU64::new(0)),
-        &Default::default(),
-    )?;
-    Ok(Box::new(blocks.flat_map(move |block| {
+    Ok(Box::new(row_blocks(source, format)?.flat_map(|block| {
         let rows: Vec<Result<Row>> = match block {
-            Err(e) => vec![Err(read_error(&name, e))],
+            Err(e) => vec![Err(e)],
             Ok(block) => block
                 .rows()
-                .filter(|(_, data)| !data.iter().all(u8::is_ascii_whitespace))
-                .map(|(line, data)| {
+                .map(|(location, data)| {
                     Ok(Row {
-                        location: Location {
-                            file: Arc::clone(&name),
-                            position: Position::Line(line),
-                        },
+                        location,
                         data: data.to_vec(),
                     })
                 })
                 .collect(),
         };
         rows
+    })))
+}
+
+/// The rows of a source a block at a time: JSON text as read, Parquet through Arrow's JSON
+/// writer a record batch at a time.
+fn row_blocks(
+    source: &Source,
+    format: Format,
+) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
+    let name: Arc<str> = source.name().into();
+    if format == Format::Parquet {
+        return parquet_blocks(source, name);
+    }
+    let blocks = blocks_of(
+        source,
+        1 << 20,
+        Arc::new(AtomicU64::new(0)),
+        &Default::default(),
+    )?;
+    Ok(Box::new(blocks.map(move |block| {
+        let block = block.map_err(|e| read_error(&name, e))?;
+        Ok(RowBlock {
+            file: Arc::clone(&name),
+            block,
+            parquet: false,
+        })
     })))
 }
 
@@ -319,32 +378,27 @@ impl RowGroups {
 /// Record batches, read one after another.
 pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 
-fn parquet_rows(source: &Source, name: String) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
+/// A Parquet file's rows as JSON lines, a record batch a block.
+fn parquet_blocks(
+    source: &Source,
+    name: Arc<str>,
+) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
     let (_, batches) = parquet_batches(source)?;
-    let name: Arc<str> = name.into();
     let mut index = 0u64;
-    Ok(Box::new(batches.flat_map(move |batch| {
-        let lines = batch.and_then(|batch| {
-            crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&*name, e))
-        });
-        let rows: Vec<Result<Row>> = match lines {
-            Err(e) => vec![Err(e)],
-            Ok(lines) => lines
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| {
-                    let row = Row {
-                        location: Location {
-                            file: Arc::clone(&name),
-                            position: Position::Row(index),
-                        },
-                        data: l.to_vec(),
-                    };
-                    index += 1;
-                    Ok(row)
-                })
-                .collect(),
-        };
-        rows
+    Ok(Box::new(batches.map(move |batch| {
+        let batch = batch?;
+        let data =
+            crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&*name, e))?;
+        let first_line = index;
+        index += batch.num_rows() as u64;
+        Ok(RowBlock {
+            file: Arc::clone(&name),
+            block: Block {
+                data,
+                first_line,
+                elements: None,
+            },
+            parquet: true,
+        })
     })))
 }

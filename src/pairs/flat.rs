@@ -283,10 +283,12 @@ pub(super) fn flat(
     };
     match tee {
         Some(tee) => tee.drain(|_, location, data| scatter(&location, &data))?,
+        // Rows go from the blocks they were read in to their partitions, not copied one by one.
         None => {
-            for row in source.rows_ahead()? {
-                let row = row?;
-                scatter(&row.location, &row.data)?;
+            for block in source.row_blocks_ahead()? {
+                for (location, data) in block?.rows() {
+                    scatter(&location, data)?;
+                }
             }
         }
     }
