@@ -34,6 +34,20 @@ pub struct RowBlock {
 }
 
 impl RowBlock {
+    /// The block's non-blank rows, each with where it is and its byte range in the block's
+    /// bytes, and those bytes.
+    pub fn into_ranges(self) -> (Vec<(Location, std::ops::Range<usize>)>, Vec<u8>) {
+        let start = self.block.data.as_ptr() as usize;
+        let rows = self
+            .rows()
+            .map(|(location, data)| {
+                let at = data.as_ptr() as usize - start;
+                (location, at..at + data.len())
+            })
+            .collect();
+        (rows, self.block.data)
+    }
+
     /// The block's non-blank rows, each with where it is.
     pub fn rows(&self) -> impl Iterator<Item = (Location, &[u8])> + '_ {
         self.block

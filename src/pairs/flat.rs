@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde_json::{Map, Value};
@@ -23,6 +24,10 @@ use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
 
+/// Bytes of rows read on the workers at once while the rows before are taken in order (small
+/// enough to stay in a core's cache).
+const CHUNK: usize = 256 << 10;
+
 /// One input row of a response, read: its fields as byte ranges of the row's text, spliced
 /// into the pairs as they are written (nothing is parsed into values or serialized again). The
 /// text is borrowed where the row is read from a partition's buffer.
@@ -32,7 +37,7 @@ struct FlatRow<'a> {
     key: u128,
     /// The key as the data writes it, for messages.
     key_text: String,
-    line: Cow<'a, str>,
+    line: Text<'a>,
     prompt: Range<usize>,
     text: Range<usize>,
     score: f64,
@@ -42,18 +47,50 @@ struct FlatRow<'a> {
     context: Vec<(String, Range<usize>)>,
 }
 
+/// A row's text: borrowed where it was read, its own, or its range of a block of rows shared by
+/// them (kept without a copy of its own).
+enum Text<'a> {
+    At(&'a str),
+    Own(String),
+    Shared(Arc<String>, Range<usize>),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::At(text) => text,
+            Text::Own(text) => text,
+            Text::Shared(block, range) => &block[range.clone()],
+        }
+    }
+}
+
 impl FlatRow<'_> {
     fn raw(&self, range: &Range<usize>) -> &str {
-        &self.line[range.clone()]
+        &self.line.as_str()[range.clone()]
     }
 
     /// The row with a text of its own, to keep.
-    fn into_owned(self) -> FlatRow<'static> {
+    fn into_owned(mut self) -> FlatRow<'static> {
+        let line = match std::mem::replace(&mut self.line, Text::Own(String::new())) {
+            Text::At(text) => Text::Own(text.to_owned()),
+            Text::Own(text) => Text::Own(text),
+            Text::Shared(block, range) => Text::Shared(block, range),
+        };
+        self.with_line(line)
+    }
+
+    /// The row, read from `range` of `block`, keeping that range of it.
+    fn shared(self, block: &Arc<String>, range: Range<usize>) -> FlatRow<'static> {
+        self.with_line(Text::Shared(Arc::clone(block), range))
+    }
+
+    fn with_line<'b>(self, line: Text<'b>) -> FlatRow<'b> {
         FlatRow {
             bytes: self.bytes,
             key: self.key,
             key_text: self.key_text,
-            line: Cow::Owned(self.line.into_owned()),
+            line,
             prompt: self.prompt,
             text: self.text,
             score: self.score,
@@ -121,35 +158,26 @@ fn same(a: &str, b: &str) -> bool {
     same_value(a, b) || canonical(a) == canonical(b)
 }
 
-/// Reads a flat row: its group key, prompt, response and context, or why it can't be paired.
-fn read(
-    data: Vec<u8>,
-    spec: &PairSpec,
-    key_path: &FieldPath,
-) -> std::result::Result<FlatRow<'static>, RowError> {
-    let line =
-        String::from_utf8(data).map_err(|e| text_of(e.as_bytes()).expect_err("not UTF-8"))?;
-    read_line(Cow::Owned(line), spec, key_path)
-}
-
-/// [`read`] of a row's bytes where they are.
+/// Reads a flat row from its bytes where they are: its group key, prompt, response and
+/// context, or why it can't be paired.
 fn read_in<'a>(
     data: &'a [u8],
     spec: &PairSpec,
     key_path: &FieldPath,
 ) -> std::result::Result<FlatRow<'a>, RowError> {
     let line = std::str::from_utf8(data).map_err(|_| text_of(data).expect_err("not UTF-8"))?;
-    read_line(Cow::Borrowed(line), spec, key_path)
+    read_line(Text::At(line), spec, key_path)
 }
 
-/// [`read`] of a row's text.
+/// [`read_in`] of a row's text.
 fn read_line<'a>(
-    line: Cow<'a, str>,
+    line: Text<'a>,
     spec: &PairSpec,
     key_path: &FieldPath,
 ) -> std::result::Result<FlatRow<'a>, RowError> {
-    let bytes = line.len();
-    let text = line.trim_end();
+    let whole = line.as_str();
+    let bytes = whole.len();
+    let text = whole.trim_end();
     let object = object_of(text)?;
     let missing =
         |path: &FieldPath, what: &str| RowError::field(Reason::MissingField, path.as_str(), what);
@@ -225,34 +253,45 @@ pub(super) fn flat(
     };
     // A chunk's rows are read (on every worker) while the chunk before is taken in order.
     let mut taking: Vec<ReadRow> = Vec::new();
-    for chunk in source.row_chunks_ahead()? {
-        let mut rows = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let row = match row {
-                Ok(row) => row,
-                Err(e) => {
-                    // The rows before it come first.
-                    first.take(std::mem::take(&mut taking))?;
-                    let keep = first.stream.is_some();
-                    first.take(read_rows(rows, spec, key_path, keep))?;
-                    return Err(e);
-                }
-            };
-            summary.rows_in += 1;
-            if let Some(tee) = &mut tee {
-                tee.push(0, &row.location, row.data.as_slice())?;
+    for block in source.row_blocks_ahead()? {
+        let block = match block {
+            Ok(block) => block,
+            Err(e) => {
+                // The rows before it come first.
+                first.take(taking)?;
+                return Err(e);
             }
-            rows.push(row);
+        };
+        let (rows, data) = block.into_ranges();
+        summary.rows_in += rows.len() as u64;
+        if let Some(tee) = &mut tee {
+            for (location, range) in &rows {
+                tee.push(0, location, &data[range.clone()])?;
+            }
         }
-        let before = std::mem::take(&mut taking);
-        // Once the stream has stopped it never starts again: rows are only numbered.
-        let keep = first.stream.is_some();
-        let (read, taken) = rayon::join(
-            || read_rows(rows, spec, key_path, keep),
-            || first.take(before),
-        );
-        taken?;
-        taking = read;
+        // Rows kept while the stream goes on share their block's text, checked once.
+        let block = match String::from_utf8(data) {
+            Ok(text) => Block::Text(Arc::new(text)),
+            Err(e) => Block::Bytes(e.into_bytes()),
+        };
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let (mut chunk, mut bytes) = (Vec::new(), 0);
+            while bytes < CHUNK {
+                let Some(row) = rows.next() else { break };
+                bytes += row.1.len();
+                chunk.push(row);
+            }
+            let before = std::mem::take(&mut taking);
+            // Once the stream has stopped it never starts again: rows are only numbered.
+            let keep = first.stream.is_some();
+            let (read, taken) = rayon::join(
+                || read_rows(chunk, &block, spec, key_path, keep),
+                || first.take(before),
+            );
+            taken?;
+            taking = read;
+        }
     }
     first.take(taking)?;
     summary.skipped += first.skipped;
@@ -414,25 +453,52 @@ struct Seen {
     row: Option<FlatRow<'static>>,
 }
 
-/// Reads rows on every worker of the current rayon pool, keeping them if `keep` (else they are
-/// dropped where they were read).
+/// A block of rows as read: its text when all of it is UTF-8, else its bytes (each row is then
+/// checked alone, so that the error names the row that isn't).
+enum Block {
+    Text(Arc<String>),
+    Bytes(Vec<u8>),
+}
+
+/// Reads rows of `block` on every worker of the current rayon pool, keeping them if `keep`
+/// (else only what the first reading needs).
 fn read_rows(
-    rows: Vec<crate::rows::Row>,
+    rows: Vec<(Location, Range<usize>)>,
+    block: &Block,
     spec: &PairSpec,
     key_path: &FieldPath,
     keep: bool,
 ) -> Vec<ReadRow> {
     rows.into_par_iter()
-        .map(|row| {
-            let seen = read(row.data, spec, key_path).map(|flat| Seen {
-                key: flat.key,
-                bytes: flat.bytes,
-                print: flat.context_print(),
-                row: keep.then_some(flat),
-            });
-            (row.location, seen)
+        .map(|(location, range)| {
+            let read = match block {
+                Block::Text(text) => {
+                    read_line(Text::At(&text[range.clone()]), spec, key_path).map(|flat| {
+                        let seen = Seen::of(&flat);
+                        seen(keep.then(|| flat.shared(text, range)))
+                    })
+                }
+                Block::Bytes(data) => read_in(&data[range], spec, key_path).map(|flat| {
+                    let seen = Seen::of(&flat);
+                    seen(keep.then(|| flat.into_owned()))
+                }),
+            };
+            (location, read)
         })
         .collect()
+}
+
+impl Seen {
+    /// What the first reading needs of `flat`, given the row to keep, if any.
+    fn of(flat: &FlatRow) -> impl FnOnce(Option<FlatRow<'static>>) -> Seen {
+        let (key, bytes, print) = (flat.key, flat.bytes, flat.context_print());
+        move |row| Seen {
+            key,
+            bytes,
+            print,
+            row,
+        }
+    }
 }
 
 /// The first reading of flat rows: numbers their groups and, while each group's rows come
