@@ -472,16 +472,10 @@ fn read_rows(
     rows.into_par_iter()
         .map(|(location, range)| {
             let read = match block {
-                Block::Text(text) => {
-                    read_line(Text::At(&text[range.clone()]), spec, key_path).map(|flat| {
-                        let seen = Seen::of(&flat);
-                        seen(keep.then(|| flat.shared(text, range)))
-                    })
-                }
-                Block::Bytes(data) => read_in(&data[range], spec, key_path).map(|flat| {
-                    let seen = Seen::of(&flat);
-                    seen(keep.then(|| flat.into_owned()))
-                }),
+                Block::Text(text) => read_line(Text::At(&text[range.clone()]), spec, key_path)
+                    .map(|flat| Seen::of(flat, keep.then_some(|f: FlatRow| f.shared(text, range)))),
+                Block::Bytes(data) => read_in(&data[range], spec, key_path)
+                    .map(|flat| Seen::of(flat, keep.then_some(FlatRow::into_owned))),
             };
             (location, read)
         })
@@ -489,14 +483,16 @@ fn read_rows(
 }
 
 impl Seen {
-    /// What the first reading needs of `flat`, given the row to keep, if any.
-    fn of(flat: &FlatRow) -> impl FnOnce(Option<FlatRow<'static>>) -> Seen {
-        let (key, bytes, print) = (flat.key, flat.bytes, flat.context_print());
-        move |row| Seen {
-            key,
-            bytes,
-            print,
-            row,
+    /// What the first reading needs of `flat`, and the row `keep` makes of it, if any.
+    fn of<'a>(
+        flat: FlatRow<'a>,
+        keep: Option<impl FnOnce(FlatRow<'a>) -> FlatRow<'static>>,
+    ) -> Seen {
+        Seen {
+            key: flat.key,
+            bytes: flat.bytes,
+            print: flat.context_print(),
+            row: keep.map(|keep| keep(flat)),
         }
     }
 }
@@ -875,7 +871,7 @@ impl Spool {
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut head = [0u8; 17];
         // Rows of one file share its name.
-        let (mut name, mut file_name): (Vec<u8>, Option<std::sync::Arc<str>>) = (Vec::new(), None);
+        let (mut name, mut file_name): (Vec<u8>, Option<Arc<str>>) = (Vec::new(), None);
         loop {
             match reader.read_exact(&mut head[..1]) {
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
@@ -896,7 +892,7 @@ impl Spool {
             reader.read_exact(&mut len).map_err(io)?;
             let len = u64::from_le_bytes(len);
             let file = match &file_name {
-                Some(known) if known.as_bytes() == name => std::sync::Arc::clone(known),
+                Some(known) if known.as_bytes() == name => Arc::clone(known),
                 _ => file_name
                     .insert(String::from_utf8_lossy(&name).into())
                     .clone(),
