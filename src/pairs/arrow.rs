@@ -7,7 +7,10 @@ use std::sync::Arc;
 use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, RecordBatch, StructArray, UInt32Array};
+use arrow_array::{
+    Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray, StructArray,
+    UInt32Array,
+};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use arrow_select::take::take;
@@ -73,19 +76,58 @@ fn context_columns(
         .collect()
 }
 
-/// Each row's value as text, null apart from any string: what groups compare.
-fn texts(array: &ArrayRef) -> std::result::Result<Vec<String>, ArrowError> {
-    let options = FormatOptions::default();
-    let formatter = ArrayFormatter::try_new(array.as_ref(), &options)?;
-    Ok((0..array.len())
-        .map(|i| {
-            if array.is_null(i) {
-                "\0null".to_string()
-            } else {
-                format!("v{}", formatter.value(i))
+/// A column's values as the text groups compare (`None` for null): string columns read in
+/// place, any other type formatted.
+enum Texts<'a> {
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Formatted(Vec<Option<String>>),
+}
+
+impl<'a> Texts<'a> {
+    fn new(array: &'a ArrayRef) -> std::result::Result<Texts<'a>, ArrowError> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => Texts::Utf8(array.as_string()),
+            DataType::LargeUtf8 => Texts::LargeUtf8(array.as_string()),
+            DataType::Utf8View => Texts::Utf8View(array.as_string_view()),
+            _ => {
+                let options = FormatOptions::default();
+                let formatter = ArrayFormatter::try_new(array.as_ref(), &options)?;
+                Texts::Formatted(
+                    (0..array.len())
+                        .map(|i| (!array.is_null(i)).then(|| formatter.value(i).to_string()))
+                        .collect(),
+                )
             }
         })
-        .collect())
+    }
+
+    /// Row `i`'s value.
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Texts::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::Formatted(v) => v[i].as_deref(),
+        }
+    }
+}
+
+/// A [`fingerprint`] of values (at most two), a null apart from any text.
+fn print_of(values: &[Option<&str>]) -> u128 {
+    let mut parts: [&[u8]; 4] = [&[]; 4];
+    let mut n = 0;
+    for value in values {
+        let (tag, text): (&[u8], &[u8]) = match value {
+            Some(text) => (b"v", text.as_bytes()),
+            None => (b"\0null", b""),
+        };
+        parts[n] = tag;
+        parts[n + 1] = text;
+        n += 2;
+    }
+    fingerprint(&parts[..n])
 }
 
 /// Builds pairs from Arrow batches, each output batch going to `emit`. `name` is the file, for
@@ -334,7 +376,11 @@ fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<Flat
         context: candidates.clone(),
     };
     Ok(FlatColumns {
-        keys: KeyColumns { key, prompt, score },
+        keys: KeyColumns {
+            key,
+            prompt: Some(prompt),
+            score,
+        },
         candidates,
         responses,
     })
@@ -343,7 +389,9 @@ fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<Flat
 /// The columns that give a flat row's group and score.
 struct KeyColumns {
     key: ArrayRef,
-    prompt: ArrayRef,
+    /// The prompt: `None` when read by key alone without `--split-by-prompt` (only its keys
+    /// need the prompt).
+    prompt: Option<ArrayRef>,
     score: ArrayRef,
 }
 
@@ -352,7 +400,11 @@ fn key_roots(schema: &SchemaRef, spec: &PairSpec) -> Option<Vec<usize>> {
     let key_path = spec.group_by.as_ref()?;
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
     let mut roots = Vec::new();
-    for path in [key_path, prompt_path, &spec.score] {
+    let prompt = spec.split_by_prompt.then_some(prompt_path);
+    for path in [Some(key_path), prompt, Some(&spec.score)]
+        .into_iter()
+        .flatten()
+    {
         roots.push(schema.index_of(&path.parts()[0]).ok()?);
     }
     roots.sort_unstable();
@@ -365,9 +417,13 @@ fn key_roots(schema: &SchemaRef, spec: &PairSpec) -> Option<Vec<usize>> {
 fn key_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<KeyColumns> {
     let key_path = spec.group_by.as_ref().expect("flat");
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
+    let prompt = match spec.split_by_prompt {
+        true => Some(named(batch, name, prompt_path, "--prompt")?),
+        false => None,
+    };
     Ok(KeyColumns {
         key: named(batch, name, key_path, "--group-by")?,
-        prompt: named(batch, name, prompt_path, "--prompt")?,
+        prompt,
         score: named(batch, name, &spec.score, "--score")?,
     })
 }
@@ -449,30 +505,30 @@ impl Weights {
     }
 }
 
-/// The group key of each row, and its score or why it can't be paired.
+/// The group key of each row (a [`fingerprint`]), and its score or why it can't be paired.
 #[allow(clippy::type_complexity)]
 fn keys_and_scores(
     columns: &KeyColumns,
     spec: &PairSpec,
-) -> std::result::Result<(Vec<(u128, String)>, Vec<std::result::Result<f64, RowError>>), ArrowError>
-{
+) -> std::result::Result<(Vec<u128>, Vec<std::result::Result<f64, RowError>>), ArrowError> {
     let scores = score_values(
         &columns.score,
         &spec.score,
         |_| true,
         |_| "the row".to_string(),
     )?;
-    let keys = texts(&columns.key)?;
-    let keys = if spec.split_by_prompt {
-        let prompts = texts(&columns.prompt)?;
-        keys.into_iter()
-            .zip(prompts)
-            .map(|(k, p)| (fingerprint(&[k.as_bytes(), p.as_bytes()]), k))
-            .collect()
-    } else {
-        keys.into_iter()
-            .map(|k| (fingerprint(&[k.as_bytes()]), k))
-            .collect()
+    let keys = Texts::new(&columns.key)?;
+    let keys = match (spec.split_by_prompt, &columns.prompt) {
+        (true, Some(prompts)) => {
+            let prompts = Texts::new(prompts)?;
+            (0..columns.key.len())
+                .map(|i| print_of(&[keys.get(i), prompts.get(i)]))
+                .collect()
+        }
+        (true, None) => unreachable!("the prompt is read to split by it"),
+        (false, _) => (0..columns.key.len())
+            .map(|i| print_of(&[keys.get(i)]))
+            .collect(),
     };
     Ok((keys, scores))
 }
@@ -513,7 +569,7 @@ fn flat(
             None => whole_row,
         };
         let mut groups = Vec::with_capacity(batch.num_rows());
-        for (i, ((key, _), score)) in keys.iter().zip(&scores).enumerate() {
+        for (i, (key, score)) in keys.iter().zip(&scores).enumerate() {
             summary.rows_in += 1;
             if let Err(problem) = score {
                 if spec.skip_bad {
@@ -541,7 +597,7 @@ fn flat(
         all_groups.extend(groups.iter().map(|g| g.unwrap_or(LEFT_OUT)));
         if let Some(pairer) = &mut stream {
             let rows = (row..row + batch.num_rows() as u64).collect();
-            pairer.push(&batch, &keys, groups, rows, emit)?;
+            pairer.push(&batch, groups, rows, emit)?;
         }
         row += batch.num_rows() as u64;
         if by_key.is_none() {
@@ -661,9 +717,7 @@ fn flat(
         let batch = sorted
             .project(&(0..n).collect::<Vec<_>>())
             .map_err(format)?;
-        let columns = flat_columns(&batch, name, spec)?;
-        let (keys, _) = keys_and_scores(&columns.keys, spec).map_err(format)?;
-        pairer.push(&batch, &keys, groups, rows, emit)?;
+        pairer.push(&batch, groups, rows, emit)?;
     }
     pairer.finish(summary, emit)
 }
@@ -700,10 +754,8 @@ impl Agreement {
             .candidates
             .iter()
             .map(|(_, c)| {
-                Ok(texts(c)?
-                    .iter()
-                    .map(|t| fingerprint(&[t.as_bytes()]))
-                    .collect())
+                let texts = Texts::new(c)?;
+                Ok((0..c.len()).map(|i| print_of(&[texts.get(i)])).collect())
             })
             .collect::<std::result::Result<_, ArrowError>>()?;
         for (i, &g) in groups.iter().enumerate() {
@@ -730,7 +782,6 @@ impl Agreement {
 /// Rows of the group still open at the end of a batch, with their groups and input rows.
 struct Carry {
     batch: RecordBatch,
-    keys: Vec<(u128, String)>,
     groups: Vec<u32>,
     rows: Vec<u64>,
 }
@@ -786,7 +837,6 @@ impl<'s> Pairer<'s> {
     fn push(
         &mut self,
         batch: &RecordBatch,
-        keys: &[(u128, String)],
         groups: Vec<Option<u32>>,
         rows: Vec<u64>,
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
@@ -795,24 +845,22 @@ impl<'s> Pairer<'s> {
         let kept: Vec<u32> = (0..groups.len() as u32)
             .filter(|&i| groups[i as usize].is_some())
             .collect();
-        let (batch, keys, groups, rows) = if kept.len() == groups.len() {
+        let (batch, groups, rows) = if kept.len() == groups.len() {
             let groups = groups.into_iter().flatten().collect::<Vec<_>>();
-            (batch.clone(), keys.to_vec(), groups, rows)
+            (batch.clone(), groups, rows)
         } else {
             let index = UInt32Array::from(kept.clone());
             (
                 arrow_select::take::take_record_batch(batch, &index).map_err(format)?,
-                kept.iter().map(|&i| keys[i as usize].clone()).collect(),
                 kept.iter().filter_map(|&i| groups[i as usize]).collect(),
                 kept.iter().map(|&i| rows[i as usize]).collect(),
             )
         };
-        let (batch, keys, groups, rows) = match self.carry.take() {
-            None => (batch, keys, groups, rows),
+        let (batch, groups, rows) = match self.carry.take() {
+            None => (batch, groups, rows),
             Some(carry) => (
                 arrow_select::concat::concat_batches(&batch.schema(), [&carry.batch, &batch])
                     .map_err(format)?,
-                [carry.keys, keys].concat(),
                 [carry.groups, groups].concat(),
                 [carry.rows, rows].concat(),
             ),
@@ -822,11 +870,10 @@ impl<'s> Pairer<'s> {
             .iter()
             .rposition(|&g| Some(&g) != groups.last())
             .map_or(0, |i| i + 1);
-        self.pair(&batch, &keys, &groups[..open], &rows, emit)?;
+        self.pair(&batch, &groups[..open], &rows, emit)?;
         if open < groups.len() {
             self.carry = Some(Carry {
                 batch: batch.slice(open, batch.num_rows() - open),
-                keys: keys[open..].to_vec(),
                 groups: groups[open..].to_vec(),
                 rows: rows[open..].to_vec(),
             });
@@ -838,7 +885,6 @@ impl<'s> Pairer<'s> {
     fn pair(
         &mut self,
         batch: &RecordBatch,
-        keys: &[(u128, String)],
         groups: &[u32],
         rows: &[u64],
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
@@ -848,11 +894,12 @@ impl<'s> Pairer<'s> {
         }
         let format = |e: ArrowError| Error::format(self.name, e);
         let columns = flat_columns(batch, self.name, self.spec)?;
-        let prompts = texts(&columns.keys.prompt).map_err(format)?;
-        let candidates: Vec<Vec<String>> = columns
+        let prompt = columns.keys.prompt.as_ref().expect("a whole batch");
+        let prompts = Texts::new(prompt).map_err(format)?;
+        let candidates: Vec<Texts> = columns
             .candidates
             .iter()
-            .map(|(_, c)| texts(c))
+            .map(|(_, c)| Texts::new(c))
             .collect::<std::result::Result<_, _>>()
             .map_err(format)?;
         if self.context.is_empty() {
@@ -876,33 +923,36 @@ impl<'s> Pairer<'s> {
                     .iter()
                     .position(|&g| g != groups[start])
                     .unwrap_or(groups.len() - start);
-            for i in start + 1..end {
-                if prompts[i] != prompts[start] {
+            for (i, &row) in rows.iter().enumerate().take(end).skip(start + 1) {
+                if prompts.get(i) != prompts.get(start) {
                     let key_path = self.spec.group_by.as_ref().expect("flat");
                     let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
                     return Err(Error::Row {
                         location: Location {
                             file: self.name.into(),
-                            position: Position::Row(rows[i]),
+                            position: Position::Row(row),
                         },
                         problem: RowError::field(
                             Reason::LayoutMismatch,
                             prompt_path.as_str(),
                             format!(
                                 "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                                keys[i].1.strip_prefix('v').unwrap_or("null")
+                                Texts::new(&columns.keys.key)
+                                    .map_err(format)?
+                                    .get(i)
+                                    .unwrap_or("null")
                             ),
                         ),
                     });
                 }
                 for (c, values) in candidates.iter().enumerate() {
-                    if values[i] != values[start] && !self.differs[c] {
+                    if values.get(i) != values.get(start) && !self.differs[c] {
                         if self.pending.is_none() {
                             // The first reading found no such difference: the input changed.
                             return Err(super::flat::changed_because(
                                 &Location {
                                     file: self.name.into(),
-                                    position: Position::Row(rows[i]),
+                                    position: Position::Row(row),
                                 },
                                 "holds another value than it did the first time",
                             ));
@@ -966,7 +1016,7 @@ impl<'s> Pairer<'s> {
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         if let Some(carry) = self.carry.take() {
-            self.pair(&carry.batch, &carry.keys, &carry.groups, &carry.rows, emit)?;
+            self.pair(&carry.batch, &carry.groups, &carry.rows, emit)?;
         }
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;

@@ -339,6 +339,44 @@ fn a_group_with_two_prompts_apart_is_refused_at_its_row() {
 }
 
 #[test]
+fn split_by_prompt_groups_apart_pair_alike_once_later_rows_are_read_by_key() {
+    let wd = Workdir::new();
+    // 900 ids, every third with a second prompt: 1,200 groups of two responses, every group's
+    // first response before any second one. Parquet is read 1,024 rows at a time, and once a
+    // group is seen apart (row 1,200) the next batches are read by their key columns alone:
+    // with --split-by-prompt, the prompt among them.
+    let groups: Vec<(u32, String)> = (0..900u32)
+        .flat_map(|id| {
+            let second = (id % 3 == 0).then(|| format!("q{id}"));
+            std::iter::once(format!("p{id}"))
+                .chain(second)
+                .map(move |p| (id, p))
+        })
+        .collect();
+    assert_eq!(groups.len(), 1200);
+    let mut text = String::new();
+    for (k, score) in [(0, 3.0), (1, 8.0)] {
+        for (id, prompt) in &groups {
+            let row = json!({"id": id, "prompt": prompt, "response": format!("{prompt}-{k}"), "score": score});
+            text.push_str(&format!("{row}\n"));
+        }
+    }
+    jsonl_and_parquet(&wd, "split", &text);
+    let expected: Vec<Value> = groups
+        .iter()
+        .map(|(id, prompt)| {
+            json!({"prompt": prompt, "chosen": format!("{prompt}-1"), "rejected": format!("{prompt}-0"),
+                "score_chosen": 8.0, "score_rejected": 3.0, "id": id})
+        })
+        .collect();
+    assert_eq!(pairs(&wd, "split.jsonl", &["--split-by-prompt"]), expected);
+    assert_eq!(
+        normalize(pairs(&wd, "split.parquet", &["--split-by-prompt"])),
+        normalize(expected)
+    );
+}
+
+#[test]
 fn bad_rows_skipped_apart_are_counted_once() {
     let wd = Workdir::new();
     // Groups apart, a row that isn't JSON and a row whose score isn't a number: with
