@@ -153,8 +153,8 @@ pub fn pairs_batches(
         first_row += batch.num_rows() as u64;
         summary.pairs += picks.len() as u64;
         for chunk in picks.chunks(PAIRS_PER_BATCH) {
-            let (batch, _) =
-                pairs_of(&responses, chunk, spec).map_err(|e| Error::format(name, e))?;
+            let (batch, _) = pairs_of(&[&responses], chunk, |i| (0, i as usize), spec)
+                .map_err(|e| Error::format(name, e))?;
             emit(&batch)?;
         }
     }
@@ -697,27 +697,25 @@ fn flat(
                 .value(r)
         };
         order.sort_by_key(group_of);
-        let held_refs: Vec<&RecordBatch> = held.iter().collect();
-        let sorted = arrow_select::interleave::interleave_record_batch(&held_refs, &order)
-            .map_err(format)?;
-        drop(held_refs);
-        drop(held);
-        let groups: Vec<Option<u32>> = sorted
-            .column(n)
-            .as_primitive::<arrow_array::types::UInt32Type>()
-            .values()
+        let groups: Vec<u32> = order.iter().map(group_of).collect();
+        let rows: Vec<u64> = order
             .iter()
-            .map(|&g| Some(g))
+            .map(|&(b, r)| {
+                held[b]
+                    .column(n + 1)
+                    .as_primitive::<arrow_array::types::UInt64Type>()
+                    .value(r)
+            })
             .collect();
-        let rows: Vec<u64> = sorted
-            .column(n + 1)
-            .as_primitive::<arrow_array::types::UInt64Type>()
-            .values()
-            .to_vec();
-        let batch = sorted
-            .project(&(0..n).collect::<Vec<_>>())
+        let batches = held
+            .iter()
+            .map(|batch| batch.project(&(0..n).collect::<Vec<_>>()))
+            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(format)?;
-        pairer.push(&batch, groups, rows, emit)?;
+        drop(held);
+        // A partition holds its groups whole; its rows are taken from the batches they came
+        // in (sorting them into one batch first was a copy of every row).
+        pairer.pair_in(&batches, &order, &groups, &rows, emit)?;
     }
     pairer.finish(summary, emit)
 }
@@ -856,21 +854,39 @@ impl<'s> Pairer<'s> {
                 kept.iter().map(|&i| rows[i as usize]).collect(),
             )
         };
-        let (batch, groups, rows) = match self.carry.take() {
-            None => (batch, groups, rows),
-            Some(carry) => (
-                arrow_select::concat::concat_batches(&batch.schema(), [&carry.batch, &batch])
-                    .map_err(format)?,
-                [carry.groups, groups].concat(),
-                [carry.rows, rows].concat(),
-            ),
-        };
+        // The group left open by the batch before takes this batch's first rows of it (only
+        // those rows are copied to join it): paired once another group starts.
+        let mut start = 0;
+        if let Some(carry) = self.carry.take() {
+            start = groups
+                .iter()
+                .position(|&g| g != carry.groups[0])
+                .unwrap_or(groups.len());
+            let joined = arrow_select::concat::concat_batches(
+                &batch.schema(),
+                [&carry.batch, &batch.slice(0, start)],
+            )
+            .map_err(format)?;
+            let carry = Carry {
+                batch: joined,
+                groups: [&carry.groups[..], &groups[..start]].concat(),
+                rows: [&carry.rows[..], &rows[..start]].concat(),
+            };
+            if start == groups.len() {
+                self.carry = Some(carry);
+                return Ok(());
+            }
+            self.pair(&carry.batch, &carry.groups, &carry.rows, emit)?;
+        }
         // The last group's rows may go on in the next batch.
         let open = groups
             .iter()
             .rposition(|&g| Some(&g) != groups.last())
-            .map_or(0, |i| i + 1);
-        self.pair(&batch, &groups[..open], &rows, emit)?;
+            .map_or(start, |i| (i + 1).max(start));
+        let batch = batch.slice(start, batch.num_rows() - start);
+        let (groups, rows) = (&groups[start..], &rows[start..]);
+        let open = open - start;
+        self.pair(&batch, &groups[..open], rows, emit)?;
         if open < groups.len() {
             self.carry = Some(Carry {
                 batch: batch.slice(open, batch.num_rows() - open),
@@ -889,32 +905,64 @@ impl<'s> Pairer<'s> {
         rows: &[u64],
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
+        let order: Vec<(usize, usize)> = (0..groups.len()).map(|i| (0, i)).collect();
+        self.pair_in(std::slice::from_ref(batch), &order, groups, rows, emit)
+    }
+
+    /// Pairs rows of several batches: `order` gives each row's batch and index, a group's rows
+    /// one after another; `groups` and `rows` give each one's group and input row.
+    fn pair_in(
+        &mut self,
+        batches: &[RecordBatch],
+        order: &[(usize, usize)],
+        groups: &[u32],
+        rows: &[u64],
+        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    ) -> Result<()> {
         if groups.is_empty() {
             return Ok(());
         }
         let format = |e: ArrowError| Error::format(self.name, e);
-        let columns = flat_columns(batch, self.name, self.spec)?;
-        let prompt = columns.keys.prompt.as_ref().expect("a whole batch");
-        let prompts = Texts::new(prompt).map_err(format)?;
-        let candidates: Vec<Texts> = columns
-            .candidates
+        let columns = batches
             .iter()
-            .map(|(_, c)| Texts::new(c))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(format)?;
+            .map(|batch| flat_columns(batch, self.name, self.spec))
+            .collect::<Result<Vec<_>>>()?;
+        // Per batch: the prompts, the context candidates, the scores.
+        let mut prompts = Vec::with_capacity(batches.len());
+        let mut candidates = Vec::with_capacity(batches.len());
+        let mut scores = Vec::with_capacity(batches.len());
+        for columns in &columns {
+            let prompt = columns.keys.prompt.as_ref().expect("a whole batch");
+            prompts.push(Texts::new(prompt).map_err(format)?);
+            candidates.push(
+                columns
+                    .candidates
+                    .iter()
+                    .map(|(_, c)| Texts::new(c))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(format)?,
+            );
+            scores.push(
+                score_values(
+                    &columns.keys.score,
+                    &self.spec.score,
+                    |_| true,
+                    |_| "the row".to_string(),
+                )
+                .map_err(format)?,
+            );
+        }
         if self.context.is_empty() {
-            self.context = columns.candidates.iter().map(|(n, _)| n.clone()).collect();
+            self.context = columns[0]
+                .candidates
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
         }
-        if self.differs.len() != candidates.len() {
-            self.differs = vec![false; candidates.len()];
+        let width = columns[0].candidates.len();
+        if self.differs.len() != width {
+            self.differs = vec![false; width];
         }
-        let scores = score_values(
-            &columns.keys.score,
-            &self.spec.score,
-            |_| true,
-            |_| "the row".to_string(),
-        )
-        .map_err(format)?;
         let mut picks = Vec::new();
         let mut start = 0;
         while start < groups.len() {
@@ -923,8 +971,10 @@ impl<'s> Pairer<'s> {
                     .iter()
                     .position(|&g| g != groups[start])
                     .unwrap_or(groups.len() - start);
-            for (i, &row) in rows.iter().enumerate().take(end).skip(start + 1) {
-                if prompts.get(i) != prompts.get(start) {
+            let (b0, r0) = order[start];
+            for (k, &row) in rows.iter().enumerate().take(end).skip(start + 1) {
+                let (b, r) = order[k];
+                if prompts[b].get(r) != prompts[b0].get(r0) {
                     let key_path = self.spec.group_by.as_ref().expect("flat");
                     let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
                     return Err(Error::Row {
@@ -937,16 +987,16 @@ impl<'s> Pairer<'s> {
                             prompt_path.as_str(),
                             format!(
                                 "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                                Texts::new(&columns.keys.key)
+                                Texts::new(&columns[b].keys.key)
                                     .map_err(format)?
-                                    .get(i)
+                                    .get(r)
                                     .unwrap_or("null")
                             ),
                         ),
                     });
                 }
-                for (c, values) in candidates.iter().enumerate() {
-                    if values.get(i) != values.get(start) && !self.differs[c] {
+                for (c, (here, first)) in candidates[b].iter().zip(&candidates[b0]).enumerate() {
+                    if here.get(r) != first.get(r0) && !self.differs[c] {
                         if self.pending.is_none() {
                             // The first reading found no such difference: the input changed.
                             return Err(super::flat::changed_because(
@@ -962,8 +1012,9 @@ impl<'s> Pairer<'s> {
                 }
             }
             self.prompts += 1;
-            let group_scores: Vec<f64> = (start..end)
-                .map(|r| *scores[r].as_ref().expect("bad rows were left out"))
+            let group_scores: Vec<f64> = order[start..end]
+                .iter()
+                .map(|&(b, r)| *scores[b][r].as_ref().expect("bad rows were left out"))
                 .collect();
             let chosen = choose(&group_scores, self.spec, u64::from(groups[start]));
             if chosen.is_empty() {
@@ -979,8 +1030,10 @@ impl<'s> Pairer<'s> {
             start = end;
         }
         self.pairs += picks.len() as u64;
+        let responses: Vec<&Responses> = columns.iter().map(|c| &c.responses).collect();
         for chunk in picks.chunks(PAIRS_PER_BATCH) {
-            let (pairs, fixed) = pairs_of(&columns.responses, chunk, self.spec).map_err(format)?;
+            let (pairs, fixed) =
+                pairs_of(&responses, chunk, |k| order[k as usize], self.spec).map_err(format)?;
             self.fixed = fixed;
             match &mut self.pending {
                 Some(pending) => pending.push(0, pairs, self.held_bytes, &self.spec.temp)?,
@@ -1028,23 +1081,39 @@ impl<'s> Pairer<'s> {
     }
 }
 
+/// One column of the responses of several batches (`column` picks it), at `at` (batch, index).
+fn gather<'a>(
+    responses: &[&'a Responses],
+    column: impl Fn(&'a Responses) -> &'a ArrayRef,
+    at: &[(usize, usize)],
+) -> std::result::Result<ArrayRef, ArrowError> {
+    if let [one] = responses {
+        let index = UInt32Array::from_iter_values(at.iter().map(|&(_, i)| i as u32));
+        return take(column(one).as_ref(), &index, None);
+    }
+    let arrays: Vec<&dyn Array> = responses.iter().map(|r| column(r).as_ref()).collect();
+    arrow_select::interleave::interleave(&arrays, at)
+}
+
 /// One batch of pairs, every column taken from the input's, and how many columns come before
-/// the context's (which come last).
+/// the context's (which come last). A pick's indices go through `at` to a batch of
+/// `responses` and an index in it.
 fn pairs_of(
-    responses: &Responses,
+    responses: &[&Responses],
     chunk: &[Pick],
+    at: impl Fn(u32) -> (usize, usize),
     spec: &PairSpec,
 ) -> std::result::Result<(RecordBatch, usize), ArrowError> {
-    let index = |f: fn(&Pick) -> u32| UInt32Array::from_iter_values(chunk.iter().map(f));
+    let index = |f: fn(&Pick) -> u32| chunk.iter().map(|p| at(f(p))).collect::<Vec<_>>();
     let (p, c, r) = (
         index(|p| p.prompt),
         index(|p| p.chosen),
         index(|p| p.rejected),
     );
-    let prompts = take(responses.prompt.as_ref(), &p, None)?;
+    let prompts = gather(responses, |r| &r.prompt, &p)?;
     let (chosen, rejected) = (
-        take(responses.text.as_ref(), &c, None)?,
-        take(responses.text.as_ref(), &r, None)?,
+        gather(responses, |r| &r.text, &c)?,
+        gather(responses, |r| &r.text, &r)?,
     );
     let (chosen, rejected) = if spec.messages {
         (
@@ -1068,21 +1137,24 @@ fn pairs_of(
     push("prompt".into(), prompts);
     push("chosen".into(), chosen);
     push("rejected".into(), rejected);
-    push(
-        "score_chosen".into(),
-        take(responses.score.as_ref(), &c, None)?,
-    );
+    push("score_chosen".into(), gather(responses, |r| &r.score, &c)?);
     push(
         "score_rejected".into(),
-        take(responses.score.as_ref(), &r, None)?,
+        gather(responses, |r| &r.score, &r)?,
     );
-    for (name, values) in &responses.numbers {
-        push(format!("{name}_chosen"), take(values.as_ref(), &c, None)?);
-        push(format!("{name}_rejected"), take(values.as_ref(), &r, None)?);
+    for (i, (name, _)) in responses[0].numbers.iter().enumerate() {
+        push(
+            format!("{name}_chosen"),
+            gather(responses, |r| &r.numbers[i].1, &c)?,
+        );
+        push(
+            format!("{name}_rejected"),
+            gather(responses, |r| &r.numbers[i].1, &r)?,
+        );
     }
     let fixed = columns.len();
-    for (name, values) in &responses.context {
-        let values = take(values.as_ref(), &p, None)?;
+    for (i, (name, _)) in responses[0].context.iter().enumerate() {
+        let values = gather(responses, |r| &r.context[i].1, &p)?;
         add(&mut fields, &mut columns, name.clone(), values);
     }
     Ok((
