@@ -20,7 +20,9 @@ so memory stays bounded either way; the pairs come out in the order of each grou
 
 Each output row has prompt, chosen, rejected, score_chosen, score_rejected, and every numeric
 field of the responses as FIELD_chosen/FIELD_rejected, so `raug relabel --attribute FIELD` works
-on the result directly. A prompt whose responses all tie (or that has one) yields no pair.";
+on the result directly. A prompt whose responses all tie (or that has one) yields no pair. The
+index pandas writes for a DataFrame whose index has no name (__index_level_0__) numbers the rows
+read, not the pairs: it is left out.";
 
 /// Build preference pairs from several scored responses per prompt.
 #[derive(Debug, clap::Args)]

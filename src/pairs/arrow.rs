@@ -16,7 +16,7 @@ use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use arrow_select::take::take;
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::{choose, PairSpec, PairSummary};
+use super::{choose, pandas_index, PairSpec, PairSummary};
 use crate::arrow::column;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
@@ -58,8 +58,8 @@ struct Responses {
     context: Vec<(String, ArrayRef)>,
 }
 
-/// The top-level columns other than those named in `used` (and, flat, but numbers, which are
-/// each response's own).
+/// The top-level columns other than those named in `used` and pandas' unnamed index (and, flat,
+/// but numbers, which are each response's own).
 fn context_columns(
     batch: &RecordBatch,
     used: &[&FieldPath],
@@ -72,6 +72,7 @@ fn context_columns(
         .zip(batch.columns())
         .filter(|(f, _)| !used.iter().any(|p| p.parts()[0] == *f.name()))
         .filter(|(f, _)| !(numbers_apart && f.data_type().is_numeric()))
+        .filter(|(f, _)| !pandas_index(f.name()))
         .map(|(f, c)| (f.name().clone(), Arc::clone(c)))
         .collect()
 }
@@ -189,13 +190,14 @@ fn child(responses: &StructArray, path: &FieldPath, option: &str) -> Result<Arra
     Ok(array)
 }
 
-/// The numeric fields among `fields`, but those named in `skip`.
+/// The numeric fields among `fields`, but those named in `skip` and pandas' unnamed index.
 fn numbers(fields: &Fields, columns: &[ArrayRef], skip: &[&FieldPath]) -> Vec<(String, ArrayRef)> {
     fields
         .iter()
         .zip(columns)
         .filter(|(f, _)| f.data_type().is_numeric())
         .filter(|(f, _)| !skip.iter().any(|p| p.parts() == [f.name().as_str()]))
+        .filter(|(f, _)| !pandas_index(f.name()))
         .map(|(f, c)| (f.name().clone(), Arc::clone(c)))
         .collect()
 }

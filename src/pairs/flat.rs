@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::{bad, choose, is_number, object_of, pair_line, text_and_score, text_of};
+use super::{bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of};
 use super::{PairSpec, PairSummary, RawResponse};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
@@ -195,7 +195,7 @@ fn read_line<'a>(
     if key_path != prompt_path {
         context.push((key_path.parts()[0].clone(), span(text, key)));
     }
-    for (name, value) in object.entries() {
+    for (name, value) in object.entries().filter(|(name, _)| !pandas_index(name)) {
         if is_number(value) {
             if !skip.iter().any(|p| p.parts() == [name]) {
                 numbers.push((name.to_string(), span(text, value)));

@@ -201,6 +201,15 @@ fn object_of(text: &str) -> std::result::Result<Object<'_>, RowError> {
     }
 }
 
+/// Whether a field is the index pandas writes for a DataFrame whose index has no name
+/// (`__index_level_0__`, ...): bookkeeping of the rows read, not data of a pair, so pairs leave
+/// it out.
+pub(crate) fn pandas_index(name: &str) -> bool {
+    name.strip_prefix("__index_level_")
+        .and_then(|rest| rest.strip_suffix("__"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether a raw JSON value is a number.
 fn is_number(raw: &str) -> bool {
     matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
@@ -384,6 +393,7 @@ pub fn pairs(
             let context: Vec<(String, &str)> = object
                 .entries()
                 .filter(|(name, _)| !used.iter().any(|p| p.parts()[0] == *name))
+                .filter(|(name, _)| !pandas_index(name))
                 .map(|(name, v)| (name.to_string(), v))
                 .collect();
             Ok((prompt, responses, context))
@@ -424,6 +434,21 @@ pub fn pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_pandas_names_for_an_unnamed_index_are_its_index() {
+        for (name, index) in [
+            ("__index_level_0__", true),
+            ("__index_level_12__", true),
+            ("__index_level__", false),
+            ("__index_level_x__", false),
+            ("__index_level_0", false),
+            ("index", false),
+            ("level_0", false),
+        ] {
+            assert_eq!(pandas_index(name), index, "{name}");
+        }
+    }
 
     fn resp(score: f64) -> f64 {
         score

@@ -377,6 +377,89 @@ fn split_by_prompt_groups_apart_pair_alike_once_later_rows_are_read_by_key() {
 }
 
 #[test]
+fn pandas_unnamed_index_is_left_out_of_pairs() {
+    let wd = Workdir::new();
+    // pandas writes a DataFrame index that has no name and isn't a range as a column
+    // `__index_level_0__`: numeric, so it would otherwise become __index_level_0___chosen and
+    // __index_level_0___rejected (flat) or a context field (nested).
+    let flat = [
+        json!({"id": 1, "prompt": "p", "response": "a", "score": 1.0, "tokens": 10}),
+        json!({"id": 2, "prompt": "q", "response": "c", "score": 3.0, "tokens": 30}),
+        json!({"id": 1, "prompt": "p", "response": "b", "score": 5.0, "tokens": 20}),
+        json!({"id": 2, "prompt": "q", "response": "d", "score": 2.0, "tokens": 40}),
+    ];
+    let source = wd.write("flat.jsonl", lines(&flat));
+    py(&[
+        "pandas-parquet",
+        source.to_str().unwrap(),
+        wd.path("flat.parquet").to_str().unwrap(),
+    ]);
+    // The same rows as JSON Lines with the index as pandas numbers it, and as two pandas shards
+    // (a folder: read as rows).
+    let indexed: Vec<Value> = flat
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut row = row.clone();
+            row["__index_level_0__"] = json!(i * i);
+            row
+        })
+        .collect();
+    wd.write("indexed.jsonl", lines(&indexed));
+    std::fs::create_dir(wd.path("shards")).unwrap();
+    for (k, half) in flat.chunks(2).enumerate() {
+        let part = wd.write(&format!("part-{k}.jsonl"), lines(half));
+        let shard = wd.path(&format!("shards/part-{k}.parquet"));
+        py(&[
+            "pandas-parquet",
+            part.to_str().unwrap(),
+            shard.to_str().unwrap(),
+        ]);
+    }
+    let expected = vec![
+        json!({"prompt": "p", "chosen": "b", "rejected": "a", "score_chosen": 5.0, "score_rejected": 1.0,
+            "tokens_chosen": 20, "tokens_rejected": 10, "id": 1}),
+        json!({"prompt": "q", "chosen": "c", "rejected": "d", "score_chosen": 3.0, "score_rejected": 2.0,
+            "tokens_chosen": 30, "tokens_rejected": 40, "id": 2}),
+    ];
+    for input in ["flat.parquet", "indexed.jsonl", "shards"] {
+        assert_eq!(
+            normalize(pairs(&wd, input, &[])),
+            normalize(expected.clone()),
+            "{input}"
+        );
+    }
+    // Nested: the index is a top-level field beside the prompt and the responses.
+    let nested = json!({"prompt": "p", "answers": [{"text": "a", "score": 1.0}, {"text": "b", "score": 5.0}]});
+    let source = wd.write("nested.jsonl", lines(&[nested]));
+    py(&[
+        "pandas-parquet",
+        source.to_str().unwrap(),
+        wd.path("nested.parquet").to_str().unwrap(),
+    ]);
+    let run = wd.run(&[
+        "pairs",
+        "nested.parquet",
+        "-q",
+        "--output-format",
+        "jsonl",
+        "--responses",
+        "answers",
+        "--text",
+        "text",
+        "--score",
+        "score",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        rows(&run.stdout),
+        [
+            json!({"prompt": "p", "chosen": "b", "rejected": "a", "score_chosen": 5.0, "score_rejected": 1.0})
+        ]
+    );
+}
+
+#[test]
 fn bad_rows_skipped_apart_are_counted_once() {
     let wd = Workdir::new();
     // Groups apart, a row that isn't JSON and a row whose score isn't a number: with

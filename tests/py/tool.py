@@ -2,6 +2,9 @@
 
     tool.py datasets-parquet IN.jsonl OUT.parquet     write as `datasets` does (features metadata)
     tool.py pyarrow-parquet IN.jsonl OUT.parquet [ROWS_PER_GROUP] [CODEC]
+    tool.py pandas-parquet IN.jsonl OUT.parquet       with pandas, from a DataFrame whose index
+                                                      has no name and is not a range (row i is
+                                                      i*i): written as __index_level_0__
     tool.py rows FILE.parquet                         the rows as JSON Lines
     tool.py features FILE.parquet|FILE.jsonl          the features `datasets` loads, as text
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
@@ -49,6 +52,12 @@ def main():
         rows = int(args[2]) if len(args) > 2 else None
         codec = args[3] if len(args) > 3 else "snappy"
         pq.write_table(table, args[1], row_group_size=rows, compression=codec)
+    elif cmd == "pandas-parquet":
+        import pandas as pd
+
+        frame = pd.DataFrame(read_jsonl(args[0]))
+        frame.index = pd.Index([i * i for i in range(len(frame))])
+        frame.to_parquet(args[1])
     elif cmd == "rows":
         import pyarrow.parquet as pq
 
