@@ -779,11 +779,23 @@ impl Agreement {
     }
 }
 
-/// Rows of the group still open at the end of a batch, with their groups and input rows.
+/// Rows of the group still open at the end of a batch (slices of the batches they came in),
+/// with their groups and input rows.
 struct Carry {
-    batch: RecordBatch,
+    batches: Vec<RecordBatch>,
     groups: Vec<u32>,
     rows: Vec<u64>,
+}
+
+impl Carry {
+    /// Each row's batch and index, in order.
+    fn order(&self) -> Vec<(usize, usize)> {
+        self.batches
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+            .collect()
+    }
 }
 
 /// Pairs groups whose rows come together, batch after batch, keeping the pairs until the end:
@@ -856,29 +868,25 @@ impl<'s> Pairer<'s> {
                 kept.iter().map(|&i| rows[i as usize]).collect(),
             )
         };
-        // The group left open by the batch before takes this batch's first rows of it (only
-        // those rows are copied to join it): paired once another group starts.
+        // The group left open by the batch before takes this batch's first rows of it (a
+        // slice, not a copy): paired once another group starts.
         let mut start = 0;
-        if let Some(carry) = self.carry.take() {
+        if let Some(mut carry) = self.carry.take() {
             start = groups
                 .iter()
                 .position(|&g| g != carry.groups[0])
                 .unwrap_or(groups.len());
-            let joined = arrow_select::concat::concat_batches(
-                &batch.schema(),
-                [&carry.batch, &batch.slice(0, start)],
-            )
-            .map_err(format)?;
-            let carry = Carry {
-                batch: joined,
-                groups: [&carry.groups[..], &groups[..start]].concat(),
-                rows: [&carry.rows[..], &rows[..start]].concat(),
-            };
+            if start > 0 {
+                carry.batches.push(batch.slice(0, start));
+                carry.groups.extend_from_slice(&groups[..start]);
+                carry.rows.extend_from_slice(&rows[..start]);
+            }
             if start == groups.len() {
                 self.carry = Some(carry);
                 return Ok(());
             }
-            self.pair(&carry.batch, &carry.groups, &carry.rows, emit)?;
+            let order = carry.order();
+            self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)?;
         }
         // The last group's rows may go on in the next batch.
         let open = groups
@@ -891,7 +899,7 @@ impl<'s> Pairer<'s> {
         self.pair(&batch, &groups[..open], rows, emit)?;
         if open < groups.len() {
             self.carry = Some(Carry {
-                batch: batch.slice(open, batch.num_rows() - open),
+                batches: vec![batch.slice(open, batch.num_rows() - open)],
                 groups: groups[open..].to_vec(),
                 rows: rows[open..].to_vec(),
             });
@@ -1071,7 +1079,8 @@ impl<'s> Pairer<'s> {
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         if let Some(carry) = self.carry.take() {
-            self.pair(&carry.batch, &carry.groups, &carry.rows, emit)?;
+            let order = carry.order();
+            self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)?;
         }
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;

@@ -314,6 +314,37 @@ fn groups_together_stream_across_parquet_batches_as_the_json_path_pairs_them() {
 }
 
 #[test]
+fn a_group_longer_than_parquet_batches_pairs_its_best_and_worst_from_any_of_them() {
+    let wd = Workdir::new();
+    // Group 1 has 2,500 responses: Parquet is read 1,024 rows at a time, so the group spans
+    // three batches, its best response in the third and its worst in the second.
+    let mut text = String::new();
+    for k in 0..2500u32 {
+        let score = match k {
+            2400 => 9.0,
+            1100 => 1.0,
+            _ => 5.0,
+        };
+        let row = json!({"id": 1, "prompt": "long", "response": format!("r{k}"), "score": score});
+        text.push_str(&format!("{row}\n"));
+    }
+    for (k, score) in [(0, 2.0), (1, 4.0)] {
+        let row = json!({"id": 2, "prompt": "short", "response": format!("s{k}"), "score": score});
+        text.push_str(&format!("{row}\n"));
+    }
+    jsonl_and_parquet(&wd, "long", &text);
+    let expected = vec![
+        json!({"prompt": "long", "chosen": "r2400", "rejected": "r1100", "score_chosen": 9.0, "score_rejected": 1.0, "id": 1}),
+        json!({"prompt": "short", "chosen": "s1", "rejected": "s0", "score_chosen": 4.0, "score_rejected": 2.0, "id": 2}),
+    ];
+    assert_eq!(pairs(&wd, "long.jsonl", &[]), expected);
+    assert_eq!(
+        normalize(pairs(&wd, "long.parquet", &[])),
+        normalize(expected)
+    );
+}
+
+#[test]
 fn a_group_with_two_prompts_apart_is_refused_at_its_row() {
     let wd = Workdir::new();
     jsonl_and_parquet(
