@@ -4,8 +4,9 @@
 use std::fs::File;
 use std::io::{BufWriter, Seek};
 
-use arrow_array::RecordBatch;
-use arrow_schema::ArrowError;
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType};
 
 use crate::error::{Error, Result};
 use crate::io::{spill_file, Target};
@@ -55,14 +56,14 @@ impl Spool {
             self.spilled = Some((writer, Vec::new()));
         }
         let (writer, streams) = self.spilled.as_mut().expect("made above");
-        writer
-            .write(&batch)
-            .map_err(|e| Error::io(self.what, std::io::Error::other(e)))?;
+        let io = |e: ArrowError| Error::io(self.what, std::io::Error::other(e));
+        writer.write(&compact(&batch).map_err(io)?).map_err(io)?;
         streams.push(stream);
         Ok(())
     }
 
-    /// Hands every batch over, in the order they came.
+    /// Hands every batch over, in the order they came (a dictionary column with only the
+    /// values its rows use, if the batch went to disk).
     pub fn drain(self, mut to: impl FnMut(usize, RecordBatch) -> Result<()>) -> Result<()> {
         for (stream, batch) in self.parts {
             to(stream, batch)?;
@@ -87,5 +88,82 @@ impl Spool {
             to(stream, batch)?;
         }
         Ok(())
+    }
+}
+
+/// The batch with each top-level dictionary column holding only the values its rows use. Arrow
+/// IPC writes a batch's whole dictionary with it: a few rows taken from a Parquet batch of
+/// pandas categoricals (every distinct prompt in the row group) would carry all of them, for
+/// every batch spilled.
+fn compact(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+    if !batch
+        .columns()
+        .iter()
+        .any(|c| matches!(c.data_type(), DataType::Dictionary(..)))
+    {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| match column.data_type() {
+            DataType::Dictionary(..) => {
+                arrow_select::dictionary::garbage_collect_any_dictionary(column.as_any_dictionary())
+            }
+            _ => Ok(ArrayRef::clone(column)),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::types::Int32Type;
+    use arrow_array::{Array, DictionaryArray, Int32Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_few_rows_of_a_big_dictionary_spill_with_only_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::File(dir.path().join("out.parquet"));
+        // 200 values of 1 KB behind every batch, each batch's its own (as a Parquet reader
+        // decoding plain pages into a dictionary type makes one a batch): IPC writes a batch's
+        // dictionary whenever it changes.
+        let mut spool = Spool::new("a test spool");
+        let mut pushed = Vec::new();
+        for i in 0..100 {
+            let keys = Int32Array::from(vec![i, 199 - i]);
+            let values = StringArray::from_iter_values((0..200).map(|j| format!("{i}-{j:01024}")));
+            let column: ArrayRef =
+                Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap());
+            let batch = RecordBatch::try_from_iter([("prompt", column)]).unwrap();
+            spool.push(0, batch.clone(), 0, &target).unwrap();
+            pushed.push(batch);
+        }
+        let (writer, _) = spool.spilled.as_mut().unwrap();
+        writer.flush().unwrap();
+        // Two values a batch: about 200 KB, not 20 MB.
+        let written = writer.get_ref().get_ref().metadata().unwrap().len();
+        assert!(written < 1 << 20, "{written} bytes spilled");
+        let mut back = Vec::new();
+        spool
+            .drain(|_, batch| {
+                back.push(batch);
+                Ok(())
+            })
+            .unwrap();
+        let strings = |b: &RecordBatch| -> Vec<String> {
+            let column = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
+            let column = column.as_string::<i32>();
+            (0..column.len())
+                .map(|i| column.value(i).to_string())
+                .collect()
+        };
+        assert_eq!(back.len(), 100);
+        for (b, p) in back.iter().zip(&pushed) {
+            assert_eq!(b.column(0).data_type(), p.column(0).data_type());
+            assert_eq!(strings(b), strings(p));
+        }
     }
 }
