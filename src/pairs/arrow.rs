@@ -78,11 +78,17 @@ fn context_columns(
 }
 
 /// A column's values as the text groups compare (`None` for null): string columns read in
-/// place, any other type formatted.
+/// place (dictionaries of strings, pandas' categoricals, through their keys), any other type
+/// formatted.
 enum Texts<'a> {
     Utf8(&'a StringArray),
     LargeUtf8(&'a LargeStringArray),
     Utf8View(&'a StringViewArray),
+    Dictionary {
+        array: &'a ArrayRef,
+        keys: Vec<usize>,
+        values: Box<Texts<'a>>,
+    },
     Formatted(Vec<Option<String>>),
 }
 
@@ -92,6 +98,19 @@ impl<'a> Texts<'a> {
             DataType::Utf8 => Texts::Utf8(array.as_string()),
             DataType::LargeUtf8 => Texts::LargeUtf8(array.as_string()),
             DataType::Utf8View => Texts::Utf8View(array.as_string_view()),
+            DataType::Dictionary(_, value)
+                if matches!(
+                    **value,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
+            {
+                let dictionary = array.as_any_dictionary();
+                Texts::Dictionary {
+                    array,
+                    keys: dictionary.normalized_keys(),
+                    values: Box::new(Texts::new(dictionary.values())?),
+                }
+            }
             _ => {
                 let options = FormatOptions::default();
                 let formatter = ArrayFormatter::try_new(array.as_ref(), &options)?;
@@ -110,6 +129,14 @@ impl<'a> Texts<'a> {
             Texts::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             Texts::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
             Texts::Utf8View(a) => a.is_valid(i).then(|| a.value(i)),
+            Texts::Dictionary {
+                array,
+                keys,
+                values,
+            } => match array.is_valid(i) {
+                true => values.get(keys[i]),
+                false => None,
+            },
             Texts::Formatted(v) => v[i].as_deref(),
         }
     }

@@ -370,6 +370,61 @@ fn a_group_with_two_prompts_apart_is_refused_at_its_row() {
 }
 
 #[test]
+fn pandas_categoricals_apart_pair_through_temporary_files_and_stay_categoricals() {
+    let wd = Workdir::new();
+    // 1,500 groups of two, every first response before any second one, the key and prompt
+    // pandas categoricals (Arrow dictionaries). In little memory the rows are sorted through
+    // many temporary files, a few rows at a time: each must carry its own values, not the
+    // dictionary of every prompt around it.
+    let mut text = String::new();
+    for (k, score) in [(0, 3.0), (1, 8.0)] {
+        for g in 0..1500 {
+            let row = json!({"id": format!("id{g}"), "prompt": format!("prompt {g} {}", "x".repeat(200)),
+                "response": format!("r{g}-{k}"), "score": score});
+            text.push_str(&format!("{row}\n"));
+        }
+    }
+    let source = wd.write("cat.jsonl", &text);
+    let parquet = wd.path("cat.parquet");
+    py(&[
+        "pandas-parquet",
+        source.to_str().unwrap(),
+        parquet.to_str().unwrap(),
+        "id",
+        "prompt",
+    ]);
+    let expected: Vec<Value> = (0..1500)
+        .map(|g| {
+            json!({"prompt": format!("prompt {g} {}", "x".repeat(200)), "chosen": format!("r{g}-1"),
+                "rejected": format!("r{g}-0"), "score_chosen": 8.0, "score_rejected": 3.0, "id": format!("id{g}")})
+        })
+        .collect();
+    for memory in [None, Some("100000")] {
+        let extra: Vec<&str> = memory.map_or(vec![], |m| vec!["--memory-bytes", m]);
+        assert_eq!(
+            normalize(pairs(&wd, "cat.parquet", &extra)),
+            normalize(expected.clone()),
+            "{memory:?}"
+        );
+    }
+    let run = wd.run(
+        &[
+            &["pairs", "cat.parquet", "-q", "-o", "p.parquet"],
+            &ARGS[..],
+            &["--memory-bytes", "100000"],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let info = py(&["info", wd.path("p.parquet").to_str().unwrap()]);
+    assert!(
+        info.contains("prompt: dictionary<values=string, indices=int16, ordered=0>")
+            && info.contains("id: dictionary<values=string, indices=int16, ordered=0>"),
+        "{info}"
+    );
+}
+
+#[test]
 fn split_by_prompt_groups_apart_pair_alike_once_later_rows_are_read_by_key() {
     let wd = Workdir::new();
     // 900 ids, every third with a second prompt: 1,200 groups of two responses, every group's

@@ -2,9 +2,11 @@
 
     tool.py datasets-parquet IN.jsonl OUT.parquet     write as `datasets` does (features metadata)
     tool.py pyarrow-parquet IN.jsonl OUT.parquet [ROWS_PER_GROUP] [CODEC]
-    tool.py pandas-parquet IN.jsonl OUT.parquet       with pandas, from a DataFrame whose index
+    tool.py pandas-parquet IN.jsonl OUT.parquet [COLUMN ...]
+                                                      with pandas, from a DataFrame whose index
                                                       has no name and is not a range (row i is
-                                                      i*i): written as __index_level_0__
+                                                      i*i): written as __index_level_0__; the
+                                                      COLUMNs as categoricals (dictionaries)
     tool.py rows FILE.parquet                         the rows as JSON Lines
     tool.py features FILE.parquet|FILE.jsonl          the features `datasets` loads, as text
     tool.py info FILE.parquet                         schema, metadata keys, codec, row groups
@@ -57,6 +59,8 @@ def main():
 
         frame = pd.DataFrame(read_jsonl(args[0]))
         frame.index = pd.Index([i * i for i in range(len(frame))])
+        for column in args[2:]:
+            frame[column] = frame[column].astype("category")
         frame.to_parquet(args[1])
     elif cmd == "rows":
         import pyarrow.parquet as pq
