@@ -1130,7 +1130,7 @@ fn gather<'a>(
         return take(column(one).as_ref(), &index, None);
     }
     let arrays: Vec<&dyn Array> = responses.iter().map(|r| column(r).as_ref()).collect();
-    arrow_select::interleave::interleave(&arrays, at)
+    crate::arrow::interleave(&arrays, at)
 }
 
 /// One batch of pairs, every column taken from the input's, and how many columns come before
