@@ -108,10 +108,67 @@ pub fn interleave(parts: &[&dyn Array], order: &[(usize, usize)]) -> Result<Arra
     }
     let cut = parts
         .iter()
-        .map(|p| arrow_select::dictionary::garbage_collect_any_dictionary(p.as_any_dictionary()))
+        .map(|p| compact_dictionary(*p))
         .collect::<Result<Vec<_>, _>>()?;
     let cut: Vec<&dyn Array> = cut.iter().map(|p| p.as_ref()).collect();
     arrow_select::interleave::interleave(&cut, order)
+}
+
+/// A dictionary array with only the values its rows use (the same array if it uses all), in
+/// time that follows its rows, not its dictionary: the keys used are sorted, not marked in a map
+/// as long as the dictionary (arrow-rs's `garbage_collect_dictionary` zeroes one, which for a
+/// batch over a column chunk's dictionary cost more than the batch).
+pub fn compact_dictionary(array: &dyn Array) -> Result<ArrayRef, ArrowError> {
+    use arrow_array::types::{
+        Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    };
+    let DataType::Dictionary(key_type, _) = array.data_type() else {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "expected a dictionary, got {}",
+            array.data_type()
+        )));
+    };
+    let dictionary = array.as_any_dictionary();
+    let keys = dictionary.normalized_keys();
+    let valid = |i: usize| dictionary.keys().is_valid(i);
+    let mut used: Vec<usize> = (0..keys.len())
+        .filter(|&i| valid(i))
+        .map(|i| keys[i])
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    if used.len() == dictionary.values().len() {
+        return Ok(arrow_array::make_array(array.to_data()));
+    }
+    let index = arrow_array::UInt64Array::from_iter_values(used.iter().map(|&k| k as u64));
+    let values = take(dictionary.values(), &index, None)?;
+    let new_keys: arrow_array::UInt64Array = (0..keys.len())
+        .map(|i| valid(i).then(|| used.binary_search(&keys[i]).expect("a key in use") as u64))
+        .collect();
+    let new_keys = arrow_cast::cast(&new_keys, key_type)?;
+    macro_rules! rebuild {
+        ($t:ty) => {
+            Arc::new(arrow_array::DictionaryArray::<$t>::try_new(
+                new_keys.as_primitive::<$t>().clone(),
+                values,
+            )?) as ArrayRef
+        };
+    }
+    Ok(match key_type.as_ref() {
+        DataType::Int8 => rebuild!(Int8Type),
+        DataType::Int16 => rebuild!(Int16Type),
+        DataType::Int32 => rebuild!(Int32Type),
+        DataType::Int64 => rebuild!(Int64Type),
+        DataType::UInt8 => rebuild!(UInt8Type),
+        DataType::UInt16 => rebuild!(UInt16Type),
+        DataType::UInt32 => rebuild!(UInt32Type),
+        DataType::UInt64 => rebuild!(UInt64Type),
+        other => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "dictionary keys of type {other}"
+            )))
+        }
+    })
 }
 
 /// The column at a path: a top-level column, or a field inside struct columns.

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Seek};
 
-use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType};
 
@@ -107,9 +106,7 @@ fn compact(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> 
         .columns()
         .iter()
         .map(|column| match column.data_type() {
-            DataType::Dictionary(..) => {
-                arrow_select::dictionary::garbage_collect_any_dictionary(column.as_any_dictionary())
-            }
+            DataType::Dictionary(..) => crate::arrow::compact_dictionary(column.as_ref()),
             _ => Ok(ArrayRef::clone(column)),
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -119,6 +116,7 @@ fn compact(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::cast::AsArray;
     use arrow_array::types::Int32Type;
     use arrow_array::{Array, DictionaryArray, Int32Array, StringArray};
     use std::sync::Arc;
