@@ -72,6 +72,19 @@ H=$data/uf.hf.parquet
 measure "raug-hfparquet" $raug relabel "$H" -o "$out/r.parquet" --order blocks -q
 measure "raug-hfparquet-interleaved" $raug relabel "$H" -o "$out/r.parquet" -q
 measure "polars-hfparquet" "$py" bench/peers.py polars "$H" "$out/p.parquet"
+# pandas categoricals: prompt and prompt_id as pandas writes them (Arrow dictionaries, one row
+# group), against the same rows as plain strings in one row group.
+if [ ! -f "$data/uf.cat.parquet" ] || [ "$data/uf.cat.parquet" -ot "$P" ]; then
+  "$py" -c "
+import pandas as pd, sys
+frame = pd.read_parquet(sys.argv[1])
+frame.to_parquet(sys.argv[3], index=False)
+for column in ('prompt', 'prompt_id'):
+    frame[column] = frame[column].astype('category')
+frame.to_parquet(sys.argv[2], index=False)" "$P" "$data/uf.cat.parquet" "$data/uf.one.parquet"
+fi
+measure "raug-catparquet-interleaved" $raug relabel "$data/uf.cat.parquet" -o "$out/r.parquet" -q
+measure "raug-oneparquet-interleaved" $raug relabel "$data/uf.one.parquet" -o "$out/r.parquet" -q
 # Replacing an existing output (synced before the rename) against writing a new one.
 measure "raug-jsonl-replace" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl --order blocks -q"
 measure "raug-jsonl-replace-interleaved" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl -q"
@@ -139,6 +152,9 @@ if "raug-hfparquet" in r:
     for name in ["raug-hfparquet", "raug-hfparquet-interleaved"]:
         w, m = r[name]
         print(f"- {name} (row groups as datasets writes them): {w:.2f} s, {m:.0f} MiB; / polars {ratio(name, 'polars-hfparquet'):.2f} (goal <= 0.25, <= 256 MiB)")
+if "raug-catparquet-interleaved" in r and "raug-oneparquet-interleaved" in r:
+    (w, m), (w1, m1) = r["raug-catparquet-interleaved"], r["raug-oneparquet-interleaved"]
+    print(f"- pandas categoricals (prompt, prompt_id) in one row group, interleaved: {w:.2f} s, {m:.0f} MiB; as plain strings {w1:.2f} s, {m1:.0f} MiB ({w / w1:.2f}x)")
 if "raug-jsonl-replace" in r and "cp-sync" in r:
     w = r["raug-jsonl-replace"][0] - r["cp-sync"][0]
     print(f"- replacing an existing JSONL output: {w:.2f} s against {r['raug-jsonl'][0]:.2f} s for a new one ({w / r['raug-jsonl'][0]:.2f}x; goal <= 1.3x)")
