@@ -713,29 +713,30 @@ fn flat(
             continue;
         }
         let n = schema.fields().len();
-        // (batch, row) of every row, sorted by group; stable: a group's rows keep their order.
-        let mut order: Vec<(usize, usize)> = held
+        // Each batch's group and input row columns.
+        let group_of: Vec<&[u32]> = held
             .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
-            .collect();
-        let group_of = |&(b, r): &(usize, usize)| {
-            held[b]
-                .column(n)
-                .as_primitive::<arrow_array::types::UInt32Type>()
-                .value(r)
-        };
-        order.sort_by_key(group_of);
-        let groups: Vec<u32> = order.iter().map(group_of).collect();
-        let rows: Vec<u64> = order
-            .iter()
-            .map(|&(b, r)| {
-                held[b]
-                    .column(n + 1)
-                    .as_primitive::<arrow_array::types::UInt64Type>()
-                    .value(r)
+            .map(|b| {
+                b.column(n)
+                    .as_primitive::<arrow_array::types::UInt32Type>()
+                    .values()
+                    .as_ref()
             })
             .collect();
+        let row_of: Vec<&[u64]> = held
+            .iter()
+            .map(|b| {
+                b.column(n + 1)
+                    .as_primitive::<arrow_array::types::UInt64Type>()
+                    .values()
+                    .as_ref()
+            })
+            .collect();
+        // (batch, row) of every row, sorted by group; stable: a group's rows keep their order.
+        let mut order = order_of(&held);
+        order.sort_by_key(|&(b, r)| group_of[b][r]);
+        let groups: Vec<u32> = order.iter().map(|&(b, r)| group_of[b][r]).collect();
+        let rows: Vec<u64> = order.iter().map(|&(b, r)| row_of[b][r]).collect();
         let batches = held
             .iter()
             .map(|batch| batch.project(&(0..n).collect::<Vec<_>>()))
@@ -814,15 +815,13 @@ struct Carry {
     rows: Vec<u64>,
 }
 
-impl Carry {
-    /// Each row's batch and index, in order.
-    fn order(&self) -> Vec<(usize, usize)> {
-        self.batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
-            .collect()
-    }
+/// Each row of `batches` as its batch and index, in order.
+fn order_of(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
+    batches
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+        .collect()
 }
 
 /// Pairs groups whose rows come together, batch after batch, keeping the pairs until the end:
@@ -912,7 +911,7 @@ impl<'s> Pairer<'s> {
                 self.carry = Some(carry);
                 return Ok(());
             }
-            let order = carry.order();
+            let order = order_of(&carry.batches);
             self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)?;
         }
         // The last group's rows may go on in the next batch.
@@ -1106,7 +1105,7 @@ impl<'s> Pairer<'s> {
         emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()> {
         if let Some(carry) = self.carry.take() {
-            let order = carry.order();
+            let order = order_of(&carry.batches);
             self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)?;
         }
         summary.prompts += self.prompts;
