@@ -265,14 +265,15 @@ impl RowGroups {
         // pyarrow records how it cut the file's pages (`content_defined_chunking`, written by
         // `datasets`) among the file's key-value metadata, and parquet-rs reads it into the
         // schema's; raug writes no such pages, so the setting is not carried over (pyarrow
-        // doesn't show it as the schema's either).
+        // doesn't show it as the schema's either). Dictionary columns (pandas' categoricals)
+        // are read as plain values, marked to be declared dictionaries again on output.
         let schema = metadata.schema();
-        if schema.metadata().contains_key(WRITER_SETTING) {
-            let mut kept = schema.metadata().clone();
-            kept.remove(WRITER_SETTING);
-            let schema = Arc::new(schema.as_ref().clone().with_metadata(kept));
-            let options =
-                parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_schema(schema);
+        let values = crate::arrow::read_as_values(schema);
+        if values.is_some() || schema.metadata().contains_key(WRITER_SETTING) {
+            let mut schema = values.unwrap_or_else(|| schema.as_ref().clone());
+            schema.metadata.remove(WRITER_SETTING);
+            let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+                .with_schema(Arc::new(schema));
             metadata = ArrowReaderMetadata::try_new(Arc::clone(metadata.metadata()), options)
                 .map_err(|e| Error::unreadable_parquet(&name, e))?;
         }

@@ -3,6 +3,7 @@
 //! edit (the goal field, and the swapped responses and scores); the others are copied with Arrow
 //! kernels (`take`). It decides nothing itself.
 
+mod dictionary;
 pub mod hf;
 pub mod reshape;
 mod shape;
@@ -28,6 +29,9 @@ use crate::plan::{
 };
 use crate::relabel::{Spec, GOAL_SEPARATOR};
 
+pub use dictionary::{
+    compact_dictionary, declared_dictionaries, interleave, read_as_values, DICTIONARY_KEYS,
+};
 pub use shape::detect;
 pub(crate) use shape::SchemaShape;
 
@@ -93,82 +97,6 @@ pub fn slice_bytes(batch: &RecordBatch) -> usize {
                 .unwrap_or_else(|_| c.get_array_memory_size())
         })
         .sum()
-}
-
-/// `arrow_select::interleave::interleave`, but dictionaries (pandas' categoricals) cut first
-/// to the values their rows use: arrow-rs concatenates every input's whole dictionary into the
-/// output's, and a Parquet batch's dictionary may hold every value of its column chunk (tens of
-/// MB copied for each batch: relabeling a 226 MB file in the interleaved order ran for minutes).
-pub fn interleave(parts: &[&dyn Array], order: &[(usize, usize)]) -> Result<ArrayRef, ArrowError> {
-    if !matches!(
-        parts.first().map(|p| p.data_type()),
-        Some(DataType::Dictionary(..))
-    ) {
-        return arrow_select::interleave::interleave(parts, order);
-    }
-    let cut = parts
-        .iter()
-        .map(|p| compact_dictionary(*p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cut: Vec<&dyn Array> = cut.iter().map(|p| p.as_ref()).collect();
-    arrow_select::interleave::interleave(&cut, order)
-}
-
-/// A dictionary array with only the values its rows use (the same array if it uses all), in
-/// time that follows its rows, not its dictionary: the keys used are sorted, not marked in a map
-/// as long as the dictionary (arrow-rs's `garbage_collect_dictionary` zeroes one, which for a
-/// batch over a column chunk's dictionary cost more than the batch).
-pub fn compact_dictionary(array: &dyn Array) -> Result<ArrayRef, ArrowError> {
-    use arrow_array::types::{
-        Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
-    };
-    let DataType::Dictionary(key_type, _) = array.data_type() else {
-        return Err(ArrowError::InvalidArgumentError(format!(
-            "expected a dictionary, got {}",
-            array.data_type()
-        )));
-    };
-    let dictionary = array.as_any_dictionary();
-    let keys = dictionary.normalized_keys();
-    let valid = |i: usize| dictionary.keys().is_valid(i);
-    let mut used: Vec<usize> = (0..keys.len())
-        .filter(|&i| valid(i))
-        .map(|i| keys[i])
-        .collect();
-    used.sort_unstable();
-    used.dedup();
-    if used.len() == dictionary.values().len() {
-        return Ok(arrow_array::make_array(array.to_data()));
-    }
-    let index = arrow_array::UInt64Array::from_iter_values(used.iter().map(|&k| k as u64));
-    let values = take(dictionary.values(), &index, None)?;
-    let new_keys: arrow_array::UInt64Array = (0..keys.len())
-        .map(|i| valid(i).then(|| used.binary_search(&keys[i]).expect("a key in use") as u64))
-        .collect();
-    let new_keys = arrow_cast::cast(&new_keys, key_type)?;
-    macro_rules! rebuild {
-        ($t:ty) => {
-            Arc::new(arrow_array::DictionaryArray::<$t>::try_new(
-                new_keys.as_primitive::<$t>().clone(),
-                values,
-            )?) as ArrayRef
-        };
-    }
-    Ok(match key_type.as_ref() {
-        DataType::Int8 => rebuild!(Int8Type),
-        DataType::Int16 => rebuild!(Int16Type),
-        DataType::Int32 => rebuild!(Int32Type),
-        DataType::Int64 => rebuild!(Int64Type),
-        DataType::UInt8 => rebuild!(UInt8Type),
-        DataType::UInt16 => rebuild!(UInt16Type),
-        DataType::UInt32 => rebuild!(UInt32Type),
-        DataType::UInt64 => rebuild!(UInt64Type),
-        other => {
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "dictionary keys of type {other}"
-            )))
-        }
-    })
 }
 
 /// The column at a path: a top-level column, or a field inside struct columns.
@@ -1552,51 +1480,6 @@ fn replace_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interleaved_dictionaries_keep_only_the_values_their_rows_use() {
-        use arrow_array::types::Int32Type;
-        use arrow_array::{DictionaryArray, Int32Array, StringArray};
-        // Two halves of three rows over one 10,000-value dictionary (a Parquet batch's may
-        // hold every value of its column chunk), and over two dictionaries of their own.
-        let values = Arc::new(StringArray::from_iter_values(
-            (0..10_000).map(|i| format!("v{i}")),
-        ));
-        let half = |keys: Vec<Option<i32>>, values: Arc<StringArray>| -> ArrayRef {
-            Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values).unwrap())
-        };
-        let order = [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)];
-        let other = Arc::new(StringArray::from_iter_values(
-            (0..10_000).map(|i| format!("w{i}")),
-        ));
-        for (second, prefix) in [(Arc::clone(&values), "v"), (other, "w")] {
-            let a = half(vec![Some(5), Some(9_999), None], Arc::clone(&values));
-            let b = half(vec![Some(7), Some(5), Some(0)], second);
-            let out = interleave(&[a.as_ref(), b.as_ref()], &order).unwrap();
-            let out = out.as_any_dictionary();
-            assert!(out.values().len() <= 6, "{} values", out.values().len());
-            let strings = arrow_cast::cast(out.values(), &DataType::Utf8).unwrap();
-            let strings = strings.as_string::<i32>();
-            let text: Vec<Option<String>> = out
-                .normalized_keys()
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| out.keys().is_valid(i).then(|| strings.value(k).to_string()))
-                .collect();
-            let b = |i: u32| Some(format!("{prefix}{i}"));
-            assert_eq!(
-                text,
-                [
-                    Some("v5".into()),
-                    b(7),
-                    Some("v9999".into()),
-                    b(5),
-                    None,
-                    b(0)
-                ]
-            );
-        }
-    }
 
     #[test]
     fn narrow_floats_print_as_their_columns_show_them() {

@@ -12,7 +12,7 @@ use arrow_array::{
     UInt32Array,
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Metadata, Schema, SchemaRef};
 use arrow_select::take::take;
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
@@ -56,6 +56,38 @@ struct Responses {
     /// The prompt's context: columns of the batch kept as they are, taken at each pair's
     /// prompt row.
     context: Vec<(String, ArrayRef)>,
+    /// Output columns taken from a column read as a dictionary's values, with its field's
+    /// metadata, so that a Parquet output declares them as that dictionary again.
+    marks: Vec<(String, Metadata)>,
+}
+
+/// [`Responses::marks`]: the output columns (named so) taken from the top-level columns at
+/// `sources` that were read as a dictionary's values, and the context columns that were.
+fn dictionary_marks(
+    schema: &Schema,
+    sources: &[(&str, &FieldPath)],
+    context: &[(String, ArrayRef)],
+) -> Vec<(String, Metadata)> {
+    let named = sources
+        .iter()
+        .filter_map(|(output, path)| match path.parts() {
+            [top] => Some((output.to_string(), top.as_str())),
+            _ => None,
+        })
+        .chain(
+            context
+                .iter()
+                .map(|(name, _)| (name.clone(), name.as_str())),
+        );
+    named
+        .filter_map(|(output, top)| {
+            let field = schema.field_with_name(top).ok()?;
+            field
+                .metadata()
+                .contains_key(crate::arrow::DICTIONARY_KEYS)
+                .then(|| (output, field.metadata().clone()))
+        })
+        .collect()
 }
 
 /// The top-level columns other than those named in `used` and pandas' unnamed index (and, flat,
@@ -351,6 +383,7 @@ fn nested(
     }
     let numbers = numbers(structs.fields(), structs.columns(), &[]);
     let context = context_columns(batch, &[&prompt_path, list_path], false);
+    let marks = dictionary_marks(&batch.schema(), &[("prompt", &prompt_path)], &context);
     Ok((
         picks,
         Responses {
@@ -359,6 +392,7 @@ fn nested(
             score,
             numbers,
             context,
+            marks,
         },
     ))
 }
@@ -402,6 +436,15 @@ fn flat_columns(batch: &RecordBatch, name: &str, spec: &PairSpec) -> Result<Flat
         text,
         score: Arc::clone(&score),
         numbers: numbers(schema.fields(), batch.columns(), &skip),
+        marks: dictionary_marks(
+            &schema,
+            &[
+                ("prompt", prompt_path),
+                ("chosen", &spec.text),
+                ("rejected", &spec.text),
+            ],
+            &candidates,
+        ),
         context: candidates.clone(),
     };
     Ok(FlatColumns {
@@ -1166,7 +1209,12 @@ fn pairs_of(
         |fields: &mut Vec<Field>, columns: &mut Vec<ArrayRef>, name: String, array: ArrayRef| {
             // A response's own score field is also among its numbers: once is enough.
             if fields.iter().all(|f| f.name() != &name) {
-                fields.push(Field::new(name, array.data_type().clone(), true));
+                let mark = responses[0].marks.iter().find(|(n, _)| *n == name);
+                let field = Field::new(name, array.data_type().clone(), true);
+                fields.push(match mark {
+                    Some((_, metadata)) => field.with_metadata(metadata.clone()),
+                    None => field,
+                });
                 columns.push(array);
             }
         };

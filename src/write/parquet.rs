@@ -798,6 +798,10 @@ fn parquet_error(name: &str, e: parquet::errors::ParquetError) -> Error {
 }
 
 fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()> {
+    // Columns read as the values of a dictionary are declared as it again: their values are
+    // encoded as they are (a dictionary's would be too), and the file's Arrow schema says
+    // dictionary, so readers give pandas its categoricals back.
+    let schema = crate::arrow::declared_dictionaries(&schema);
     let codec = match out.options.compression {
         ParquetCompression::Snappy => Codec::SNAPPY,
         ParquetCompression::Zstd => Codec::ZSTD(ZstdLevel::default()),

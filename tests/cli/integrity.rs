@@ -642,6 +642,85 @@ fn dictionary_strings_read_as_strings_and_string_scores_are_bad_data() {
 }
 
 #[test]
+fn pandas_categoricals_are_read_as_strings_and_written_as_categoricals_again() {
+    let wd = Workdir::new();
+    // pandas writes categorical columns as Arrow dictionaries (int8 keys for a few values, its
+    // unnamed index as a column). raug reads their values and declares them dictionaries
+    // again in Parquet output, where the column is rewritten (prompt) and where it is copied
+    // (source).
+    let text: String = (0..6)
+        .map(|i| {
+            let row = json!({"prompt": format!("p{}", i % 3), "chosen": format!("A{i}"),
+                "rejected": format!("B{i}"), "score_chosen": 8.0, "score_rejected": 3.0,
+                "source": if i % 2 == 0 { "evol" } else { "sharegpt" }});
+            format!("{row}\n")
+        })
+        .collect();
+    let source = wd.write("cat.jsonl", &text);
+    py(&[
+        "pandas-parquet",
+        source.to_str().unwrap(),
+        wd.path("cat.parquet").to_str().unwrap(),
+        "prompt",
+        "source",
+    ]);
+    let model = Model {
+        site: Site::PromptText,
+        prefix: true,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    let expected: Vec<Value> = rows(&text)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, mut row)| {
+            row["__index_level_0__"] = json!(i * i);
+            model.relabel(&row)
+        })
+        .collect();
+    let categorical = |name: &str| {
+        let info = py(&["info", wd.path(name).to_str().unwrap()]);
+        for column in ["prompt", "source"] {
+            let line = format!("{column}: dictionary<values=string, indices=int8, ordered=0>");
+            assert!(info.contains(&line), "{name}: {info}");
+        }
+    };
+    for order in ["blocks", "interleaved"] {
+        let run = wd.run(&[
+            "relabel",
+            "cat.parquet",
+            "-o",
+            "out.parquet",
+            "--order",
+            order,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let got = rows(&py(&["rows", wd.path("out.parquet").to_str().unwrap()]));
+        let want: Vec<Value> = match order {
+            "blocks" => (0..2)
+                .flat_map(|half| expected.iter().skip(half).step_by(2).cloned())
+                .collect(),
+            _ => expected.clone(),
+        };
+        assert_rows_eq(&got, &want);
+        categorical("out.parquet");
+    }
+    // condition: the same rows as from JSON Lines, the same types as the input.
+    let run = wd.run(&["condition", "cat.parquet", "-o", "c.parquet", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = wd.run(&["condition", "cat.parquet", "--output-format", "jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = rows(&py(&["rows", wd.path("c.parquet").to_str().unwrap()]));
+    assert_rows_eq(&got, &rows(&run.stdout));
+    assert!(
+        got[0]["prompt"].as_str().unwrap().ends_with("\n\np0"),
+        "{got:?}"
+    );
+    categorical("c.parquet");
+}
+
+#[test]
 fn fields_of_one_response_follow_it_when_the_roles_swap() {
     let wd = Workdir::new();
     jsonl_and_parquet(
