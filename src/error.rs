@@ -171,6 +171,20 @@ pub enum SpecError {
         /// The second response.
         b: &'static str,
     },
+    /// No `chosen` field, but a row of one response, or a list of responses: what `raug pairs`
+    /// makes pairs of.
+    #[error(
+        "no field {path:?} in the first row; name the field with --chosen PATH, or, as {what}, \
+         make pairs of them first: {command}"
+    )]
+    NoChosenButResponses {
+        /// The chosen field looked for.
+        path: String,
+        /// What the row holds (`each row holds one response ("response")`).
+        what: String,
+        /// The `raug pairs` command that would pair them, placeholders in capitals.
+        command: String,
+    },
     /// A field an option names is not in the first row (or the schema).
     #[error("{option} {path}: the first row has no such field")]
     NamedFieldMissing {

@@ -660,12 +660,21 @@ impl Resolved {
         let rejected = path(&names.rejected, named.map_or("rejected", |l| l.rejected));
         let responses = match (row.kind(&chosen), row.kind(&rejected)) {
             (None, _) => {
-                return Err(match winner_pair(row) {
-                    Some((a, b)) if names.chosen.is_none() => SpecError::NoChosenButTwoResponses {
-                        path: chosen.to_string(),
-                        a,
-                        b,
-                    },
+                return Err(match (winner_pair(row), responses_to_pair(row)) {
+                    (Some((a, b)), _) if names.chosen.is_none() => {
+                        SpecError::NoChosenButTwoResponses {
+                            path: chosen.to_string(),
+                            a,
+                            b,
+                        }
+                    }
+                    (_, Some((what, command))) if names.chosen.is_none() => {
+                        SpecError::NoChosenButResponses {
+                            path: chosen.to_string(),
+                            what,
+                            command,
+                        }
+                    }
                     _ => missing(&chosen, "--chosen"),
                 });
             }
@@ -1217,6 +1226,45 @@ impl fmt::Display for Resolved {
         }
         Ok(())
     }
+}
+
+/// Text fields of data with one response a row (nvidia/HelpSteer's `response`).
+const RESPONSE_FIELDS: [&str; 4] = ["response", "completion", "output", "answer"];
+
+/// Fields holding a list of a prompt's responses (the Stack Exchange preferences' `answers`).
+const RESPONSE_LISTS: [&str; 4] = ["responses", "answers", "completions", "outputs"];
+
+/// For a row without a pair: what it holds instead that `raug pairs` makes pairs of (one
+/// response, or a list of them), and the command, with what the row doesn't say in capitals.
+fn responses_to_pair(row: &dyn RowShape) -> Option<(String, String)> {
+    let kind = |name: &str| FieldPath::parse(name).ok().and_then(|p| row.kind(&p));
+    let prompt = ["prompt", "question", "instruction"]
+        .into_iter()
+        .find(|name| kind(name) == Some(Ok(TextKind::Text)));
+    if let Some(list) = RESPONSE_LISTS
+        .into_iter()
+        .find(|name| kind(name) == Some(Ok(TextKind::Messages)))
+    {
+        let prompt = match prompt {
+            Some("prompt") => String::new(),
+            Some(other) => format!(" --prompt {other}"),
+            None => " --prompt PROMPT".to_string(),
+        };
+        return Some((
+            format!("the row holds a list of responses ({list:?})"),
+            format!("raug pairs INPUT --responses {list}{prompt} --text TEXT --score SCORE"),
+        ));
+    }
+    let text = RESPONSE_FIELDS
+        .into_iter()
+        .find(|name| kind(name) == Some(Ok(TextKind::Text)))?;
+    Some((
+        format!("each row holds one response ({text:?})"),
+        format!(
+            "raug pairs INPUT --group-by {} --text {text} --score SCORE",
+            prompt.unwrap_or("PROMPT")
+        ),
+    ))
 }
 
 /// The first of [`WINNER_PAIRS`] whose two responses the row has.

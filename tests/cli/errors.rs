@@ -342,3 +342,91 @@ fn interrupt_leaves_no_output_behind() {
     assert_eq!(wd.read("out.jsonl"), "precious\n");
     assert_eq!(wd.files(), ["in.jsonl", "out.jsonl"]);
 }
+
+#[test]
+fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
+    let wd = Workdir::new();
+    // Real data without pairs: nvidia/HelpSteer (a row per response) and the Stack Exchange
+    // preferences (a list of answers per question), from JSON Lines and from Parquet.
+    let cases = [
+        (
+            "llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl",
+            "hs",
+            "each row holds one response (\"response\"), make pairs of them first: raug pairs \
+             INPUT --group-by prompt --text response --score SCORE",
+            &[
+                "--group-by",
+                "prompt",
+                "--text",
+                "response",
+                "--score",
+                "helpfulness",
+            ][..],
+            &["--scale", "0-4"][..],
+        ),
+        (
+            "llm-thankfulness-claude__HuggingFaceH4_stack-exchange-preferences_sample.jsonl",
+            "se",
+            "the row holds a list of responses (\"answers\"), make pairs of them first: raug \
+             pairs INPUT --responses answers --prompt question --text TEXT --score SCORE",
+            &[
+                "--responses",
+                "answers",
+                "--prompt",
+                "question",
+                "--text",
+                "text",
+                "--score",
+                "pm_score",
+            ][..],
+            &["--from-scale", "-1-7"][..],
+        ),
+    ];
+    for (file, stem, hint, pairs_args, scale) in cases {
+        jsonl_and_parquet(&wd, stem, std::fs::read(real(file)).unwrap());
+        for (input, at) in [
+            (format!("{stem}.jsonl"), format!("{stem}.jsonl:1")),
+            (format!("{stem}.parquet"), format!("{stem}.parquet")),
+        ] {
+            let run = wd.run(&["relabel", &input, "-o", "out.jsonl"]);
+            assert_eq!(run.code, 2, "{input}: {}", run.stderr);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "raug: error: {at}: no field \"chosen\" in the first row; name the field \
+                     with --chosen PATH, or, as {hint}\n"
+                )
+            );
+        }
+        // The hint, its capitals filled in, makes pairs that relabel.
+        let input = format!("{stem}.jsonl");
+        let run = wd.run(&[&["pairs", &input, "-q", "-o", "p.jsonl"][..], pairs_args].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let run = wd.run(&[&["relabel", "p.jsonl", "-q", "-o", "out.jsonl"][..], scale].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    // Another prompt field's name, or none.
+    for (row, hint) in [
+        (
+            r#"{"instruction": "q", "output": "a", "rating": 3}"#,
+            "each row holds one response (\"output\"), make pairs of them first: raug pairs \
+             INPUT --group-by instruction --text output --score SCORE",
+        ),
+        (
+            r#"{"id": 1, "completions": [{"text": "a", "rating": 3}]}"#,
+            "the row holds a list of responses (\"completions\"), make pairs of them first: \
+             raug pairs INPUT --responses completions --prompt PROMPT --text TEXT --score SCORE",
+        ),
+    ] {
+        wd.write("small.jsonl", format!("{row}\n"));
+        let run = wd.run(&["relabel", "small.jsonl"]);
+        assert_eq!(run.code, 2);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: error: small.jsonl:1: no field \"chosen\" in the first row; name the field \
+                 with --chosen PATH, or, as {hint}\n"
+            )
+        );
+    }
+}
