@@ -447,6 +447,9 @@ fn condition_keeps_parquet_types() {
 
 #[test]
 fn pairs_from_parquet_are_the_jsonl_pairs_with_the_input_types() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let helpsteer = real("llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl");
     let stack =

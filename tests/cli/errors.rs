@@ -345,6 +345,9 @@ fn interrupt_leaves_no_output_behind() {
 
 #[test]
 fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     // Real data without pairs: nvidia/HelpSteer (a row per response) and the Stack Exchange
     // preferences (a list of answers per question), from JSON Lines and from Parquet.

@@ -165,6 +165,31 @@ impl Workdir {
     }
 }
 
+/// Whether the real data beside the checkout (`../shared/data/real/`) is there. Missing, it is
+/// a failure under CI (`CI=true`); elsewhere the test that asks says on the terminal (past the
+/// test harness's capture) that it is skipped and why, and returns early.
+pub fn real_data_present() -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real");
+    if dir.is_dir() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "missing real data folder {} (the shared folder sits beside the checkout)",
+        dir.display()
+    );
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: it needs the real data in {}, which is missing",
+        dir.display()
+    );
+    false
+}
+
 /// A file of the real data beside the checkout (`../shared/data/real/`).
 pub fn real(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

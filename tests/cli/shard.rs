@@ -1,7 +1,7 @@
 //! `--shard I/N`: N runs over the same inputs cover every row exactly once, whatever N, whether
 //! the inputs are one big JSON Lines file, Parquet row groups, or many files of mixed kinds.
 
-use crate::harness::{py, pyarrow_parquet, real, rows, Workdir, NOISE};
+use crate::harness::{py, pyarrow_parquet, real, real_data_present, rows, Workdir, NOISE};
 
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -31,6 +31,9 @@ fn shards(wd: &Workdir, inputs: &[&str], n: u64, ext: &str, flags: &[&str]) -> V
 
 #[test]
 fn shards_of_one_json_lines_file_are_the_whole_run_cut_at_lines() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let input = real(NOISE);
     let input = input.to_str().unwrap();
@@ -54,6 +57,9 @@ fn shards_of_one_json_lines_file_are_the_whole_run_cut_at_lines() {
 
 #[test]
 fn shards_of_parquet_files_take_row_groups() {
+    if !real_data_present() {
+        return;
+    }
     let wd = Workdir::new();
     let input = real(NOISE);
     // 1,000 rows in groups of 90 (12 row groups), and a second file of one group.
