@@ -203,8 +203,6 @@ impl IoArgs {
             format,
             crate::write::ParquetOptions {
                 threads: self.threads()?,
-                // Its callers (`pairs`, `condition` of JSON rows) make batches on one thread.
-                overlap: true,
                 ..crate::write::ParquetOptions::default()
             },
         ))

@@ -131,10 +131,10 @@ pub struct ParquetOptions {
     /// Threads that encode and compress columns (the writer's own pool, so that `--threads`
     /// bounds them too).
     pub threads: usize,
-    /// Whether a slice of batches is encoded while the caller makes the next ones: for callers
-    /// that make batches on one thread (`pairs`), whose cores would otherwise take turns. Drivers
-    /// that make batches on their own workers keep the cores busy already, and the overlap
-    /// would only hold one more slice in memory.
+    /// Whether a slice of batches is encoded while the caller makes the next ones (the
+    /// default), holding one more slice in memory. Without it the caller waits for each slice,
+    /// and the workers that make batches wait for the caller: relabeling the `datasets` file
+    /// into Parquet in the interleaved order kept 1.5 of 2 cores busy, 1.7 with it.
     pub overlap: bool,
     /// Bytes of encoded pages held in memory until their row group is written, over all column
     /// chunks; past it pages wait in temporary files beside the output.
@@ -148,7 +148,7 @@ impl Default for ParquetOptions {
             row_group_bytes: ROW_GROUP_BYTES,
             page_index: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            overlap: false,
+            overlap: true,
             pages_in_memory: PAGES_IN_MEMORY,
         }
     }
@@ -602,8 +602,11 @@ impl RowGroups {
         let name = name.to_string();
         self.pool.spawn(move || {
             let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // A task per column: a few columns hold most of the bytes, and halves of the
+                // list left the thread without them idle.
                 writers
                     .par_iter_mut()
+                    .with_max_len(1)
                     .enumerate()
                     .try_for_each(|(i, writer)| {
                         leaves
