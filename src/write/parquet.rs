@@ -2,7 +2,7 @@
 //! the input's, whose unchanged column chunks are copied; a footer that lists row groups in the
 //! output's order whatever order they were written in.
 
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
@@ -525,11 +525,8 @@ struct RowGroups {
     place: Place,
     open_place: Place,
     places: Vec<Place>,
-    /// The column writers of the open row group, unless they are encoding a slice on the pool.
-    writers: Option<Vec<ArrowColumnWriter>>,
-    /// The slice being encoded on the pool, if any: the writers come back when it is done, so
-    /// that the caller makes the next batches meanwhile.
-    encoding: Option<mpsc::Receiver<Encoded>>,
+    /// The column writers of the open row group, encoding slices on the pool.
+    lanes: Option<Arc<Lanes>>,
     /// [`ParquetOptions::overlap`].
     overlap: bool,
     /// Batches waiting to be encoded: handed to the column writers a slice at a time, large
@@ -544,8 +541,146 @@ struct RowGroups {
     pool: rayon::ThreadPool,
 }
 
-/// Column writers back from encoding a slice, or why they aren't.
-type Encoded = std::result::Result<Vec<ArrowColumnWriter>, Error>;
+/// The leaf columns of a slice's batches: per batch, per leaf.
+type Slice = Vec<Vec<ArrowLeafColumn>>;
+
+/// Slices a column may lag behind the newest before the caller waits for it.
+const SLICES_AHEAD: usize = 3;
+
+/// A row group's column writers, each a lane of its own on the pool: a column encodes its slices
+/// in order, as soon as it is done with the one before, whatever the other columns are at. A few
+/// columns hold most of the bytes; waiting for every column at the end of each slice left a core
+/// idle while the largest finished.
+struct Lanes {
+    state: std::sync::Mutex<LaneState>,
+    /// Signalled whenever a column finishes a slice.
+    progress: std::sync::Condvar,
+}
+
+struct LaneState {
+    /// Per column: its writer, `None` while it encodes on the pool.
+    writers: Vec<Option<ArrowColumnWriter>>,
+    /// Per column: the slices it has yet to encode, oldest first.
+    queues: Vec<std::collections::VecDeque<Arc<Slice>>>,
+    /// Per column: whether a task of the pool is working through its queue.
+    running: Vec<bool>,
+    /// Whether a column failed, which stops every column, and its error until reported.
+    failed: bool,
+    error: Option<Error>,
+}
+
+impl LaneState {
+    /// The error a column stopped on, reported once.
+    fn failure(&mut self) -> Result<()> {
+        match (self.failed, self.error.take()) {
+            (false, _) => Ok(()),
+            (true, Some(e)) => Err(e),
+            (true, None) => Err(Error::Internal(
+                "the Parquet encoder stopped after an error".to_string(),
+            )),
+        }
+    }
+}
+
+impl Lanes {
+    fn new(writers: Vec<ArrowColumnWriter>) -> Lanes {
+        let n = writers.len();
+        Lanes {
+            state: std::sync::Mutex::new(LaneState {
+                writers: writers.into_iter().map(Some).collect(),
+                queues: (0..n).map(|_| Default::default()).collect(),
+                running: vec![false; n],
+                failed: false,
+                error: None,
+            }),
+            progress: std::sync::Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        // A panic while encoding is caught and kept as an error, never while the lock is held.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands a slice to every column, once none lags more than [`SLICES_AHEAD`] behind it.
+    fn push(self: &Arc<Self>, slice: Slice, pool: &rayon::ThreadPool, name: &str) -> Result<()> {
+        let slice = Arc::new(slice);
+        let mut state = self.lock();
+        while !state.failed && state.queues.iter().any(|q| q.len() >= SLICES_AHEAD) {
+            state = self.progress.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.failure()?;
+        for column in 0..state.queues.len() {
+            state.queues[column].push_back(Arc::clone(&slice));
+            if !state.running[column] {
+                state.running[column] = true;
+                let lanes = Arc::clone(self);
+                let name = name.to_string();
+                pool.spawn(move || lanes.drain(column, &name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes column `column`'s queued slices in order, until its queue is empty.
+    fn drain(&self, column: usize, name: &str) {
+        loop {
+            let (slice, mut writer) = {
+                let mut state = self.lock();
+                let next = match state.failed {
+                    false => state.queues[column].pop_front(),
+                    true => None,
+                };
+                let Some(slice) = next else {
+                    state.queues[column].clear();
+                    state.running[column] = false;
+                    self.progress.notify_all();
+                    return;
+                };
+                let writer = state.writers[column].take().expect("a lane runs once");
+                (slice, writer)
+            };
+            let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                slice
+                    .iter()
+                    .try_for_each(|leaves| writer.write(&leaves[column]))
+            }));
+            let mut state = self.lock();
+            state.writers[column] = Some(writer);
+            let failed = match work {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(parquet_error(name, e)),
+                Err(_) => Some(Error::Internal(format!(
+                    "encoding a column of {name} panicked"
+                ))),
+            };
+            if let Some(e) = failed.filter(|_| !state.failed) {
+                state.failed = true;
+                state.error = Some(e);
+            }
+            self.progress.notify_all();
+        }
+    }
+
+    /// Waits until every column has encoded every slice handed over; the first error if one
+    /// failed.
+    fn wait(&self) -> Result<()> {
+        let mut state = self.lock();
+        while state.running.contains(&true) {
+            state = self.progress.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.failure()
+    }
+
+    /// The writers, once [`Lanes::wait`] has returned.
+    fn take_writers(&self) -> Vec<ArrowColumnWriter> {
+        self.lock()
+            .writers
+            .iter_mut()
+            .map(|w| w.take().expect("every lane is done"))
+            .collect()
+    }
+}
 
 /// Bytes of batches encoded together (32 MiB held ~60 MiB more at peak than 8, no faster).
 const ENCODE_SLICE: usize = 8 << 20;
@@ -574,23 +709,24 @@ impl RowGroups {
         Ok(())
     }
 
-    /// Starts encoding the pending batches on the pool, each column on its own thread, once the
-    /// slice before is done.
+    /// Hands the pending batches to the column writers on the pool (see [`Lanes`]).
     fn encode(&mut self, name: &str) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.wait()?;
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
-        let mut writers = match self.writers.take() {
-            Some(writers) => writers,
-            None => self
-                .factory
-                .create_column_writers(self.written)
-                .map_err(fail)?,
+        let lanes = match &self.lanes {
+            Some(lanes) => Arc::clone(lanes),
+            None => {
+                let writers = self
+                    .factory
+                    .create_column_writers(self.written)
+                    .map_err(fail)?;
+                Arc::clone(self.lanes.insert(Arc::new(Lanes::new(writers))))
+            }
         };
         // Leaves of every batch, in the order of the column writers.
-        let mut leaves: Vec<Vec<ArrowLeafColumn>> = Vec::with_capacity(self.pending.len());
+        let mut leaves: Slice = Vec::with_capacity(self.pending.len());
         for batch in &self.pending {
             let mut batch_leaves = Vec::new();
             for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
@@ -598,58 +734,22 @@ impl RowGroups {
             }
             leaves.push(batch_leaves);
         }
-        let (done, encoded) = mpsc::sync_channel(1);
-        let name = name.to_string();
-        self.pool.spawn(move || {
-            let work = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                // A task per column: a few columns hold most of the bytes, and halves of the
-                // list left the thread without them idle.
-                writers
-                    .par_iter_mut()
-                    .with_max_len(1)
-                    .enumerate()
-                    .try_for_each(|(i, writer)| {
-                        leaves
-                            .iter()
-                            .try_for_each(|batch_leaves| writer.write(&batch_leaves[i]))
-                    })
-            }));
-            let result = match work {
-                Ok(Ok(())) => Ok(writers),
-                Ok(Err(e)) => Err(parquet_error(&name, e)),
-                Err(_) => Err(Error::Internal(format!(
-                    "encoding a slice of {name} panicked"
-                ))),
-            };
-            // The receiver is gone only if the writer was dropped on an error.
-            let _ = done.send(result);
-        });
-        self.encoding = Some(encoded);
         self.pending.clear();
         self.pending_bytes = 0;
+        lanes.push(leaves, &self.pool, name)?;
         if !self.overlap {
-            self.wait()?;
-        }
-        Ok(())
-    }
-
-    /// Waits for the slice being encoded, taking its column writers back.
-    fn wait(&mut self) -> Result<()> {
-        if let Some(encoded) = self.encoding.take() {
-            let writers = encoded
-                .recv()
-                .map_err(|_| Error::Internal("the Parquet encoder stopped".to_string()))??;
-            self.writers = Some(writers);
+            lanes.wait()?;
         }
         Ok(())
     }
 
     fn close_row_group(&mut self, name: &str) -> Result<()> {
         self.encode(name)?;
-        self.wait()?;
-        let Some(writers) = self.writers.take() else {
+        let Some(lanes) = self.lanes.take() else {
             return Ok(());
         };
+        lanes.wait()?;
+        let writers = lanes.take_writers();
         let fail = |e: parquet::errors::ParquetError| parquet_error(name, e);
         let chunks: Vec<_> = self
             .pool
@@ -845,8 +945,7 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         place: Place::default(),
         open_place: Place::default(),
         places: Vec::new(),
-        writers: None,
-        encoding: None,
+        lanes: None,
         overlap: out.options.overlap,
         pending: Vec::new(),
         pending_bytes: 0,
