@@ -284,7 +284,8 @@ impl RowGroups {
         })
     }
 
-    /// The file's Arrow schema.
+    /// The file's Arrow schema as it is read: top-level dictionary columns of strings or bytes
+    /// as their values, marked so ([`crate::arrow::read_as_values`]).
     pub fn schema(&self) -> SchemaRef {
         Arc::clone(self.metadata.schema())
     }
