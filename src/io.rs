@@ -591,7 +591,7 @@ impl Output {
 
     /// Appends the rest of `file`. Uncompressed output takes the kernel's file-to-file copy
     /// (`copy_file_range`, through `std::io::copy`), so nothing passes through this process; a
-    /// replacing output copies [`SYNC_EVERY`] bytes at a time, so its syncs overlap the copy.
+    /// replacing output copies 64 MiB at a time, so its syncs overlap the copy.
     pub fn append(&mut self, file: &mut File) -> Result<()> {
         self.append_in(file, SYNC_EVERY)
     }

@@ -11,7 +11,10 @@ use clap::CommandFactory;
 ///   raug completions bash > ~/.local/share/bash-completion/completions/raug
 ///   raug completions zsh > "${fpath[1]}/_raug"
 ///   raug completions fish > ~/.config/fish/completions/raug.fish
+// The text is `--help`'s too: zsh's `${fpath[1]}` stays as the shell wants it, not a doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]

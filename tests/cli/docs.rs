@@ -45,6 +45,20 @@ fn completions_cover_every_shell_and_option() {
         "{}",
         run.stderr
     );
+    // The install commands in --help, a line each (clap would run them into one paragraph).
+    let run = wd.run(&["completions", "--help"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.starts_with(
+            "Print a completion script for a shell on standard output.\n\n\
+             Install it where the shell looks, e.g.\n  \
+             raug completions bash > ~/.local/share/bash-completion/completions/raug\n  \
+             raug completions zsh > \"${fpath[1]}/_raug\"\n  \
+             raug completions fish > ~/.config/fish/completions/raug.fish\n\n"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
