@@ -131,11 +131,6 @@ pub struct ParquetOptions {
     /// Threads that encode and compress columns (the writer's own pool, so that `--threads`
     /// bounds them too).
     pub threads: usize,
-    /// Whether a slice of batches is encoded while the caller makes the next ones (the
-    /// default), holding one more slice in memory. Without it the caller waits for each slice,
-    /// and the workers that make batches wait for the caller: relabeling the `datasets` file
-    /// into Parquet in the interleaved order kept 1.5 of 2 cores busy, 1.7 with it.
-    pub overlap: bool,
     /// Bytes of encoded pages held in memory until their row group is written, over all column
     /// chunks; past it pages wait in temporary files beside the output.
     pub pages_in_memory: usize,
@@ -148,7 +143,6 @@ impl Default for ParquetOptions {
             row_group_bytes: ROW_GROUP_BYTES,
             page_index: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            overlap: true,
             pages_in_memory: PAGES_IN_MEMORY,
         }
     }
@@ -527,8 +521,6 @@ struct RowGroups {
     places: Vec<Place>,
     /// The column writers of the open row group, encoding slices on the pool.
     lanes: Option<Arc<Lanes>>,
-    /// [`ParquetOptions::overlap`].
-    overlap: bool,
     /// Batches waiting to be encoded: handed to the column writers a slice at a time, large
     /// enough that each column's work outweighs the cost of spreading it over threads.
     pending: Vec<RecordBatch>,
@@ -548,9 +540,10 @@ type Slice = Vec<Vec<ArrowLeafColumn>>;
 const SLICES_AHEAD: usize = 3;
 
 /// A row group's column writers, each a lane of its own on the pool: a column encodes its slices
-/// in order, as soon as it is done with the one before, whatever the other columns are at. A few
-/// columns hold most of the bytes; waiting for every column at the end of each slice left a core
-/// idle while the largest finished.
+/// in order, as soon as it is done with the one before, whatever the other columns are at, while
+/// the caller makes the next batches. A few columns hold most of the bytes; waiting for every
+/// column at the end of each slice left a core idle while the largest finished, and a caller
+/// waiting for each slice left the workers that make batches waiting for it.
 struct Lanes {
     state: std::sync::Mutex<LaneState>,
     /// Signalled whenever a column finishes a slice.
@@ -736,11 +729,7 @@ impl RowGroups {
         }
         self.pending.clear();
         self.pending_bytes = 0;
-        lanes.push(leaves, &self.pool, name)?;
-        if !self.overlap {
-            lanes.wait()?;
-        }
-        Ok(())
+        lanes.push(leaves, &self.pool, name)
     }
 
     fn close_row_group(&mut self, name: &str) -> Result<()> {
@@ -946,7 +935,6 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         open_place: Place::default(),
         places: Vec::new(),
         lanes: None,
-        overlap: out.options.overlap,
         pending: Vec::new(),
         pending_bytes: 0,
         bytes: 0,
