@@ -31,7 +31,7 @@ pub struct Args {
     #[command(flatten)]
     io: IoArgs,
 
-    /// The prompt field [default: prompt (nested), the --group-by field (flat)].
+    /// The prompt field [default: prompt; flat rows without one: the --group-by field].
     #[arg(long, value_name = "PATH", help_heading = "Fields")]
     prompt: Option<String>,
 

@@ -203,6 +203,7 @@ pub fn pairs_batches(
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     if spec.responses.is_none() {
+        let spec = &spec.with_flat_prompt(schema.field_with_name(super::PROMPT).is_ok());
         flat(schema, input, name, spec, &mut summary, &mut emit)?;
         return Ok(summary);
     }

@@ -15,11 +15,11 @@ use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
 use super::{bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of};
-use super::{PairSpec, PairSummary, RawResponse};
+use super::{PairSpec, PairSummary, RawResponse, PROMPT};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
-use crate::json::object::{lookup, same_value, span};
+use crate::json::object::{lookup, same_value, span, Object};
 use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
@@ -41,6 +41,8 @@ struct FlatRow<'a> {
     prompt: Range<usize>,
     text: Range<usize>,
     score: f64,
+    /// The score as the row writes it.
+    score_text: Range<usize>,
     /// Numeric fields of the row, in order (the score field included).
     numbers: Vec<(String, Range<usize>)>,
     /// The key (when it isn't the prompt), then every other field but numbers.
@@ -94,6 +96,7 @@ impl FlatRow<'_> {
             prompt: self.prompt,
             text: self.text,
             score: self.score,
+            score_text: self.score_text,
             numbers: self.numbers,
             context: self.context,
         }
@@ -104,6 +107,7 @@ impl FlatRow<'_> {
         RawResponse {
             text: self.raw(&self.text),
             score: self.score,
+            score_text: self.raw(&self.score_text),
             numbers: self
                 .numbers
                 .iter()
@@ -184,7 +188,7 @@ fn read_line<'a>(
     let key = lookup(&object, key_path)?.ok_or_else(|| missing(key_path, "missing"))?;
     let prompt_path = spec.prompt.as_ref().unwrap_or(key_path);
     let prompt = lookup(&object, prompt_path)?.ok_or_else(|| missing(prompt_path, "missing"))?;
-    let (response, score) = text_and_score(&object, spec, "the row")?;
+    let (response, score, score_text) = text_and_score(&object, spec, "the row")?;
     let skip: Vec<&FieldPath> = [Some(key_path), spec.prompt.as_ref()]
         .into_iter()
         .flatten()
@@ -210,6 +214,7 @@ fn read_line<'a>(
     } else {
         fingerprint(&[key_text.as_bytes()])
     };
+    let score_text = span(text, score_text);
     let (prompt, text) = (span(text, prompt), span(text, response));
     Ok(FlatRow {
         bytes,
@@ -218,6 +223,7 @@ fn read_line<'a>(
         prompt,
         text,
         score,
+        score_text,
         numbers,
         context,
         line,
@@ -240,6 +246,17 @@ pub(super) fn flat(
             "name the responses: --responses PATH (nested) or --group-by PATH (flat)".to_string(),
         )
     })?;
+    let mut blocks = source.row_blocks_ahead()?.peekable();
+    // The prompt field, unless named, as the first row that is an object says.
+    let has_prompt = match blocks.peek() {
+        Some(Ok(block)) => block.rows().find_map(|(_, data)| {
+            Object::parse(std::str::from_utf8(data).ok()?)
+                .ok()
+                .map(|o| o.get(PROMPT).is_some())
+        }),
+        _ => None,
+    };
+    let spec = &spec.with_flat_prompt(has_prompt.unwrap_or(false));
     // Standard input can't be read twice: its rows are kept in case the groups aren't together.
     let mut tee = (!source.rereadable()).then(|| Spool::new(spec.memory as usize, &spec.temp));
     let mut first = FirstReading {
@@ -253,7 +270,7 @@ pub(super) fn flat(
     };
     // A chunk's rows are read (on every worker) while the chunk before is taken in order.
     let mut taking: Vec<ReadRow> = Vec::new();
-    for block in source.row_blocks_ahead()? {
+    for block in blocks {
         let block = match block {
             Ok(block) => block,
             Err(e) => {

@@ -34,7 +34,9 @@ pub enum Strategy {
 /// Where the responses are and how to pair them.
 #[derive(Debug, Clone)]
 pub struct PairSpec {
-    /// The prompt field; in flat mode it defaults to the group key.
+    /// The prompt field. Nested mode defaults to `prompt`; flat mode to `prompt` where the rows
+    /// have a field of that name (the first row read says, or the Parquet schema), else the
+    /// group key.
     pub prompt: Option<FieldPath>,
     /// Nested mode: the list of responses in each row.
     pub responses: Option<FieldPath>,
@@ -170,6 +172,8 @@ fn parse_row(data: &[u8]) -> std::result::Result<Value, RowError> {
 struct RawResponse<'a> {
     text: &'a str,
     score: f64,
+    /// The score as the input writes it (`8`, `4.5`), which the pair's score fields keep.
+    score_text: &'a str,
     /// Numeric fields of the response, in order (the score field included).
     numbers: Vec<(Cow<'a, str>, &'a str)>,
 }
@@ -198,6 +202,24 @@ fn object_of(text: &str) -> std::result::Result<Object<'_>, RowError> {
     match object.lone_surrogate_field("") {
         Some(problem) => Err(problem),
         None => Ok(object),
+    }
+}
+
+/// The field flat rows' prompt is taken from by default when they have one.
+const PROMPT: &str = "prompt";
+
+impl PairSpec {
+    /// The spec with flat rows' prompt field settled: `--prompt` when given, else [`PROMPT`]
+    /// when `has_prompt` says the rows have such a field (and don't group by it), else the
+    /// group key. A group key that merely numbers the prompts (`prompt_id`) must not stand in
+    /// for a prompt the rows hold.
+    fn with_flat_prompt(&self, has_prompt: bool) -> PairSpec {
+        let mut spec = self.clone();
+        let default = FieldPath::parse(PROMPT).expect("a valid path");
+        if spec.prompt.is_none() && has_prompt && spec.group_by.as_ref() != Some(&default) {
+            spec.prompt = Some(default);
+        }
+        spec
     }
 }
 
@@ -239,13 +261,12 @@ fn pair_line<'a>(
             Cow::Borrowed(response.text)
         }
     };
-    let number = |v: f64| Cow::Owned(serde_json::to_string(&v).expect("finite"));
     let mut fields: Vec<(Cow<str>, Cow<str>)> = vec![
         ("prompt".into(), prompt.into()),
         ("chosen".into(), side(chosen)),
         ("rejected".into(), side(rejected)),
-        ("score_chosen".into(), number(chosen.score)),
-        ("score_rejected".into(), number(rejected.score)),
+        ("score_chosen".into(), chosen.score_text.into()),
+        ("score_rejected".into(), rejected.score_text.into()),
     ];
     let mut put = |name: String, value: &'a str| match fields.iter_mut().find(|(n, _)| *n == name) {
         Some(field) => field.1 = value.into(),
@@ -292,13 +313,13 @@ fn pair_line<'a>(
     own
 }
 
-/// The response text and score at the spec's paths in `object`, or why they can't be used
-/// (`what` names the response in messages).
+/// The response text and score at the spec's paths in `object` (the score also as written), or
+/// why they can't be used (`what` names the response in messages).
 fn text_and_score<'a>(
     object: &Object<'a>,
     spec: &PairSpec,
     what: &str,
-) -> std::result::Result<(&'a str, f64), RowError> {
+) -> std::result::Result<(&'a str, f64, &'a str), RowError> {
     let missing = |path: &FieldPath| {
         RowError::field(
             Reason::MissingField,
@@ -318,7 +339,7 @@ fn text_and_score<'a>(
                 format!("expected a number in {what}, got {}", score),
             )
         })?;
-    Ok((text, value))
+    Ok((text, value, score))
 }
 
 /// Reads one response object of a nested row: its text, score and numeric fields (`what` names
@@ -336,7 +357,7 @@ fn raw_response<'a>(
             format!("missing in {what}"),
         ));
     };
-    let (text, value) = text_and_score(&object, spec, what)?;
+    let (text, value, score_text) = text_and_score(&object, spec, what)?;
     let numbers = object
         .entries()
         .filter(|(_, v)| is_number(v))
@@ -345,6 +366,7 @@ fn raw_response<'a>(
     Ok(RawResponse {
         text,
         score: value,
+        score_text,
         numbers,
     })
 }

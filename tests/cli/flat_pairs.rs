@@ -588,3 +588,85 @@ fn bad_rows_skipped_apart_are_counted_once() {
         run.stderr
     );
 }
+
+#[test]
+fn flat_pairs_take_the_prompt_field_over_the_group_key_and_keep_scores_as_written() {
+    // `--group-by prompt_id` without --prompt: the rows' `prompt` field is each pair's prompt
+    // (the id is kept beside it), not the id, which used to take its place and drop the text.
+    let wd = Workdir::new();
+    let row = |id: &str, prompt: &str, response: &str, score: u32| json!({"prompt_id": id, "prompt": prompt, "response": response, "score": score});
+    let data = lines(&[
+        row("h1", "Say hi", "hi", 8),
+        row("h2", "Say bye", "bye", 2),
+        row("h1", "Say hi", "yo", 3),
+        row("h2", "Say bye", "ciao", 7),
+    ]);
+    jsonl_and_parquet(&wd, "ids", &data);
+    let expected = vec![
+        json!({"prompt": "Say hi", "chosen": "hi", "rejected": "yo", "score_chosen": 8,
+               "score_rejected": 3, "prompt_id": "h1"}),
+        json!({"prompt": "Say bye", "chosen": "ciao", "rejected": "bye", "score_chosen": 7,
+               "score_rejected": 2, "prompt_id": "h2"}),
+    ];
+    let args = [
+        "pairs",
+        "-q",
+        "--output-format",
+        "jsonl",
+        "--group-by",
+        "prompt_id",
+        "--text",
+        "response",
+        "--score",
+        "score",
+    ];
+    for input in ["ids.jsonl", "ids.parquet"] {
+        let run = wd.run(&[&args[..], &[input]].concat());
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_eq!(rows(&run.stdout), expected, "{input}");
+    }
+    let run = wd.run_stdin(&[&args[..], &["-"]].concat(), data.as_bytes());
+    assert_eq!(run.code, 0, "stdin: {}", run.stderr);
+    assert_eq!(rows(&run.stdout), expected, "stdin");
+
+    // A prompt that differs within an id is refused at its row, not dropped.
+    wd.write(
+        "mixed.jsonl",
+        lines(&[
+            row("h1", "Say hi", "hi", 8),
+            row("h1", "Say hello", "yo", 3),
+        ]),
+    );
+    let run = wd.run(&[&args[..], &["mixed.jsonl"]].concat());
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: mixed.jsonl:2: field \"prompt\": the group \"h1\" has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt\n"
+    );
+
+    // Rows without a `prompt` field take the key as their prompt, as --help says; scores keep
+    // the input's writing whatever their field's name (an integer stays one).
+    wd.write(
+        "bare.jsonl",
+        lines(&[
+            json!({"question": "Say hi", "response": "hi", "rating": 8}),
+            json!({"question": "Say hi", "response": "yo", "rating": 3}),
+        ]),
+    );
+    let run = wd.run(&[
+        "pairs",
+        "bare.jsonl",
+        "-q",
+        "--group-by",
+        "question",
+        "--text",
+        "response",
+        "--score",
+        "rating",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"prompt\":\"Say hi\",\"chosen\":\"hi\",\"rejected\":\"yo\",\"score_chosen\":8,\"score_rejected\":3,\"rating_chosen\":8,\"rating_rejected\":3}\n"
+    );
+}

@@ -32,8 +32,10 @@ fn pair(prompt: &Value, c: &Value, r: &Value, score: &str, text: &str, skip: &[&
     row.insert("prompt".into(), prompt.clone());
     row.insert("chosen".into(), c[text].clone());
     row.insert("rejected".into(), r[text].clone());
-    row.insert("score_chosen".into(), json!(c[score].as_f64().unwrap()));
-    row.insert("score_rejected".into(), json!(r[score].as_f64().unwrap()));
+    // Scores as the input writes them (an integer stays one), as Parquet keeps the column type.
+    assert!(c[score].is_number() && r[score].is_number());
+    row.insert("score_chosen".into(), c[score].clone());
+    row.insert("score_rejected".into(), r[score].clone());
     for (k, v) in c.as_object().unwrap() {
         if v.is_number() && !skip.contains(&k.as_str()) {
             row.insert(format!("{k}_chosen"), v.clone());
