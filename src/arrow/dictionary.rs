@@ -88,6 +88,22 @@ pub fn declared_dictionaries(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// Whether two files' columns are the same: names, types and nullability, and field metadata
+/// apart from the [`DICTIONARY_KEYS`] mark (a pandas categorical column in one shard reads as
+/// the same strings as a plain column in another).
+pub fn same_columns(a: &Schema, b: &Schema) -> bool {
+    let unmarked = |field: &Field| {
+        let mut metadata = field.metadata().clone();
+        metadata.remove(DICTIONARY_KEYS);
+        field.clone().with_metadata(metadata)
+    };
+    a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| unmarked(x) == unmarked(y))
+}
+
 /// Whether values of this type are strings or bytes.
 fn is_bytes(data_type: &DataType) -> bool {
     matches!(

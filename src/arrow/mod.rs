@@ -30,7 +30,8 @@ use crate::plan::{
 use crate::relabel::{Spec, GOAL_SEPARATOR};
 
 pub use dictionary::{
-    compact_dictionary, declared_dictionaries, interleave, read_as_values, DICTIONARY_KEYS,
+    compact_dictionary, declared_dictionaries, interleave, read_as_values, same_columns,
+    DICTIONARY_KEYS,
 };
 pub use shape::detect;
 pub(crate) use shape::SchemaShape;

@@ -191,7 +191,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let inputs: Vec<Input> = job.inputs.iter().map(open).collect::<Result<_>>()?;
     let first = inputs.first().expect("at least one input");
     for input in &inputs[1..] {
-        if input.schema.fields() != first.schema.fields() {
+        if !crate::arrow::same_columns(&input.schema, &first.schema) {
             return Err(Error::Usage(format!(
                 "{} has another schema than {}; relabel them separately",
                 input.name, first.name

@@ -721,6 +721,75 @@ fn pandas_categoricals_are_read_as_strings_and_written_as_categoricals_again() {
 }
 
 #[test]
+fn a_categorical_shard_and_a_plain_one_relabel_into_one_output() {
+    let wd = Workdir::new();
+    // Two shards pandas wrote, the first with categorical prompts, the second with plain
+    // strings: the same columns to a reader, so one output holds both (in either order, its
+    // prompt column typed as the first file's).
+    let row = |i: usize| {
+        json!({"prompt": format!("p{}", i % 2), "chosen": format!("A{i}"),
+               "rejected": format!("B{i}"), "score_chosen": 8.0, "score_rejected": 3.0})
+    };
+    let lines = |range: std::ops::Range<usize>| -> String {
+        range.map(|i| format!("{}\n", row(i))).collect()
+    };
+    for (name, range, categorical) in [("cat", 0..3, true), ("plain", 3..5, false)] {
+        let source = wd.write(&format!("{name}.jsonl"), lines(range));
+        let mut args = vec![
+            "pandas-parquet".to_string(),
+            source.to_str().unwrap().to_string(),
+            wd.path(&format!("{name}.parquet"))
+                .to_str()
+                .unwrap()
+                .to_string(),
+        ];
+        if categorical {
+            args.push("prompt".to_string());
+        }
+        py(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let model = Model {
+        site: Site::PromptText,
+        prefix: true,
+        chosen_score: "score_chosen",
+        rejected_score: "score_rejected",
+    };
+    // pandas' index numbers each shard's rows i*i from 0.
+    let relabeled = |range: std::ops::Range<usize>| -> Vec<Value> {
+        let first = range.start;
+        range
+            .flat_map(|i| {
+                let mut row = row(i);
+                row["__index_level_0__"] = json!((i - first) * (i - first));
+                model.relabel(&row)
+            })
+            .collect()
+    };
+    for (files, want, prompt_type) in [
+        (
+            ["cat.parquet", "plain.parquet"],
+            [relabeled(0..3), relabeled(3..5)].concat(),
+            "dictionary<values=string, indices=int8, ordered=0>",
+        ),
+        (
+            ["plain.parquet", "cat.parquet"],
+            [relabeled(3..5), relabeled(0..3)].concat(),
+            // As pandas writes plain strings: string, or large_string from pandas 3 on.
+            "string",
+        ),
+    ] {
+        let run = wd.run(&["relabel", files[0], files[1], "-o", "both.parquet", "-q"]);
+        assert_eq!(run.code, 0, "{files:?}: {}", run.stderr);
+        let got = rows(&py(&["rows", wd.path("both.parquet").to_str().unwrap()]));
+        assert_rows_eq(&got, &want);
+        let info = py(&["info", wd.path("both.parquet").to_str().unwrap()]);
+        let line = info.lines().find(|l| l.starts_with("prompt: ")).unwrap();
+        let line = line.replace("prompt: large_string", "prompt: string");
+        assert_eq!(line, format!("prompt: {prompt_type}"), "{files:?}: {info}");
+    }
+}
+
+#[test]
 fn fields_of_one_response_follow_it_when_the_roles_swap() {
     let wd = Workdir::new();
     jsonl_and_parquet(
