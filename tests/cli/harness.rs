@@ -249,6 +249,19 @@ pub struct Model {
     pub rejected_score: &'static str,
 }
 
+impl Model {
+    /// The standard layout with string prompts (`prompt`, `chosen`, `rejected`,
+    /// `score_chosen`/`score_rejected`): the goal prefixed to the prompt.
+    pub fn standard() -> Model {
+        Model {
+            site: Site::PromptText,
+            prefix: true,
+            chosen_score: "score_chosen",
+            rejected_score: "score_rejected",
+        }
+    }
+}
+
 fn put_goal_in_list(list: &mut Value, goal: &str, prefix: bool) {
     let messages = list.as_array_mut().unwrap();
     let first = &mut messages[0];

@@ -664,12 +664,7 @@ fn pandas_categoricals_are_read_as_strings_and_written_as_categoricals_again() {
         "prompt",
         "source",
     ]);
-    let model = Model {
-        site: Site::PromptText,
-        prefix: true,
-        chosen_score: "score_chosen",
-        rejected_score: "score_rejected",
-    };
+    let model = Model::standard();
     let expected: Vec<Value> = rows(&text)
         .into_iter()
         .enumerate()
@@ -748,12 +743,7 @@ fn a_categorical_shard_and_a_plain_one_relabel_into_one_output() {
         }
         py(&args.iter().map(String::as_str).collect::<Vec<_>>());
     }
-    let model = Model {
-        site: Site::PromptText,
-        prefix: true,
-        chosen_score: "score_chosen",
-        rejected_score: "score_rejected",
-    };
+    let model = Model::standard();
     // pandas' index numbers each shard's rows i*i from 0.
     let relabeled = |range: std::ops::Range<usize>| -> Vec<Value> {
         let first = range.start;

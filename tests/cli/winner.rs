@@ -223,12 +223,7 @@ fn winner_fields_of_public_datasets_become_chosen_and_rejected_then_relabeled() 
         let wd = Workdir::new();
         let text: String = case.rows.iter().map(|(r, _)| format!("{r}\n")).collect();
         jsonl_and_parquet(&wd, "in", &text);
-        let model = Model {
-            site: Site::PromptText,
-            prefix: true,
-            chosen_score: "score_chosen",
-            rejected_score: "score_rejected",
-        };
+        let model = Model::standard();
         let drop_ties = case.flags.contains(&"drop");
         let expected: Vec<Value> = case
             .rows
@@ -529,12 +524,7 @@ fn the_real_pku_saferlhf_sample_becomes_chosen_and_rejected_rows() {
     let text = std::fs::read_to_string(&source).unwrap();
     let wd = Workdir::new();
     let parquet = pyarrow_parquet(&wd, &source, "pku.parquet", 200);
-    let model = Model {
-        site: Site::PromptText,
-        prefix: true,
-        chosen_score: "score_chosen",
-        rejected_score: "score_rejected",
-    };
+    let model = Model::standard();
     let expected: Vec<Value> = rows(&text)
         .iter()
         .flat_map(|row| {
