@@ -228,6 +228,16 @@ pub enum Target {
 }
 
 impl Target {
+    /// Whether output to the target goes to a temporary file renamed over it at the end (a
+    /// regular file or a new path; not standard output, a device or a FIFO), so that what was
+    /// written can still be thrown away.
+    pub fn staged(&self) -> bool {
+        match self {
+            Target::Stdout => false,
+            Target::File(path) => fs::metadata(path).map_or(true, |m| m.is_file()),
+        }
+    }
+
     /// The name used in messages.
     pub fn name(&self) -> String {
         match self {

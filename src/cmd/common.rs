@@ -197,12 +197,20 @@ impl IoArgs {
         crate::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
         let format = self.output_format();
         crate::io::check_compression(&target, format, target.compression())?;
+        Ok(self.row_writer()?)
+    }
+
+    /// A writer of JSON rows to the output, unchecked: [`IoArgs::row_sink`] again.
+    pub fn row_writer(&self) -> crate::Result<Box<dyn crate::write::Writer>> {
+        let target = self.target();
         let output = crate::io::Output::create(&target, target.compression())?;
         Ok(crate::write::create(
             output,
-            format,
+            self.output_format(),
             crate::write::ParquetOptions {
-                threads: self.threads()?,
+                threads: self
+                    .threads()
+                    .map_err(|e| crate::Error::Usage(e.to_string()))?,
                 ..crate::write::ParquetOptions::default()
             },
         ))

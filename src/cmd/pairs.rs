@@ -1,8 +1,10 @@
 //! `raug pairs`: preference pairs from several scored responses per prompt.
 
+use crate::error::Location;
 use crate::fields::FieldPath;
 use crate::io::Format;
-use crate::pairs::{pairs, pairs_batches, FlatInput, PairSpec, Strategy};
+use crate::pairs::{pairs, pairs_batches, FlatInput, PairSink, PairSpec, Strategy};
+use crate::write::{RowBlocks, Writer};
 
 use super::common::IoArgs;
 
@@ -17,6 +19,9 @@ Flat data whose groups' rows are next to each other (sorted or written group by 
 in little memory: the fast path. Otherwise raug notices, reads the input again and sorts its
 rows by group through temporary files beside the output (standard input is kept there for it),
 so memory stays bounded either way; the pairs come out in the order of each group's first row.
+On the fast path, pairs written to a file go out as they are made (the file starts again if a
+row turns up apart from its group, or a field kept in the pairs differs within a later group);
+to standard output they wait in a temporary file until the input ends.
 
 Each output row has prompt, chosen, rejected, score_chosen, score_rejected, and every numeric
 field of the responses as FIELD_chosen/FIELD_rejected, so `raug relabel --attribute FIELD` works
@@ -167,14 +172,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })?
         }
         _ => {
-            let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
             let inputs = args.io.inputs()?;
+            let again = || args.io.row_writer();
+            let mut out = Output {
+                blocks: RowBlocks::new(sink),
+                again: args.io.target().staged().then_some(&again),
+            };
             // Rows are read on --threads workers.
             let summary = args
                 .io
                 .pool()?
-                .install(|| pairs(&inputs, &spec, |line, from| blocks.push(line, from)))?;
-            blocks.flush()?;
+                .install(|| pairs(&inputs, &spec, &mut out))?;
+            sink = out.blocks.into_inner()?;
             summary
         }
     };
@@ -183,4 +192,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("raug: {}", summary.line());
     }
     Ok(())
+}
+
+/// The pairs' output, JSON rows a block at a time; an output file can start again (a new
+/// temporary file), so grouped rows' pairs go out as they are made.
+struct Output<'a> {
+    blocks: RowBlocks<Box<dyn Writer>>,
+    again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
+}
+
+impl PairSink for Output<'_> {
+    fn emit(&mut self, lines: &[u8], location: &Location) -> crate::Result<()> {
+        self.blocks.push(lines, location)
+    }
+
+    fn can_rewind(&self) -> bool {
+        self.again.is_some()
+    }
+
+    fn rewind(&mut self) -> crate::Result<()> {
+        let again = self.again.expect("asked only when it can");
+        // The writer replaced is dropped unfinished, its temporary file with it.
+        self.blocks = RowBlocks::new(again()?);
+        Ok(())
+    }
 }

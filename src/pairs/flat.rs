@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
 use super::{bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of};
-use super::{PairSpec, PairSummary, RawResponse, PROMPT};
+use super::{PairSink, PairSpec, PairSummary, RawResponse, PROMPT};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
@@ -231,7 +231,7 @@ fn read_line<'a>(
 }
 
 /// Where pairs go: each as a JSON line, with the location of its group's first row.
-type Emit<'e> = &'e mut (dyn FnMut(&[u8], &Location) -> Result<()> + Send);
+type Emit<'e> = &'e mut dyn PairSink;
 
 /// Builds flat pairs, each as a JSON line through `emit`, in order of each group's first row.
 /// Rows are read on the current rayon pool's workers.
@@ -262,7 +262,9 @@ pub(super) fn flat(
     let mut first = FirstReading {
         spec,
         grouping: Grouping::default(),
-        stream: Some(Pairer::new(spec)),
+        // Pairs go out as they are made if the output can be started again, should the
+        // groups turn out not to be together or a context field differ after pairs went out.
+        stream: Some(Pairer::new(spec, emit.can_rewind())),
         groups: Vec::new(),
         contexts: Vec::new(),
         context_differs: false,
@@ -275,7 +277,7 @@ pub(super) fn flat(
             Ok(block) => block,
             Err(e) => {
                 // The rows before it come first.
-                first.take(taking)?;
+                first.take(taking, emit)?;
                 return Err(e);
             }
         };
@@ -304,13 +306,13 @@ pub(super) fn flat(
             let keep = first.stream.is_some();
             let (read, taken) = rayon::join(
                 || read_rows(chunk, &block, spec, key_path, keep),
-                || first.take(before),
+                || first.take(before, &mut *emit),
             );
             taken?;
             taking = read;
         }
     }
-    first.take(taking)?;
+    first.take(taking, emit)?;
     summary.skipped += first.skipped;
     let FirstReading {
         grouping,
@@ -373,7 +375,7 @@ fn pair_at_once(
             summary.pairs += pairs;
             // The group's pairs at once: they share its location.
             if pairs > 0 {
-                emit(lines.as_bytes(), &location)?;
+                emit.emit(lines.as_bytes(), &location)?;
             }
         }
         Ok(())
@@ -439,7 +441,7 @@ fn pair_held(
     summary: &mut PairSummary,
     emit: Emit,
 ) -> Result<()> {
-    let mut pairer = Pairer::new(spec);
+    let mut pairer = Pairer::new(spec, false);
     let mut buffer = Vec::new();
     for part in parts {
         let rows = part.read_all(&mut buffer)?;
@@ -452,7 +454,7 @@ fn pair_held(
             .collect();
         for (g, flat, location) in read {
             let flat = flat.map_err(|p| bad(&location, p))?;
-            pairer.push(g, flat, &location)?;
+            pairer.push(g, flat, &location, emit)?;
         }
     }
     pairer.finish(summary, emit)
@@ -534,8 +536,8 @@ struct FirstReading<'s> {
 }
 
 impl FirstReading<'_> {
-    /// Takes rows read, in input order.
-    fn take(&mut self, rows: Vec<ReadRow>) -> Result<()> {
+    /// Takes rows read, in input order; pairs made go to `sink` (see [`Pairer`]).
+    fn take(&mut self, rows: Vec<ReadRow>, sink: Emit) -> Result<()> {
         for (location, seen) in rows {
             let seen = match seen {
                 Ok(seen) => seen,
@@ -555,19 +557,30 @@ impl FirstReading<'_> {
                 None => self.contexts.push(seen.print),
                 Some(first) => self.context_differs |= *first != seen.print,
             }
-            match joined {
-                Joined::Here(g) => {
-                    if let Some(pairer) = &mut self.stream {
-                        // Rows are kept while the stream goes on.
-                        let row = seen.row.expect("kept while streaming");
-                        pairer.push(g, row, &location)?;
-                    }
+            let together = match (joined, &mut self.stream) {
+                (Joined::Here(g), Some(pairer)) => {
+                    // Rows are kept while the stream goes on.
+                    let row = seen.row.expect("kept while streaming");
+                    pairer.push(g, row, &location, &mut *sink)?
                 }
+                (Joined::Here(_), None) => true,
                 // Not together: read again below, a partition at a time.
-                Joined::Earlier(_) => self.stream = None,
+                (Joined::Earlier(_), _) => false,
+            };
+            if !together {
+                self.stop(&mut *sink)?;
             }
         }
         Ok(())
+    }
+
+    /// Stops pairing as the rows come (the partitions pair them all once they are read),
+    /// throwing away the pairs already written.
+    fn stop(&mut self, sink: Emit) -> Result<()> {
+        match self.stream.take() {
+            Some(pairer) if pairer.direct && pairer.made > 0 => sink.rewind(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -617,10 +630,13 @@ struct Open {
     rows: Vec<FlatRow<'static>>,
 }
 
-/// Pairs groups whose rows come together, keeping the pairs until the end: a context field
-/// some group's rows disagree on is left out of every pair, and that is known only then.
+/// Pairs groups whose rows come together. A context field some group's rows disagree on is
+/// left out of every pair, and that is known only at the end: pairs wait until then, or
+/// (`direct`, when the output can start again) go out as they are made, as long as no field
+/// comes to differ after some went out.
 struct Pairer<'s> {
     spec: &'s PairSpec,
+    direct: bool,
     open: Option<Open>,
     differs: HashSet<String>,
     /// Pairs made before the last field joined `differs`: they may hold it.
@@ -632,9 +648,10 @@ struct Pairer<'s> {
 }
 
 impl<'s> Pairer<'s> {
-    fn new(spec: &'s PairSpec) -> Pairer<'s> {
+    fn new(spec: &'s PairSpec, direct: bool) -> Pairer<'s> {
         Pairer {
             spec,
+            direct,
             open: None,
             differs: HashSet::new(),
             stale: 0,
@@ -645,16 +662,23 @@ impl<'s> Pairer<'s> {
         }
     }
 
-    /// Adds a row of group `g`; rows of a group come one after another.
-    fn push(&mut self, g: u32, row: FlatRow<'static>, location: &Location) -> Result<()> {
+    /// Adds a row of group `g`; rows of a group come one after another. `false` when pairing
+    /// directly can't go on: a context field now differs that pairs already written hold.
+    fn push(
+        &mut self,
+        g: u32,
+        row: FlatRow<'static>,
+        location: &Location,
+        sink: Emit,
+    ) -> Result<bool> {
         if self.open.as_ref().is_none_or(|open| open.g != g) {
-            self.close()?;
+            self.close(sink)?;
             self.open = Some(Open {
                 g,
                 location: location.clone(),
                 rows: vec![row],
             });
-            return Ok(());
+            return Ok(true);
         }
         let open = self.open.as_mut().expect("checked above");
         let first = &open.rows[0];
@@ -674,14 +698,17 @@ impl<'s> Pairer<'s> {
         open.rows.push(row);
         for name in newly {
             if self.differs.insert(name) {
+                if self.direct && self.made > 0 {
+                    return Ok(false);
+                }
                 self.stale = self.made;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Pairs the open group.
-    fn close(&mut self) -> Result<()> {
+    fn close(&mut self, sink: Emit) -> Result<()> {
         let Some(open) = self.open.take() else {
             return Ok(());
         };
@@ -691,18 +718,24 @@ impl<'s> Pairer<'s> {
         if owns.is_empty() {
             self.no_pair += 1;
         }
+        self.made += owns.len() as u64;
+        if self.direct {
+            if !owns.is_empty() {
+                sink.emit(lines.as_bytes(), &open.location)?;
+            }
+            return Ok(());
+        }
         for (line, own) in lines.split_inclusive('\n').zip(&owns) {
             // Kept with the line: the fields a late rewrite leaves alone.
             self.pending
                 .push(*own as u32, &open.location, line.as_bytes())?;
         }
-        self.made += owns.len() as u64;
         Ok(())
     }
 
     /// Emits every pair, without the context fields found to differ after it was made.
     fn finish(mut self, summary: &mut PairSummary, emit: Emit) -> Result<()> {
-        self.close()?;
+        self.close(&mut *emit)?;
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;
         summary.pairs += self.made;
@@ -711,7 +744,7 @@ impl<'s> Pairer<'s> {
         self.pending.drain(|own, location, line| {
             at += 1;
             if at > stale || differs.is_empty() {
-                return emit(&line, &location);
+                return emit.emit(&line, &location);
             }
             let mut row: Map<String, Value> =
                 serde_json::from_slice(&line).map_err(|e| Error::Internal(e.to_string()))?;
@@ -724,7 +757,7 @@ impl<'s> Pairer<'s> {
             });
             let mut line = Value::Object(row).to_string();
             line.push('\n');
-            emit(line.as_bytes(), &location)
+            emit.emit(line.as_bytes(), &location)
         })
     }
 }

@@ -370,19 +370,43 @@ fn raw_response<'a>(
         numbers,
     })
 }
-/// Builds pairs from rows, writing them as JSON lines through `emit` (a call may carry several
+/// Where [`pairs`] writes its pairs, as JSON lines. A closure `|lines, location|` is a sink
+/// that can't rewind.
+pub trait PairSink: Send {
+    /// Writes pair lines (one or more: the pairs of one prompt) made from the input row at
+    /// `location`.
+    fn emit(&mut self, lines: &[u8], location: &Location) -> Result<()>;
+
+    /// Whether [`PairSink::rewind`] can throw away what was written: an output file not yet
+    /// committed can, standard output can't. With such a sink, flat rows grouped together are
+    /// paired and written as they are read; otherwise their pairs wait (in memory, then in a
+    /// temporary file) until the input ends, since a context field found to differ in a later
+    /// group is left out of every pair.
+    fn can_rewind(&self) -> bool {
+        false
+    }
+
+    /// Throws away everything written so far (called only when [`PairSink::can_rewind`]).
+    fn rewind(&mut self) -> Result<()> {
+        Err(Error::Internal("this output can't start again".to_string()))
+    }
+}
+
+impl<F: FnMut(&[u8], &Location) -> Result<()> + Send> PairSink for F {
+    fn emit(&mut self, lines: &[u8], location: &Location) -> Result<()> {
+        self(lines, location)
+    }
+}
+
+/// Builds pairs from rows, writing them as JSON lines to `sink` (a call may carry several
 /// lines: the pairs of one prompt, which share its location): nested rows one by one; flat rows
 /// group by group (see `--group-by`: streamed when each group's rows come
 /// together, else sorted on disk first), read on the workers of the current rayon pool (run
-/// it in `ThreadPool::install` to bound them), `emit` called from one of them.
-pub fn pairs(
-    source: &Inputs,
-    spec: &PairSpec,
-    mut emit: impl FnMut(&[u8], &Location) -> Result<()> + Send,
-) -> Result<PairSummary> {
+/// it in `ThreadPool::install` to bound them), `sink` called from one of them.
+pub fn pairs(source: &Inputs, spec: &PairSpec, sink: &mut dyn PairSink) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     let Some(list_path) = &spec.responses else {
-        flat::flat(source, spec, &mut summary, &mut emit)?;
+        flat::flat(source, spec, &mut summary, sink)?;
         return Ok(summary);
     };
     let prompt_path = spec
@@ -446,7 +470,7 @@ pub fn pairs(
                 spec,
             );
             // A pair the output can't hold is the bad row it came from.
-            emit(line.as_bytes(), &row.location)?;
+            sink.emit(line.as_bytes(), &row.location)?;
             summary.pairs += 1;
         }
     }

@@ -9,6 +9,8 @@ mod parquet;
 mod rejects;
 mod spool;
 
+use std::ops::DerefMut;
+
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
@@ -108,21 +110,27 @@ const ROW_BLOCK_BYTES: usize = 4 << 20;
 /// batch per call, and a call per row made `condition` and `pairs` eight times slower to Parquet
 /// than to JSON Lines. A block the writer can't hold is written again row by row, so the error
 /// names the input row of the row it can't.
-pub struct RowBlocks<'w> {
-    sink: &'w mut dyn Writer,
+pub struct RowBlocks<S: DerefMut<Target = dyn Writer>> {
+    sink: S,
     rows: Vec<u8>,
     /// Where each row ends in `rows`, and the input row it came from.
     ends: Vec<(usize, Location)>,
 }
 
-impl<'w> RowBlocks<'w> {
-    /// Blocks for `sink`.
-    pub fn new(sink: &'w mut dyn Writer) -> RowBlocks<'w> {
+impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
+    /// Blocks for `sink` (a writer, or a reference to one).
+    pub fn new(sink: S) -> RowBlocks<S> {
         RowBlocks {
             sink,
             rows: Vec::new(),
             ends: Vec::new(),
         }
+    }
+
+    /// Writes the rows held and hands the writer back.
+    pub fn into_inner(mut self) -> Result<S> {
+        self.flush()?;
+        Ok(self.sink)
     }
 
     /// Adds a row (newline-terminated) made from the input row at `location`.

@@ -21,17 +21,23 @@ fn lines(rows: &[Value]) -> String {
     rows.iter().map(|r| format!("{r}\n")).collect()
 }
 
-/// Runs `pairs` on `input` with `extra` options, JSON Lines out, and returns the pairs.
+/// Runs `pairs` on `input` with `extra` options, JSON Lines out, and returns the pairs: written
+/// to standard output (which can't start again, so pairs of rows grouped together wait until
+/// the end) and to a file (written as they are made, the file started again if the groups turn
+/// out apart or a field to differ late), the same either way, no temporary file left.
 fn pairs(wd: &Workdir, input: &str, extra: &[&str]) -> Vec<Value> {
-    let run = wd.run(
-        &[
-            &["pairs", input, "-q", "--output-format", "jsonl"],
-            &ARGS[..],
-            extra,
-        ]
-        .concat(),
-    );
+    let args = [
+        &["pairs", input, "-q", "--output-format", "jsonl"],
+        &ARGS[..],
+        extra,
+    ]
+    .concat();
+    let run = wd.run(&args);
     assert_eq!(run.code, 0, "{input} {extra:?}: {}", run.stderr);
+    let to_file = wd.run(&[&args[..], &["-o", "pairs.out"]].concat());
+    assert_eq!(to_file.code, 0, "{input} {extra:?} -o: {}", to_file.stderr);
+    assert_eq!(wd.read("pairs.out"), run.stdout, "{input} {extra:?} -o");
+    wd.assert_no_temporary_files();
     rows(&run.stdout)
 }
 
