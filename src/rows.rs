@@ -2,7 +2,7 @@
 //! (`pairs`, `condition`, `inspect`) read. Parquet rows are converted through Arrow's JSON writer.
 
 use std::fs::File;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -69,19 +69,36 @@ impl RowBlock {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     sources: Vec<(Source, Format)>,
+    read: Arc<AtomicU64>,
 }
 
 impl Inputs {
     /// Inputs of these formats, read in this order.
     pub fn new(sources: Vec<(Source, Format)>) -> Inputs {
-        Inputs { sources }
+        Inputs {
+            sources,
+            read: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The inputs' size in bytes, when every one's is known.
+    pub fn size(&self) -> Option<u64> {
+        self.sources.iter().map(|(source, _)| source.size()).sum()
+    }
+
+    /// The input bytes read so far, counted as they are read (every reading of them, by this
+    /// value and its clones): what a progress display shows. Parquet counts its share of the
+    /// file's bytes as its rows come.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.read)
     }
 
     /// Every input's non-blank rows, one input after another.
     pub fn rows(&self) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
         let mut all: Box<dyn Iterator<Item = Result<Row>>> = Box::new(std::iter::empty());
         for (source, format) in &self.sources {
-            all = Box::new(all.chain(rows(source, *format)?));
+            let blocks = row_blocks(source, *format, Arc::clone(&self.read))?;
+            all = Box::new(all.chain(rows_of(blocks)));
         }
         Ok(all)
     }
@@ -97,7 +114,8 @@ impl Inputs {
                 let mut all: Box<dyn Iterator<Item = Result<RowBlock>>> =
                     Box::new(std::iter::empty());
                 for (source, format) in &inputs.sources {
-                    all = Box::new(all.chain(row_blocks(source, *format)?));
+                    all =
+                        Box::new(all.chain(row_blocks(source, *format, Arc::clone(&inputs.read))?));
                 }
                 Ok(all)
             },
@@ -150,7 +168,15 @@ impl Inputs {
 
 /// The non-blank rows of a source, in order.
 pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
-    Ok(Box::new(row_blocks(source, format)?.flat_map(|block| {
+    let blocks = row_blocks(source, format, Arc::new(AtomicU64::new(0)))?;
+    Ok(rows_of(blocks))
+}
+
+/// The rows of blocks, each a copy of its own.
+fn rows_of(
+    blocks: Box<dyn Iterator<Item = Result<RowBlock>>>,
+) -> Box<dyn Iterator<Item = Result<Row>>> {
+    Box::new(blocks.flat_map(|block| {
         let rows: Vec<Result<Row>> = match block {
             Err(e) => vec![Err(e)],
             Ok(block) => block
@@ -164,25 +190,22 @@ pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = R
                 .collect(),
         };
         rows
-    })))
+    }))
 }
 
 /// The rows of a source a block at a time: JSON text as read, Parquet through Arrow's JSON
 /// writer a record batch at a time.
+/// `read` counts the input bytes read.
 fn row_blocks(
     source: &Source,
     format: Format,
+    read: Arc<AtomicU64>,
 ) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
     let name: Arc<str> = source.name().into();
     if format == Format::Parquet {
-        return parquet_blocks(source, name);
+        return parquet_blocks(source, name, read);
     }
-    let blocks = blocks_of(
-        source,
-        1 << 20,
-        Arc::new(AtomicU64::new(0)),
-        &Default::default(),
-    )?;
+    let blocks = blocks_of(source, 1 << 20, read, &Default::default())?;
     Ok(Box::new(blocks.map(move |block| {
         let block = block.map_err(|e| read_error(&name, e))?;
         Ok(RowBlock {
@@ -398,8 +421,12 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 fn parquet_blocks(
     source: &Source,
     name: Arc<str>,
+    read: Arc<AtomicU64>,
 ) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
-    let (_, batches) = parquet_batches(source)?;
+    let file = RowGroups::open(source)?;
+    let rows: u64 = file.sizes().iter().map(|(rows, _)| rows).sum();
+    let (size, rows) = (source.size().unwrap_or(0), rows.max(1));
+    let batches = file.read_ahead(None)?;
     let mut index = 0u64;
     Ok(Box::new(batches.map(move |batch| {
         let batch = batch?;
@@ -407,6 +434,10 @@ fn parquet_blocks(
             crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&*name, e))?;
         let first_line = index;
         index += batch.num_rows() as u64;
+        // The file's bytes in proportion to its rows.
+        let share =
+            |rows_done: u64| (u128::from(size) * u128::from(rows_done) / u128::from(rows)) as u64;
+        read.fetch_add(share(index) - share(first_line), Ordering::Relaxed);
         Ok(RowBlock {
             file: Arc::clone(&name),
             block: Block {

@@ -174,14 +174,6 @@ impl IoArgs {
         ))
     }
 
-    /// Every input's rows, one after another, as JSON text (Parquet converted through Arrow),
-    /// read ahead on a thread of their own.
-    pub fn rows(
-        &self,
-    ) -> anyhow::Result<Box<dyn Iterator<Item = crate::Result<crate::rows::Row>>>> {
-        Ok(Box::new(self.inputs()?.rows_ahead()?))
-    }
-
     /// The output format asked for or named by the extension (JSON Lines by default).
     pub fn output_format(&self) -> Format {
         self.output_format
@@ -218,16 +210,47 @@ impl IoArgs {
 
     /// A progress bar on standard error when it is a terminal and not `--quiet`; none in a pipe.
     pub fn progress(&self, sources: &[Source]) -> Option<(ProgressBar, Progress)> {
+        let bar = self.bar(sources.iter().map(Source::size).sum())?;
+        let handle = bar.clone();
+        Some((
+            bar,
+            Progress(Arc::new(move |bytes| handle.set_position(bytes))),
+        ))
+    }
+
+    /// [`IoArgs::progress`] of a command reading [`crate::rows::Inputs`]: the bar follows
+    /// their count of bytes read until the [`Ticker`] is dropped. `once`: the inputs are read
+    /// once, so the bar can show their total; else it counts bytes without one.
+    pub fn progress_of(&self, inputs: &crate::rows::Inputs, once: bool) -> Option<Ticker> {
+        let bar = self.bar(inputs.size().filter(|_| once))?;
+        let read = inputs.bytes_read();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let handle = bar.clone();
+        let thread = std::thread::Builder::new()
+            .name("raug-progress".into())
+            .spawn(move || loop {
+                handle.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
+                match stopped.recv_timeout(std::time::Duration::from_millis(100)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+            })
+            .ok()?;
+        Some(Ticker {
+            bar,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The bar [`IoArgs::progress`] shows: of the inputs' `total` bytes where known.
+    fn bar(&self, total: Option<u64>) -> Option<ProgressBar> {
         if self.quiet || !std::io::stderr().is_terminal() {
             return None;
         }
-        let sizes: Option<Vec<u64>> = sources.iter().map(Source::size).collect();
-        let bar = match sizes {
-            Some(sizes) => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(sizes.iter().sum()),
-                    ProgressDrawTarget::stderr(),
-                );
+        let bar = match total {
+            Some(total) => {
+                let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 bar.set_style(
                     ProgressStyle::with_template(
                         "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
@@ -247,11 +270,24 @@ impl IoArgs {
                 bar
             }
         };
-        let handle = bar.clone();
-        Some((
-            bar,
-            Progress(Arc::new(move |bytes| handle.set_position(bytes))),
-        ))
+        Some(bar)
+    }
+}
+
+/// A progress bar kept up to date by a thread of its own; cleared when dropped.
+pub struct Ticker {
+    bar: ProgressBar,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.bar.finish_and_clear();
     }
 }
 

@@ -100,7 +100,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         total
     } else {
         let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
-        let summary = condition(args.io.rows()?, &spec, |line, from| blocks.push(line, from))?;
+        let inputs = args.io.inputs()?;
+        let progress = args.io.progress_of(&inputs, true);
+        let summary = condition(inputs.rows_ahead()?, &spec, |line, from| {
+            blocks.push(line, from)
+        });
+        drop(progress);
+        let summary = summary?;
         blocks.flush()?;
         summary
     };

@@ -178,11 +178,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 blocks: RowBlocks::new(sink),
                 again: args.io.target().staged().then_some(&again),
             };
+            // Flat rows whose groups are apart are read twice: the bar counts bytes read.
+            let progress = args.io.progress_of(&inputs, spec.responses.is_some());
             // Rows are read on --threads workers.
-            let summary = args
-                .io
-                .pool()?
-                .install(|| pairs(&inputs, &spec, &mut out))?;
+            let summary = args.io.pool()?.install(|| pairs(&inputs, &spec, &mut out));
+            drop(progress);
+            let summary = summary?;
             sink = out.blocks.into_inner()?;
             summary
         }

@@ -1444,3 +1444,40 @@ fn an_empty_input_is_a_dataset_of_no_rows_for_every_command() {
         std::fs::remove_file(wd.path("out.jsonl")).expect("written above");
     }
 }
+
+#[test]
+fn inputs_count_the_bytes_they_read_for_progress_bars() {
+    use raug::io::{Format, Source};
+    use raug::rows::Inputs;
+    use std::sync::atomic::Ordering;
+    // What `pairs` and `condition` show on a terminal: every byte of every input read, each
+    // reading counted (flat pairs whose groups are apart read the input twice), Parquet by its
+    // share of the file's bytes as its rows come.
+    let wd = Workdir::new();
+    let text: String = (0..300)
+        .map(|i| format!("{}\n", json!({"prompt": format!("p{i}"), "score": i})))
+        .collect();
+    jsonl_and_parquet(&wd, "rows", &text);
+    let gz = wd.path("rows.jsonl.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+    std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
+    let size = |name: &str| std::fs::metadata(wd.path(name)).unwrap().len();
+    let inputs = Inputs::new(vec![
+        (Source::File(wd.path("rows.jsonl")), Format::Jsonl),
+        (Source::File(wd.path("rows.parquet")), Format::Parquet),
+        (Source::File(gz), Format::Jsonl),
+    ]);
+    let total = size("rows.jsonl") + size("rows.parquet") + size("rows.jsonl.gz");
+    assert_eq!(inputs.size(), Some(total));
+    let read = inputs.bytes_read();
+    assert_eq!(inputs.rows().unwrap().map(Result::unwrap).count(), 900);
+    assert_eq!(read.load(Ordering::Relaxed), total);
+    let rows: usize = inputs
+        .row_blocks_ahead()
+        .unwrap()
+        .map(|block| block.unwrap().rows().count())
+        .sum();
+    assert_eq!(rows, 900);
+    assert_eq!(read.load(Ordering::Relaxed), 2 * total);
+}
