@@ -174,7 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         _ => {
             let inputs = args.io.inputs()?;
             let again = || args.io.row_writer();
-            let mut out = Output {
+            let mut out = PairsOut {
                 blocks: RowBlocks::new(sink),
                 again: args.io.target().staged().then_some(&again),
             };
@@ -197,12 +197,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The pairs' output, JSON rows a block at a time; an output file can start again (a new
 /// temporary file), so grouped rows' pairs go out as they are made.
-struct Output<'a> {
+struct PairsOut<'a> {
     blocks: RowBlocks<Box<dyn Writer>>,
     again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
 }
 
-impl PairSink for Output<'_> {
+impl PairSink for PairsOut<'_> {
     fn emit(&mut self, lines: &[u8], location: &Location) -> crate::Result<()> {
         self.blocks.push(lines, location)
     }
