@@ -370,6 +370,7 @@ fn raw_response<'a>(
         numbers,
     })
 }
+
 /// Where [`pairs`] writes its pairs, as JSON lines. A closure `|lines, location|` is a sink
 /// that can't rewind.
 pub trait PairSink: Send {
