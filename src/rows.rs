@@ -95,10 +95,14 @@ impl Inputs {
 
     /// Every input's non-blank rows, one input after another.
     pub fn rows(&self) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
-        let mut all: Box<dyn Iterator<Item = Result<Row>>> = Box::new(std::iter::empty());
+        Ok(rows_of(self.blocks()?))
+    }
+
+    /// Every input's rows a block at a time, one input after another (each opened now).
+    fn blocks(&self) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
+        let mut all: Box<dyn Iterator<Item = Result<RowBlock>>> = Box::new(std::iter::empty());
         for (source, format) in &self.sources {
-            let blocks = row_blocks(source, *format, Arc::clone(&self.read))?;
-            all = Box::new(all.chain(rows_of(blocks)));
+            all = Box::new(all.chain(row_blocks(source, *format, Arc::clone(&self.read))?));
         }
         Ok(all)
     }
@@ -107,20 +111,7 @@ impl Inputs {
     /// the caller.
     pub fn row_blocks_ahead(&self) -> Result<impl Iterator<Item = Result<RowBlock>>> {
         let inputs = self.clone();
-        ahead(
-            "the row reader",
-            4,
-            move || {
-                let mut all: Box<dyn Iterator<Item = Result<RowBlock>>> =
-                    Box::new(std::iter::empty());
-                for (source, format) in &inputs.sources {
-                    all =
-                        Box::new(all.chain(row_blocks(source, *format, Arc::clone(&inputs.read))?));
-                }
-                Ok(all)
-            },
-            Err,
-        )
+        ahead("the row reader", 4, move || inputs.blocks(), Err)
     }
 
     /// [`Inputs::rows`], read on a thread of its own a little ahead of the caller (reading,
