@@ -3,7 +3,7 @@
 use crate::error::Location;
 use crate::fields::FieldPath;
 use crate::io::Format;
-use crate::pairs::{pairs, pairs_batches, FlatInput, PairSink, PairSpec, Strategy};
+use crate::pairs::{pairs, pairs_batches, BatchSink, FlatInput, PairSink, PairSpec, Strategy};
 use crate::write::{RowBlocks, Writer};
 
 use super::common::IoArgs;
@@ -167,9 +167,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 open: &|roots| file.read_ahead(roots),
                 row_groups: file.sizes(),
             };
-            pairs_batches(&file.schema(), &input, &source.name(), &spec, |batch| {
-                sink.write_batch(batch)
-            })?
+            let again = || args.io.row_writer();
+            let mut out = BatchesOut {
+                writer: sink,
+                again: args.io.target().staged().then_some(&again),
+            };
+            let summary = pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out);
+            sink = out.writer;
+            summary?
         }
         _ => {
             let inputs = args.io.inputs()?;
@@ -215,6 +220,29 @@ impl PairSink for PairsOut<'_> {
         let again = self.again.expect("asked only when it can");
         // The writer replaced is dropped unfinished, its temporary file with it.
         self.blocks = RowBlocks::new(again()?);
+        Ok(())
+    }
+}
+
+/// The pairs' output as Arrow batches ([`PairsOut`]'s counterpart).
+struct BatchesOut<'a> {
+    writer: Box<dyn Writer>,
+    again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
+}
+
+impl BatchSink for BatchesOut<'_> {
+    fn emit(&mut self, batch: &arrow_array::RecordBatch) -> crate::Result<()> {
+        self.writer.write_batch(batch)
+    }
+
+    fn can_rewind(&self) -> bool {
+        self.again.is_some()
+    }
+
+    fn rewind(&mut self) -> crate::Result<()> {
+        let again = self.again.expect("asked only when it can");
+        // The writer replaced is dropped unfinished, its temporary file with it.
+        self.writer = again()?;
         Ok(())
     }
 }

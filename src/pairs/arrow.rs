@@ -190,7 +190,34 @@ fn print_of(values: &[Option<&str>]) -> u128 {
     fingerprint(&parts[..n])
 }
 
-/// Builds pairs from Arrow batches, each output batch going to `emit`. `name` is the file, for
+/// Where [`pairs_batches`] writes its pairs, as Arrow batches: [`super::PairSink`]'s
+/// counterpart (a closure `|batch|` is a sink that can't rewind).
+pub trait BatchSink: Send {
+    /// Writes a batch of pairs.
+    fn emit(&mut self, batch: &RecordBatch) -> Result<()>;
+
+    /// Whether [`BatchSink::rewind`] can throw away what was written; then flat rows grouped
+    /// together are paired and written as they are read (see [`super::PairSink::can_rewind`]).
+    fn can_rewind(&self) -> bool {
+        false
+    }
+
+    /// Throws away everything written so far (called only when [`BatchSink::can_rewind`]).
+    fn rewind(&mut self) -> Result<()> {
+        Err(Error::Internal("this output can't start again".to_string()))
+    }
+}
+
+impl<F: FnMut(&RecordBatch) -> Result<()> + Send> BatchSink for F {
+    fn emit(&mut self, batch: &RecordBatch) -> Result<()> {
+        self(batch)
+    }
+}
+
+/// Where pairs go.
+type BatchEmit<'e> = &'e mut dyn BatchSink;
+
+/// Builds pairs from Arrow batches, each output batch going to `sink`. `name` is the file, for
 /// locations; `open` reads its batches from the first (flat data not grouped together is read
 /// twice). Flat data (one row per response) is grouped in order of each key's first row (see
 /// [`super::pairs`]); nested data is paired row by row.
@@ -199,12 +226,12 @@ pub fn pairs_batches(
     input: &FlatInput,
     name: &str,
     spec: &PairSpec,
-    mut emit: impl FnMut(&RecordBatch) -> Result<()>,
+    sink: &mut dyn BatchSink,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     if spec.responses.is_none() {
         let spec = &spec.with_flat_prompt(schema.field_with_name(super::PROMPT).is_ok());
-        flat(schema, input, name, spec, &mut summary, &mut emit)?;
+        flat(schema, input, name, spec, &mut summary, sink)?;
         return Ok(summary);
     }
     let mut first_row = 0u64;
@@ -216,7 +243,7 @@ pub fn pairs_batches(
         for chunk in picks.chunks(PAIRS_PER_BATCH) {
             let (batch, _) = pairs_of(&[&responses], chunk, |i| (0, i as usize), spec)
                 .map_err(|e| Error::format(name, e))?;
-            emit(&batch)?;
+            sink.emit(&batch)?;
         }
     }
     Ok(summary)
@@ -615,11 +642,16 @@ fn flat(
     name: &str,
     spec: &PairSpec,
     summary: &mut PairSummary,
-    emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    emit: BatchEmit,
 ) -> Result<()> {
     let format = |e: ArrowError| Error::format(name, e);
     let mut grouping = Grouping::default();
-    let mut stream = Some(Pairer::new(name, spec));
+    // Pairs go out as they are made if the output can start again, should the groups turn out
+    // not to be together or a context column differ after pairs went out.
+    let mut stream = Some(match emit.can_rewind() {
+        true => Pairer::direct(name, spec),
+        false => Pairer::new(name, spec),
+    });
     // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
     // again needs no keys: 4 bytes a row.
     let mut all_groups: Vec<u32> = Vec::new();
@@ -662,7 +694,7 @@ fn flat(
                 Joined::Here(g) => groups.push(Some(g)),
                 // Not together: read again below, a partition at a time.
                 Joined::Earlier(g) => {
-                    stream = None;
+                    stop(&mut stream, emit)?;
                     groups.push(Some(g));
                 }
             }
@@ -671,6 +703,9 @@ fn flat(
         if let Some(pairer) = &mut stream {
             let rows = (row..row + batch.num_rows() as u64).collect();
             pairer.push(&batch, groups, rows, emit)?;
+            if pairer.late {
+                stop(&mut stream, emit)?;
+            }
         }
         row += batch.num_rows() as u64;
         if by_key.is_none() {
@@ -679,6 +714,13 @@ fn flat(
                 batches = skip_rows((input.open)(Some(&roots))?, row);
                 by_key = Some(Box::new(weights.by_key()));
             }
+        }
+    }
+    if let Some(pairer) = &mut stream {
+        // The last group may still differ late.
+        pairer.close(emit)?;
+        if pairer.late {
+            stop(&mut stream, emit)?;
         }
     }
     if let Some(pairer) = stream {
@@ -868,11 +910,24 @@ fn order_of(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Stops pairing as the rows come (the partitions pair them all), throwing away the pairs
+/// already written.
+fn stop(stream: &mut Option<Pairer>, sink: BatchEmit) -> Result<()> {
+    match stream.take() {
+        Some(pairer) if pairer.direct && pairer.pairs > 0 => sink.rewind(),
+        _ => Ok(()),
+    }
+}
+
 /// Pairs groups whose rows come together, batch after batch, keeping the pairs until the end:
-/// a context column some group's rows disagree on is left out of every pair.
+/// a context column some group's rows disagree on is left out of every pair. Or, `direct`
+/// (when the output can start again), emitting them as they are made until a context column
+/// comes to differ after some went out (`late`).
 struct Pairer<'s> {
     name: &'s str,
     spec: &'s PairSpec,
+    direct: bool,
+    late: bool,
     carry: Option<Carry>,
     /// Per context column (in [`FlatColumns::candidates`] order): whether a group disagrees.
     differs: Vec<bool>,
@@ -892,6 +947,8 @@ impl<'s> Pairer<'s> {
         Pairer {
             name,
             spec,
+            direct: false,
+            late: false,
             carry: None,
             differs: Vec::new(),
             context: Vec::new(),
@@ -901,6 +958,16 @@ impl<'s> Pairer<'s> {
             prompts: 0,
             pairs: 0,
             no_pair: 0,
+        }
+    }
+
+    /// A pairer emitting pairs as it makes them, while no context column differs after some
+    /// went out.
+    fn direct(name: &'s str, spec: &'s PairSpec) -> Pairer<'s> {
+        Pairer {
+            direct: true,
+            pending: None,
+            ..Pairer::new(name, spec)
         }
     }
 
@@ -921,7 +988,7 @@ impl<'s> Pairer<'s> {
         batch: &RecordBatch,
         groups: Vec<Option<u32>>,
         rows: Vec<u64>,
-        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+        emit: BatchEmit,
     ) -> Result<()> {
         let format = |e: ArrowError| Error::format(self.name, e);
         let kept: Vec<u32> = (0..groups.len() as u32)
@@ -983,7 +1050,7 @@ impl<'s> Pairer<'s> {
         batch: &RecordBatch,
         groups: &[u32],
         rows: &[u64],
-        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+        emit: BatchEmit,
     ) -> Result<()> {
         let order: Vec<(usize, usize)> = (0..groups.len()).map(|i| (0, i)).collect();
         self.pair_in(std::slice::from_ref(batch), &order, groups, rows, emit)
@@ -997,9 +1064,10 @@ impl<'s> Pairer<'s> {
         order: &[(usize, usize)],
         groups: &[u32],
         rows: &[u64],
-        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+        emit: BatchEmit,
     ) -> Result<()> {
-        if groups.is_empty() {
+        // A late difference stopped the stream: nothing more is paired here.
+        if groups.is_empty() || self.late {
             return Ok(());
         }
         let format = |e: ArrowError| Error::format(self.name, e);
@@ -1077,7 +1145,12 @@ impl<'s> Pairer<'s> {
                 }
                 for (c, (here, first)) in candidates[b].iter().zip(&candidates[b0]).enumerate() {
                     if here.get(r) != first.get(r0) && !self.differs[c] {
-                        if self.pending.is_none() {
+                        if self.direct && self.pairs > 0 {
+                            // Pairs that hold the column went out: the stream stops here.
+                            self.late = true;
+                            return Ok(());
+                        }
+                        if self.pending.is_none() && !self.direct {
                             // The first reading found no such difference: the input changed.
                             return Err(super::flat::changed_because(
                                 &Location {
@@ -1117,7 +1190,7 @@ impl<'s> Pairer<'s> {
             self.fixed = fixed;
             match &mut self.pending {
                 Some(pending) => pending.push(0, pairs, self.held_bytes, &self.spec.temp)?,
-                None => emit(&self.agreed(&pairs)?)?,
+                None => emit.emit(&self.agreed(&pairs)?)?,
             }
         }
         Ok(())
@@ -1141,24 +1214,28 @@ impl<'s> Pairer<'s> {
             .map_err(|e| Error::format(self.name, e))
     }
 
+    /// Pairs the group left open, the input's last.
+    fn close(&mut self, emit: BatchEmit) -> Result<()> {
+        match self.carry.take() {
+            Some(carry) => {
+                let order = order_of(&carry.batches);
+                self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Pairs the last group and emits every pair, without the context columns some group's
     /// rows disagree on.
-    fn finish(
-        mut self,
-        summary: &mut PairSummary,
-        emit: &mut dyn FnMut(&RecordBatch) -> Result<()>,
-    ) -> Result<()> {
-        if let Some(carry) = self.carry.take() {
-            let order = order_of(&carry.batches);
-            self.pair_in(&carry.batches, &order, &carry.groups, &carry.rows, emit)?;
-        }
+    fn finish(mut self, summary: &mut PairSummary, emit: BatchEmit) -> Result<()> {
+        self.close(emit)?;
         summary.prompts += self.prompts;
         summary.no_pair += self.no_pair;
         summary.pairs += self.pairs;
         let Some(pending) = self.pending.take() else {
             return Ok(());
         };
-        pending.drain(|_, batch| emit(&self.agreed(&batch)?))
+        pending.drain(|_, batch| emit.emit(&self.agreed(&batch)?))
     }
 }
 
