@@ -525,7 +525,7 @@ impl Output {
                         io::Error::other("is a directory; name an output file"),
                     ));
                 }
-                if existing.as_ref().is_some_and(|m| !m.is_file()) {
+                if !target.staged() {
                     // /dev/null, /dev/full, a FIFO: can't be replaced by a rename.
                     let file = OpenOptions::new()
                         .write(true)

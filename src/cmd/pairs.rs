@@ -158,7 +158,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let parquet = sources
         .iter()
         .all(|s| args.io.format_of(s) == Format::Parquet);
-    let mut sink = args.io.row_sink()?;
+    let again = || args.io.row_writer();
+    let mut out = PairsOut {
+        blocks: RowBlocks::new(args.io.row_sink()?),
+        again: args.io.target().staged().then_some(&again),
+    };
     let summary = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
@@ -167,44 +171,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 open: &|roots| file.read_ahead(roots),
                 row_groups: file.sizes(),
             };
-            let again = || args.io.row_writer();
-            let mut out = BatchesOut {
-                writer: sink,
-                again: args.io.target().staged().then_some(&again),
-            };
-            let summary = pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out);
-            sink = out.writer;
-            summary?
+            pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out)?
         }
         _ => {
             let inputs = args.io.inputs()?;
-            let again = || args.io.row_writer();
-            let mut out = PairsOut {
-                blocks: RowBlocks::new(sink),
-                again: args.io.target().staged().then_some(&again),
-            };
             // Flat rows whose groups are apart are read twice: the bar counts bytes read.
             let progress = args.io.progress_of(&inputs, spec.responses.is_some());
             // Rows are read on --threads workers.
             let summary = args.io.pool()?.install(|| pairs(&inputs, &spec, &mut out));
             drop(progress);
-            let summary = summary?;
-            sink = out.blocks.into_inner()?;
-            summary
+            summary?
         }
     };
-    sink.finish()?;
+    out.blocks.into_inner()?.finish()?;
     if !args.io.quiet {
         eprintln!("raug: {}", summary.line());
     }
     Ok(())
 }
 
-/// The pairs' output, JSON rows a block at a time; an output file can start again (a new
-/// temporary file), so grouped rows' pairs go out as they are made.
+/// The pairs' output: JSON rows a block at a time, or Arrow batches. An output file can start
+/// again (a new temporary file), so grouped rows' pairs go out as they are made.
 struct PairsOut<'a> {
     blocks: RowBlocks<Box<dyn Writer>>,
     again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
+}
+
+impl PairsOut<'_> {
+    /// Throws away what was written: the writer replaced is dropped unfinished, its temporary
+    /// file with it.
+    fn start_again(&mut self) -> crate::Result<()> {
+        let again = self.again.expect("asked only when it can");
+        self.blocks = RowBlocks::new(again()?);
+        Ok(())
+    }
 }
 
 impl PairSink for PairsOut<'_> {
@@ -217,22 +217,13 @@ impl PairSink for PairsOut<'_> {
     }
 
     fn rewind(&mut self) -> crate::Result<()> {
-        let again = self.again.expect("asked only when it can");
-        // The writer replaced is dropped unfinished, its temporary file with it.
-        self.blocks = RowBlocks::new(again()?);
-        Ok(())
+        self.start_again()
     }
 }
 
-/// The pairs' output as Arrow batches ([`PairsOut`]'s counterpart).
-struct BatchesOut<'a> {
-    writer: Box<dyn Writer>,
-    again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
-}
-
-impl BatchSink for BatchesOut<'_> {
+impl BatchSink for PairsOut<'_> {
     fn emit(&mut self, batch: &arrow_array::RecordBatch) -> crate::Result<()> {
-        self.writer.write_batch(batch)
+        self.blocks.write_batch(batch)
     }
 
     fn can_rewind(&self) -> bool {
@@ -240,9 +231,6 @@ impl BatchSink for BatchesOut<'_> {
     }
 
     fn rewind(&mut self) -> crate::Result<()> {
-        let again = self.again.expect("asked only when it can");
-        // The writer replaced is dropped unfinished, its temporary file with it.
-        self.writer = again()?;
-        Ok(())
+        self.start_again()
     }
 }

@@ -127,6 +127,12 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
         }
     }
 
+    /// Writes the rows held, then `batch`.
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.flush()?;
+        self.sink.write_batch(batch)
+    }
+
     /// Writes the rows held and hands the writer back.
     pub fn into_inner(mut self) -> Result<S> {
         self.flush()?;
