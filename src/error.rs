@@ -356,6 +356,17 @@ pub enum Error {
         /// What in the row can't be written.
         problem: RowError,
     },
+    /// JSON written as Parquet met a row that the schema its first rows made can't hold and a
+    /// wider one can: the run can start again with `schema`. Where it can't, it is `original`.
+    #[error("{original}")]
+    SchemaWidens {
+        /// The error the row is without a wider schema.
+        original: Box<Error>,
+        /// The wider schema.
+        schema: arrow_schema::SchemaRef,
+        /// How it is wider, for a note.
+        change: String,
+    },
     /// A file is not in the format it claims (a bad Parquet footer, say).
     #[error("{path}: {detail}")]
     Format {
@@ -405,6 +416,15 @@ impl Error {
             Error::Unwritable { problem, .. } => Error::Row {
                 location: location.clone(),
                 problem,
+            },
+            Error::SchemaWidens {
+                original,
+                schema,
+                change,
+            } => Error::SchemaWidens {
+                original: Box::new(original.at_row(location)),
+                schema,
+                change,
             },
             other => other,
         }

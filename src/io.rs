@@ -109,6 +109,15 @@ impl Source {
         }
     }
 
+    /// Whether the source can be read again from its start: a regular file (not standard
+    /// input or a pipe).
+    pub fn rereadable(&self) -> bool {
+        match self {
+            Source::Stdin => false,
+            Source::File(path) => fs::metadata(path).is_ok_and(|m| m.is_file()),
+        }
+    }
+
     /// The size in bytes, when known up front.
     pub fn size(&self) -> Option<u64> {
         match self {

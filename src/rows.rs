@@ -150,10 +150,7 @@ impl Inputs {
     /// Whether [`Inputs::rows`] can be called again and read the same rows: every input is a
     /// regular file (not standard input or a pipe).
     pub fn rereadable(&self) -> bool {
-        self.sources.iter().all(|(source, _)| match source {
-            Source::File(path) => std::fs::metadata(path).is_ok_and(|m| m.is_file()),
-            Source::Stdin => false,
-        })
+        self.sources.iter().all(|(source, _)| source.rereadable())
     }
 }
 

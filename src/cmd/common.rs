@@ -185,15 +185,27 @@ impl IoArgs {
     /// The output as a sink of JSON rows, in the format asked for or named by the extension
     /// (JSON Lines by default); Parquet output is snappy-compressed, as `datasets` writes it.
     pub fn row_sink(&self) -> anyhow::Result<Box<dyn crate::write::Writer>> {
+        self.check_output()?;
+        Ok(self.row_writer(None)?)
+    }
+
+    /// Checks the output against the inputs (not one of them) and its format (compression
+    /// only for JSON).
+    pub fn check_output(&self) -> anyhow::Result<()> {
         let target = self.target();
         crate::io::check_distinct(&self.data_sources()?, &[("the output", &target)])?;
         let format = self.output_format();
         crate::io::check_compression(&target, format, target.compression())?;
-        Ok(self.row_writer()?)
+        Ok(())
     }
 
-    /// A writer of JSON rows to the output, unchecked: [`IoArgs::row_sink`] again.
-    pub fn row_writer(&self) -> crate::Result<Box<dyn crate::write::Writer>> {
+    /// A writer of JSON rows to the output, unchecked ([`IoArgs::row_sink`] checks); Parquet
+    /// output with `json_schema` if given, else the first rows' (see
+    /// [`crate::write::with_widening`]).
+    pub fn row_writer(
+        &self,
+        json_schema: Option<arrow_schema::SchemaRef>,
+    ) -> crate::Result<Box<dyn crate::write::Writer>> {
         let target = self.target();
         let output = crate::io::Output::create(&target, target.compression())?;
         Ok(crate::write::create(
@@ -203,9 +215,20 @@ impl IoArgs {
                 threads: self
                     .threads()
                     .map_err(|e| crate::Error::Usage(e.to_string()))?,
+                json_schema,
                 ..crate::write::ParquetOptions::default()
             },
         ))
+    }
+
+    /// Whether a run writing JSON rows as Parquet can start again with a wider schema: the
+    /// output is a file (thrown away unfinished), and the inputs can be read again.
+    pub fn can_widen(&self) -> bool {
+        self.output_format() == Format::Parquet
+            && self.target().staged()
+            && self
+                .data_sources()
+                .is_ok_and(|sources| sources.iter().all(Source::rereadable))
     }
 
     /// A progress bar on standard error when it is a terminal and not `--quiet`; none in a pipe.

@@ -79,14 +79,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(summary) =
                 crate::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
             {
-                report(&args.io, &summary);
+                report(&args.io, &summary, &[]);
                 return Ok(());
             }
         }
     }
-    let mut sink = args.io.row_sink()?;
-    let summary = if parquet {
+    let (summary, notes) = if parquet {
         // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.
+        let mut sink = args.io.row_sink()?;
         let mut total = ConditionSummary::default();
         for source in &sources {
             let (schema, batches) = crate::rows::parquet_batches(source)?;
@@ -97,27 +97,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             total.rows += summary.rows;
             total.prompt = summary.prompt;
         }
-        total
+        sink.finish()?;
+        (total, Vec::new())
     } else {
-        let mut blocks = crate::write::RowBlocks::new(sink.as_mut());
+        args.io.check_output()?;
         let inputs = args.io.inputs()?;
-        let progress = args.io.progress_of(&inputs, true);
-        let summary = condition(inputs.rows_ahead()?, &spec, |line, from| {
-            blocks.push(line, from)
-        });
-        drop(progress);
-        let summary = summary?;
-        blocks.flush()?;
-        summary
+        // JSON written as Parquet starts again if a later row needs a wider schema.
+        crate::write::with_widening(args.io.can_widen(), |schema| {
+            let mut blocks = crate::write::RowBlocks::new(args.io.row_writer(schema)?);
+            let progress = args.io.progress_of(&inputs, true);
+            let summary = condition(inputs.rows_ahead()?, &spec, |line, from| {
+                blocks.push(line, from)
+            });
+            drop(progress);
+            let summary = summary?;
+            blocks.into_inner()?.finish()?;
+            Ok(summary)
+        })?
     };
-    sink.finish()?;
-    report(&args.io, &summary);
+    report(&args.io, &summary, &notes);
     Ok(())
 }
 
-fn report(io: &IoArgs, summary: &ConditionSummary) {
+fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {
     if io.quiet {
         return;
+    }
+    for note in notes {
+        eprintln!("raug: note: {note}");
     }
     // No row, no field found to name.
     match summary.prompt.as_str() {

@@ -158,33 +158,50 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let parquet = sources
         .iter()
         .all(|s| args.io.format_of(s) == Format::Parquet);
-    let again = || args.io.row_writer();
-    let mut out = PairsOut {
-        blocks: RowBlocks::new(args.io.row_sink()?),
-        again: args.io.target().staged().then_some(&again),
-    };
-    let summary = match sources.as_slice() {
+    args.io.check_output()?;
+    let staged = args.io.target().staged();
+    let (summary, notes) = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
         [source] if parquet => {
+            let again = || args.io.row_writer(None);
+            let mut out = PairsOut {
+                blocks: RowBlocks::new(again()?),
+                again: staged.then_some(&again),
+            };
             let file = crate::rows::RowGroups::open(source)?;
             let input = FlatInput {
                 open: &|roots| file.read_ahead(roots),
                 row_groups: file.sizes(),
             };
-            pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out)?
+            let summary = pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out)?;
+            out.blocks.into_inner()?.finish()?;
+            (summary, Vec::new())
         }
         _ => {
             let inputs = args.io.inputs()?;
-            // Flat rows whose groups are apart are read twice: the bar counts bytes read.
-            let progress = args.io.progress_of(&inputs, spec.responses.is_some());
-            // Rows are read on --threads workers.
-            let summary = args.io.pool()?.install(|| pairs(&inputs, &spec, &mut out));
-            drop(progress);
-            summary?
+            let pool = args.io.pool()?;
+            // JSON written as Parquet starts again if a later row needs a wider schema.
+            crate::write::with_widening(args.io.can_widen(), |schema| {
+                let again = || args.io.row_writer(schema.clone());
+                let mut out = PairsOut {
+                    blocks: RowBlocks::new(again()?),
+                    again: staged.then_some(&again),
+                };
+                // Flat rows whose groups are apart are read twice: the bar counts bytes read.
+                let progress = args.io.progress_of(&inputs, spec.responses.is_some());
+                // Rows are read on --threads workers.
+                let summary = pool.install(|| pairs(&inputs, &spec, &mut out));
+                drop(progress);
+                let summary = summary?;
+                out.blocks.into_inner()?.finish()?;
+                Ok(summary)
+            })?
         }
     };
-    out.blocks.into_inner()?.finish()?;
     if !args.io.quiet {
+        for note in &notes {
+            eprintln!("raug: note: {note}");
+        }
         eprintln!("raug: {}", summary.line());
     }
     Ok(())

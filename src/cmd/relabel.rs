@@ -310,6 +310,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let quiet = args.io.quiet;
     let summary = execute(args)?;
     if !quiet {
+        for note in &summary.notes {
+            eprintln!("raug: note: {note}");
+        }
         eprintln!("raug: {}", summary.line());
         if let Some(first) = &summary.first_skip {
             eprintln!("raug: first skipped row: {first}");

@@ -14,7 +14,7 @@ use super::order::{ArrowSpill, JsonSpill, Spills};
 use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
-use crate::io::{Format, Output};
+use crate::io::{Format, Output, Source, Target};
 use crate::json::row::{detect, Relabeler};
 use crate::json::split::{
     blocks_of, read_error, shard_blocks, ArrayBlocks, Block, BufferPool, LineBlocks,
@@ -64,7 +64,27 @@ enum Msg {
 }
 
 /// Relabels JSON inputs into a JSON (or, through Arrow, Parquet) output.
+///
+/// Parquet output takes its schema from the first rows; a later row that needs a wider one
+/// starts the run again with it (see [`write::with_widening`]) when the run can start again:
+/// an output file, input files, no `--shard` (whose parts must agree). The summary's notes say
+/// so.
 pub(super) fn relabel(job: &Job) -> Result<Summary> {
+    let again = output_format(job) == Format::Parquet
+        && job.output.staged()
+        && job.rejects.as_ref().is_none_or(Target::staged)
+        && job.shard.is_none()
+        && job.inputs.iter().all(Source::rereadable);
+    let (mut summary, notes) = write::with_widening(again, |schema| {
+        run(job, schema.map(RowDecoder::with_schema), again)
+    })?;
+    summary.notes = notes;
+    Ok(summary)
+}
+
+/// [`relabel`] once, Parquet output's rows decoded with `preset` if given; `widen`: a row a
+/// wider schema holds ends the run with [`Error::SchemaWidens`].
+fn run(job: &Job, preset: Option<RowDecoder>, widen: bool) -> Result<Summary> {
     let format = output_format(job);
     let compression = job
         .output_compression
@@ -125,10 +145,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         std::thread::Builder::new()
             .name("raug-reader".to_string())
             .spawn(move || {
+                let decoding = Decoding { preset, widen };
                 dispatch(
                     &job,
                     &pool,
                     streams,
+                    decoding,
                     &permits,
                     &abort,
                     &read_bytes,
@@ -245,6 +267,7 @@ fn dispatch(
     job: &Job,
     pool: &rayon::ThreadPool,
     streams: usize,
+    decoding: Decoding,
     permits: &Permits,
     abort: &AtomicBool,
     read_bytes: &Arc<AtomicU64>,
@@ -260,7 +283,13 @@ fn dispatch(
     };
     let spec = Arc::new(job.spec.clone());
     let mut resolved: Option<Arc<Resolved>> = None;
-    let decoder = (output_format(job) == Format::Parquet).then(|| Arc::new(OnceLock::new()));
+    let decoder = (output_format(job) == Format::Parquet).then(|| {
+        let cell = OnceLock::new();
+        if let Some(preset) = decoding.preset {
+            let _ = cell.set(preset);
+        }
+        Arc::new(cell)
+    });
     let offsets = match job.shard.map(|_| job.input_offsets()).transpose() {
         Ok(offsets) => offsets,
         Err(e) => {
@@ -352,6 +381,7 @@ fn dispatch(
                 panic_in_worker: job.panic_in_worker,
                 bytes_read: read_bytes.load(Ordering::Relaxed),
                 decoder: decoder.clone(),
+                widen: decoding.widen,
             };
             let my_seq = seq;
             seq += 1;
@@ -396,10 +426,12 @@ fn first_rows(
     let decoder = if output_format(job) == Format::Parquet {
         let outs = (0..streams).map(|_| Vec::new()).collect();
         let out = relabel_block(&block, &name, spec, Some(&resolved), outs, OnError::Skip);
-        out.outs
-            .iter()
-            .find(|o| !o.is_empty())
-            .and_then(|first| RowDecoder::infer(first).ok())
+        // Every stream's rows: in blocks order the goal-rejected half's scores are the other
+        // field's (integers in one, fractions in the other).
+        let rows = out.outs.concat();
+        (!rows.is_empty())
+            .then(|| RowDecoder::infer(&rows).ok())
+            .flatten()
     } else {
         None
     };
@@ -417,6 +449,15 @@ struct Work {
     bytes_read: u64,
     /// For Parquet output: the decoder of the output's rows, once the first rows have set it.
     decoder: Option<Arc<OnceLock<RowDecoder>>>,
+    /// A row a wider schema would hold ends the run to start again (see [`relabel`]).
+    widen: bool,
+}
+
+/// How Parquet output's rows are decoded: with a schema given up front (a run started again),
+/// and whether a row that needs a wider one starts the run again.
+struct Decoding {
+    preset: Option<RowDecoder>,
+    widen: bool,
 }
 
 impl Work {
@@ -439,8 +480,11 @@ impl Work {
             );
             if let Some(cell) = &self.decoder {
                 if out.error.is_none() && cell.get().is_none() {
-                    if let Some(first) = out.outs.iter().find(|o| !o.is_empty()) {
-                        match RowDecoder::infer(first) {
+                    // Every stream's rows: in blocks order the goal-rejected half's scores are
+                    // the other field's (integers in one, fractions in the other).
+                    let rows = out.outs.concat();
+                    if !rows.is_empty() {
+                        match RowDecoder::infer(&rows) {
                             Ok(d) => {
                                 let _ = cell.set(d);
                             }
@@ -454,7 +498,14 @@ impl Work {
                     }
                 }
                 if let Some(decoder) = cell.get() {
-                    decode_block(&mut out, &block, &self.name, decoder, self.on_error);
+                    decode_block(
+                        &mut out,
+                        &block,
+                        &self.name,
+                        decoder,
+                        self.on_error,
+                        self.widen,
+                    );
                 }
             }
             out
@@ -634,6 +685,7 @@ fn decode_block(
     name: &str,
     decoder: &RowDecoder,
     on_error: OnError,
+    widen: bool,
 ) {
     if out.error.is_some() {
         return;
@@ -651,29 +703,72 @@ fn decode_block(
             }
             Err(e) => e,
         };
-        let bad = match attempt {
-            0 => bad_rows(out, decoder, on_error),
-            _ => Vec::new(),
-        };
-        if bad.is_empty() {
-            // Not one row's fault, or still failing without the bad rows.
-            out.error = Some(Error::format(name, format!("writing Parquet: {whole}")));
-            return;
-        }
         let location = |line| Location {
             file: name.into(),
             position: Position::Line(line),
         };
-        if on_error == OnError::Fail {
-            let (i, problem) = bad.into_iter().next().expect("not empty");
-            out.error = Some(Error::Row {
-                location: location(out.marks[i].0),
-                problem,
-            });
+        let bad = match attempt {
+            // Every bad row when a wider schema may hold some.
+            0 if widen => bad_rows(out, decoder, OnError::Skip),
+            0 => bad_rows(out, decoder, on_error),
+            _ => Vec::new(),
+        };
+        let first_error = |bad: &[(usize, RowError)]| match bad.first() {
+            Some((i, problem)) => Error::Row {
+                location: location(out.marks[*i].0),
+                problem: problem.clone(),
+            },
+            // Not one row's fault, or still failing without the bad rows.
+            None => Error::format(name, format!("writing Parquet: {whole}")),
+        };
+        if widen && attempt == 0 {
+            // The bad rows a wider schema would hold (under fail, those before the first it
+            // wouldn't) start the run again with it, before any of them is skipped.
+            let (first, rows) = fixable(out, decoder, &bad, on_error);
+            if let (Some(first), Some((schema, change))) = (first, decoder.widened(&rows)) {
+                out.error = Some(Error::SchemaWidens {
+                    original: Box::new(first_error(&bad[first..])),
+                    schema,
+                    change,
+                });
+                return;
+            }
+        }
+        if bad.is_empty() || on_error == OnError::Fail {
+            out.error = Some(first_error(&bad));
             return;
         }
         drop_rows(out, block, &bad, location);
     }
+}
+
+/// Of the `bad` rows, those a wider schema would hold (see [`RowDecoder::widened`]; under
+/// [`OnError::Fail`] up to the first it wouldn't): the position in `bad` of the first, and
+/// their records, one after another.
+fn fixable(
+    out: &BlockOut,
+    decoder: &RowDecoder,
+    bad: &[(usize, RowError)],
+    on_error: OnError,
+) -> (Option<usize>, Vec<u8>) {
+    let mut first = None;
+    let mut rows = Vec::new();
+    for (at, (i, _)) in bad.iter().enumerate() {
+        let records: Vec<u8> = (0..out.outs.len())
+            .flat_map(|s| &out.outs[s][out.span(*i, s)])
+            .copied()
+            .collect();
+        let holds = decoder.widened(&records).is_some_and(|(schema, _)| {
+            RowDecoder::with_schema(schema).check_rows(&records).is_ok()
+        });
+        if holds {
+            first.get_or_insert(at);
+            rows.extend_from_slice(&records);
+        } else if on_error == OnError::Fail {
+            break;
+        }
+    }
+    (first, rows)
 }
 
 /// The rows (indices into `marks`) whose records can't be decoded alone, with why; only the

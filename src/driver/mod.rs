@@ -148,6 +148,10 @@ pub struct Summary {
     /// The first skipped row's error, as a hint.
     #[serde(skip)]
     pub first_skip: Option<String>,
+    /// What the run did that the user should know of (a Parquet output started again with a
+    /// wider schema), one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -264,6 +268,7 @@ impl Summary {
         if self.first_skip.is_none() {
             self.first_skip = other.first_skip;
         }
+        self.notes.extend(other.notes);
     }
 
     /// The error of a run that rejected every row it read: its output would be empty, which is

@@ -10,6 +10,7 @@ mod rejects;
 mod spool;
 
 use std::ops::DerefMut;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -18,8 +19,8 @@ use crate::error::{Error, Location, Result};
 use crate::io::{Format, Output};
 
 pub use self::parquet::{
-    AlignedEncoder, AlignedRowGroup, ColumnEncoding, ParquetCompression, ParquetOptions,
-    RowDecoder, ROW_GROUP_BYTES,
+    with_widening, AlignedEncoder, AlignedRowGroup, ColumnEncoding, ParquetCompression,
+    ParquetOptions, RowDecoder, ROW_GROUP_BYTES,
 };
 pub use self::rejects::{Rejected, Rejects};
 pub use self::spool::Spool;
@@ -157,12 +158,27 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
         match self.sink.write_rows(&self.rows) {
             Ok(()) => {}
             // Nothing of the block was written: find its row, one at a time.
-            Err(Error::Unwritable { .. }) => {
+            Err(block @ (Error::Unwritable { .. } | Error::SchemaWidens { .. })) => {
                 let mut start = 0;
                 for (end, location) in &self.ends {
-                    self.sink
-                        .write_rows(&self.rows[start..*end])
-                        .map_err(|e| e.at_row(location))?;
+                    let written = self.sink.write_rows(&self.rows[start..*end]);
+                    match (written, &block) {
+                        (Ok(()), _) => {}
+                        // The block's wider schema, which holds every row of it, not just this
+                        // one's: the next start needs fewer.
+                        (
+                            Err(Error::SchemaWidens { original, .. }),
+                            Error::SchemaWidens { schema, change, .. },
+                        ) => {
+                            return Err(Error::SchemaWidens {
+                                original,
+                                schema: Arc::clone(schema),
+                                change: change.clone(),
+                            }
+                            .at_row(location))
+                        }
+                        (Err(e), _) => return Err(e.at_row(location)),
+                    }
                     start = *end;
                 }
             }

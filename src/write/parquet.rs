@@ -134,6 +134,9 @@ pub struct ParquetOptions {
     /// Bytes of encoded pages held in memory until their row group is written, over all column
     /// chunks; past it pages wait in temporary files beside the output.
     pub pages_in_memory: usize,
+    /// The schema JSON rows are written with; `None` takes it from the first rows (see
+    /// [`with_widening`]).
+    pub json_schema: Option<SchemaRef>,
 }
 
 impl Default for ParquetOptions {
@@ -144,6 +147,7 @@ impl Default for ParquetOptions {
             page_index: true,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             pages_in_memory: PAGES_IN_MEMORY,
+            json_schema: None,
         }
     }
 }
@@ -184,17 +188,36 @@ impl Writer for ParquetWriter {
             return Ok(());
         }
         if self.out.decoder.is_none() {
-            let decoder = RowDecoder::infer(rows).map_err(|e| arrow_error(&self.name, e))?;
+            let decoder = match &self.out.options.json_schema {
+                Some(schema) => RowDecoder::with_schema(Arc::clone(schema)),
+                None => RowDecoder::infer(rows).map_err(|e| arrow_error(&self.name, e))?,
+            };
             self.out.decoder = Some(decoder);
         }
         let decoder = self.out.decoder.as_ref().expect("set above");
         match decoder.decode(rows) {
             Ok(Some(batch)) => write_parquet(&mut self.out, &batch, &self.name),
             Ok(None) => Ok(()),
-            Err(whole) => Err(Error::Unwritable {
-                output: self.name.clone(),
-                problem: decoder.check_rows(rows).err().unwrap_or(whole),
-            }),
+            Err(whole) => {
+                let unwritable = Error::Unwritable {
+                    output: self.name.clone(),
+                    problem: decoder.check_rows(rows).err().unwrap_or(whole),
+                };
+                // Only if the wider schema holds all of them: else a row is bad as it is.
+                let wider = decoder.widened(rows).filter(|(schema, _)| {
+                    RowDecoder::with_schema(Arc::clone(schema))
+                        .decode(rows)
+                        .is_ok()
+                });
+                Err(match wider {
+                    Some((schema, change)) => Error::SchemaWidens {
+                        original: Box::new(unwritable),
+                        schema,
+                        change,
+                    },
+                    None => unwritable,
+                })
+            }
         }
     }
 
@@ -264,7 +287,13 @@ impl RowDecoder {
     /// A decoder whose schema is inferred from `rows` (JSON Lines), with the `huggingface`
     /// features metadata added.
     pub fn infer(rows: &[u8]) -> std::result::Result<RowDecoder, String> {
-        let schema = infer_schema(rows).map_err(|e| e.to_string())?;
+        Ok(RowDecoder::with_schema(
+            infer_schema(rows).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    /// A decoder of rows into `schema` (one [`RowDecoder::widened`] made).
+    pub fn with_schema(schema: SchemaRef) -> RowDecoder {
         let mut integers = Vec::new();
         let mut others = Vec::new();
         leaf_names(schema.fields(), &mut integers, &mut others);
@@ -278,9 +307,24 @@ impl RowDecoder {
                 (name, key.into_bytes())
             })
             .collect();
-        Ok(RowDecoder {
+        RowDecoder {
             schema,
             integer_keys,
+        }
+    }
+
+    /// The schema widened to hold `rows` too, if they need it and it can: fields they add
+    /// (appended, at any depth), integers where they hold fractions (as floats), types where
+    /// the first rows held only nulls. `None` if the schema holds them already or a type
+    /// contradicts (a string where numbers were): then a row that fails is a bad row. With
+    /// the schema, how it is wider, for a message.
+    pub fn widened(&self, rows: &[u8]) -> Option<(SchemaRef, String)> {
+        let later = infer_schema(rows).ok()?;
+        let fields = merge_fields(self.schema.fields(), later.fields())?;
+        (&fields != self.schema.fields()).then(|| {
+            let wider = with_features(fields);
+            let change = describe_widening(&self.schema, &wider);
+            (wider, change)
         })
     }
 
@@ -461,12 +505,57 @@ fn infer_schema(rows: &[u8]) -> std::result::Result<SchemaRef, arrow_schema::Arr
     let fields = fields.ok_or_else(|| {
         arrow_schema::ArrowError::JsonError("no row is a JSON object Arrow can hold".into())
     })?;
+    Ok(with_features(fields))
+}
+
+/// A schema of `fields` with the `huggingface` features metadata they make.
+fn with_features(fields: Fields) -> SchemaRef {
     let schema = Schema::new(fields);
     let mut metadata = schema.metadata().clone();
     if let Some(features) = hf::metadata(&schema) {
         metadata.insert(hf::KEY.to_string(), features);
     }
-    Ok(Arc::new(schema.with_metadata(metadata)))
+    Arc::new(schema.with_metadata(metadata))
+}
+
+/// How `wider` widens `schema`, for a message: `column "a" as double (was int64), a new
+/// column "b" (string)`. Nested changes are named by their top-level column.
+fn describe_widening(schema: &Schema, wider: &Schema) -> String {
+    let mut changes = Vec::new();
+    for field in wider.fields() {
+        let name = field.name();
+        let ty = |f: &Field| type_name(f.data_type());
+        match schema.field_with_name(name) {
+            Err(_) => changes.push(format!("a new column {name:?} ({})", ty(field))),
+            Ok(before) if before.data_type() != field.data_type() => changes.push(format!(
+                "column {name:?} as {} (was {})",
+                ty(field),
+                ty(before)
+            )),
+            Ok(_) => {}
+        }
+    }
+    changes.join(", ")
+}
+
+/// A type as a message names it: Arrow's lower-case names, lists and structs spelled out.
+fn type_name(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Int64 => "int64".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Utf8 => "string".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::Null => "null".into(),
+        DataType::List(item) => format!("list<{}>", type_name(item.data_type())),
+        DataType::Struct(fields) => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), type_name(f.data_type())))
+                .collect();
+            format!("struct<{}>", inner.join(", "))
+        }
+        other => other.to_string().to_lowercase(),
+    }
 }
 
 /// The fields of `before` with those of a later row merged in; none if a type contradicts.
@@ -482,6 +571,45 @@ fn merge_fields(before: &Fields, later: &Fields) -> Option<Fields> {
         }
     }
     Some(out.into())
+}
+
+/// How many times a run writing JSON rows as Parquet may start again with a wider schema.
+const WIDENINGS: usize = 16;
+
+/// Runs `run`, which writes JSON rows as Parquet with the schema it is given (or, given none,
+/// the one its first rows make), again with a wider schema each time a later row needs one
+/// ([`Error::SchemaWidens`]: a field the rows before lack, a fraction in a column of integers,
+/// a value where they held only nulls), if `again` (its output and inputs can start again),
+/// at most 16 times; otherwise such a row is the bad row it is without. Returns what `run`
+/// returned and a note on each start.
+pub fn with_widening<T>(
+    again: bool,
+    mut run: impl FnMut(Option<SchemaRef>) -> Result<T>,
+) -> Result<(T, Vec<String>)> {
+    let mut schema = None;
+    let mut notes = Vec::new();
+    loop {
+        match run(schema.take()) {
+            Ok(done) => return Ok((done, notes)),
+            Err(Error::SchemaWidens {
+                original,
+                schema: wider,
+                change,
+            }) if again && notes.len() < WIDENINGS => {
+                let at = match original.as_ref() {
+                    Error::Row { location, .. } => location.to_string(),
+                    other => other.to_string(),
+                };
+                notes.push(format!(
+                    "{at}: a row the Parquet schema so far can't hold; the output started again \
+                     with {change}"
+                ));
+                schema = Some(wider);
+            }
+            Err(Error::SchemaWidens { original, .. }) => return Err(*original),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The type holding values of both types, if the first doesn't contradict the second.

@@ -1350,18 +1350,23 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         format!("raug: error: typed.jsonl:2: {conflict}\n")
     );
     // A fraction after the rows the schema came from (the first block read: 64 KiB at the
-    // smallest), which hold integers: arrow-json would write 8 for 8.5, so it is a bad row.
-    // Where the schema sees it, the column is float64.
+    // smallest), which hold integers: arrow-json would write 8 for 8.5, so written to standard
+    // output (which can't start again with a wider schema) it is a bad row. Where the schema
+    // sees it, or the output can start again, the column is float64.
     let mut text: String = (0..1000).map(|i| row(&format!("p{i}"), "1")).collect();
     text += &row("p8", "8.5");
     wd.write("fraction.jsonl", text);
     let args = ["relabel", "fraction.jsonl", "-o", "fraction.parquet"];
-    let run = wd.run(&[&args[..], &["--block-size", "1"]].concat());
+    let to_stdout = ["relabel", "fraction.jsonl", "--output-format", "parquet"];
+    let run = wd.run(&[&to_stdout[..], &["--block-size", "1"]].concat());
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr,
         format!("raug: error: fraction.jsonl:1001: {fraction}\n")
     );
+    let run = wd.run(&[&args[..], &["--block-size", "1", "-q"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(parquet_file_rows(&wd, "fraction.parquet")[2000]["meta"], json!(8.5));
     let run = wd.run(&[&args[..], &["-q"]].concat());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let metas: Vec<Value> = parquet_file_rows(&wd, "fraction.parquet")

@@ -787,3 +787,279 @@ fn threads_bound_the_threads_that_compress_parquet_output() {
         assert_eq!(parquet_file_rows(&wd, "out.parquet").len(), 120_000);
     }
 }
+
+/// The Arrow schema of a Parquet file, as `name: type` lines.
+fn arrow_types(wd: &Workdir, name: &str) -> Vec<String> {
+    let file = fs::File::open(wd.path(name)).expect("open the Parquet file");
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file");
+    builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect()
+}
+
+/// JSON written as Parquet takes its schema from the first rows; a later row with a field they
+/// lack, a fraction in a column of integers, or a value where they held only nulls starts the
+/// output again with a wider schema (an output file, input files), with a note; where the run
+/// can't start again (standard output, standard input) the row is the error it was.
+#[test]
+fn json_written_as_parquet_widens_its_schema_for_later_rows() {
+    let wd = Workdir::new();
+    // 3,500 rows of ~150 bytes: the changes at lines 1001, 2001 and 3001 fall in different
+    // 64 KiB blocks (--block-size 1), so each starts the output again.
+    let row = |i: usize| {
+        let weight = if i == 1001 {
+            "0.5".to_string()
+        } else {
+            "1".to_string()
+        };
+        let note = if i == 3001 { "\"late\"" } else { "null" };
+        let lang = if i >= 2001 { ", \"lang\": \"en\"" } else { "" };
+        format!(
+            "{{\"prompt\": \"prompt {i:05}\", \"chosen\": \"good answer\", \"rejected\": \"bad\", \
+             \"score_chosen\": 8, \"score_rejected\": 3, \"weight\": {weight}, \"note\": {note}{lang}}}\n"
+        )
+    };
+    let text: String = (1..=3500).map(row).collect();
+    wd.write("in.jsonl", &text);
+    let note = |line: usize, change: &str| {
+        format!(
+            "raug: note: in.jsonl:{line}: a row the Parquet schema so far can't hold; the output \
+             started again with {change}\n"
+        )
+    };
+    let summary = "raug: 3500 rows in, 7000 rows out, 0 ties, 0 skipped\n";
+    // What the Parquet output must hold: the JSON output's rows, weights as floats, the fields
+    // a row lacks as nulls.
+    let expected: Vec<serde_json::Value> = jsonl_rows(&wd, "in.jsonl", &[])
+        .into_iter()
+        .map(|mut r| {
+            let weight = r["weight"].as_f64().unwrap();
+            r["weight"] = serde_json::json!(weight);
+            if r.get("lang").is_none() {
+                r["lang"] = serde_json::Value::Null;
+            }
+            r
+        })
+        .collect();
+    let types = [
+        "prompt: Utf8",
+        "chosen: Utf8",
+        "rejected: Utf8",
+        "score_chosen: Int64",
+        "score_rejected: Int64",
+        "weight: Float64",
+        "note: Utf8",
+        "lang: Utf8",
+    ];
+    let check = |name: &str| {
+        assert_eq!(arrow_types(&wd, name), types);
+        let got: Vec<serde_json::Value> = parquet_file_rows(&wd, name)
+            .into_iter()
+            .map(|mut r| {
+                // raug's own Arrow -> JSON leaves nulls out; the expected rows name them.
+                if r.get("lang").is_none() {
+                    r["lang"] = serde_json::Value::Null;
+                }
+                r
+            })
+            .collect();
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
+    };
+
+    for order in ["interleaved", "blocks"] {
+        for on_error in ["fail", "skip"] {
+            let run = wd.run(&[
+                "relabel",
+                "in.jsonl",
+                "-o",
+                "out.parquet",
+                "--block-size",
+                "1",
+                "--order",
+                order,
+                "--on-error",
+                on_error,
+                "--stats",
+                "stats.json",
+            ]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert_eq!(
+                run.stderr,
+                [
+                    note(1001, "column \"weight\" as double (was int64)"),
+                    note(2001, "a new column \"lang\" (string)"),
+                    note(3001, "column \"note\" as string (was null)"),
+                    summary.to_string(),
+                ]
+                .concat(),
+                "{order} {on_error}"
+            );
+            let stats: serde_json::Value = serde_json::from_str(&wd.read("stats.json")).unwrap();
+            assert_eq!(stats["notes"].as_array().map(Vec::len), Some(3));
+            wd.assert_no_temporary_files();
+            if order == "interleaved" {
+                check("out.parquet");
+            }
+        }
+    }
+    // In one block the first rows are every row: no start again.
+    let run = wd.run(&["relabel", "in.jsonl", "-o", "whole.parquet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, summary);
+    check("whole.parquet");
+
+    // Standard output, or standard input, can't start again: the row is a bad row.
+    let fraction = "raug: error: {}:1001: field \"weight\": 0.5 can't be written to Parquet: its \
+                    column holds integers (the Parquet schema comes from the output's first rows)\n";
+    let args = [
+        "relabel",
+        "-o",
+        "-",
+        "--output-format",
+        "parquet",
+        "--block-size",
+        "1",
+    ];
+    let run = wd.run(&[&args[..], &["in.jsonl"]].concat());
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, fraction.replace("{}", "in.jsonl"));
+    let run = wd.run_stdin(
+        &["relabel", "-o", "stdin.parquet", "--block-size", "1"],
+        text.as_bytes(),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, fraction.replace("{}", "<stdin>"));
+    assert!(!wd.path("stdin.parquet").exists());
+    wd.assert_no_temporary_files();
+}
+
+/// `condition` and `pairs` write JSON rows as Parquet the same way: a later row that needs a
+/// wider schema starts the output again.
+#[test]
+fn condition_and_pairs_widen_their_parquet_schema_for_later_rows() {
+    let wd = Workdir::new();
+    // More than a block of rows (4 MiB) before the first fraction.
+    let pad = "x".repeat(200);
+    let prompts: String = (1..=30000)
+        .map(|i| {
+            let score = if i > 25000 { "7.5" } else { "8" };
+            format!("{{\"prompt\": \"p{i} {pad}\", \"score\": {score}}}\n")
+        })
+        .collect();
+    wd.write("prompts.jsonl", &prompts);
+    let run = wd.run(&[
+        "condition",
+        "prompts.jsonl",
+        "-o",
+        "c.parquet",
+        "--target",
+        "9",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: note: prompts.jsonl:25001: a row the Parquet schema so far can't hold; the output \
+         started again with column \"score\" as double (was int64)\n\
+         raug: 30000 rows conditioned (field prompt)\n"
+    );
+    assert_eq!(
+        arrow_types(&wd, "c.parquet"),
+        ["prompt: Utf8", "score: Float64"]
+    );
+    let rows = parquet_file_rows(&wd, "c.parquet");
+    assert_eq!(rows.len(), 30000);
+    assert_eq!(
+        rows[29999],
+        serde_json::json!({"prompt": format!("{}\n\np30000 {pad}", goal(9.0)), "score": 7.5})
+    );
+    assert_eq!(rows[0]["score"], serde_json::json!(8.0));
+    wd.assert_no_temporary_files();
+
+    let responses: String = (1..=20000)
+        .flat_map(|g| {
+            let best = if g > 15000 { "7.5" } else { "8" };
+            [(0, best), (1, "2")].map(|(k, score)| {
+                format!(
+                    "{{\"prompt_id\": \"id{g}\", \"prompt\": \"p{g} {pad}\", \"response\": \
+                     \"r{g}-{k}\", \"score\": {score}}}\n"
+                )
+            })
+        })
+        .collect();
+    wd.write("flat.jsonl", &responses);
+    let pairs = [
+        "pairs",
+        "flat.jsonl",
+        "--group-by",
+        "prompt_id",
+        "--text",
+        "response",
+        "--score",
+        "score",
+        "-o",
+        "p.parquet",
+    ];
+    let run = wd.run(&pairs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: note: flat.jsonl:30001: a row the Parquet schema so far can't hold; the output \
+         started again with column \"score_chosen\" as double (was int64)\n\
+         raug: 40000 rows in, 20000 prompts, 20000 pairs out, 0 prompts without a pair (one \
+         response or all tied), 0 skipped\n"
+    );
+    assert_eq!(
+        arrow_types(&wd, "p.parquet"),
+        [
+            "prompt: Utf8",
+            "chosen: Utf8",
+            "rejected: Utf8",
+            "score_chosen: Float64",
+            "score_rejected: Int64",
+            "prompt_id: Utf8"
+        ]
+    );
+    let rows = parquet_file_rows(&wd, "p.parquet");
+    assert_eq!(rows.len(), 20000);
+    assert_eq!(
+        rows[19999],
+        serde_json::json!({"prompt": format!("p20000 {pad}"), "chosen": "r20000-0",
+            "rejected": "r20000-1", "score_chosen": 7.5, "score_rejected": 2,
+            "prompt_id": "id20000"})
+    );
+    wd.assert_no_temporary_files();
+}
+
+/// In blocks order the goal-rejected half's score fields hold the other side's scores: the
+/// Parquet schema of JSON rows comes from both halves of the first rows (integer chosen scores,
+/// fractional rejected ones), even where the run can't start again.
+#[test]
+fn json_to_parquet_in_blocks_order_takes_both_halves_for_its_schema() {
+    let wd = Workdir::new();
+    let text: String = (0..10)
+        .map(|i| {
+            format!(
+                "{{\"prompt\": \"p{i}\", \"chosen\": \"a\", \"rejected\": \"b\", \"score_chosen\": 8, \"score_rejected\": 2.5}}\n"
+            )
+        })
+        .collect();
+    // Standard input can't be read again, so the run can't start again.
+    let args = ["relabel", "--order", "blocks", "-o", "out.parquet", "-q"];
+    let run = wd.run_stdin(&args, text.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let scores: Vec<(serde_json::Value, serde_json::Value)> = parquet_file_rows(&wd, "out.parquet")
+        .into_iter()
+        .map(|r| (r["score_chosen"].clone(), r["score_rejected"].clone()))
+        .collect();
+    let chosen_first = (serde_json::json!(8.0), serde_json::json!(2.5));
+    let rejected_first = (serde_json::json!(2.5), serde_json::json!(8.0));
+    assert_eq!(
+        scores,
+        [vec![chosen_first; 10], vec![rejected_first; 10]].concat()
+    );
+}
