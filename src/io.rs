@@ -21,6 +21,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// The file extension that names it.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+        }
+    }
+
     /// The format named by a file's extension, looking through `.gz`/`.zst`.
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();

@@ -54,6 +54,30 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Where a data file at `relative` is written in the output folder: the same path, or, when
+/// `format` names another format than its own, its name with that format's extension instead of
+/// its own and its compression's (`data/a.jsonl.gz` -> `data/a.parquet`).
+fn output_path(relative: &Path, format: Option<Format>) -> PathBuf {
+    let Some(format) = format else {
+        return relative.to_path_buf();
+    };
+    if Format::from_path(relative) == Some(format) {
+        return relative.to_path_buf();
+    }
+    let name = file_name(relative);
+    let lower = name.to_ascii_lowercase();
+    let mut stem = lower.as_str();
+    for suffixes in [
+        &[".gz", ".zst"][..],
+        &[".parquet", ".jsonl", ".ndjson", ".json"],
+    ] {
+        if let Some(s) = suffixes.iter().find_map(|s| stem.strip_suffix(s)) {
+            stem = s;
+        }
+    }
+    relative.with_file_name(format!("{}.{}", &name[..stem.len()], format.extension()))
+}
+
 /// Mirrors a folder of shards into the output folder.
 pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let Source::File(root) = &job.inputs[0] else {
@@ -105,31 +129,57 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let _staged = Staged(stage.path().to_path_buf());
 
     let mut summary = Summary::default();
-    let files = walk(root)?;
-    for relative in &files {
+    // Each file and where it goes: its own path, or for a data file relabeled into another
+    // format, its name with that format's extension.
+    let files: Vec<(PathBuf, PathBuf, bool)> = walk(root)?
+        .into_iter()
+        .map(|relative| {
+            let is_data = Format::from_path(&relative).is_some();
+            let passthrough = job
+                .passthrough
+                .iter()
+                .any(|g| glob_match(g, &file_name(&relative)));
+            let relabeled = is_data && !passthrough;
+            let to = match relabeled {
+                true => output_path(&relative, job.output_format),
+                false => relative.clone(),
+            };
+            (relative, to, relabeled)
+        })
+        .collect();
+    let mut targets = std::collections::HashMap::new();
+    for (relative, to, _) in &files {
+        if let Some(other) = targets.insert(to, relative) {
+            return Err(Error::Usage(format!(
+                "{} and {} would both be written to {}; convert them apart",
+                root.join(other).display(),
+                root.join(relative).display(),
+                out.join(to).display()
+            )));
+        }
+    }
+    for (relative, relative_to, relabeled) in &files {
         let from = root.join(relative);
-        let to = stage.path().join(relative);
+        let to = stage.path().join(relative_to);
         if let Some(dir) = to.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
-        let name = file_name(relative);
-        let is_data = Format::from_path(relative).is_some();
-        let passthrough = job.passthrough.iter().any(|g| glob_match(g, &name));
-        if !is_data || passthrough {
+        if !relabeled {
             fs::copy(&from, &to).map_err(|e| Error::io(from.display().to_string(), e))?;
-            if is_data {
+            if Format::from_path(relative).is_some() {
                 summary.passed_through += 1;
             }
             continue;
         }
         let mut file_job = job.clone();
         file_job.inputs = vec![Source::File(from)];
+        // The format its name says (the asked one, by `output_path`).
         file_job.output = Target::File(to);
         file_job.output_format = None;
         summary.merge(super::relabel(&file_job)?);
     }
     // Move the staged files in; existing files of the same name are replaced.
-    for relative in &files {
+    for (_, relative, _) in &files {
         let (from, to) = (stage.path().join(relative), out.join(relative));
         if let Some(dir) = to.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;

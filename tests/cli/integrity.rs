@@ -1366,7 +1366,10 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
     );
     let run = wd.run(&[&args[..], &["--block-size", "1", "-q"]].concat());
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(parquet_file_rows(&wd, "fraction.parquet")[2000]["meta"], json!(8.5));
+    assert_eq!(
+        parquet_file_rows(&wd, "fraction.parquet")[2000]["meta"],
+        json!(8.5)
+    );
     let run = wd.run(&[&args[..], &["-q"]].concat());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let metas: Vec<Value> = parquet_file_rows(&wd, "fraction.parquet")

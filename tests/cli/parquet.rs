@@ -1063,3 +1063,100 @@ fn json_to_parquet_in_blocks_order_takes_both_halves_for_its_schema() {
         [vec![chosen_first; 10], vec![rejected_first; 10]].concat()
     );
 }
+
+/// `--output-format` with a folder input converts every relabeled data file, its extension (and
+/// compression's) changed; passed-through and other files keep their names and bytes. Two files
+/// that would land on one name are a usage error before anything is written.
+#[test]
+fn a_folder_relabeled_into_another_format_renames_its_data_files() {
+    let wd = Workdir::new();
+    let row = |i: u32| {
+        format!(
+            "{{\"prompt\": \"p{i}\", \"chosen\": \"a\", \"rejected\": \"b\", \"score_chosen\": 8, \"score_rejected\": 3}}\n"
+        )
+    };
+    let text: String = (0..3).map(row).collect();
+    fs::create_dir_all(wd.path("ds/data")).unwrap();
+    fs::create_dir_all(wd.path("two")).unwrap();
+    wd.write("ds/data/train-0.jsonl", &text);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    wd.write("ds/data/train-1.JSONL.gz", gz.finish().unwrap());
+    wd.write("ds/data/test-0.jsonl", &text);
+    wd.write("ds/README.md", "# my dataset\n");
+    let run = wd.run(&[
+        "relabel",
+        "ds",
+        "-o",
+        "out",
+        "--output-format",
+        "parquet",
+        "--passthrough",
+        "test-*",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 6 rows in, 12 rows out, 0 ties, 0 skipped\n"
+    );
+    let mut listing: Vec<String> = fs::read_dir(wd.path("out/data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listing.sort();
+    assert_eq!(
+        listing,
+        ["test-0.jsonl", "train-0.parquet", "train-1.parquet"]
+    );
+    assert_eq!(wd.read("out/README.md"), "# my dataset\n");
+    assert_eq!(wd.read("out/data/test-0.jsonl"), text);
+    let expected = jsonl_rows(&wd, "ds/data/train-0.jsonl", &[]);
+    for name in ["train-0.parquet", "train-1.parquet"] {
+        let got = parquet_file_rows(&wd, &format!("out/data/{name}"));
+        assert_eq!(got, expected, "{name}");
+    }
+    // And back: Parquet shards into JSON Lines (relabeled again: --force).
+    let args = [
+        "relabel",
+        "out",
+        "-o",
+        "back",
+        "--output-format",
+        "jsonl",
+        "-q",
+        "--force",
+        "--passthrough",
+        "test-*",
+    ];
+    let run = wd.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut listing: Vec<String> = fs::read_dir(wd.path("back/data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listing.sort();
+    assert_eq!(listing, ["test-0.jsonl", "train-0.jsonl", "train-1.jsonl"]);
+    assert_eq!(rows(&wd.read("back/data/train-0.jsonl")).len(), 12);
+    assert_eq!(wd.read("back/data/test-0.jsonl"), text);
+    wd.assert_no_temporary_files();
+
+    // Two shards one name apart.
+    wd.write("two/a.json", format!("[{}]", row(0).trim_end()));
+    wd.write("two/a.jsonl", row(1));
+    let run = wd.run(&[
+        "relabel",
+        "two",
+        "-o",
+        "two-out",
+        "--output-format",
+        "parquet",
+    ]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: two/a.json and two/a.jsonl would both be written to two-out/a.parquet; \
+         convert them apart\n"
+    );
+    assert!(!wd.path("two-out").exists());
+    wd.assert_no_temporary_files();
+}
