@@ -204,13 +204,6 @@ fn row_blocks(
     })))
 }
 
-/// The record batches of a Parquet file, with its schema: what the commands that read whole
-/// records natively (`inspect`, `condition`) take from Parquet.
-pub fn parquet_batches(source: &Source) -> Result<(SchemaRef, Batches)> {
-    let file = RowGroups::open(source)?;
-    Ok((file.schema(), file.read_ahead(None)?))
-}
-
 /// Runs the iterator `make` returns on a thread of its own, at most `bound` items ahead of the
 /// caller. An error making it, or a panic (`what` panicked), arrives as the item `fail` makes
 /// of it, after the items before it: never as an end the caller could take for the input's.
@@ -258,6 +251,9 @@ pub struct RowGroups {
     name: String,
     path: std::path::PathBuf,
     metadata: ArrowReaderMetadata,
+    /// The file's bytes read, in proportion to the rows decoded (see [`RowGroups::bytes_read`]).
+    read: Arc<AtomicU64>,
+    size: u64,
 }
 
 impl RowGroups {
@@ -288,11 +284,26 @@ impl RowGroups {
             metadata = ArrowReaderMetadata::try_new(Arc::clone(metadata.metadata()), options)
                 .map_err(|e| Error::unreadable_parquet(&name, e))?;
         }
+        let size = file.metadata().map_err(|e| Error::io(&name, e))?.len();
         Ok(RowGroups {
             name,
             path: path.clone(),
             metadata,
+            read: Arc::new(AtomicU64::new(0)),
+            size,
         })
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The file's bytes read so far, counted in proportion to the rows decoded (of any columns):
+    /// [`RowGroups::size`] once every row is read, more if some are read twice. What progress
+    /// bars follow.
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.read)
     }
 
     /// The file's Arrow schema as it is read: top-level dictionary columns of strings or bytes
@@ -371,7 +382,19 @@ impl RowGroups {
         let reader = builder
             .build()
             .map_err(|e| Error::unreadable_parquet(&name, e))?;
-        Ok(reader.map(move |batch| batch.map_err(|e| Error::unreadable_parquet(&name, e))))
+        let (read, size) = (Arc::clone(&self.read), self.size);
+        let rows = self.metadata.metadata().file_metadata().num_rows().max(1) as u64;
+        // The file's bytes in proportion to its rows, counted without drift: rows done so far.
+        let share =
+            move |done: u64| (u128::from(size) * u128::from(done) / u128::from(rows)) as u64;
+        let mut done = 0u64;
+        Ok(reader.map(move |batch| {
+            let batch = batch.map_err(|e| Error::unreadable_parquet(&name, e))?;
+            let next = done + batch.num_rows() as u64;
+            read.fetch_add(share(next) - share(done), Ordering::Relaxed);
+            done = next;
+            Ok(batch)
+        }))
     }
 
     /// The batches of row group `rg`: every column, or only the top-level columns `roots`.

@@ -246,8 +246,22 @@ impl IoArgs {
     /// their count of bytes read until the [`Ticker`] is dropped. `once`: the inputs are read
     /// once, so the bar can show their total; else it counts bytes without one.
     pub fn progress_of(&self, inputs: &crate::rows::Inputs, once: bool) -> Option<Ticker> {
-        let bar = self.bar(inputs.size().filter(|_| once))?;
-        let read = inputs.bytes_read();
+        self.ticker(inputs.size().filter(|_| once), inputs.bytes_read())
+    }
+
+    /// [`IoArgs::progress_of`] of one Parquet file read through [`crate::rows::RowGroups`].
+    pub fn progress_of_parquet(&self, file: &crate::rows::RowGroups, once: bool) -> Option<Ticker> {
+        self.ticker(Some(file.size()).filter(|_| once), file.bytes_read())
+    }
+
+    /// A bar (of `total` bytes where known) that follows the count `read` until the
+    /// [`Ticker`] is dropped.
+    fn ticker(
+        &self,
+        total: Option<u64>,
+        read: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Option<Ticker> {
+        let bar = self.bar(total)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let handle = bar.clone();
         let thread = std::thread::Builder::new()

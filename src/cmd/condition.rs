@@ -76,9 +76,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let target = args.io.target();
             crate::io::check_distinct(&sources, &[("the output", &target)])?;
             crate::io::check_compression(&target, Format::Parquet, target.compression())?;
-            if let Some(summary) =
-                crate::driver::condition_parquet(source, &spec, &target, args.io.threads()?)?
-            {
+            let progress = args.io.progress(std::slice::from_ref(source));
+            let done = crate::driver::condition_parquet(
+                source,
+                &spec,
+                &target,
+                args.io.threads()?,
+                progress.as_ref().map(|(_, p)| p),
+            );
+            if let Some((bar, _)) = &progress {
+                bar.finish_and_clear();
+            }
+            if let Some(summary) = done? {
                 report(&args.io, &summary, &[]);
                 return Ok(());
             }
@@ -89,7 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut sink = args.io.row_sink()?;
         let mut total = ConditionSummary::default();
         for source in &sources {
-            let (schema, batches) = crate::rows::parquet_batches(source)?;
+            let file = crate::rows::RowGroups::open(source)?;
+            let _progress = args.io.progress_of_parquet(&file, true);
+            let (schema, batches) = (file.schema(), file.read_ahead(None)?);
             sink.set_schema(schema.clone())?;
             let summary = condition_batches(&schema, batches, &source.name(), &spec, |batch| {
                 sink.write_batch(batch)

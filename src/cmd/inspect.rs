@@ -44,11 +44,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for source in &sources {
         let format = args.io.format_of(source);
         // Each representation is judged by its own applier: Parquet as Arrow columns.
-        let mut report = pool.install(|| {
+        // A bar per input, on a terminal.
+        let mut report = pool.install(|| -> crate::Result<_> {
             if format == Format::Parquet {
-                inspect_parquet(&RowGroups::open(source)?, &spec, &names)
+                let file = RowGroups::open(source)?;
+                let _progress = args.io.progress_of_parquet(&file, true);
+                inspect_parquet(&file, &spec, &names)
             } else {
-                inspect(crate::rows::rows(source, format)?, &spec, &names)
+                let inputs = crate::rows::Inputs::new(vec![(source.clone(), format)]);
+                let _progress = args.io.progress_of(&inputs, true);
+                inspect(inputs.rows()?, &spec, &names)
             }
         })?;
         report.file = source.name();

@@ -169,11 +169,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 again: staged.then_some(&again),
             };
             let file = crate::rows::RowGroups::open(source)?;
+            // Flat rows whose groups are apart are read twice: the bar counts bytes read.
+            let progress = args.io.progress_of_parquet(&file, spec.responses.is_some());
             let input = FlatInput {
                 open: &|roots| file.read_ahead(roots),
                 row_groups: file.sizes(),
             };
             let summary = pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out)?;
+            drop(progress);
             out.blocks.into_inner()?.finish()?;
             (summary, Vec::new())
         }

@@ -10,20 +10,23 @@ use rayon::prelude::*;
 
 use super::parquet::READ_BYTES;
 use super::parquet::{check_copied, format_error, open, pieces, writable, Input};
+use super::Progress;
 use crate::arrow::roots;
 use crate::condition::{BatchConditioner, ConditionSpec, ConditionSummary};
 use crate::error::{Error, Result};
 use crate::io::{Format, Output, Source, Target};
 use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place};
 
-/// Conditions the Parquet file `source` into the Parquet `output`, the input's codec kept.
-/// `None`, before anything is written, when the prompt column would change type (then every
-/// column is rewritten through [`crate::condition::condition_batches`]).
+/// Conditions the Parquet file `source` into the Parquet `output`, the input's codec kept;
+/// `progress`, if given, is told the input bytes done after each row group is written. `None`,
+/// before anything is written, when the prompt column would change type (then every column is
+/// rewritten through [`crate::condition::condition_batches`]).
 pub fn condition_parquet(
     source: &Source,
     spec: &ConditionSpec,
     output: &Target,
     threads: usize,
+    progress: Option<&Progress>,
 ) -> Result<Option<ConditionSummary>> {
     let input = open(source)?;
     let conditioner = BatchConditioner::new(&input.schema, &input.name, spec)?;
@@ -72,6 +75,13 @@ pub fn condition_parquet(
             let mut aligned = aligned?;
             aligned.place = Place { half: 0, unit: rg };
             sink.write_aligned(aligned)?;
+            if let Some(progress) = progress {
+                let done = match rg + 1 < groups {
+                    true => input.row_group_offset(rg + 1),
+                    false => source.size().unwrap_or(0),
+                };
+                (progress.0)(done);
+            }
         }
     }
     sink.finish()?;

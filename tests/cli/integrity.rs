@@ -1488,4 +1488,50 @@ fn inputs_count_the_bytes_they_read_for_progress_bars() {
         .sum();
     assert_eq!(rows, 900);
     assert_eq!(read.load(Ordering::Relaxed), 2 * total);
+
+    // One Parquet file read natively (inspect, condition, pairs): every row group's rows, of
+    // any columns, count their share; the rows read again count again.
+    let parquet = raug::rows::RowGroups::open(&Source::File(wd.path("rows.parquet"))).unwrap();
+    assert_eq!(parquet.size(), size("rows.parquet"));
+    let read = parquet.bytes_read();
+    let batches = parquet.read_ahead(None).unwrap();
+    assert_eq!(batches.map(|b| b.unwrap().num_rows()).sum::<usize>(), 300);
+    assert_eq!(read.load(Ordering::Relaxed), size("rows.parquet"));
+    for rg in 0..parquet.len() {
+        parquet.batches(rg, Some(&[1])).unwrap().for_each(drop);
+    }
+    let twice = read.load(Ordering::Relaxed);
+    let groups = parquet.len() as u64;
+    assert!(
+        (2 * size("rows.parquet") - groups..=2 * size("rows.parquet")).contains(&twice),
+        "{twice}"
+    );
+
+    // condition from Parquet to Parquet (row groups copied but the prompt's) reports the input
+    // bytes done after each row group, up to the file's size.
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let progress = {
+        let told = std::sync::Arc::clone(&told);
+        raug::driver::Progress(std::sync::Arc::new(move |n| told.lock().unwrap().push(n)))
+    };
+    let spec = raug::condition::ConditionSpec {
+        template: Default::default(),
+        style: None,
+        prompt: None,
+        target: raug::condition::TargetScore::Max,
+    };
+    let summary = raug::driver::condition_parquet(
+        &Source::File(wd.path("rows.parquet")),
+        &spec,
+        &raug::io::Target::File(wd.path("conditioned.parquet")),
+        2,
+        Some(&progress),
+    )
+    .unwrap()
+    .expect("the prompt keeps its type");
+    assert_eq!(summary.rows, 300);
+    let told = told.lock().unwrap().clone();
+    assert_eq!(told.len(), 3, "{told:?}");
+    assert!(told.windows(2).all(|w| w[0] < w[1]), "{told:?}");
+    assert_eq!(told.last(), Some(&size("rows.parquet")));
 }
