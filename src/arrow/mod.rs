@@ -7,6 +7,7 @@ mod dictionary;
 pub mod hf;
 pub mod reshape;
 mod shape;
+mod unify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use dictionary::{
 };
 pub use shape::detect;
 pub(crate) use shape::SchemaShape;
+pub use unify::{conform, unify};
 
 /// What relabeling one batch produced.
 #[derive(Debug, Default)]

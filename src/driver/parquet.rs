@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use arrow_array::{RecordBatch, UInt32Array};
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression as Codec;
 
@@ -62,6 +62,10 @@ pub(super) struct Input {
     /// The compressed bytes of each row group (for progress).
     row_group_bytes: Vec<u64>,
     pub(super) codec: Codec,
+    /// Where other inputs read as one dataset with it make its columns differ from its own
+    /// ([`crate::arrow::unify`]): the schema its batches are made to fit as they are read (and
+    /// then [`Input::schema`] too).
+    pub(super) conform: Option<SchemaRef>,
 }
 
 pub(super) fn format_error(name: &str, e: impl std::fmt::Display) -> Error {
@@ -92,6 +96,7 @@ pub(super) fn open(source: &Source) -> Result<Input> {
         row_group_bytes: sizes,
         codec,
         file,
+        conform: None,
     })
 }
 
@@ -188,16 +193,23 @@ struct Unit {
 
 /// Relabels Parquet inputs into one output.
 pub(super) fn relabel(job: &Job) -> Result<Summary> {
-    let inputs: Vec<Input> = job.inputs.iter().map(open).collect::<Result<_>>()?;
-    let first = inputs.first().expect("at least one input");
-    for input in &inputs[1..] {
-        if !crate::arrow::same_columns(&input.schema, &first.schema) {
-            return Err(Error::Usage(format!(
-                "{} has another schema than {}; relabel them separately",
-                input.name, first.name
-            )));
+    let mut inputs: Vec<Input> = job.inputs.iter().map(open).collect::<Result<_>>()?;
+    // Files read as one dataset whose columns differ a little (int64 scores in one shard,
+    // float64 in another; a column some lack) are read with one schema that holds them all.
+    let schemas: Vec<&Schema> = inputs.iter().map(|i| i.schema.as_ref()).collect();
+    let unified = crate::arrow::unify(&schemas).map_err(|(i, why)| {
+        Error::Usage(format!(
+            "{}: {why}; relabel the files separately",
+            inputs[i].name
+        ))
+    })?;
+    for input in &mut inputs {
+        if !crate::arrow::same_columns(&input.schema, &unified) {
+            input.schema = Arc::clone(&unified);
+            input.conform = Some(Arc::clone(&unified));
         }
     }
+    let first = inputs.first().expect("at least one input");
     let resolved = Arc::new(detect(&first.schema, &job.fields, job.spec.style).map_err(
         |problem| Error::Spec {
             at: first.name.clone(),
@@ -220,7 +232,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         && out_schema.fields() == first.schema.fields();
     let align: Vec<bool> = inputs
         .iter()
-        .map(|input| align && same_codec(codec, input.codec))
+        .map(|input| align && same_codec(codec, input.codec) && input.conform.is_none())
         .collect();
     let options = ParquetOptions {
         compression: codec,
@@ -760,7 +772,10 @@ fn relabel_row_group(
         Err(e) => vec![Err(e)],
     });
     for batch in batches {
-        let batch = match batch {
+        let batch = match batch.and_then(|batch| match &input.conform {
+            Some(schema) => crate::arrow::conform(&batch, schema),
+            None => Ok(batch),
+        }) {
             Ok(batch) => batch,
             Err(e) => {
                 unit.error = Some(fail(&e));

@@ -1160,3 +1160,161 @@ fn a_folder_relabeled_into_another_format_renames_its_data_files() {
     assert!(!wd.path("two-out").exists());
     wd.assert_no_temporary_files();
 }
+
+/// Parquet files read as one dataset whose columns differ a little, as shards written apart do
+/// (int64 scores in one, float32 in another, a column only some have), are read with one schema
+/// that holds them all: scores as float64 (a float32 7.3 stays 7.3 in its goal), the missing
+/// column null, the `huggingface` features made again from it. A column that can't meet (text
+/// in one, numbers in another) is a usage error naming the file.
+#[test]
+fn parquet_shards_whose_columns_differ_a_little_are_read_as_one_dataset() {
+    use arrow_array::{ArrayRef, Float32Array, Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let wd = Workdir::new();
+    let shard = |name: &str, prompt: &str, scores: [ArrayRef; 2], lang: Option<&str>| {
+        let mut fields = vec![
+            Field::new("prompt", DataType::Utf8, false),
+            Field::new("chosen", DataType::Utf8, false),
+            Field::new("rejected", DataType::Utf8, false),
+            Field::new("score_chosen", scores[0].data_type().clone(), false),
+            Field::new("score_rejected", scores[1].data_type().clone(), false),
+        ];
+        let text = |s: &str| Arc::new(StringArray::from(vec![s.to_string()])) as ArrayRef;
+        let [chosen, rejected] = scores;
+        let mut columns = vec![text(prompt), text("good"), text("bad"), chosen, rejected];
+        if let Some(lang) = lang {
+            fields.push(Field::new("lang", DataType::Utf8, false));
+            columns.push(text(lang));
+        }
+        let schema = Schema::new(fields);
+        let features = raug::arrow::hf::metadata(&schema).unwrap();
+        let metadata = std::collections::HashMap::from([("huggingface".to_string(), features)]);
+        let schema = schema.with_metadata(metadata);
+        let batch = RecordBatch::try_new(Arc::new(schema), columns).unwrap();
+        arrow_parquet(&wd, name, &batch);
+    };
+    let ints = |c: i64, r: i64| -> [ArrayRef; 2] {
+        [
+            Arc::new(Int64Array::from(vec![c])),
+            Arc::new(Int64Array::from(vec![r])),
+        ]
+    };
+    shard("s0.parquet", "p0", ints(8, 3), None);
+    let floats: [ArrayRef; 2] = [
+        Arc::new(Float32Array::from(vec![7.3])),
+        Arc::new(Float32Array::from(vec![2.5])),
+    ];
+    shard("s1.parquet", "p1", floats, None);
+    shard("s2.parquet", "p2", ints(9, 1), Some("en"));
+
+    let run = wd.run(&[
+        "relabel",
+        "s0.parquet",
+        "s1.parquet",
+        "s2.parquet",
+        "-o",
+        "out.parquet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 3 rows in, 6 rows out, 0 ties, 0 skipped\n"
+    );
+    let types: Vec<String> = arrow_types(&wd, "out.parquet");
+    assert_eq!(
+        types,
+        [
+            "prompt: Utf8",
+            "chosen: Utf8",
+            "rejected: Utf8",
+            "score_chosen: Float64",
+            "score_rejected: Float64",
+            "lang: Utf8"
+        ]
+    );
+    let file = fs::File::open(wd.path("out.parquet")).unwrap();
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let features: serde_json::Value =
+        serde_json::from_str(&builder.schema().metadata()["huggingface"]).unwrap();
+    let features = &features["info"]["features"];
+    assert_eq!(features["score_chosen"]["dtype"], "float64", "{features}");
+    assert_eq!(features["lang"]["dtype"], "string", "{features}");
+    let row = |prompt: &str, goal: f64, chosen: &str, scores: [f64; 2], lang: Option<&str>| {
+        let mut row = serde_json::json!({
+            "prompt": format!("{}\n\n{prompt}", crate::harness::goal(goal)),
+            "chosen": chosen,
+            "rejected": if chosen == "good" { "bad" } else { "good" },
+            "score_chosen": scores[0],
+            "score_rejected": scores[1],
+        });
+        row["lang"] = serde_json::json!(lang);
+        row
+    };
+    let expected = vec![
+        row("p0", 8.0, "good", [8.0, 3.0], None),
+        row("p0", 3.0, "bad", [3.0, 8.0], None),
+        row("p1", 7.3, "good", [7.3, 2.5], None),
+        row("p1", 2.5, "bad", [2.5, 7.3], None),
+        row("p2", 9.0, "good", [9.0, 1.0], Some("en")),
+        row("p2", 1.0, "bad", [1.0, 9.0], Some("en")),
+    ];
+    assert_eq!(parquet_file_rows(&wd, "out.parquet"), expected);
+    // JSON Lines out, and in blocks order, the same rows.
+    let args = ["relabel", "s0.parquet", "s1.parquet", "s2.parquet", "-q"];
+    let run = wd.run(&[&args[..], &["--output-format", "jsonl"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(rows(&run.stdout), expected);
+    let args = [
+        "relabel",
+        "s0.parquet",
+        "s1.parquet",
+        "s2.parquet",
+        "--order",
+        "blocks",
+    ];
+    let run = wd.run(&[&args[..], &["-o", "blocks.parquet", "-q"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let blocks: Vec<serde_json::Value> = [0, 2, 4, 1, 3, 5].map(|i| expected[i].clone()).into();
+    assert_eq!(parquet_file_rows(&wd, "blocks.parquet"), blocks);
+    // condition reads them as one dataset too.
+    let args = [
+        "condition",
+        "s0.parquet",
+        "s1.parquet",
+        "s2.parquet",
+        "--target",
+        "10",
+    ];
+    let run = wd.run(&[&args[..], &["-o", "c.parquet"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(arrow_types(&wd, "c.parquet"), types);
+    let scores: Vec<serde_json::Value> = parquet_file_rows(&wd, "c.parquet")
+        .iter()
+        .map(|r| r["score_chosen"].clone())
+        .collect();
+    assert_eq!(scores, [8.0, 7.3, 9.0].map(|s| serde_json::json!(s)));
+
+    // Text where the files before hold numbers.
+    let texts: [ArrayRef; 2] = [
+        Arc::new(StringArray::from(vec!["8"])),
+        Arc::new(StringArray::from(vec!["3"])),
+    ];
+    shard("s3.parquet", "p3", texts, None);
+    for command in [&["relabel"][..], &["condition", "--target", "10"]] {
+        let mut args = command.to_vec();
+        args.extend(["s0.parquet", "s3.parquet", "-o", "bad.parquet"]);
+        let run = wd.run(&args);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        let verb = command[0];
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: error: s3.parquet: column \"score_chosen\" is Utf8, Int64 in the files \
+                 before it; {verb} the files separately\n"
+            )
+        );
+    }
+    wd.assert_no_temporary_files();
+}
