@@ -721,9 +721,10 @@ fn decode_block(
             // Not one row's fault, or still failing without the bad rows.
             None => Error::format(name, format!("writing Parquet: {whole}")),
         };
-        if widen && attempt == 0 {
+        if (widen || on_error == OnError::Fail) && attempt == 0 {
             // The bad rows a wider schema would hold (under fail, those before the first it
-            // wouldn't) start the run again with it, before any of them is skipped.
+            // wouldn't) start the run again with it, before any of them is skipped; where the
+            // run can't start again, the first stops it (saying what would widen it).
             let (first, rows) = fixable(out, decoder, &bad, on_error);
             if let (Some(first), Some((schema, change))) = (first, decoder.widened(&rows)) {
                 out.error = Some(Error::SchemaWidens {

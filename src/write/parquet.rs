@@ -606,9 +606,34 @@ pub fn with_widening<T>(
                 ));
                 schema = Some(wider);
             }
-            Err(Error::SchemaWidens { original, .. }) => return Err(*original),
+            Err(Error::SchemaWidens { original, .. }) => {
+                return Err(can_widen_elsewhere(*original))
+            }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The error of a row a wider schema would hold, where the run can't start again: what would.
+fn can_widen_elsewhere(error: Error) -> Error {
+    const HINT: &str = "; writing a file from input files (without --shard), raug would start \
+                        the output again with a wider schema";
+    match error {
+        Error::Row {
+            location,
+            mut problem,
+        } => {
+            problem.detail.push_str(HINT);
+            Error::Row { location, problem }
+        }
+        Error::Unwritable {
+            output,
+            mut problem,
+        } => {
+            problem.detail.push_str(HINT);
+            Error::Unwritable { output, problem }
+        }
+        other => other,
     }
 }
 

@@ -915,7 +915,9 @@ fn json_written_as_parquet_widens_its_schema_for_later_rows() {
 
     // Standard output, or standard input, can't start again: the row is a bad row.
     let fraction = "raug: error: {}:1001: field \"weight\": 0.5 can't be written to Parquet: its \
-                    column holds integers (the Parquet schema comes from the output's first rows)\n";
+                    column holds integers (the Parquet schema comes from the output's first \
+                    rows); writing a file from input files (without --shard), raug would start \
+                    the output again with a wider schema\n";
     let args = [
         "relabel",
         "-o",
@@ -979,6 +981,24 @@ fn condition_and_pairs_widen_their_parquet_schema_for_later_rows() {
     );
     assert_eq!(rows[0]["score"], serde_json::json!(8.0));
     wd.assert_no_temporary_files();
+    // Standard output can't start again: the row is the error, which says what would widen it.
+    let args = [
+        "condition",
+        "prompts.jsonl",
+        "--output-format",
+        "parquet",
+        "--target",
+        "9",
+    ];
+    let run = wd.run(&args);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: prompts.jsonl:25001: field \"score\": 7.5 can't be written to Parquet: its \
+         column holds integers (the Parquet schema comes from the output's first rows); writing a \
+         file from input files (without --shard), raug would start the output again with a wider \
+         schema\n"
+    );
 
     let responses: String = (1..=20000)
         .flat_map(|g| {
