@@ -428,6 +428,111 @@ impl RowGroups {
 /// Record batches, read one after another.
 pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 
+/// Parquet files read one after another as one dataset, with one schema that holds them all
+/// ([`crate::arrow::unify`]): the batches of a file whose columns differ are made to fit it
+/// ([`crate::arrow::conform`]).
+pub struct ParquetDataset {
+    files: Arc<Vec<RowGroups>>,
+    schema: SchemaRef,
+}
+
+impl ParquetDataset {
+    /// Opens the files and reads their footers. Columns that can't meet (text in one file,
+    /// numbers in another) are a usage error naming the file; `verb` says what the user does
+    /// instead ("pair").
+    pub fn open(sources: &[Source], verb: &str) -> Result<ParquetDataset> {
+        let files = sources
+            .iter()
+            .map(RowGroups::open)
+            .collect::<Result<Vec<_>>>()?;
+        let schemas: Vec<SchemaRef> = files.iter().map(RowGroups::schema).collect();
+        let refs: Vec<&arrow_schema::Schema> = schemas.iter().map(|s| s.as_ref()).collect();
+        let schema = crate::arrow::unify(&refs).map_err(|(i, why)| {
+            Error::Usage(format!(
+                "{}: {why}; {verb} the files separately",
+                files[i].name()
+            ))
+        })?;
+        Ok(ParquetDataset {
+            files: Arc::new(files),
+            schema,
+        })
+    }
+
+    /// The schema every batch read has (of the columns read).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// The files, in order.
+    pub fn files(&self) -> &[RowGroups] {
+        &self.files
+    }
+
+    /// The files' bytes read so far (see [`RowGroups::bytes_read`]).
+    pub fn bytes_read(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| f.read.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The files' sizes in bytes, together.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(RowGroups::size).sum()
+    }
+
+    /// Every file's batches, one file after another (each opened when the one before is done),
+    /// of every column or only the top-level columns `roots` of [`ParquetDataset::schema`].
+    pub fn read_ahead(&self, roots: Option<&[usize]>) -> Result<Batches> {
+        let roots: Option<Vec<usize>> = roots.map(|r| {
+            let mut r = r.to_vec();
+            r.sort_unstable();
+            r.dedup();
+            r
+        });
+        let target = match &roots {
+            Some(r) => Arc::new(
+                self.schema
+                    .project(r)
+                    .map_err(|e| Error::Internal(format!("projecting the schema: {e}")))?,
+            ),
+            None => Arc::clone(&self.schema),
+        };
+        let (files, schema) = (Arc::clone(&self.files), Arc::clone(&self.schema));
+        let mut next = 0usize;
+        let mut current: Option<Batches> = None;
+        Ok(Box::new(std::iter::from_fn(move || loop {
+            if let Some(batch) = current.as_mut().and_then(Iterator::next) {
+                return Some(batch);
+            }
+            let file = files.get(next)?;
+            next += 1;
+            let own = file.schema();
+            let opened = if crate::arrow::same_columns(&own, &schema) {
+                file.read_ahead(roots.as_deref())
+            } else {
+                // This file's own columns of those asked for, fitted to the dataset's.
+                let own_roots: Option<Vec<usize>> = roots.as_ref().map(|r| {
+                    r.iter()
+                        .filter_map(|&i| own.index_of(schema.field(i).name()).ok())
+                        .collect()
+                });
+                let (target, name) = (Arc::clone(&target), file.name().to_string());
+                file.read_ahead(own_roots.as_deref()).map(|batches| {
+                    Box::new(batches.map(move |batch| {
+                        crate::arrow::conform(&batch?, &target).map_err(|e| Error::format(&name, e))
+                    })) as Batches
+                })
+            };
+            match opened {
+                Ok(batches) => current = Some(batches),
+                Err(e) => return Some(Err(e)),
+            }
+        })))
+    }
+}
+
 /// A Parquet file's rows as JSON lines, a record batch a block.
 fn parquet_blocks(
     source: &Source,

@@ -246,20 +246,38 @@ impl IoArgs {
     /// their count of bytes read until the [`Ticker`] is dropped. `once`: the inputs are read
     /// once, so the bar can show their total; else it counts bytes without one.
     pub fn progress_of(&self, inputs: &crate::rows::Inputs, once: bool) -> Option<Ticker> {
-        self.ticker(inputs.size().filter(|_| once), inputs.bytes_read())
+        let read = inputs.bytes_read();
+        self.ticker(inputs.size().filter(|_| once), move || {
+            read.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// [`IoArgs::progress_of`] of one Parquet file read through [`crate::rows::RowGroups`].
     pub fn progress_of_parquet(&self, file: &crate::rows::RowGroups, once: bool) -> Option<Ticker> {
-        self.ticker(Some(file.size()).filter(|_| once), file.bytes_read())
+        let read = file.bytes_read();
+        self.ticker(Some(file.size()).filter(|_| once), move || {
+            read.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
-    /// A bar (of `total` bytes where known) that follows the count `read` until the
+    /// [`IoArgs::progress_of`] of Parquet files read as one dataset.
+    pub fn progress_of_dataset(
+        &self,
+        dataset: &Arc<crate::rows::ParquetDataset>,
+        once: bool,
+    ) -> Option<Ticker> {
+        let dataset = Arc::clone(dataset);
+        self.ticker(Some(dataset.size()).filter(|_| once), move || {
+            dataset.bytes_read()
+        })
+    }
+
+    /// A bar (of `total` bytes where known) that follows the count `read` gives until the
     /// [`Ticker`] is dropped.
     fn ticker(
         &self,
         total: Option<u64>,
-        read: Arc<std::sync::atomic::AtomicU64>,
+        read: impl Fn() -> u64 + Send + 'static,
     ) -> Option<Ticker> {
         let bar = self.bar(total)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -267,7 +285,7 @@ impl IoArgs {
         let thread = std::thread::Builder::new()
             .name("raug-progress".into())
             .spawn(move || loop {
-                handle.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
+                handle.set_position(read());
                 match stopped.recv_timeout(std::time::Duration::from_millis(100)) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     _ => return,

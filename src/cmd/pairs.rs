@@ -3,7 +3,10 @@
 use crate::error::Location;
 use crate::fields::FieldPath;
 use crate::io::Format;
-use crate::pairs::{pairs, pairs_batches, BatchSink, FlatInput, PairSink, PairSpec, Strategy};
+use crate::pairs::{
+    pairs, pairs_batches, BatchSink, Files, FlatInput, PairSink, PairSpec, Strategy,
+};
+use crate::rows::{ParquetDataset, RowGroups};
 use crate::write::{RowBlocks, Writer};
 
 use super::common::IoArgs;
@@ -162,20 +165,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let staged = args.io.target().staged();
     let (summary, notes) = match sources.as_slice() {
         // Parquet stays Arrow, so the pairs' columns keep the input's types.
-        [source] if parquet => {
+        // Parquet files (a dataset's shards: their columns may differ a little) stay Arrow.
+        [..] if parquet => {
             let again = || args.io.row_writer(None);
             let mut out = PairsOut {
                 blocks: RowBlocks::new(again()?),
                 again: staged.then_some(&again),
             };
-            let file = crate::rows::RowGroups::open(source)?;
+            let dataset = std::sync::Arc::new(ParquetDataset::open(&sources, "pair")?);
             // Flat rows whose groups are apart are read twice: the bar counts bytes read.
-            let progress = args.io.progress_of_parquet(&file, spec.responses.is_some());
+            let progress = args
+                .io
+                .progress_of_dataset(&dataset, spec.responses.is_some());
+            let files = dataset.files();
             let input = FlatInput {
-                open: &|roots| file.read_ahead(roots),
-                row_groups: file.sizes(),
+                open: &|roots| dataset.read_ahead(roots),
+                row_groups: files.iter().flat_map(RowGroups::sizes).collect(),
+                files: Files::new(files.iter().map(|f| {
+                    let rows = f.sizes().iter().map(|(rows, _)| rows).sum();
+                    (f.name().to_string(), rows)
+                })),
             };
-            let summary = pairs_batches(&file.schema(), &input, &source.name(), &spec, &mut out)?;
+            let name = files[0].name();
+            let summary = pairs_batches(&dataset.schema(), &input, name, &spec, &mut out)?;
             drop(progress);
             out.blocks.into_inner()?.finish()?;
             (summary, Vec::new())

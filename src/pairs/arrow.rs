@@ -30,6 +30,50 @@ pub struct FlatInput<'a> {
     /// Each row group's rows and uncompressed bytes, in order (empty when not known): what a
     /// row read by its key alone weighs.
     pub row_groups: Vec<(u64, u64)>,
+    /// The files the rows come from, for the locations of errors.
+    pub files: Files,
+}
+
+/// The files a dataset's rows come from, one after another: each file's name and the index,
+/// among all the rows, of its first row. A location names the file and the row in it.
+#[derive(Debug, Clone)]
+pub struct Files(Vec<(Arc<str>, u64)>);
+
+impl Files {
+    /// One file.
+    pub fn one(name: &str) -> Files {
+        Files(vec![(name.into(), 0)])
+    }
+
+    /// Files read one after another, each with its count of rows.
+    pub fn new(files: impl IntoIterator<Item = (String, u64)>) -> Files {
+        let mut first = 0u64;
+        Files(
+            files
+                .into_iter()
+                .map(|(name, rows)| {
+                    let at = first;
+                    first += rows;
+                    (name.into(), at)
+                })
+                .collect(),
+        )
+    }
+
+    /// Where row `row` (among all the rows) is.
+    fn at(&self, row: u64) -> Location {
+        let i = self.0.partition_point(|(_, first)| *first <= row).max(1) - 1;
+        match self.0.get(i) {
+            Some((file, first)) => Location {
+                file: Arc::clone(file),
+                position: Position::Row(row - first),
+            },
+            None => Location {
+                file: "<no file>".into(),
+                position: Position::Row(row),
+            },
+        }
+    }
 }
 
 /// Pairs taken from one batch at a time, so no output column nears Arrow's 2 GiB offsets.
@@ -237,7 +281,7 @@ pub fn pairs_batches(
     let mut first_row = 0u64;
     for batch in (input.open)(None)? {
         let batch = batch?;
-        let (picks, responses) = nested(&batch, name, first_row, spec, &mut summary)?;
+        let (picks, responses) = nested(&batch, name, &input.files, first_row, spec, &mut summary)?;
         first_row += batch.num_rows() as u64;
         summary.pairs += picks.len() as u64;
         for chunk in picks.chunks(PAIRS_PER_BATCH) {
@@ -327,6 +371,7 @@ fn score_values(
 fn nested(
     batch: &RecordBatch,
     name: &str,
+    files: &Files,
     first_row: u64,
     spec: &PairSpec,
     summary: &mut PairSummary,
@@ -371,13 +416,9 @@ fn nested(
     let scores = score_values(&score, &spec.score, |j| structs.is_valid(j), what)
         .map_err(|e| Error::format(name, e))?;
     let mut picks = Vec::new();
-    let file: std::sync::Arc<str> = name.into();
     for i in 0..batch.num_rows() {
         summary.rows_in += 1;
-        let location = Location {
-            file: std::sync::Arc::clone(&file),
-            position: Position::Row(first_row + i as u64),
-        };
+        let location = files.at(first_row + i as u64);
         let read = || -> std::result::Result<Vec<f64>, RowError> {
             if list.is_null(i) {
                 return Err(RowError::field(
@@ -649,8 +690,8 @@ fn flat(
     // Pairs go out as they are made if the output can start again, should the groups turn out
     // not to be together or a context column differ after pairs went out.
     let mut stream = Some(match emit.can_rewind() {
-        true => Pairer::direct(name, spec),
-        false => Pairer::new(name, spec),
+        true => Pairer::direct(name, &input.files, spec),
+        false => Pairer::new(name, &input.files, spec),
     });
     // Each row's group (`LEFT_OUT` for rows that can't be paired), so that reading the rows
     // again needs no keys: 4 bytes a row.
@@ -683,10 +724,7 @@ fn flat(
                     continue;
                 }
                 return Err(Error::Row {
-                    location: Location {
-                        file: name.into(),
-                        position: Position::Row(row + i as u64),
-                    },
+                    location: input.files.at(row + i as u64),
                     problem: problem.clone(),
                 });
             }
@@ -754,12 +792,9 @@ fn flat(
     for batch in (input.open)(None)? {
         let batch = batch?;
         let end = row as usize + batch.num_rows();
-        let groups = all_groups.get(row as usize..end).ok_or_else(|| {
-            super::flat::changed(&Location {
-                file: name.into(),
-                position: Position::Row(all_groups.len() as u64),
-            })
-        })?;
+        let groups = all_groups
+            .get(row as usize..end)
+            .ok_or_else(|| super::flat::changed(&input.files.at(all_groups.len() as u64)))?;
         agreement
             .see(&flat_columns(&batch, name, spec)?, groups)
             .map_err(format)?;
@@ -788,7 +823,7 @@ fn flat(
         }
         row += batch.num_rows() as u64;
     }
-    let mut pairer = Pairer::knowing(name, spec, agreement.differs);
+    let mut pairer = Pairer::knowing(name, &input.files, spec, agreement.differs);
     for part in parts {
         let mut held = Vec::new();
         part.drain(|_, batch| {
@@ -925,6 +960,7 @@ fn stop(stream: &mut Option<Pairer>, sink: BatchEmit) -> Result<()> {
 /// comes to differ after some went out (`late`).
 struct Pairer<'s> {
     name: &'s str,
+    files: &'s Files,
     spec: &'s PairSpec,
     direct: bool,
     late: bool,
@@ -943,9 +979,10 @@ struct Pairer<'s> {
 }
 
 impl<'s> Pairer<'s> {
-    fn new(name: &'s str, spec: &'s PairSpec) -> Pairer<'s> {
+    fn new(name: &'s str, files: &'s Files, spec: &'s PairSpec) -> Pairer<'s> {
         Pairer {
             name,
+            files,
             spec,
             direct: false,
             late: false,
@@ -963,21 +1000,26 @@ impl<'s> Pairer<'s> {
 
     /// A pairer emitting pairs as it makes them, while no context column differs after some
     /// went out.
-    fn direct(name: &'s str, spec: &'s PairSpec) -> Pairer<'s> {
+    fn direct(name: &'s str, files: &'s Files, spec: &'s PairSpec) -> Pairer<'s> {
         Pairer {
             direct: true,
             pending: None,
-            ..Pairer::new(name, spec)
+            ..Pairer::new(name, files, spec)
         }
     }
 
     /// A pairer told which context columns some group disagrees on (in
     /// [`FlatColumns::candidates`] order): its pairs go out as they are made.
-    fn knowing(name: &'s str, spec: &'s PairSpec, differs: Vec<bool>) -> Pairer<'s> {
+    fn knowing(
+        name: &'s str,
+        files: &'s Files,
+        spec: &'s PairSpec,
+        differs: Vec<bool>,
+    ) -> Pairer<'s> {
         Pairer {
             differs,
             pending: None,
-            ..Pairer::new(name, spec)
+            ..Pairer::new(name, files, spec)
         }
     }
 
@@ -1126,10 +1168,7 @@ impl<'s> Pairer<'s> {
                     let key_path = self.spec.group_by.as_ref().expect("flat");
                     let prompt_path = self.spec.prompt.as_ref().unwrap_or(key_path);
                     return Err(Error::Row {
-                        location: Location {
-                            file: self.name.into(),
-                            position: Position::Row(row),
-                        },
+                        location: self.files.at(row),
                         problem: RowError::field(
                             Reason::LayoutMismatch,
                             prompt_path.as_str(),
@@ -1153,10 +1192,7 @@ impl<'s> Pairer<'s> {
                         if self.pending.is_none() && !self.direct {
                             // The first reading found no such difference: the input changed.
                             return Err(super::flat::changed_because(
-                                &Location {
-                                    file: self.name.into(),
-                                    position: Position::Row(row),
-                                },
+                                &self.files.at(row),
                                 "holds another value than it did the first time",
                             ));
                         }

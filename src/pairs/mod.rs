@@ -18,7 +18,7 @@ use crate::io::Target;
 use crate::json::object::{items, lookup, Object};
 use crate::rows::Inputs;
 
-pub use self::arrow::{pairs_batches, BatchSink, FlatInput};
+pub use self::arrow::{pairs_batches, BatchSink, Files, FlatInput};
 
 /// How pairs are picked among a prompt's responses (`--strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

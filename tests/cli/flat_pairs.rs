@@ -676,3 +676,143 @@ fn flat_pairs_take_the_prompt_field_over_the_group_key_and_keep_scores_as_writte
         "{\"prompt\":\"Say hi\",\"chosen\":\"hi\",\"rejected\":\"yo\",\"score_chosen\":8,\"score_rejected\":3,\"rating_chosen\":8,\"rating_rejected\":3}\n"
     );
 }
+
+/// Parquet shards of one dataset pair natively as one input (a group's rows may lie in two
+/// files, or apart across them): the pairs of the whole file, the columns' own types kept
+/// (int32 scores stay int32), a bad row named by its file and its row in it, and shards whose
+/// score types differ (int32 in one, float64 in the other) read with one schema.
+#[test]
+fn parquet_shards_pair_natively_as_one_dataset() {
+    use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let wd = Workdir::new();
+    let expected = forty_groups(&wd, "whole", |_, _| json!({}), json!({}));
+    let text = wd.read("whole.jsonl");
+    let apart = wd.read("whole-apart.jsonl");
+    for (name, text) in [("grouped", &text), ("apart", &apart)] {
+        let lines: Vec<&str> = text.lines().collect();
+        // The first file ends inside group 20 (grouped) or inside the first rows (apart).
+        let (a, b) = lines.split_at(41);
+        jsonl_and_parquet(&wd, &format!("{name}-a"), a.join("\n") + "\n");
+        jsonl_and_parquet(&wd, &format!("{name}-b"), b.join("\n") + "\n");
+        let (a, b) = (format!("{name}-a.parquet"), format!("{name}-b.parquet"));
+        let args = [
+            &[
+                "pairs",
+                a.as_str(),
+                b.as_str(),
+                "-q",
+                "--output-format",
+                "jsonl",
+            ],
+            &ARGS[..],
+        ]
+        .concat();
+        let run = wd.run(&args);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_eq!(
+            normalize(rows(&run.stdout)),
+            normalize(expected.clone()),
+            "{name}"
+        );
+        let run = wd.run(&[&args[..], &["-o", "shards.jsonl"]].concat());
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        assert_eq!(
+            normalize(rows(&wd.read("shards.jsonl"))),
+            normalize(expected.clone()),
+            "{name} -o"
+        );
+        wd.assert_no_temporary_files();
+    }
+
+    // Scores typed int32 in both shards stay int32 (the JSON path would make them int64); a
+    // shard of float64 scores makes them float64; a row without a score is named in its file.
+    let shard = |name: &str, ids: &[i32], scores: ArrayRef| {
+        let text = |f: &dyn Fn(i32) -> String| {
+            Arc::new(StringArray::from(
+                ids.iter().map(|&i| f(i)).collect::<Vec<_>>(),
+            )) as ArrayRef
+        };
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("prompt", DataType::Utf8, false),
+            Field::new("response", DataType::Utf8, false),
+            Field::new("score", scores.data_type().clone(), true),
+        ]);
+        let columns = vec![
+            text(&|i| format!("g{}", i / 2)),
+            text(&|i| format!("p{}", i / 2)),
+            text(&|i| format!("r{i}")),
+            scores,
+        ];
+        arrow_parquet(
+            &wd,
+            name,
+            &RecordBatch::try_new(Arc::new(schema), columns).unwrap(),
+        );
+    };
+    shard(
+        "i0.parquet",
+        &[0, 1, 2],
+        Arc::new(Int32Array::from(vec![8, 3, 7])),
+    );
+    shard("i1.parquet", &[3], Arc::new(Int32Array::from(vec![2])));
+    shard("f1.parquet", &[3], Arc::new(Float64Array::from(vec![2.5])));
+    shard("n1.parquet", &[3], Arc::new(Int32Array::from(vec![None])));
+    let types = |name: &str| -> Vec<String> {
+        let file = std::fs::File::open(wd.path(name)).unwrap();
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        builder
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.name().starts_with("score"))
+            .map(|f| format!("{}: {}", f.name(), f.data_type()))
+            .collect()
+    };
+    for (second, score_type, last) in [
+        ("i1.parquet", "Int32", json!(2)),
+        ("f1.parquet", "Float64", json!(2.5)),
+    ] {
+        let run = wd.run(
+            &[
+                &["pairs", "i0.parquet", second, "-q", "-o", "typed.parquet"],
+                &ARGS[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, 0, "{second}: {}", run.stderr);
+        assert_eq!(
+            types("typed.parquet"),
+            [
+                format!("score_chosen: {score_type}"),
+                format!("score_rejected: {score_type}")
+            ]
+        );
+        let pairs = parquet_file_rows(&wd, "typed.parquet");
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(
+            (
+                pairs[1]["chosen"].clone(),
+                pairs[1]["rejected"].clone(),
+                pairs[1]["score_rejected"].clone()
+            ),
+            (json!("r2"), json!("r3"), last)
+        );
+    }
+    let run = wd.run(
+        &[
+            &["pairs", "i0.parquet", "n1.parquet", "-o", "bad.parquet"],
+            &ARGS[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: n1.parquet: row 0: field \"score\": expected a number in the row, got null\n"
+    );
+    wd.assert_no_temporary_files();
+}
