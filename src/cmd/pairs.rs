@@ -164,8 +164,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     args.io.check_output()?;
     let staged = args.io.target().staged();
     let (summary, notes) = match sources.as_slice() {
-        // Parquet stays Arrow, so the pairs' columns keep the input's types.
-        // Parquet files (a dataset's shards: their columns may differ a little) stay Arrow.
+        // Parquet files (a dataset's shards, whose columns may differ a little) stay Arrow, so
+        // the pairs' columns keep the input's types.
         [..] if parquet => {
             let again = || args.io.row_writer(None);
             let mut out = PairsOut {
