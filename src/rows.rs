@@ -485,12 +485,42 @@ impl ParquetDataset {
     /// Every file's batches, one file after another (each opened when the one before is done),
     /// of every column or only the top-level columns `roots` of [`ParquetDataset::schema`].
     pub fn read_ahead(&self, roots: Option<&[usize]>) -> Result<Batches> {
-        let roots: Option<Vec<usize>> = roots.map(|r| {
-            let mut r = r.to_vec();
+        let dataset = ParquetDataset {
+            files: Arc::clone(&self.files),
+            schema: Arc::clone(&self.schema),
+        };
+        let roots = roots.map(<[usize]>::to_vec);
+        let mut next = 0usize;
+        let mut current: Option<Batches> = None;
+        Ok(Box::new(std::iter::from_fn(move || loop {
+            if let Some(batch) = current.as_mut().and_then(Iterator::next) {
+                return Some(batch);
+            }
+            if next == dataset.files.len() {
+                return None;
+            }
+            next += 1;
+            match dataset.read_file(next - 1, roots.as_deref()) {
+                Ok(batches) => current = Some(batches),
+                Err(e) => return Some(Err(e)),
+            }
+        })))
+    }
+
+    /// File `i`'s batches, of every column or only the top-level columns `roots` of
+    /// [`ParquetDataset::schema`], fitted to it: a file whose columns differ has its own of
+    /// those asked for read and conformed.
+    pub fn read_file(&self, i: usize, roots: Option<&[usize]>) -> Result<Batches> {
+        let file = &self.files[i];
+        let own = file.schema();
+        let mut roots: Option<Vec<usize>> = roots.map(<[usize]>::to_vec);
+        if let Some(r) = &mut roots {
             r.sort_unstable();
             r.dedup();
-            r
-        });
+        }
+        if crate::arrow::same_columns(&own, &self.schema) {
+            return file.read_ahead(roots.as_deref());
+        }
         let target = match &roots {
             Some(r) => Arc::new(
                 self.schema
@@ -499,36 +529,15 @@ impl ParquetDataset {
             ),
             None => Arc::clone(&self.schema),
         };
-        let (files, schema) = (Arc::clone(&self.files), Arc::clone(&self.schema));
-        let mut next = 0usize;
-        let mut current: Option<Batches> = None;
-        Ok(Box::new(std::iter::from_fn(move || loop {
-            if let Some(batch) = current.as_mut().and_then(Iterator::next) {
-                return Some(batch);
-            }
-            let file = files.get(next)?;
-            next += 1;
-            let own = file.schema();
-            let opened = if crate::arrow::same_columns(&own, &schema) {
-                file.read_ahead(roots.as_deref())
-            } else {
-                // This file's own columns of those asked for, fitted to the dataset's.
-                let own_roots: Option<Vec<usize>> = roots.as_ref().map(|r| {
-                    r.iter()
-                        .filter_map(|&i| own.index_of(schema.field(i).name()).ok())
-                        .collect()
-                });
-                let (target, name) = (Arc::clone(&target), file.name().to_string());
-                file.read_ahead(own_roots.as_deref()).map(|batches| {
-                    Box::new(batches.map(move |batch| {
-                        crate::arrow::conform(&batch?, &target).map_err(|e| Error::format(&name, e))
-                    })) as Batches
-                })
-            };
-            match opened {
-                Ok(batches) => current = Some(batches),
-                Err(e) => return Some(Err(e)),
-            }
+        let own_roots: Option<Vec<usize>> = roots.as_ref().map(|r| {
+            r.iter()
+                .filter_map(|&i| own.index_of(self.schema.field(i).name()).ok())
+                .collect()
+        });
+        let name = file.name().to_string();
+        let batches = file.read_ahead(own_roots.as_deref())?;
+        Ok(Box::new(batches.map(move |batch| {
+            crate::arrow::conform(&batch?, &target).map_err(|e| Error::format(&name, e))
         })))
     }
 }

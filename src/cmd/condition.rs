@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use arrow_schema::SchemaRef;
-
 use crate::condition::{
     condition, condition_batches, ConditionSpec, ConditionSummary, TargetScore,
 };
@@ -101,32 +99,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Parquet stays Arrow, so its types (int32, large strings, ...) stay as they were.
         let mut sink = args.io.row_sink()?;
         let mut total = ConditionSummary::default();
-        let files = sources
-            .iter()
-            .map(crate::rows::RowGroups::open)
-            .collect::<crate::Result<Vec<_>>>()?;
-        // Files whose columns differ a little are read with one schema that holds them all.
-        let schemas: Vec<SchemaRef> = files.iter().map(|f| f.schema()).collect();
-        let refs: Vec<&arrow_schema::Schema> = schemas.iter().map(|s| s.as_ref()).collect();
-        let schema = crate::arrow::unify(&refs).map_err(|(i, why)| {
-            usage(format!(
-                "{}: {why}; condition the files separately",
-                files[i].name()
-            ))
-        })?;
+        // Files whose columns differ a little are read with one schema that holds them all;
+        // each file apart, so that locations name it.
+        let dataset = crate::rows::ParquetDataset::open(&sources, "condition")?;
+        let schema = dataset.schema();
         sink.set_schema(Arc::clone(&schema))?;
-        for file in &files {
+        for (i, file) in dataset.files().iter().enumerate() {
             let _progress = args.io.progress_of_parquet(file, true);
-            let same = crate::arrow::same_columns(&file.schema(), &schema);
-            let (target, name) = (Arc::clone(&schema), file.name().to_string());
-            let batches: crate::rows::Batches =
-                Box::new(file.read_ahead(None)?.map(move |batch| {
-                    match same {
-                        true => batch,
-                        false => crate::arrow::conform(&batch?, &target)
-                            .map_err(|e| crate::Error::format(&name, e)),
-                    }
-                }));
+            let batches = dataset.read_file(i, None)?;
             let summary = condition_batches(&schema, batches, file.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?;
