@@ -761,16 +761,8 @@ fn parquet_shards_pair_natively_as_one_dataset() {
     shard("f1.parquet", &[3], Arc::new(Float64Array::from(vec![2.5])));
     shard("n1.parquet", &[3], Arc::new(Int32Array::from(vec![None])));
     let types = |name: &str| -> Vec<String> {
-        let file = std::fs::File::open(wd.path(name)).unwrap();
-        let builder =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-        builder
-            .schema()
-            .fields()
-            .iter()
-            .filter(|f| f.name().starts_with("score"))
-            .map(|f| format!("{}: {}", f.name(), f.data_type()))
-            .collect()
+        let all = arrow_types(&wd, name);
+        all.into_iter().filter(|t| t.starts_with("score")).collect()
     };
     for (second, score_type, last) in [
         ("i1.parquet", "Int32", json!(2)),

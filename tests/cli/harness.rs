@@ -652,3 +652,16 @@ pub fn sharegpt_message(m: &Value, to_sharegpt: bool) -> Value {
     }
     Value::Object(out)
 }
+
+/// The Arrow schema of a Parquet file, as `name: type` lines.
+pub fn arrow_types(wd: &Workdir, name: &str) -> Vec<String> {
+    let file = fs::File::open(wd.path(name)).expect("open the Parquet file");
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file");
+    builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect()
+}

@@ -788,19 +788,6 @@ fn threads_bound_the_threads_that_compress_parquet_output() {
     }
 }
 
-/// The Arrow schema of a Parquet file, as `name: type` lines.
-fn arrow_types(wd: &Workdir, name: &str) -> Vec<String> {
-    let file = fs::File::open(wd.path(name)).expect("open the Parquet file");
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("a Parquet file");
-    builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| format!("{}: {}", f.name(), f.data_type()))
-        .collect()
-}
-
 /// JSON written as Parquet takes its schema from the first rows; a later row with a field they
 /// lack, a fraction in a column of integers, or a value where they held only nulls starts the
 /// output again with a wider schema (an output file, input files), with a note; where the run
