@@ -5,9 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{file_name, glob_match, Job, Summary};
+use super::{file_name, glob_match, input_format, output_format, Job, Summary};
 use crate::error::{Error, Result};
 use crate::io::{Format, Source, Target};
+use crate::write::{common_json_schema, schema_change};
 
 /// The data files (by extension) under a folder, sorted: what the commands that read a
 /// folder as one dataset (`inspect`, `pairs`, `condition`) read.
@@ -158,13 +159,15 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
             )));
         }
     }
-    for (relative, relative_to, relabeled) in &files {
+    // Each relabeled file's job and summary.
+    let mut relabeled: Vec<(Job, Summary)> = Vec::new();
+    for (relative, relative_to, is_relabeled) in &files {
         let from = root.join(relative);
         let to = stage.path().join(relative_to);
         if let Some(dir) = to.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
         }
-        if !relabeled {
+        if !is_relabeled {
             fs::copy(&from, &to).map_err(|e| Error::io(from.display().to_string(), e))?;
             if Format::from_path(relative).is_some() {
                 summary.passed_through += 1;
@@ -176,7 +179,12 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         // The format its name says (the asked one, by `output_path`).
         file_job.output = Target::File(to);
         file_job.output_format = None;
-        summary.merge(super::relabel(&file_job)?);
+        let done = super::relabel(&file_job)?;
+        relabeled.push((file_job, done));
+    }
+    one_schema(&mut relabeled)?;
+    for (_, done) in relabeled {
+        summary.merge(done);
     }
     // Move the staged files in; existing files of the same name are replaced.
     for (_, relative, _) in &files {
@@ -187,4 +195,68 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         fs::rename(&from, &to).map_err(|e| Error::io(to.display().to_string(), e))?;
     }
     Ok(summary)
+}
+
+/// Gives the Parquet files written from JSON shards one schema. Each takes its schema from its
+/// own rows, so shards whose rows differ (a field only some have, integer scores in one and
+/// fractions in another, an empty shard) would differ in schema, and readers that load the
+/// folder as one dataset (`datasets`, polars) refuse that. Files whose schema isn't the merge
+/// of all are relabeled again with it; where shards contradict each other (a string column in
+/// one, numbers in another) a note says so and they are left as they are.
+fn one_schema(relabeled: &mut [(Job, Summary)]) -> Result<()> {
+    let from_json: Vec<usize> = (0..relabeled.len())
+        .filter(|&i| {
+            let job = &relabeled[i].0;
+            output_format(job) == Format::Parquet
+                && input_format(job, &job.inputs[0]) != Format::Parquet
+        })
+        .collect();
+    if from_json.len() < 2 {
+        return Ok(());
+    }
+    let mut schemas = Vec::with_capacity(from_json.len());
+    for &i in &from_json {
+        let Target::File(path) = &relabeled[i].0.output else {
+            unreachable!("folder mode writes files");
+        };
+        let name = path.display().to_string();
+        let file = fs::File::open(path).map_err(|e| Error::io(&name, e))?;
+        let metadata =
+            parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+                .map_err(|e| Error::Internal(format!("{name}: reading back its footer: {e}")))?;
+        schemas.push(std::sync::Arc::clone(metadata.schema()));
+    }
+    let common = match common_json_schema(&schemas) {
+        Ok(common) => common,
+        Err(k) => {
+            let (job, done) = &mut relabeled[from_json[k]];
+            done.notes.push(format!(
+                "{}: its rows' Parquet schema contradicts the files' before it (a column of \
+                 another type), so the output folder's Parquet files differ in schema; readers \
+                 that load them as one dataset may refuse them",
+                job.inputs[0].name()
+            ));
+            return Ok(());
+        }
+    };
+    for (&i, schema) in from_json.iter().zip(&schemas) {
+        if schema.fields() == common.fields() {
+            continue;
+        }
+        let (job, done) = &mut relabeled[i];
+        job.json_schema = Some(std::sync::Arc::clone(&common));
+        // Its bytes were counted the first time.
+        job.progress = None;
+        let mut again = super::relabel(job)?;
+        again.notes.insert(
+            0,
+            format!(
+                "{}: written again in the Parquet schema the folder's other files share, with {}",
+                job.inputs[0].name(),
+                schema_change(schema, &common)
+            ),
+        );
+        *done = again;
+    }
+    Ok(())
 }

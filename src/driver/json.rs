@@ -76,6 +76,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         && job.shard.is_none()
         && job.inputs.iter().all(Source::rereadable);
     let (mut summary, notes) = write::with_widening(again, |schema| {
+        let schema = schema.or_else(|| job.json_schema.clone());
         run(job, schema.map(RowDecoder::with_schema), again)
     })?;
     summary.notes = notes;
@@ -290,6 +291,12 @@ fn dispatch(
         }
         Arc::new(cell)
     });
+    // A schema given beforehand is the output's even without rows.
+    if let Some(preset) = decoder.as_ref().and_then(|cell| cell.get()) {
+        if !send(&mut seq, Msg::Schema(Arc::clone(preset.schema()))) {
+            return;
+        }
+    }
     let offsets = match job.shard.map(|_| job.input_offsets()).transpose() {
         Ok(offsets) => offsets,
         Err(e) => {

@@ -69,6 +69,10 @@ pub struct Job {
     pub progress: Option<Progress>,
     /// Only this shard's part of the inputs (`--shard I/N`, see [`crate::shard`]).
     pub shard: Option<crate::shard::Shard>,
+    /// Parquet output of JSON rows: the schema they are written with, instead of the one their
+    /// first rows make (still widened if later rows need it). Folder mode gives every shard
+    /// one schema this way.
+    pub json_schema: Option<arrow_schema::SchemaRef>,
     /// Makes every worker panic: for tests of what a bug does to a run.
     #[doc(hidden)]
     pub panic_in_worker: bool,
@@ -104,6 +108,7 @@ impl Job {
             batch_bytes: parquet::BATCH_BYTES,
             progress: None,
             shard: None,
+            json_schema: None,
             panic_in_worker: false,
         }
     }

@@ -19,8 +19,8 @@ use crate::error::{Error, Location, Result};
 use crate::io::{Format, Output};
 
 pub use self::parquet::{
-    with_widening, AlignedEncoder, AlignedRowGroup, ColumnEncoding, ParquetCompression,
-    ParquetOptions, RowDecoder, ROW_GROUP_BYTES,
+    common_json_schema, schema_change, with_widening, AlignedEncoder, AlignedRowGroup,
+    ColumnEncoding, ParquetCompression, ParquetOptions, RowDecoder, ROW_GROUP_BYTES,
 };
 pub use self::rejects::{Rejected, Rejects};
 pub use self::spool::Spool;

@@ -518,6 +518,30 @@ fn with_features(fields: Fields) -> SchemaRef {
     Arc::new(schema.with_metadata(metadata))
 }
 
+/// One schema for Parquet files written from JSON rows, each with the schema its own rows
+/// made: their fields merged as rows' are (fields only some have, integers beside floats,
+/// nulls beside values), in the order the files first name them. `Err(i)`: file `i`'s schema
+/// contradicts those before it (a string where they hold numbers).
+pub fn common_json_schema(schemas: &[SchemaRef]) -> std::result::Result<SchemaRef, usize> {
+    let mut fields = Fields::empty();
+    for (i, schema) in schemas.iter().enumerate() {
+        fields = merge_fields(&fields, schema.fields()).ok_or(i)?;
+    }
+    Ok(with_features(fields))
+}
+
+/// How `common` (a [`common_json_schema`]) differs from `schema`, one file's own, for a
+/// message: `column "a" as double (was int64), a new column "b" (string)`.
+pub fn schema_change(schema: &Schema, common: &Schema) -> String {
+    if schema.fields().is_empty() {
+        return "their columns (its rows, if any, made none)".to_string();
+    }
+    match describe_widening(schema, common) {
+        change if change.is_empty() => "its columns in the other files' order".to_string(),
+        change => change,
+    }
+}
+
 /// How `wider` widens `schema`, for a message: `column "a" as double (was int64), a new
 /// column "b" (string)`. Nested changes are named by their top-level column.
 fn describe_widening(schema: &Schema, wider: &Schema) -> String {

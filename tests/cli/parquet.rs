@@ -1168,6 +1168,119 @@ fn a_folder_relabeled_into_another_format_renames_its_data_files() {
     wd.assert_no_temporary_files();
 }
 
+/// JSON shards of a folder written as Parquet share one schema, as readers of the folder as one
+/// dataset (`datasets`, polars) need: each file's schema comes from its own rows, so a shard of
+/// integer scores, one with a field the others lack, one whose fields come in another order and
+/// an empty one are written again in the schema that holds them all, each with a note. Shards
+/// that contradict each other (text in one, numbers in another) are left as they are, with a
+/// note saying so.
+#[test]
+fn json_shards_written_as_parquet_share_one_schema() {
+    let wd = Workdir::new();
+    fs::create_dir_all(wd.path("ds")).unwrap();
+    let row = |i: u32, scores: &str| {
+        format!("{{\"prompt\": \"p{i}\", \"chosen\": \"a\", \"rejected\": \"b\", {scores}}}\n")
+    };
+    wd.write(
+        "ds/a.jsonl",
+        row(0, "\"score_chosen\": 8, \"score_rejected\": 3")
+            + &row(1, "\"score_chosen\": 9, \"score_rejected\": 1"),
+    );
+    wd.write(
+        "ds/b.jsonl",
+        row(
+            2,
+            "\"score_chosen\": 7.5, \"score_rejected\": 2, \"lang\": \"en\"",
+        ),
+    );
+    wd.write("ds/c.jsonl", "");
+    wd.write(
+        "ds/d.jsonl",
+        "{\"lang\": \"de\", \"prompt\": \"p3\", \"chosen\": \"a\", \"rejected\": \"b\", \
+         \"score_chosen\": 6.5, \"score_rejected\": 4.5}\n",
+    );
+    let run = wd.run(&["relabel", "ds", "-o", "out", "--output-format", "parquet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: note: ds/a.jsonl: written again in the Parquet schema the folder's other files \
+         share, with column \"score_chosen\" as double (was int64), column \"score_rejected\" as \
+         double (was int64), a new column \"lang\" (string)\n\
+         raug: note: ds/c.jsonl: written again in the Parquet schema the folder's other files \
+         share, with their columns (its rows, if any, made none)\n\
+         raug: note: ds/d.jsonl: written again in the Parquet schema the folder's other files \
+         share, with its columns in the other files' order\n\
+         raug: 4 rows in, 8 rows out, 0 ties, 0 skipped\n"
+    );
+    let types = [
+        "prompt: Utf8",
+        "chosen: Utf8",
+        "rejected: Utf8",
+        "score_chosen: Float64",
+        "score_rejected: Float64",
+        "lang: Utf8",
+    ];
+    for name in ["a", "b", "c", "d"] {
+        assert_eq!(
+            arrow_types(&wd, &format!("out/{name}.parquet")),
+            types,
+            "{name}"
+        );
+    }
+    let got = |name: &str| parquet_file_rows(&wd, &format!("out/{name}.parquet"));
+    let relabeled = |i: u32, c: f64, r: f64, lang: serde_json::Value| {
+        vec![
+            serde_json::json!({"prompt": format!("{}\n\np{i}", goal(c)), "chosen": "a",
+                "rejected": "b", "score_chosen": c, "score_rejected": r, "lang": lang}),
+            serde_json::json!({"prompt": format!("{}\n\np{i}", goal(r)), "chosen": "b",
+                "rejected": "a", "score_chosen": r, "score_rejected": c, "lang": lang}),
+        ]
+    };
+    let null = serde_json::Value::Null;
+    let a: Vec<_> = [
+        relabeled(0, 8.0, 3.0, null.clone()),
+        relabeled(1, 9.0, 1.0, null),
+    ]
+    .concat();
+    assert_eq!(got("a"), a);
+    assert_eq!(got("b"), relabeled(2, 7.5, 2.0, "en".into()));
+    assert_eq!(got("c"), Vec::<serde_json::Value>::new());
+    assert_eq!(got("d"), relabeled(3, 6.5, 4.5, "de".into()));
+    wd.assert_no_temporary_files();
+
+    // Text in one shard where another holds numbers: no schema holds both.
+    fs::create_dir_all(wd.path("apart")).unwrap();
+    wd.write(
+        "apart/x.jsonl",
+        row(
+            0,
+            "\"score_chosen\": 8, \"score_rejected\": 3, \"tag\": \"t\"",
+        ),
+    );
+    wd.write(
+        "apart/y.jsonl",
+        row(1, "\"score_chosen\": 8, \"score_rejected\": 3, \"tag\": 5"),
+    );
+    let run = wd.run(&[
+        "relabel",
+        "apart",
+        "-o",
+        "apart-out",
+        "--output-format",
+        "parquet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: note: apart/y.jsonl: its rows' Parquet schema contradicts the files' before it (a \
+         column of another type), so the output folder's Parquet files differ in schema; readers \
+         that load them as one dataset may refuse them\n\
+         raug: 2 rows in, 4 rows out, 0 ties, 0 skipped\n"
+    );
+    assert_eq!(arrow_types(&wd, "apart-out/x.parquet")[5], "tag: Utf8");
+    assert_eq!(arrow_types(&wd, "apart-out/y.parquet")[5], "tag: Int64");
+}
+
 /// Parquet files read as one dataset whose columns differ a little, as shards written apart do
 /// (int64 scores in one, float32 in another, a column only some have), are read with one schema
 /// that holds them all: scores as float64 (a float32 7.3 stays 7.3 in its goal), the missing
