@@ -299,6 +299,12 @@ impl RowGroups {
         self.size
     }
 
+    /// The file, its bytes read counted into `read` (shared with other files', say) instead
+    /// of a counter of its own.
+    pub fn counting_into(self, read: Arc<AtomicU64>) -> RowGroups {
+        RowGroups { read, ..self }
+    }
+
     /// The file's bytes read so far, counted in proportion to the rows decoded (of any columns):
     /// [`RowGroups::size`] once every row is read, more if some are read twice. What progress
     /// bars follow.
@@ -548,10 +554,9 @@ fn parquet_blocks(
     name: Arc<str>,
     read: Arc<AtomicU64>,
 ) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
-    let file = RowGroups::open(source)?;
-    let rows: u64 = file.sizes().iter().map(|(rows, _)| rows).sum();
-    let (size, rows) = (source.size().unwrap_or(0), rows.max(1));
-    let batches = file.read_ahead(None)?;
+    let batches = RowGroups::open(source)?
+        .counting_into(read)
+        .read_ahead(None)?;
     let mut index = 0u64;
     Ok(Box::new(batches.map(move |batch| {
         let batch = batch?;
@@ -559,10 +564,6 @@ fn parquet_blocks(
             crate::json::rows_of_batch(&batch).map_err(|e| Error::unreadable_parquet(&*name, e))?;
         let first_line = index;
         index += batch.num_rows() as u64;
-        // The file's bytes in proportion to its rows.
-        let share =
-            |rows_done: u64| (u128::from(size) * u128::from(rows_done) / u128::from(rows)) as u64;
-        read.fetch_add(share(index) - share(first_line), Ordering::Relaxed);
         Ok(RowBlock {
             file: Arc::clone(&name),
             block: Block {
