@@ -115,6 +115,17 @@ pub enum ParquetCompression {
     None,
 }
 
+/// Data pages are cut at about this many bytes (Parquet writers' default is 1 MiB), the size
+/// checked every [`PAGE_CHECK_VALUES`] values: a page's buffers (its values, then snappy's
+/// worst-case output for them) then stay small enough for glibc's malloc to reuse. Pages of
+/// 1 MiB and more (long texts made 2.4 MB pages, 1,024 values a check) were mapped afresh and
+/// faulted in each time: on the `datasets`-written bench file 112 thousand page faults against
+/// 35 thousand, and 8% of the CPU time.
+const PAGE_BYTES: usize = 512 << 10;
+
+/// Values written between checks of a page's size (the default is 1,024).
+const PAGE_CHECK_VALUES: usize = 256;
+
 /// Row groups are closed at about this many bytes, like `datasets`' 100 MB shards.
 pub const ROW_GROUP_BYTES: usize = 100 << 20;
 
@@ -1079,7 +1090,10 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
         ParquetCompression::Lz4 => Codec::LZ4_RAW,
         ParquetCompression::None => Codec::UNCOMPRESSED,
     };
-    let mut properties = WriterProperties::builder().set_compression(codec);
+    let mut properties = WriterProperties::builder()
+        .set_compression(codec)
+        .set_data_page_size_limit(PAGE_BYTES)
+        .set_write_batch_size(PAGE_CHECK_VALUES);
     if !out.options.page_index {
         properties = properties
             .set_statistics_enabled(EnabledStatistics::Chunk)
