@@ -32,7 +32,8 @@ pub struct IoArgs {
 
     /// Output format; by default from the output's extension (`.jsonl`, `.json`, `.parquet`; `.gz`
     /// or `.zst` compress JSON), else the input's format. relabel of a folder writes each data
-    /// file in it, renamed (`a.jsonl.gz` -> `a.parquet`); by default each keeps its own.
+    /// file in it, renamed (`a.jsonl.gz` -> `a.parquet`), JSON files written as Parquet all in
+    /// one schema; by default each keeps its own.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub output_format: Option<FormatArg>,
 
