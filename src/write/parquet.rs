@@ -119,8 +119,8 @@ pub enum ParquetCompression {
 /// checked every [`PAGE_CHECK_VALUES`] values: a page's buffers (its values, then snappy's
 /// worst-case output for them) then stay small enough for glibc's malloc to reuse. Pages of
 /// 1 MiB and more (long texts made 2.4 MB pages, 1,024 values a check) were mapped afresh and
-/// faulted in each time: on the `datasets`-written bench file 112 thousand page faults against
-/// 35 thousand, and 8% of the CPU time.
+/// faulted in each time: on the `datasets`-written bench file 88-112 thousand page faults a
+/// run against 37-40 thousand, and 8-10% of the CPU time.
 const PAGE_BYTES: usize = 512 << 10;
 
 /// Values written between checks of a page's size (the default is 1,024).
