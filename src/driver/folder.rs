@@ -201,8 +201,8 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
 /// own rows, so shards whose rows differ (a field only some have, integer scores in one and
 /// fractions in another, an empty shard) would differ in schema, and readers that load the
 /// folder as one dataset (`datasets`, polars) refuse that. Files whose schema isn't the merge
-/// of all are relabeled again with it; where shards contradict each other (a string column in
-/// one, numbers in another) a note says so and they are left as they are. Every split's files
+/// of all are relabeled again with it; a file that contradicts those before it (a string
+/// column where they hold numbers) keeps its own, with a note. Every split's files
 /// take the one schema: `datasets`' Parquet loader reads one schema, the first file's, for all
 /// splits, and casts every file to it (a test split with a column train lacks fails to load;
 /// checked with `datasets` 5).
@@ -229,21 +229,18 @@ fn one_schema(relabeled: &mut [(Job, Summary)]) -> Result<()> {
                 .map_err(|e| Error::Internal(format!("{name}: reading back its footer: {e}")))?;
         schemas.push(std::sync::Arc::clone(metadata.schema()));
     }
-    let common = match common_json_schema(&schemas) {
-        Ok(common) => common,
-        Err(k) => {
-            let (job, done) = &mut relabeled[from_json[k]];
-            done.notes.push(format!(
-                "{}: its rows' Parquet schema contradicts the files' before it (a column of \
-                 another type), so the output folder's Parquet files differ in schema; readers \
-                 that load them as one dataset may refuse them",
-                job.inputs[0].name()
-            ));
-            return Ok(());
-        }
-    };
-    for (&i, schema) in from_json.iter().zip(&schemas) {
-        if schema.fields() == common.fields() {
+    let (common, apart) = common_json_schema(&schemas);
+    for &k in &apart {
+        let (job, done) = &mut relabeled[from_json[k]];
+        done.notes.push(format!(
+            "{}: its rows' Parquet schema contradicts the other files' (a column of another \
+             type), so it keeps its own; readers that load the folder as one dataset may refuse \
+             it",
+            job.inputs[0].name()
+        ));
+    }
+    for (k, (&i, schema)) in from_json.iter().zip(&schemas).enumerate() {
+        if schema.fields() == common.fields() || apart.contains(&k) {
             continue;
         }
         let (job, done) = &mut relabeled[i];

@@ -531,14 +531,18 @@ fn with_features(fields: Fields) -> SchemaRef {
 
 /// One schema for Parquet files written from JSON rows, each with the schema its own rows
 /// made: their fields merged as rows' are (fields only some have, integers beside floats,
-/// nulls beside values), in the order the files first name them. `Err(i)`: file `i`'s schema
-/// contradicts those before it (a string where they hold numbers).
-pub fn common_json_schema(schemas: &[SchemaRef]) -> std::result::Result<SchemaRef, usize> {
+/// nulls beside values), in the order the files first name them. With it, the files left out
+/// because their schema contradicts those before them (a string where they hold numbers).
+pub fn common_json_schema(schemas: &[SchemaRef]) -> (SchemaRef, Vec<usize>) {
     let mut fields = Fields::empty();
+    let mut apart = Vec::new();
     for (i, schema) in schemas.iter().enumerate() {
-        fields = merge_fields(&fields, schema.fields()).ok_or(i)?;
+        match merge_fields(&fields, schema.fields()) {
+            Some(merged) => fields = merged,
+            None => apart.push(i),
+        }
     }
-    Ok(with_features(fields))
+    (with_features(fields), apart)
 }
 
 /// How `common` (a [`common_json_schema`]) differs from `schema`, one file's own, for a

@@ -1171,9 +1171,9 @@ fn a_folder_relabeled_into_another_format_renames_its_data_files() {
 /// JSON shards of a folder written as Parquet share one schema, as readers of the folder as one
 /// dataset (`datasets`, polars) need: each file's schema comes from its own rows, so a shard of
 /// integer scores, one with a field the others lack, one whose fields come in another order and
-/// an empty one are written again in the schema that holds them all, each with a note. Shards
-/// that contradict each other (text in one, numbers in another) are left as they are, with a
-/// note saying so.
+/// an empty one are written again in the schema that holds them all, each with a note. A shard
+/// that contradicts the others (text in one, numbers in another) keeps its own schema, with a
+/// note saying so, and the others still share one.
 #[test]
 fn json_shards_written_as_parquet_share_one_schema() {
     let wd = Workdir::new();
@@ -1248,7 +1248,8 @@ fn json_shards_written_as_parquet_share_one_schema() {
     assert_eq!(got("d"), relabeled(3, 6.5, 4.5, "de".into()));
     wd.assert_no_temporary_files();
 
-    // Text in one shard where another holds numbers: no schema holds both.
+    // Text in one shard where another holds numbers: no schema holds both. That shard keeps
+    // its own; the others still share one.
     fs::create_dir_all(wd.path("apart")).unwrap();
     wd.write(
         "apart/x.jsonl",
@@ -1261,6 +1262,13 @@ fn json_shards_written_as_parquet_share_one_schema() {
         "apart/y.jsonl",
         row(1, "\"score_chosen\": 8, \"score_rejected\": 3, \"tag\": 5"),
     );
+    wd.write(
+        "apart/z.jsonl",
+        row(
+            2,
+            "\"score_chosen\": 8.5, \"score_rejected\": 3, \"tag\": \"u\"",
+        ),
+    );
     let run = wd.run(&[
         "relabel",
         "apart",
@@ -1272,13 +1280,29 @@ fn json_shards_written_as_parquet_share_one_schema() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "raug: note: apart/y.jsonl: its rows' Parquet schema contradicts the files' before it (a \
-         column of another type), so the output folder's Parquet files differ in schema; readers \
-         that load them as one dataset may refuse them\n\
-         raug: 2 rows in, 4 rows out, 0 ties, 0 skipped\n"
+        "raug: note: apart/x.jsonl: written again in the Parquet schema the folder's other files \
+         share, with column \"score_chosen\" as double (was int64), column \"score_rejected\" as \
+         double (was int64)\n\
+         raug: note: apart/y.jsonl: its rows' Parquet schema contradicts the other files' (a \
+         column of another type), so it keeps its own; readers that load the folder as one \
+         dataset may refuse it\n\
+         raug: 3 rows in, 6 rows out, 0 ties, 0 skipped\n"
     );
-    assert_eq!(arrow_types(&wd, "apart-out/x.parquet")[5], "tag: Utf8");
-    assert_eq!(arrow_types(&wd, "apart-out/y.parquet")[5], "tag: Int64");
+    let scores_and_tag =
+        |name: &str| arrow_types(&wd, &format!("apart-out/{name}.parquet"))[3..].to_vec();
+    assert_eq!(
+        scores_and_tag("x"),
+        [
+            "score_chosen: Float64",
+            "score_rejected: Float64",
+            "tag: Utf8"
+        ]
+    );
+    assert_eq!(scores_and_tag("z"), scores_and_tag("x"));
+    assert_eq!(
+        scores_and_tag("y"),
+        ["score_chosen: Int64", "score_rejected: Int64", "tag: Int64"]
+    );
 }
 
 /// Parquet files read as one dataset whose columns differ a little, as shards written apart do
