@@ -437,6 +437,7 @@ pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>>>;
 /// Parquet files read one after another as one dataset, with one schema that holds them all
 /// ([`crate::arrow::unify`]): the batches of a file whose columns differ are made to fit it
 /// ([`crate::arrow::conform`]).
+#[derive(Clone)]
 pub struct ParquetDataset {
     files: Arc<Vec<RowGroups>>,
     schema: SchemaRef,
@@ -491,10 +492,7 @@ impl ParquetDataset {
     /// Every file's batches, one file after another (each opened when the one before is done),
     /// of every column or only the top-level columns `roots` of [`ParquetDataset::schema`].
     pub fn read_ahead(&self, roots: Option<&[usize]>) -> Result<Batches> {
-        let dataset = ParquetDataset {
-            files: Arc::clone(&self.files),
-            schema: Arc::clone(&self.schema),
-        };
+        let dataset = self.clone();
         let roots = roots.map(<[usize]>::to_vec);
         let mut next = 0usize;
         let mut current: Option<Batches> = None;

@@ -654,26 +654,13 @@ pub fn with_widening<T>(
 }
 
 /// The error of a row a wider schema would hold, where the run can't start again: what would.
-fn can_widen_elsewhere(error: Error) -> Error {
+fn can_widen_elsewhere(mut error: Error) -> Error {
     const HINT: &str = "; writing a file from input files (without --shard), raug would start \
                         the output again with a wider schema";
-    match error {
-        Error::Row {
-            location,
-            mut problem,
-        } => {
-            problem.detail.push_str(HINT);
-            Error::Row { location, problem }
-        }
-        Error::Unwritable {
-            output,
-            mut problem,
-        } => {
-            problem.detail.push_str(HINT);
-            Error::Unwritable { output, problem }
-        }
-        other => other,
+    if let Error::Row { problem, .. } | Error::Unwritable { problem, .. } = &mut error {
+        problem.detail.push_str(HINT);
     }
+    error
 }
 
 /// The type holding values of both types, if the first doesn't contradict the second.
