@@ -290,7 +290,8 @@ fn example_at(
             let one = batch.slice((row - at) as usize, 1);
             let relabeler = BatchRelabeler::new(spec, resolved, one.schema()).map_err(arrow)?;
             let out = relabeler.relabel(&one).map_err(arrow)?;
-            let Some(first) = out.batches.first().filter(|b| b.num_rows() > 0) else {
+            let first = out.batches.first().and_then(|stream| stream.first());
+            let Some(first) = first.filter(|b| b.num_rows() > 0) else {
                 return Ok(None);
             };
             let line = crate::json::rows_of_batch(&first.slice(0, 1)).map_err(arrow)?;

@@ -156,10 +156,12 @@ impl TableRelabeler {
             summary.ties_dropped += out.ties_dropped;
             streams.resize_with(streams.len().max(out.batches.len()), Vec::new);
             for (stream, made) in out.batches.into_iter().enumerate() {
-                summary.rows_out += made.num_rows() as u64;
-                let made = RecordBatch::try_new(Arc::clone(&d.output), made.columns().to_vec())
-                    .map_err(|e| Error::Internal(format!("relabeled batch: {e}")))?;
-                streams[stream].push(made);
+                for made in made {
+                    summary.rows_out += made.num_rows() as u64;
+                    let made = RecordBatch::try_new(Arc::clone(&d.output), made.columns().to_vec())
+                        .map_err(|e| Error::Internal(format!("relabeled batch: {e}")))?;
+                    streams[stream].push(made);
+                }
             }
             first_row += batch.num_rows() as u64;
         }

@@ -41,8 +41,10 @@ pub use unify::{conform, unify};
 /// What relabeling one batch produced.
 #[derive(Debug, Default)]
 pub struct BatchOut {
-    /// Output batches: one per half (blocks order) or one (interleaved, or a single half).
-    pub batches: Vec<RecordBatch>,
+    /// Output batches per stream: one stream per half (blocks order) or one (interleaved, or a
+    /// single half), each its batches in order (one, or one per record for a batch of one row
+    /// in the interleaved order, so that a huge row's halves are never copied into one batch).
+    pub batches: Vec<Vec<RecordBatch>>,
     /// Bad rows: index in the batch and what is wrong, in row order.
     pub bad: Vec<(usize, RowError)>,
     /// The plan of every good row, in row order, with its index in the batch.
@@ -450,8 +452,14 @@ impl<'s> BatchRelabeler<'s> {
         match self.arrangement {
             Arrangement::Blocks | Arrangement::Single => {
                 for columns in versions {
-                    out.batches.push(self.batch(columns, rows)?);
+                    out.batches.push(vec![self.batch(columns, rows)?]);
                 }
+            }
+            // One pair: its records in order are its halves, as they are (interleaving would
+            // copy every value, a huge row's too, into one batch).
+            Arrangement::Interleaved if rows == 1 => {
+                let records = versions.into_iter().map(|columns| self.batch(columns, 1));
+                out.batches.push(records.collect::<Result<_, _>>()?);
             }
             Arrangement::Interleaved => {
                 // Pair 0's records, then pair 1's, ...
@@ -463,15 +471,16 @@ impl<'s> BatchRelabeler<'s> {
                     let parts: Vec<&dyn Array> = versions.iter().map(|h| h[c].as_ref()).collect();
                     columns.push(interleave(&parts, &order)?);
                 }
-                out.batches.push(self.batch(columns, rows * halves)?);
+                out.batches.push(vec![self.batch(columns, rows * halves)?]);
             }
         }
         if let Some((target, schema)) = &self.emit {
-            out.batches = out
-                .batches
-                .iter()
-                .map(|b| reshape::emit(b, *target, schema))
-                .collect::<Result<_, _>>()?;
+            for stream in &mut out.batches {
+                *stream = stream
+                    .iter()
+                    .map(|b| reshape::emit(b, *target, schema))
+                    .collect::<Result<_, _>>()?;
+            }
         }
         Ok(out)
     }

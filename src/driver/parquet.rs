@@ -649,13 +649,15 @@ fn aligned_row_group(
             unit.rows_in += piece.num_rows() as u64;
             unit.ties += out.ties;
             unit.kept += out.kept;
-            for (h, batch) in out.batches.into_iter().enumerate() {
-                let written = batch
-                    .project(&positions[h])
-                    .map_err(parquet::errors::ParquetError::from)
-                    .and_then(|batch| encoders[h].write(&batch));
-                if let Err(e) = written {
-                    return Some(failed(format_error(&input.name, e)));
+            for (h, batches) in out.batches.into_iter().enumerate() {
+                for batch in batches {
+                    let written = batch
+                        .project(&positions[h])
+                        .map_err(parquet::errors::ParquetError::from)
+                        .and_then(|batch| encoders[h].write(&batch));
+                    if let Err(e) = written {
+                        return Some(failed(format_error(&input.name, e)));
+                    }
                 }
             }
         }
@@ -807,10 +809,12 @@ fn relabel_row_group(
         for (i, problem) in out.bad {
             unit.bad.push((row + i as u64, problem));
         }
-        for (stream, batch) in out.batches.into_iter().enumerate() {
-            if batch.num_rows() > 0 && !emit(stream, batch) {
-                // The writing side stopped: its error is the run's.
-                return unit;
+        for (stream, batches) in out.batches.into_iter().enumerate() {
+            for batch in batches {
+                if batch.num_rows() > 0 && !emit(stream, batch) {
+                    // The writing side stopped: its error is the run's.
+                    return unit;
+                }
             }
         }
         row += batch.num_rows() as u64;

@@ -213,7 +213,8 @@ pub fn through_arrow(
             out.batches.len()
         ));
     }
-    let rows = held_rows(&out.batches)
+    let batches: Vec<RecordBatch> = out.batches.into_iter().flatten().collect();
+    let rows = held_rows(&batches)
         .map_err(|e| format!("Arrow output is not JSON: {e}"))?
         .into_iter()
         .map(|v| without_nulls(normalize(v)))

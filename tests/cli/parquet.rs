@@ -452,6 +452,69 @@ fn one_big_row_group_relabels_in_a_fraction_of_its_size() {
     }
 }
 
+/// A single huge row (chosen and rejected 64 MiB each) relabels in a small multiple of its size
+/// in both orders: its two records go to the writer as they are made, not interleaved into one
+/// batch, a copy of every value (10x the row before; about 5.3x now, most of it the Parquet
+/// writer's own copies of a value: its dictionary, its statistics, snappy's worst-case buffer).
+#[test]
+fn one_huge_row_relabels_in_a_small_multiple_of_its_size() {
+    let wd = Workdir::new();
+    let input = wd.path("huge.parquet");
+    py(&["big-parquet", input.to_str().unwrap(), "1", "64"]);
+    let row_mib = 128;
+    for order in ["interleaved", "blocks"] {
+        let (run, peak_kib) = wd.run_peak_rss(&[
+            "relabel",
+            "huge.parquet",
+            "-o",
+            "out.parquet",
+            "--order",
+            order,
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+        assert!(
+            peak_kib < 7 * row_mib * 1024,
+            "{order}: peak RSS {} MiB for a row of {row_mib} MiB",
+            peak_kib / 1024
+        );
+        let file = fs::File::open(wd.path("out.parquet")).unwrap();
+        let batches: Vec<_> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let batch = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let text = |column: &str, row: usize| {
+            let array = batch.column_by_name(column).unwrap();
+            let array: &arrow_array::StringArray = array.as_any().downcast_ref().unwrap();
+            array.value(row).to_string()
+        };
+        let score = |column: &str, row: usize| {
+            let array = batch.column_by_name(column).unwrap();
+            let array: &arrow_array::Float64Array = array.as_any().downcast_ref().unwrap();
+            array.value(row)
+        };
+        assert_eq!(batch.num_rows(), 2, "{order}");
+        let long = "0".repeat(64 << 20);
+        for row in 0..2 {
+            assert!(text("chosen", row) == long && text("rejected", row) == long);
+        }
+        assert_eq!(text("prompt", 0), format!("{}\n\np0", goal(9.0)), "{order}");
+        assert_eq!(text("prompt", 1), format!("{}\n\np0", goal(1.0)), "{order}");
+        assert_eq!(
+            [score("score_chosen", 0), score("score_rejected", 0)],
+            [9.0, 1.0]
+        );
+        assert_eq!(
+            [score("score_chosen", 1), score("score_rejected", 1)],
+            [1.0, 9.0]
+        );
+    }
+}
+
 /// pairs, multi-attribute relabel with scales, condition and inspect work on Parquet too, with
 /// the same rows as on JSONL.
 #[test]
