@@ -4,6 +4,7 @@ pub mod object;
 mod reshape;
 pub mod row;
 pub mod split;
+pub(crate) mod text;
 
 /// An Arrow batch as JSON Lines, one row each, nulls written out: how Arrow records are shown or
 /// written as JSON.

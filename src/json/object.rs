@@ -573,6 +573,23 @@ pub fn lone_surrogate(raw: &str) -> Option<&str> {
     None
 }
 
+/// Whether an object writes its first key as `"key": value` (with a space).
+pub(crate) fn spaced_colon(object: &str) -> bool {
+    let bytes = object.as_bytes();
+    let Some(open) = bytes.iter().position(|&b| b == b'"') else {
+        return true;
+    };
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => break,
+            _ => i += 1,
+        }
+    }
+    bytes.get(i + 1) == Some(&b':') && bytes.get(i + 2) == Some(&b' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

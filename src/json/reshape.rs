@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
-use crate::json::object::{describe, items, lookup, same_value, span, Object};
-use crate::json::row::{read_text, spaced_colon};
+use crate::json::object::{describe, items, lookup, same_value, spaced_colon, span, Object};
+use crate::json::text::read_text;
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
 use crate::relabel::format_score;
 use crate::relabel::TextKind;
