@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
+use super::common::usage;
 
 /// Print a completion script for a shell on standard output.
 ///
@@ -32,28 +32,26 @@ pub struct ManArgs {
     subcommand: Option<String>,
 }
 
-/// Runs `raug completions`.
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
-    let mut command = super::Cli::command();
+/// Runs `raug completions` for `command`, the whole command line.
+pub fn completions(args: CompletionsArgs, mut command: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "raug", &mut out);
     write_out(&out)
 }
 
-/// Runs `raug man`.
-pub fn man(args: ManArgs) -> anyhow::Result<()> {
-    let mut command = super::Cli::command();
+/// Runs `raug man` for `command`, the whole command line.
+pub fn man(args: ManArgs, mut command: clap::Command) -> anyhow::Result<()> {
+    // Names from the unbuilt command: the built one also lists clap's own `help`.
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
     command.build();
     let man = match &args.subcommand {
         None => clap_mangen::Man::new(command),
         Some(name) => {
             let sub = command.find_subcommand(name).cloned().ok_or_else(|| {
-                // From an unbuilt command: the built one also lists clap's own `help`.
-                let names: Vec<String> = super::Cli::command()
-                    .get_subcommands()
-                    .map(|s| s.get_name().to_string())
-                    .collect();
-                super::common::usage(format!(
+                usage(format!(
                     "--subcommand {name}: no such command; pick one of {}",
                     names.join(", ")
                 ))

@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod common;
 pub mod condition;
@@ -79,8 +79,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Condition(args) => condition::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Layouts(args) => layouts::run(args),
-        Command::Completions(args) => docs::completions(args),
-        Command::Man(args) => docs::man(args),
+        Command::Completions(args) => docs::completions(args, Cli::command()),
+        Command::Man(args) => docs::man(args, Cli::command()),
     }
 }
 

@@ -197,15 +197,16 @@ enum OnErrorArg {
 /// the option's problem, on a mistake.
 pub fn parse(options: &[String]) -> anyhow::Result<Args> {
     use clap::Parser;
-    let argv = ["raug", "relabel"]
-        .into_iter()
-        .map(String::from)
-        .chain(options.iter().cloned());
-    match super::Cli::try_parse_from(argv) {
-        Ok(super::Cli {
-            command: super::Command::Relabel(args),
-        }) => Ok(args),
-        Ok(_) => unreachable!("parsed as relabel"),
+    /// `raug relabel` alone.
+    #[derive(Parser)]
+    #[command(name = "raug relabel")]
+    struct Relabel {
+        #[command(flatten)]
+        args: Args,
+    }
+    let argv = std::iter::once("raug relabel".to_string()).chain(options.iter().cloned());
+    match Relabel::try_parse_from(argv) {
+        Ok(Relabel { args }) => Ok(args),
         // clap's message without its `error:` prefix and usage lines: the caller has no command
         // line to retype.
         Err(e) => {
