@@ -2,7 +2,8 @@
 
 use arrow_array::RecordBatch;
 
-use super::{batch_to_json, not_parquet, AlignedRowGroup, Writer};
+use super::row_groups::AlignedRowGroup;
+use super::sink::{batch_to_json, not_parquet, Writer};
 use crate::error::Result;
 use crate::io::Output;
 

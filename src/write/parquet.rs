@@ -8,8 +8,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn,
-    ArrowRowGroupWriterFactory,
+    compute_leaves, ArrowColumnWriter, ArrowLeafColumn, ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{BrotliLevel, Compression as Codec, GzipLevel, ZstdLevel};
@@ -18,85 +17,12 @@ use parquet::file::writer::SerializedFileWriter;
 use rayon::prelude::*;
 
 use super::pages::{SpillingStores, PAGES_IN_MEMORY};
-use super::{format_error as arrow_error, Place, Writer};
+use super::row_groups::{AlignedRowGroup, ColumnEncoding, Place};
+use super::sink::{format_error as arrow_error, Writer};
 use crate::arrow::hf;
 use crate::error::{Error, Reason, Result, RowError};
 use crate::io::Output;
 use crate::json::object::Object;
-
-/// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
-/// rules rebuilt, already encoded; the others are the input's column chunks, copied.
-#[derive(Debug)]
-pub struct AlignedRowGroup {
-    /// The input file.
-    pub path: std::path::PathBuf,
-    /// The input row group's metadata (its column chunks are copied from there).
-    pub metadata: parquet::file::metadata::RowGroupMetaData,
-    /// Per leaf column: the rebuilt chunk, or `None` to copy the input's.
-    pub chunks: Vec<Option<ArrowColumnChunk>>,
-    /// Where its rows belong.
-    pub place: Place,
-}
-
-/// What workers need to encode columns exactly as a Parquet sink would: its writer settings and
-/// schema. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct ColumnEncoding {
-    factory: Arc<ArrowRowGroupWriterFactory>,
-    schema: SchemaRef,
-    /// The top-level column of each leaf column.
-    roots: Arc<Vec<usize>>,
-}
-
-impl ColumnEncoding {
-    /// Starts encoding the top-level columns `changed` (schema order) of a row group.
-    pub fn encoder(&self, changed: Vec<usize>) -> parquet::errors::Result<AlignedEncoder> {
-        let writers = self
-            .factory
-            .create_column_writers(0)?
-            .into_iter()
-            .zip(self.roots.iter())
-            .map(|(writer, root)| changed.contains(root).then_some(writer))
-            .collect();
-        Ok(AlignedEncoder {
-            schema: Arc::clone(&self.schema),
-            changed,
-            writers,
-        })
-    }
-}
-
-/// Encodes the rebuilt columns of an aligned row group (on a worker thread).
-pub struct AlignedEncoder {
-    schema: SchemaRef,
-    changed: Vec<usize>,
-    /// Per leaf: its writer when its top-level column is rebuilt.
-    writers: Vec<Option<ArrowColumnWriter>>,
-}
-
-impl AlignedEncoder {
-    /// Encodes a batch holding only the changed columns, in schema order.
-    pub fn write(&mut self, batch: &RecordBatch) -> parquet::errors::Result<()> {
-        let mut writers = self.writers.iter_mut().flatten();
-        for (k, &root) in self.changed.iter().enumerate() {
-            for leaf in compute_leaves(self.schema.field(root), batch.column(k))? {
-                let writer = writers.next().ok_or_else(|| {
-                    parquet::errors::ParquetError::General("more leaves than writers".into())
-                })?;
-                writer.write(&leaf)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The encoded chunks, per leaf (`None` for leaves to copy).
-    pub fn finish(self) -> parquet::errors::Result<Vec<Option<ArrowColumnChunk>>> {
-        self.writers
-            .into_iter()
-            .map(|w| w.map(ArrowColumnWriter::close).transpose())
-            .collect()
-    }
-}
 
 /// Parquet compression codecs `raug` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1153,7 +1079,7 @@ mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
-    use crate::io::{Compression, Format, Target};
+    use crate::io::{Compression, Target};
 
     fn batch(rows: usize) -> RecordBatch {
         let mut texts = ListBuilder::new(StringBuilder::new());
@@ -1178,7 +1104,7 @@ mod tests {
     fn write_and_read(dir: &std::path::Path, name: &str, options: ParquetOptions) -> RecordBatch {
         let path = dir.join(name);
         let output = Output::create(&Target::File(path.clone()), Compression::None).unwrap();
-        let mut writer = crate::write::create(output, Format::Parquet, options);
+        let mut writer: Box<dyn Writer> = Box::new(ParquetWriter::new(output, options));
         let input = batch(3_000);
         for k in 0..6 {
             writer.write_batch(&input.slice(k * 500, 500)).unwrap();

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::{create, format_error, ParquetOptions, Writer};
+use super::open::create;
+use super::parquet::ParquetOptions;
+use super::sink::{format_error, Writer};
 use crate::error::{Location, Position, Result, RowError};
 use crate::io::{Format, Output};
 

@@ -1,0 +1,95 @@
+//! JSON rows on their way to a writer, a block at a time ([`RowBlocks`]).
+
+use std::ops::DerefMut;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+
+use super::sink::Writer;
+use crate::error::{Error, Location, Result};
+
+/// The rows a block of [`RowBlocks`] holds before it is written.
+const ROW_BLOCK_BYTES: usize = 4 << 20;
+
+/// JSON rows on their way to a writer, a block at a time: a Parquet writer decodes and encodes a
+/// batch per call, and a call per row made `condition` and `pairs` eight times slower to Parquet
+/// than to JSON Lines. A block the writer can't hold is written again row by row, so the error
+/// names the input row of the row it can't.
+pub struct RowBlocks<S: DerefMut<Target = dyn Writer>> {
+    sink: S,
+    rows: Vec<u8>,
+    /// Where each row ends in `rows`, and the input row it came from.
+    ends: Vec<(usize, Location)>,
+}
+
+impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
+    /// Blocks for `sink` (a writer, or a reference to one).
+    pub fn new(sink: S) -> RowBlocks<S> {
+        RowBlocks {
+            sink,
+            rows: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    /// Writes the rows held, then `batch`.
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.flush()?;
+        self.sink.write_batch(batch)
+    }
+
+    /// Writes the rows held and hands the writer back.
+    pub fn into_inner(mut self) -> Result<S> {
+        self.flush()?;
+        Ok(self.sink)
+    }
+
+    /// Adds a row (newline-terminated) made from the input row at `location`.
+    pub fn push(&mut self, row: &[u8], location: &Location) -> Result<()> {
+        self.rows.extend_from_slice(row);
+        self.ends.push((self.rows.len(), location.clone()));
+        if self.rows.len() >= ROW_BLOCK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        match self.sink.write_rows(&self.rows) {
+            Ok(()) => {}
+            // Nothing of the block was written: find its row, one at a time.
+            Err(block @ (Error::Unwritable { .. } | Error::SchemaWidens { .. })) => {
+                let mut start = 0;
+                for (end, location) in &self.ends {
+                    let written = self.sink.write_rows(&self.rows[start..*end]);
+                    match (written, &block) {
+                        (Ok(()), _) => {}
+                        // The block's wider schema, which holds every row of it, not just this
+                        // one's: the next start needs fewer.
+                        (
+                            Err(Error::SchemaWidens { original, .. }),
+                            Error::SchemaWidens { schema, change, .. },
+                        ) => {
+                            return Err(Error::SchemaWidens {
+                                original,
+                                schema: Arc::clone(schema),
+                                change: change.clone(),
+                            }
+                            .at_row(location))
+                        }
+                        (Err(e), _) => return Err(e.at_row(location)),
+                    }
+                    start = *end;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        self.rows.clear();
+        self.ends.clear();
+        Ok(())
+    }
+}
