@@ -8,9 +8,9 @@ use arrow_array::RecordBatch;
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
+use super::job::Progress;
 use super::parquet::READ_BYTES;
 use super::parquet::{check_copied, format_error, open, pieces, writable, Input};
-use super::Progress;
 use crate::arrow::roots;
 use crate::condition::{BatchConditioner, ConditionSpec, ConditionSummary};
 use crate::error::{Error, Result};

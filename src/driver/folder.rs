@@ -5,8 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::{file_name, glob_match, input_format, output_format, Job, Summary};
+use super::job::{file_name, input_format, output_format, Job, Summary};
 use crate::error::{Error, Result};
+use crate::io::glob_match;
 use crate::io::{Format, Source, Target};
 use crate::write::{common_json_schema, schema_change};
 
@@ -179,7 +180,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         // The format its name says (the asked one, by `output_path`).
         file_job.output = Target::File(to);
         file_job.output_format = None;
-        let done = super::relabel(&file_job)?;
+        let done = super::file::relabel(&file_job)?;
         relabeled.push((file_job, done));
     }
     one_schema(&mut relabeled)?;
@@ -247,7 +248,7 @@ fn one_schema(relabeled: &mut [(Job, Summary)]) -> Result<()> {
         job.json_schema = Some(std::sync::Arc::clone(&common));
         // Its bytes were counted the first time.
         job.progress = None;
-        let mut again = super::relabel(job)?;
+        let mut again = super::file::relabel(job)?;
         again.notes.insert(
             0,
             format!(

@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::RecordBatch;
 
+use super::job::{output_format, Counts, Job, OnError, Permits, Summary};
 use super::order::{ArrowSpill, JsonSpill, Spills};
-use super::{output_format, Counts, Job, OnError, Permits, Summary};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::{FieldNames, Resolved};
 use crate::io::{Format, Output, Source, Target};
@@ -102,7 +102,7 @@ fn run(job: &Job, preset: Option<RowDecoder>, widen: bool) -> Result<Summary> {
     let options = ParquetOptions {
         compression: job
             .parquet_compression
-            .unwrap_or(super::ParquetCompression::Snappy),
+            .unwrap_or(crate::write::ParquetCompression::Snappy),
         threads,
         ..ParquetOptions::default()
     };

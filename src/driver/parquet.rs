@@ -12,14 +12,15 @@ use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression as Codec;
 
+use super::job::{output_format, Job, OnError, Permits, Summary};
 use super::order::{ArrowSpill, Replay, Spills};
-use super::{output_format, Job, OnError, ParquetCompression, Permits, Summary};
 use crate::arrow::{detect, roots, slice_bytes, BatchRelabeler};
 use crate::error::{Error, Location, Position, Result};
 use crate::fields::Resolved;
 use crate::io::{Format, Output, Source};
 use crate::plan::Arrangement;
 use crate::rows::RowGroups;
+use crate::write::ParquetCompression;
 use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place, Spool};
 
 /// Rows per Arrow batch read: enough for kernels to run at full speed on ordinary rows.
@@ -32,11 +33,6 @@ const BATCH_ROWS: usize = 1024;
 /// file (row groups of 94 MB): 16 MiB (1,024 rows) peaked at 430 MiB interleaved, 4 MiB at
 /// 250 MiB, 2 MiB at 200 MiB, all in the same time.
 pub(super) const READ_BYTES: usize = 2 << 20;
-
-/// The most input bytes relabeled as one batch. Output columns hold up to three copies of each
-/// text plus goals, and Arrow's `Utf8`/`List` offsets are 32-bit: 512 MiB in keeps every output
-/// column under 2 GiB. Larger batches are split by rows.
-pub const BATCH_BYTES: usize = 512 << 20;
 
 /// Splits a batch into row ranges of at most `limit` bytes each (a single row is never split).
 pub(crate) fn pieces(batch: &RecordBatch, limit: usize) -> Vec<RecordBatch> {
