@@ -16,7 +16,7 @@ use arrow_schema::{ArrowError, DataType, Field, Fields, Metadata, Schema, Schema
 use arrow_select::take::take;
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::{choose, pandas_index, PairSpec, PairSummary};
+use super::rules::{choose, pandas_index, PairSpec, PairSummary, PROMPT};
 use crate::arrow::column;
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
@@ -274,7 +274,7 @@ pub fn pairs_batches(
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
     if spec.responses.is_none() {
-        let spec = &spec.with_flat_prompt(schema.field_with_name(super::PROMPT).is_ok());
+        let spec = &spec.with_flat_prompt(schema.field_with_name(PROMPT).is_ok());
         flat(schema, input, name, spec, &mut summary, sink)?;
         return Ok(summary);
     }

@@ -14,8 +14,10 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
-use super::{bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of};
-use super::{PairSink, PairSpec, PairSummary, RawResponse, PROMPT};
+use super::rules::{
+    bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of, PairSink,
+    PairSpec, PairSummary, RawResponse, PROMPT,
+};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
