@@ -12,7 +12,9 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
 use serde_json::{Map, Value};
 
-use super::{list_parts, system_messages, text_facts};
+use super::columns::{
+    column, common_type, list_parts, pick, score_facts, system_messages, text_facts, widen,
+};
 use crate::error::{Reason, RowError};
 use crate::fields::FieldPath;
 use crate::plan::{check_text, join_input, outcome, split_at, CondValue, SplitFacts, TextFact};
@@ -445,7 +447,7 @@ pub fn winner_schema(input: &Schema, winner: &Winner) -> Result<Schema, ArrowErr
     if let [_, _, Some(a), Some(b)] = winner.sources() {
         let (ia, ib) = (input.index_of(a)?, input.index_of(b)?);
         let (ta, tb) = (input.field(ia).data_type(), input.field(ib).data_type());
-        if let Some(to) = super::common_type(ta, tb) {
+        if let Some(to) = common_type(ta, tb) {
             for i in [ia, ib] {
                 fields[i] = Arc::new(fields[i].as_ref().clone().with_data_type(to.clone()));
             }
@@ -493,7 +495,7 @@ pub fn winner_batch(
     let n = batch.num_rows();
     let values = |path: &str| -> Result<Vec<CondValue>, ArrowError> {
         let path = FieldPath::parse(path).map_err(|e| ArrowError::SchemaError(e.to_string()))?;
-        Ok(cond_values(&super::column(batch, &path)?))
+        Ok(cond_values(&column(batch, &path)?))
     };
     let (a_values, b_values) = (values(&winner.a_wins.path)?, values(&winner.b_wins.path)?);
     let mut bad = Vec::new();
@@ -526,7 +528,7 @@ pub fn winner_batch(
         if array.data_type() == to {
             Ok(array)
         } else {
-            super::widen(&array, to)
+            widen(&array, to)
         }
     };
     for pair in [0, 2] {
@@ -537,7 +539,7 @@ pub fn winner_batch(
         let traded: Vec<bool> = (0..n)
             .map(|i| swap[i] && xs.is_valid(i) && ys.is_valid(i))
             .collect();
-        let (xs, ys) = super::pick(&traded, (x, &xs), (y, &ys))?;
+        let (xs, ys) = pick(&traded, (x, &xs), (y, &ys))?;
         columns[index(x)?] = xs;
         columns[index(y)?] = ys;
     }
@@ -574,7 +576,7 @@ fn cond_values(array: &ArrayRef) -> Vec<CondValue> {
     let numbers = array
         .data_type()
         .is_numeric()
-        .then(|| super::score_facts(array).ok())
+        .then(|| score_facts(array).ok())
         .flatten();
     (0..array.len())
         .map(|i| {
