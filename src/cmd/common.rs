@@ -644,3 +644,12 @@ impl FieldArgs {
         }))
     }
 }
+
+/// What a command does with a bad row (`--on-error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnErrorArg {
+    /// Stop at the first bad row.
+    Fail,
+    /// Skip bad rows and count them.
+    Skip,
+}

@@ -9,7 +9,7 @@ use crate::pairs::{
 use crate::rows::{ParquetDataset, RowGroups};
 use crate::write::{RowBlocks, Writer};
 
-use super::common::IoArgs;
+use super::common::{IoArgs, OnErrorArg};
 
 const AFTER_HELP: &str = "\
 Nested data has one row per prompt with a list of responses:
@@ -88,8 +88,13 @@ pub struct Args {
     #[arg(long, help_heading = "Pairing")]
     messages: bool,
 
-    /// Skip bad rows and responses (counted) instead of stopping at the first.
-    #[arg(long, help_heading = "Pairing")]
+    /// Bad rows and responses: fail stops at the first with its file, line and field (exit 1);
+    /// skip counts them and goes on.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
+    on_error: OnErrorArg,
+
+    /// The same as --on-error skip (its name before --on-error).
+    #[arg(long, hide = true)]
     skip_bad: bool,
 
     /// Flat data: rows of one key whose prompts differ make one group per prompt. Without it
@@ -152,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         min_gap: args.min_gap,
         messages: args.messages,
-        skip_bad: args.skip_bad,
+        skip_bad: args.skip_bad || args.on_error == OnErrorArg::Skip,
         split_by_prompt: args.split_by_prompt,
         temp: args.io.target(),
         memory: args.memory_bytes.unwrap_or(crate::pairs::MEMORY),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::ValueEnum;
 
-use super::common::{usage, FieldArgs, GoalArgs, IoArgs};
+use super::common::{usage, FieldArgs, GoalArgs, IoArgs, OnErrorArg};
 use crate::driver::{self, Job, OnError, ParquetCompression, Summary};
 use crate::fields::FieldNames;
 use crate::io::{Compression, Output, Target};
@@ -182,14 +182,6 @@ enum OrderArg {
     Interleaved,
     /// All goal-chosen rows, then all goal-rejected rows.
     Blocks,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum OnErrorArg {
-    /// Stop at the first bad row.
-    Fail,
-    /// Skip bad rows and count them.
-    Skip,
 }
 
 /// Parses the options of `raug relabel` (without `relabel` itself) the way the command line

@@ -555,7 +555,7 @@ fn pandas_unnamed_index_is_left_out_of_pairs() {
 fn bad_rows_skipped_apart_are_counted_once() {
     let wd = Workdir::new();
     // Groups apart, a row that isn't JSON and a row whose score isn't a number: with
-    // --skip-bad both are counted once, though the rows are read twice.
+    // --on-error skip both are counted once, though the rows are read twice.
     let text = [
         r#"{"id": 2, "prompt": "q", "response": "b1", "score": 4}"#,
         r#"{"id": 1, "prompt": "p", "response": "a1", "score": 1}"#,
@@ -572,8 +572,12 @@ fn bad_rows_skipped_apart_are_counted_once() {
         json!({"prompt": "p", "chosen": "a3", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 1}),
     ];
     let summary = "raug: 6 rows in, 2 prompts, 2 pairs out, 0 prompts without a pair (one response or all tied), 2 skipped\n";
-    for memory in ["64", "1000000"] {
-        let args = [&["--skip-bad", "--memory-bytes", memory][..], &ARGS[..]].concat();
+    // `--skip-bad` is the old name of `--on-error skip`.
+    for (memory, skip) in [
+        ("64", &["--on-error", "skip"][..]),
+        ("1000000", &["--skip-bad"]),
+    ] {
+        let args = [skip, &["--memory-bytes", memory][..], &ARGS[..]].concat();
         let run = wd.run(&[&["pairs", "skip.jsonl"][..], &args].concat());
         assert_eq!((run.code, run.stderr.as_str()), (0, summary), "{memory}");
         assert_eq!(rows(&run.stdout), expected, "{memory}");
@@ -585,7 +589,7 @@ fn bad_rows_skipped_apart_are_counted_once() {
         );
         assert_eq!(rows(&run.stdout), expected, "stdin {memory}");
     }
-    // Without --skip-bad the first bad row stops the run, in input order.
+    // Without --on-error skip the first bad row stops the run, in input order.
     let run = wd.run(&[&["pairs", "skip.jsonl"][..], &ARGS[..]].concat());
     assert_eq!(run.code, 1);
     assert!(
