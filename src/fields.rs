@@ -606,6 +606,28 @@ impl Resolved {
         paths
     }
 
+    /// The fields one half fills whole with another field's values, as (field, from): a swapped
+    /// half's two responses where its goal goes elsewhere, and its goal scores. Every row of the
+    /// half holds the other field's value there, so a Parquet writer can copy the other
+    /// column's chunks. Fields swapped only where both sides hold a value
+    /// ([`Resolved::also_swapped`]) are not among them.
+    pub fn moved(&self, half: Half) -> Vec<(&FieldPath, &FieldPath)> {
+        let mut moved = Vec::new();
+        if !half.swapped() {
+            return moved;
+        }
+        if self.system.is_some() || !self.layout.site().in_responses() {
+            moved.extend([
+                (&self.chosen, &self.rejected),
+                (&self.rejected, &self.chosen),
+            ]);
+        }
+        for (c, r) in &self.scores {
+            moved.extend([(c, r), (r, c)]);
+        }
+        moved
+    }
+
     /// Detects the layout and fields from one row, with the user's overrides taking precedence.
     /// An error here is about the dataset or the options, not one row: the message says which
     /// option fixes it.

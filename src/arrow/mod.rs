@@ -160,6 +160,19 @@ impl<'s> BatchRelabeler<'s> {
         paths
     }
 
+    /// The top-level fields a half fills whole with another top-level field's values, as
+    /// (field, from) (see [`Resolved::moved`]); widened fields are rebuilt, not moved.
+    pub fn moved(&self, half: crate::relabel::Half) -> Vec<(&FieldPath, &FieldPath)> {
+        let widened = |p: &FieldPath| self.widened.iter().any(|(w, _)| w == p);
+        self.planner
+            .resolved()
+            .moved(half)
+            .into_iter()
+            .filter(|(to, from)| to.parts().len() == 1 && from.parts().len() == 1)
+            .filter(|(to, from)| !widened(to) && !widened(from))
+            .collect()
+    }
+
     /// A column of the batch relabeled, in the type it is written in.
     fn written_column(
         &self,

@@ -124,6 +124,7 @@ fn row_group(
     check_copied(input, rg, &metadata, prompt_roots)?;
     Ok(AlignedRowGroup {
         path: input.path.clone(),
+        sources: (0..metadata.num_columns()).collect(),
         metadata,
         chunks: encoder.finish().map_err(|e| fail(&e))?,
         place: Place::default(),

@@ -604,6 +604,7 @@ fn aligned_row_group(
     let projected = Arc::new(schema.project(&read_roots).ok()?);
     let builder = input.builder().ok()?;
     let metadata = builder.metadata().row_group(rg).clone();
+    let descr = builder.metadata().file_metadata().schema_descr_ptr();
     let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), read_roots.clone());
     let reader = builder
         .with_projection(mask)
@@ -613,10 +614,20 @@ fn aligned_row_group(
         .ok()?;
     let halves = spec.halves();
     let relabeler = BatchRelabeler::new(spec, resolved, Arc::clone(&projected)).ok()?;
+    // Per half: the columns it fills whole from another, copied from that column's chunks.
+    let moved: Vec<Vec<(usize, usize)>> = halves
+        .iter()
+        .map(|&half| movable(schema, &descr, &relabeler.moved(half)))
+        .collect();
     // Per half: the rebuilt top-level columns and their positions in the projected batches.
     let changed: Vec<Vec<usize>> = halves
         .iter()
-        .map(|&half| roots(schema, &relabeler.rewritten(half)))
+        .zip(&moved)
+        .map(|(&half, moved)| {
+            let mut changed = roots(schema, &relabeler.rewritten(half));
+            changed.retain(|r| !moved.iter().any(|(to, _)| to == r));
+            changed
+        })
         .collect();
     let positions: Vec<Vec<usize>> = changed
         .iter()
@@ -670,11 +681,21 @@ fn aligned_row_group(
             unit.aligned = Some(
                 chunks
                     .into_iter()
-                    .map(|chunks| AlignedRowGroup {
-                        path: input.path.clone(),
-                        metadata: metadata.clone(),
-                        chunks,
-                        place: Place::default(),
+                    .zip(&moved)
+                    .map(|(chunks, moved)| {
+                        let mut sources: Vec<usize> = (0..chunks.len()).collect();
+                        for &(to, from) in moved {
+                            for (t, f) in leaves(&descr, to).into_iter().zip(leaves(&descr, from)) {
+                                sources[t] = f;
+                            }
+                        }
+                        AlignedRowGroup {
+                            path: input.path.clone(),
+                            metadata: metadata.clone(),
+                            chunks,
+                            sources,
+                            place: Place::default(),
+                        }
                     })
                     .collect(),
             );
@@ -682,6 +703,46 @@ fn aligned_row_group(
         }
         Err(e) => Some(failed(format_error(&input.name, e))),
     }
+}
+
+/// The columns of `moved` (as (column, from) paths) whose chunks can be copied as the other's:
+/// top-level columns of one Arrow type whose Parquet leaves are alike (types, levels, the names
+/// below the column), as top-level indices.
+fn movable(
+    schema: &Schema,
+    descr: &parquet::schema::types::SchemaDescriptor,
+    moved: &[(&crate::fields::FieldPath, &crate::fields::FieldPath)],
+) -> Vec<(usize, usize)> {
+    moved
+        .iter()
+        .filter_map(|(to, from)| {
+            let to = schema.index_of(&to.parts()[0]).ok()?;
+            let from = schema.index_of(&from.parts()[0]).ok()?;
+            let (a, b) = (leaves(descr, to), leaves(descr, from));
+            let alike = schema.field(to).data_type() == schema.field(from).data_type()
+                && a.len() == b.len()
+                && a.iter().zip(&b).all(|(&a, &b)| {
+                    let (a, b) = (descr.column(a), descr.column(b));
+                    a.physical_type() == b.physical_type()
+                        && a.logical_type_ref() == b.logical_type_ref()
+                        && a.converted_type() == b.converted_type()
+                        && a.type_length() == b.type_length()
+                        && a.type_precision() == b.type_precision()
+                        && a.type_scale() == b.type_scale()
+                        && a.max_def_level() == b.max_def_level()
+                        && a.max_rep_level() == b.max_rep_level()
+                        && a.path().parts()[1..] == b.path().parts()[1..]
+                });
+            alike.then_some((to, from))
+        })
+        .collect()
+}
+
+/// The leaf columns of top-level column `root`, in order.
+fn leaves(descr: &parquet::schema::types::SchemaDescriptor, root: usize) -> Vec<usize> {
+    (0..descr.num_columns())
+        .filter(|&leaf| descr.get_column_root_idx(leaf) == root)
+        .collect()
 }
 
 /// Reads every page of the column chunks an aligned row group copies without decoding (those of

@@ -875,11 +875,21 @@ impl RowGroups {
             match chunk {
                 Some(chunk) => chunk.append_to_row_group(&mut row_group).map_err(fail)?,
                 None => {
-                    let column = aligned.metadata.column(leaf);
+                    let source = aligned.sources.get(leaf).copied().unwrap_or(leaf);
+                    let column = aligned.metadata.column(source);
+                    // Another column's chunk takes this column's place (and, as every copied
+                    // chunk, must fit the output's column: the writer checks).
+                    let metadata = match source == leaf {
+                        true => column.clone(),
+                        false => {
+                            let own = aligned.metadata.column(leaf).column_descr_ptr();
+                            renamed(column, own).map_err(fail)?
+                        }
+                    };
                     let close = parquet::column::writer::ColumnCloseResult {
                         bytes_written: column.compressed_size() as u64,
                         rows_written: aligned.metadata.num_rows() as u64,
-                        metadata: column.clone(),
+                        metadata,
                         bloom_filter: None,
                         column_index: None,
                         offset_index: None,
@@ -1068,6 +1078,36 @@ fn write_parquet(out: &mut ParquetOut, batch: &RecordBatch, name: &str) -> Resul
         .as_mut()
         .expect("opened above")
         .write(batch, name)
+}
+
+/// A column chunk's metadata as the chunk of another column (`descr`) of the same Parquet type:
+/// a copied chunk holds values, never its column's name.
+fn renamed(
+    column: &parquet::file::metadata::ColumnChunkMetaData,
+    descr: parquet::schema::types::ColumnDescPtr,
+) -> parquet::errors::Result<parquet::file::metadata::ColumnChunkMetaData> {
+    let mut builder = parquet::file::metadata::ColumnChunkMetaData::builder(descr)
+        .set_compression_codec(column.compression_codec())
+        .set_encodings_mask(*column.encodings_mask())
+        .set_total_compressed_size(column.compressed_size())
+        .set_total_uncompressed_size(column.uncompressed_size())
+        .set_num_values(column.num_values())
+        .set_data_page_offset(column.data_page_offset())
+        .set_dictionary_page_offset(column.dictionary_page_offset())
+        .set_unencoded_byte_array_data_bytes(column.unencoded_byte_array_data_bytes());
+    if let Some(histogram) = column.repetition_level_histogram() {
+        builder = builder.set_repetition_level_histogram(Some(histogram.clone()));
+    }
+    if let Some(histogram) = column.definition_level_histogram() {
+        builder = builder.set_definition_level_histogram(Some(histogram.clone()));
+    }
+    if let Some(statistics) = column.statistics() {
+        builder = builder.set_statistics(statistics.clone());
+    }
+    if let Some(stats) = column.page_encoding_stats() {
+        builder = builder.set_page_encoding_stats(stats.clone());
+    }
+    builder.build()
 }
 
 #[cfg(test)]

@@ -23,7 +23,9 @@ pub struct Place {
 }
 
 /// A relabeled row group aligned with an input row group (every row kept): the leaf columns the
-/// rules rebuilt, already encoded; the others are the input's column chunks, copied.
+/// rules rebuilt, already encoded; the others are the input's column chunks, copied: each its
+/// own, or, for a column the half fills whole with another's values (the responses and scores
+/// of the goal-rejected half), the other's.
 #[derive(Debug)]
 pub struct AlignedRowGroup {
     /// The input file.
@@ -32,6 +34,9 @@ pub struct AlignedRowGroup {
     pub metadata: parquet::file::metadata::RowGroupMetaData,
     /// Per leaf column: the rebuilt chunk, or `None` to copy the input's.
     pub chunks: Vec<Option<ArrowColumnChunk>>,
+    /// Per leaf column: the input leaf whose chunk is copied where `chunks` has none (its own
+    /// index, or another column's of the same Parquet type).
+    pub sources: Vec<usize>,
     /// Where its rows belong.
     pub place: Place,
 }

@@ -717,6 +717,59 @@ fn blocks_order_copies_unchanged_column_chunks() {
     );
 }
 
+/// Where the goal goes into the prompt (string responses), the goal-rejected half's responses
+/// and scores are the input's other column's values: their chunks are copied from that column
+/// (chosen from rejected, rejected from chosen), not decoded and encoded again, and every
+/// reader sees the same rows as through JSON.
+#[test]
+fn blocks_order_copies_swapped_columns_from_each_other() {
+    let wd = Workdir::new();
+    let rows: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"prompt\": \"p{i}\", \"chosen\": \"good {i} {}\", \"rejected\": \"bad {i}\", \"score_chosen\": {}.0, \"score_rejected\": {}.5, \"lang\": \"en\"}}\n",
+                "x".repeat(i * 7),
+                9 - i % 3,
+                1 + i % 4
+            )
+        })
+        .collect();
+    wd.write("in.jsonl", &rows);
+    let input = pyarrow_parquet(&wd, &wd.path("in.jsonl"), "in.parquet", 20);
+    let got = parquet_rows(&wd, "in.parquet", "out.parquet", &["--order", "blocks"]);
+    assert_rows_eq(&got, &jsonl_rows(&wd, "in.jsonl", &["--order", "blocks"]));
+    assert_eq!(got.len(), 80);
+    assert_eq!(got[40]["chosen"], "bad 0");
+    assert_eq!(got[40]["rejected"], "good 0 ");
+    assert_eq!(got[40]["score_chosen"], 1.5);
+    let out = wd.path("out.parquet");
+    // Leaves: prompt 0, chosen 1, rejected 2, score_chosen 3, score_rejected 4, lang 5. Footer
+    // order: goal-chosen row groups 0-1, goal-rejected 2-3.
+    let chunk = |file: &std::path::Path, rg: usize, leaf: usize| {
+        py(&[
+            "chunk",
+            file.to_str().unwrap(),
+            &rg.to_string(),
+            &leaf.to_string(),
+        ])
+    };
+    for rg in 0..2 {
+        for (leaf, from) in [(1, 2), (2, 1), (3, 4), (4, 3), (5, 5)] {
+            assert_eq!(
+                chunk(&out, 2 + rg, leaf),
+                chunk(&input, rg, from),
+                "rg {rg} leaf {leaf}"
+            );
+            assert_eq!(
+                chunk(&out, rg, leaf),
+                chunk(&input, rg, leaf),
+                "rg {rg} leaf {leaf}"
+            );
+        }
+        assert_ne!(chunk(&out, 2 + rg, 0), chunk(&input, rg, 0));
+    }
+}
+
 #[test]
 fn blocks_order_lists_row_groups_in_order_whatever_their_place_in_the_file() {
     if !real_data_present() {
