@@ -3,6 +3,7 @@
 
     peers.py polars|duckdb|datasets IN OUT
     peers.py polars-condition|polars-pairs|polars-inspect IN OUT
+    peers.py polars-strings IN OUT
 
 The first form is `raug relabel`; the second does the job of `raug condition --prompt prompt`
 (the top-score goal and a blank line before each prompt), `raug pairs --group-by prompt_id
@@ -10,7 +11,11 @@ The first form is `raug relabel`; the second does the job of `raug condition --p
 prompt's first row, none when all tie) and `raug inspect` (row count, ties, rows with a missing
 field, and a histogram of both scores; OUT gets the report).
 
-IN and OUT are .jsonl or .parquet in the HuggingFaceH4/ultrafeedback_binarized schema. Each peer
+`polars-strings` is `raug relabel --order blocks` on string responses (`prompt`, `chosen`,
+`rejected`, scores): the goal and a blank line before the prompt, responses and scores swapped in
+the goal-rejected half.
+
+Otherwise IN and OUT are .jsonl or .parquet in the HuggingFaceH4/ultrafeedback_binarized schema. Each peer
 makes the goal-chosen rows (system message with the chosen score at the head of both lists), then
 the goal-rejected rows (responses and scores swapped), concatenated in that order (the authors'
 order, `raug relabel --order blocks`).
@@ -49,6 +54,27 @@ def polars(src, dst):
         out.sink_parquet(dst, compression="snappy")
     else:
         out.sink_ndjson(dst)
+
+
+def polars_strings(src, dst):
+    import polars as pl
+
+    frame = scan(src)
+
+    def printed(col):
+        s = pl.col(col)
+        return (pl.when(s == s.floor()).then(s.cast(pl.Int64).cast(pl.Utf8))
+                .otherwise(s.cast(pl.Utf8)))
+
+    def half(score, swap):
+        prompt = pl.concat_str([pl.lit(HEADER), printed(score), pl.lit(".\n\n"), pl.col("prompt")])
+        c, r = ("rejected", "chosen") if swap else ("chosen", "rejected")
+        cs, rs = ("score_rejected", "score_chosen") if swap else ("score_chosen", "score_rejected")
+        return frame.with_columns(prompt.alias("prompt"), pl.col(c).alias("chosen"),
+                                  pl.col(r).alias("rejected"), pl.col(cs).alias("score_chosen"),
+                                  pl.col(rs).alias("score_rejected"))
+
+    sink(pl.concat([half("score_chosen", False), half("score_rejected", True)]), dst)
 
 
 def duckdb(src, dst):
@@ -161,4 +187,5 @@ def polars_inspect(src, dst):
 if __name__ == "__main__":
     tool, src, dst = sys.argv[1:4]
     {"polars": polars, "duckdb": duckdb, "datasets": datasets, "polars-condition": polars_condition,
-     "polars-pairs": polars_pairs, "polars-inspect": polars_inspect}[tool](src, dst)
+     "polars-pairs": polars_pairs, "polars-inspect": polars_inspect,
+     "polars-strings": polars_strings}[tool](src, dst)

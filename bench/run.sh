@@ -75,6 +75,26 @@ H=$data/uf.hf.parquet
 measure "raug-hfparquet" $raug relabel "$H" -o "$out/r.parquet" --order blocks -q
 measure "raug-hfparquet-interleaved" $raug relabel "$H" -o "$out/r.parquet" -q
 measure "polars-hfparquet" "$py" bench/peers.py polars "$H" "$out/p.parquet"
+# The same rows with string responses (the assistant's text; TRL's standard layout, the goal in
+# the prompt), row group for row group as datasets wrote them.
+S=$data/uf.str.parquet
+if [ ! -f "$S" ] || [ "$S" -ot "$H" ]; then
+  "$py" -c "
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq, sys
+source, writer = pq.ParquetFile(sys.argv[1]), None
+for i in range(source.num_row_groups):
+    t = source.read_row_group(i)
+    text = lambda side: pc.struct_field(pc.list_element(t[side], 1), 'content')
+    s = pa.table({'prompt': t['prompt'], 'chosen': text('chosen'), 'rejected': text('rejected'),
+                  'score_chosen': t['score_chosen'], 'score_rejected': t['score_rejected'],
+                  'prompt_id': t['prompt_id']})
+    writer = writer or pq.ParquetWriter(sys.argv[2], s.schema, compression='snappy')
+    writer.write_table(s, row_group_size=len(s))
+writer.close()" "$H" "$S"
+fi
+measure "raug-strparquet" $raug relabel "$S" -o "$out/r.parquet" --order blocks -q
+measure "raug-strparquet-interleaved" $raug relabel "$S" -o "$out/r.parquet" -q
+measure "polars-strparquet" "$py" bench/peers.py polars-strings "$S" "$out/p.parquet"
 # pandas categoricals: prompt and prompt_id as pandas writes them (Arrow dictionaries, one row
 # group), against the same rows as plain strings in one row group.
 if [ ! -f "$data/uf.cat.parquet" ] || [ "$data/uf.cat.parquet" -ot "$P" ]; then
@@ -155,6 +175,10 @@ if "raug-hfparquet" in r:
     for name in ["raug-hfparquet", "raug-hfparquet-interleaved"]:
         w, m = r[name]
         print(f"- {name} (row groups as datasets writes them): {w:.2f} s, {m:.0f} MiB; / polars {ratio(name, 'polars-hfparquet'):.2f} (goal <= 0.25, <= 256 MiB)")
+if "raug-strparquet" in r:
+    for name in ["raug-strparquet", "raug-strparquet-interleaved"]:
+        w, m = r[name]
+        print(f"- {name} (string responses, the same row groups): {w:.2f} s, {m:.0f} MiB; / polars {ratio(name, 'polars-strparquet'):.2f}")
 if "raug-catparquet-interleaved" in r and "raug-oneparquet-interleaved" in r:
     (w, m), (w1, m1) = r["raug-catparquet-interleaved"], r["raug-oneparquet-interleaved"]
     print(f"- pandas categoricals (prompt, prompt_id) in one row group, interleaved: {w:.2f} s, {m:.0f} MiB; as plain strings {w1:.2f} s, {m1:.0f} MiB ({w / w1:.2f}x)")
