@@ -375,7 +375,6 @@ fn condition_keeps_parquet_types() {
     use std::sync::Arc;
 
     use arrow_array::{Array, Int32Array, LargeStringArray, RecordBatch, StringArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let wd = Workdir::new();
     let batch = RecordBatch::try_from_iter([
@@ -405,14 +404,7 @@ fn condition_keeps_parquet_types() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stderr, "raug: 2 rows conditioned (field instruction)\n");
-    let file = std::fs::File::open(wd.path("out.parquet")).unwrap();
-    let out: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let out = arrow_select::concat::concat_batches(&out[0].schema(), &out).unwrap();
+    let out = parquet_batch(&wd, "out.parquet");
     assert_eq!(out.schema().fields(), batch.schema().fields());
     let goal9 = goal(9.0);
     let instructions: Vec<&str> = out

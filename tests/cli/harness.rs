@@ -653,6 +653,20 @@ pub fn sharegpt_message(m: &Value, to_sharegpt: bool) -> Value {
     Value::Object(out)
 }
 
+/// `wd`'s Parquet file `name`, read with arrow-rs, as one record batch (its batches joined).
+pub fn parquet_batch(wd: &Workdir, name: &str) -> arrow_array::RecordBatch {
+    let file = fs::File::open(wd.path(name)).expect("open the Parquet file");
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file");
+    let schema = std::sync::Arc::clone(builder.schema());
+    let batches: Vec<_> = builder
+        .build()
+        .expect("a reader")
+        .collect::<Result<_, _>>()
+        .expect("its batches");
+    arrow_select::concat::concat_batches(&schema, &batches).expect("batches of one schema")
+}
+
 /// The Arrow schema of a Parquet file, as `name: type` lines.
 pub fn arrow_types(wd: &Workdir, name: &str) -> Vec<String> {
     let file = fs::File::open(wd.path(name)).expect("open the Parquet file");

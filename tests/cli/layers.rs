@@ -31,6 +31,23 @@ fn layer(module: &str) -> u32 {
         .1
 }
 
+/// Every source file of the library, as its path under `src/` (`/`-separated) and its code
+/// before its tests (tests may reach anywhere).
+fn library_code() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    files
+        .iter()
+        .map(|file| {
+            let relative = file.strip_prefix(&src).unwrap().to_string_lossy();
+            let text = std::fs::read_to_string(file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+            (relative.replace('\\', "/"), code)
+        })
+        .collect()
+}
+
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -44,23 +61,12 @@ fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn library_modules_import_only_from_lower_layers() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
     let mut wrong = Vec::new();
-    for file in files {
-        let relative = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+    for (relative, code) in library_code() {
         let module = relative.split(['/', '.']).next().unwrap().to_string();
         if ["lib", "main", "cmd"].contains(&module.as_str()) {
             continue;
         }
-        let text = std::fs::read_to_string(&file).unwrap();
-        // Tests may reach anywhere.
-        let code = text.split("#[cfg(test)]").next().unwrap();
         for (at, _) in code.match_indices("crate::") {
             let name: String = code[at + 7..]
                 .chars()
@@ -161,22 +167,12 @@ fn named(modules: &std::collections::BTreeSet<String>, base: &str, text: &str) -
 #[test]
 fn no_file_imports_from_a_file_that_imports_it() {
     use std::collections::{BTreeMap, BTreeSet};
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
     let mut code = BTreeMap::new();
-    for file in &files {
-        let relative = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (relative, text) in library_code() {
         if relative == "main.rs" {
             continue;
         }
-        let text = std::fs::read_to_string(file).unwrap();
-        // Tests may reach anywhere; comments name items without importing them.
-        let text = text.split("#[cfg(test)]").next().unwrap();
+        // Comments name items without importing them.
         let text: Vec<&str> = text
             .lines()
             .map(|l| l.split("//").next().unwrap())

@@ -689,17 +689,10 @@ fn condition_puts_the_goal_in_a_parquet_system_column() {
         json!({"instruction": "c", "system": "G=10"}),
     ];
     assert_rows_eq(&rows(&wd.read("out.jsonl")), &expected);
-    let file = std::fs::File::open(wd.path("out.parquet")).unwrap();
-    let out: Vec<RecordBatch> =
-        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-    assert_eq!(out[0].schema().fields(), batch.schema().fields());
+    let out = parquet_batch(&wd, "out.parquet");
+    assert_eq!(out.schema().fields(), batch.schema().fields());
     let column = |name: &str| -> Vec<Option<String>> {
-        let array = out[0].column_by_name(name).unwrap();
+        let array = out.column_by_name(name).unwrap();
         let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
         (0..strings.len())
             .map(|i| (!strings.is_null(i)).then(|| strings.value(i).to_string()))

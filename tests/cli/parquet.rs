@@ -421,6 +421,22 @@ fn batches_split_for_offsets_give_the_same_output() {
     assert_eq!(whole[3]["score_rejected"], 9.0);
 }
 
+/// Relabels `wd`'s Parquet file `input` into `out.parquet` in `order`, checks it succeeded, and
+/// returns its peak RSS in KiB.
+fn relabel_peak_kib(wd: &Workdir, input: &str, order: &str) -> u64 {
+    let (run, peak_kib) = wd.run_peak_rss(&[
+        "relabel",
+        input,
+        "-o",
+        "out.parquet",
+        "--order",
+        order,
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+    peak_kib
+}
+
 /// A row group of 400 MB (400 rows of two 512 KB texts, pages of about 2 MB as writers make
 /// them) is read and relabeled a slice at a time: peak memory stays within the 256 MiB goal in
 /// both orders (it was 1.2 GB in the interleaved order when whole batches were read; 66-86 MiB
@@ -432,16 +448,7 @@ fn one_big_row_group_relabels_in_a_fraction_of_its_size() {
     py(&["big-row-group", input.to_str().unwrap(), "400", "512"]);
     assert!(py(&["info", input.to_str().unwrap()]).contains("row groups: 1 rows: 400"));
     for order in ["interleaved", "blocks"] {
-        let (run, peak_kib) = wd.run_peak_rss(&[
-            "relabel",
-            "big.parquet",
-            "-o",
-            "out.parquet",
-            "--order",
-            order,
-            "-q",
-        ]);
-        assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+        let peak_kib = relabel_peak_kib(&wd, "big.parquet", order);
         assert!(
             peak_kib < 256 * 1024,
             "{order}: peak RSS {} MiB for a 400 MB row group",
@@ -463,30 +470,13 @@ fn one_huge_row_relabels_in_a_small_multiple_of_its_size() {
     py(&["big-parquet", input.to_str().unwrap(), "1", "64"]);
     let row_mib = 128;
     for order in ["interleaved", "blocks"] {
-        let (run, peak_kib) = wd.run_peak_rss(&[
-            "relabel",
-            "huge.parquet",
-            "-o",
-            "out.parquet",
-            "--order",
-            order,
-            "-q",
-        ]);
-        assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+        let peak_kib = relabel_peak_kib(&wd, "huge.parquet", order);
         assert!(
             peak_kib < 7 * row_mib * 1024,
             "{order}: peak RSS {} MiB for a row of {row_mib} MiB",
             peak_kib / 1024
         );
-        let file = fs::File::open(wd.path("out.parquet")).unwrap();
-        let batches: Vec<_> =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .unwrap()
-                .build()
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-        let batch = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let batch = parquet_batch(&wd, "out.parquet");
         let text = |column: &str, row: usize| {
             let array = batch.column_by_name(column).unwrap();
             let array: &arrow_array::StringArray = array.as_any().downcast_ref().unwrap();
