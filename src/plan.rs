@@ -74,7 +74,9 @@ pub enum ScoreFact {
     Missing,
     /// Not a number: what it is instead (`string "eight"`).
     Other(String),
-    /// A number (possibly not finite: JSON's `1e999`, Arrow's NaN).
+    /// A number written past a 64-bit float's range (JSON's `1e999`), as written.
+    OutOfRange(String),
+    /// A number (possibly not finite: Arrow's NaN or infinity).
     Number(f64),
 }
 
@@ -438,6 +440,11 @@ impl<'s> Planner<'s> {
                 Reason::BadScore,
                 path,
                 format!("expected a number, got {what}"),
+            )),
+            ScoreFact::OutOfRange(raw) => Err(RowError::field(
+                Reason::BadScore,
+                path,
+                format!("{raw} is beyond a 64-bit float's range"),
             )),
             &ScoreFact::Number(v) if !v.is_finite() => Err(RowError::field(
                 Reason::BadScore,

@@ -372,6 +372,8 @@ fn score_fact(raw: Option<&str>) -> ScoreFact {
         None | Some("null") => ScoreFact::Missing,
         Some(raw) if matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) => {
             match raw.parse::<f64>() {
+                // JSON has no infinity: a number that parses to one was written past the range.
+                Ok(v) if v.is_infinite() => ScoreFact::OutOfRange(raw.to_string()),
                 Ok(v) => ScoreFact::Number(v),
                 Err(_) => ScoreFact::Other(describe(raw)),
             }

@@ -351,17 +351,11 @@ fn score_values(
                     format!("missing in {}", what(i)),
                 ));
             }
+            let bad = |message| RowError::field(Reason::BadScore, path.as_str(), message);
             match floats.is_valid(i).then(|| floats.value(i)) {
                 Some(v) if v.is_finite() => Ok(v),
-                got => Err(RowError::field(
-                    Reason::BadScore,
-                    path.as_str(),
-                    format!(
-                        "expected a number in {}, got {}",
-                        what(i),
-                        got.map_or("null".to_string(), |v| v.to_string())
-                    ),
-                )),
+                Some(v) => Err(bad(format!("{v} is not a finite number"))),
+                None => Err(bad(format!("expected a number in {}, got null", what(i)))),
             }
         })
         .collect())

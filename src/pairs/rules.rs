@@ -321,17 +321,14 @@ pub(super) fn text_and_score<'a>(
     };
     let text = lookup(object, &spec.text)?.ok_or_else(|| missing(&spec.text))?;
     let score = lookup(object, &spec.score)?.ok_or_else(|| missing(&spec.score))?;
-    let value = serde_json::from_str::<f64>(score)
-        .ok()
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            RowError::field(
-                Reason::BadScore,
-                spec.score.as_str(),
-                format!("expected a number in {what}, got {}", score),
-            )
-        })?;
-    Ok((text, value, score))
+    let bad = |message: String| RowError::field(Reason::BadScore, spec.score.as_str(), message);
+    let number = matches!(score.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
+    match score.parse::<f64>() {
+        Ok(value) if number && value.is_finite() => Ok((text, value, score)),
+        // JSON has no infinity: a number that parses to one was written past the range.
+        Ok(_) if number => Err(bad(format!("{score} is beyond a 64-bit float's range"))),
+        _ => Err(bad(format!("expected a number in {what}, got {score}"))),
+    }
 }
 
 /// Reads one response object of a nested row: its text, score and numeric fields (`what` names
@@ -455,5 +452,26 @@ mod tests {
         }
         assert!(choose(&[resp(3.0), resp(3.0)], &spec(Strategy::BestWorst), 0).is_empty());
         assert!(choose(&[resp(3.0)], &spec(Strategy::All), 0).is_empty());
+    }
+
+    #[test]
+    fn a_score_is_a_finite_json_number_or_the_reason_says_what_it_is() {
+        let spec = spec(Strategy::BestWorst);
+        let read = |score: &str| {
+            let row = format!(r#"{{"text": "t", "score": {score}}}"#);
+            let object = Object::parse(&row).unwrap();
+            text_and_score(&object, &spec, "the row")
+                .map(|(text, value, written)| (text.to_string(), value, written.to_string()))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read("-2.5e0"), Ok((r#""t""#.into(), -2.5, "-2.5e0".into())));
+        for (score, message) in [
+            ("1e400", "1e400 is beyond a 64-bit float's range"),
+            ("-1e400", "-1e400 is beyond a 64-bit float's range"),
+            ("\"7\"", "expected a number in the row, got \"7\""),
+            ("null", "expected a number in the row, got null"),
+        ] {
+            assert_eq!(read(score), Err(format!("field \"score\": {message}")));
+        }
     }
 }

@@ -764,6 +764,11 @@ fn parquet_shards_pair_natively_as_one_dataset() {
     shard("i1.parquet", &[3], Arc::new(Int32Array::from(vec![2])));
     shard("f1.parquet", &[3], Arc::new(Float64Array::from(vec![2.5])));
     shard("n1.parquet", &[3], Arc::new(Int32Array::from(vec![None])));
+    shard(
+        "nan1.parquet",
+        &[3],
+        Arc::new(Float64Array::from(vec![f64::NAN])),
+    );
     let types = |name: &str| -> Vec<String> {
         let all = arrow_types(&wd, name);
         all.into_iter().filter(|t| t.starts_with("score")).collect()
@@ -809,6 +814,18 @@ fn parquet_shards_pair_natively_as_one_dataset() {
     assert_eq!(
         run.stderr,
         "raug: error: n1.parquet: row 0: field \"score\": expected a number in the row, got null\n"
+    );
+    let run = wd.run(
+        &[
+            &["pairs", "i0.parquet", "nan1.parquet", "-o", "bad.parquet"],
+            &ARGS[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: nan1.parquet: row 0: field \"score\": NaN is not a finite number\n"
     );
     wd.assert_no_temporary_files();
 }
