@@ -11,7 +11,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 
 use crate::error::{Error, Location, Position, Result};
 use crate::io::{Format, Source};
-use crate::json::split::{blocks_of, read_error, Block};
+use crate::json::split::{blocks_of, read_error, Block, BufferPool};
 
 /// One input row: where it is and its bytes (a JSON object, unless the input is damaged).
 #[derive(Debug, Clone)]
@@ -31,12 +31,20 @@ pub struct RowBlock {
     block: Block,
     /// Rows numbered as Parquet rows (0-based) rather than lines.
     parquet: bool,
+    /// Where the block's buffer goes when it is dropped, to be read into again.
+    buffers: BufferPool,
+}
+
+impl Drop for RowBlock {
+    fn drop(&mut self) {
+        self.buffers.give(std::mem::take(&mut self.block.data));
+    }
 }
 
 impl RowBlock {
     /// The block's non-blank rows, each with where it is and its byte range in the block's
-    /// bytes, and those bytes.
-    pub fn into_ranges(self) -> (Vec<(Location, std::ops::Range<usize>)>, Vec<u8>) {
+    /// bytes, and those bytes (give them to [`Inputs::buffers`] when done with them).
+    pub fn into_ranges(mut self) -> (Vec<(Location, std::ops::Range<usize>)>, Vec<u8>) {
         let start = self.block.data.as_ptr() as usize;
         let rows = self
             .rows()
@@ -45,7 +53,7 @@ impl RowBlock {
                 (location, at..at + data.len())
             })
             .collect();
-        (rows, self.block.data)
+        (rows, std::mem::take(&mut self.block.data))
     }
 
     /// The block's non-blank rows, each with where it is.
@@ -70,6 +78,8 @@ impl RowBlock {
 pub struct Inputs {
     sources: Vec<(Source, Format)>,
     read: Arc<AtomicU64>,
+    /// Block buffers of every reading of the inputs, reused.
+    buffers: BufferPool,
 }
 
 impl Inputs {
@@ -78,7 +88,14 @@ impl Inputs {
         Inputs {
             sources,
             read: Arc::new(AtomicU64::new(0)),
+            buffers: BufferPool::default(),
         }
+    }
+
+    /// Where buffers of blocks taken apart ([`RowBlock::into_ranges`]) go back to be read into
+    /// again: reusing them spares zeroing fresh memory for every block read.
+    pub fn buffers(&self) -> &BufferPool {
+        &self.buffers
     }
 
     /// The inputs' size in bytes, when every one's is known.
@@ -102,7 +119,8 @@ impl Inputs {
     fn blocks(&self) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
         let mut all: Box<dyn Iterator<Item = Result<RowBlock>>> = Box::new(std::iter::empty());
         for (source, format) in &self.sources {
-            all = Box::new(all.chain(row_blocks(source, *format, Arc::clone(&self.read))?));
+            let blocks = row_blocks(source, *format, Arc::clone(&self.read), &self.buffers)?;
+            all = Box::new(all.chain(blocks));
         }
         Ok(all)
     }
@@ -156,7 +174,7 @@ impl Inputs {
 
 /// The non-blank rows of a source, in order.
 pub fn rows(source: &Source, format: Format) -> Result<Box<dyn Iterator<Item = Result<Row>>>> {
-    let blocks = row_blocks(source, format, Arc::new(AtomicU64::new(0)))?;
+    let blocks = row_blocks(source, format, Default::default(), &Default::default())?;
     Ok(rows_of(blocks))
 }
 
@@ -188,18 +206,21 @@ fn row_blocks(
     source: &Source,
     format: Format,
     read: Arc<AtomicU64>,
+    buffers: &BufferPool,
 ) -> Result<Box<dyn Iterator<Item = Result<RowBlock>>>> {
     let name: Arc<str> = source.name().into();
     if format == Format::Parquet {
         return parquet_blocks(source, name, read);
     }
-    let blocks = blocks_of(source, 1 << 20, read, &Default::default())?;
+    let blocks = blocks_of(source, 1 << 20, read, buffers)?;
+    let buffers = buffers.clone();
     Ok(Box::new(blocks.map(move |block| {
         let block = block.map_err(|e| read_error(&name, e))?;
         Ok(RowBlock {
             file: Arc::clone(&name),
             block,
             parquet: false,
+            buffers: buffers.clone(),
         })
     })))
 }
@@ -570,6 +591,8 @@ fn parquet_blocks(
                 elements: None,
             },
             parquet: true,
+            // Parquet's rows are made afresh for every batch.
+            buffers: BufferPool::default(),
         })
     })))
 }

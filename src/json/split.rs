@@ -37,8 +37,15 @@ impl BufferPool {
             .unwrap_or_default()
     }
 
+    /// The largest buffer kept for reuse: one that grew for a huge row is freed instead of
+    /// holding its memory for the rest of the run.
+    const KEEP_BYTES: usize = 16 << 20;
+
     /// Returns a buffer for reuse.
     pub fn give(&self, buffer: Vec<u8>) {
+        if buffer.capacity() == 0 || buffer.capacity() > Self::KEEP_BYTES {
+            return;
+        }
         if let Ok(mut buffers) = self.0.lock() {
             if buffers.len() < Self::KEEP {
                 buffers.push(buffer);
@@ -587,6 +594,21 @@ fn newlines_before(file: &mut File, end: u64) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_reuses_block_sized_buffers_and_frees_huge_ones() {
+        let pool = BufferPool::default();
+        pool.give(Vec::with_capacity(1 << 20));
+        pool.give(Vec::with_capacity(64 << 20));
+        pool.give(Vec::new());
+        let reused = pool.take();
+        assert_eq!((reused.len(), reused.capacity()), (0, 1 << 20));
+        assert_eq!(
+            pool.take().capacity(),
+            0,
+            "only the block-sized buffer was kept"
+        );
+    }
 
     #[test]
     fn line_blocks_cut_at_newlines_and_count_lines() {

@@ -313,6 +313,15 @@ pub(super) fn flat(
             taken?;
             taking = read;
         }
+        // The block's buffer is read into again unless rows kept for pairing still share it.
+        match block {
+            Block::Text(text) => {
+                if let Ok(text) = Arc::try_unwrap(text) {
+                    source.buffers().give(text.into_bytes());
+                }
+            }
+            Block::Bytes(data) => source.buffers().give(data),
+        }
     }
     first.take(taking, emit)?;
     summary.skipped += first.skipped;
