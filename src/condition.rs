@@ -35,6 +35,9 @@ pub struct ConditionSpec {
     pub prompt: Option<FieldPath>,
     /// The goal value.
     pub target: TargetScore,
+    /// Skip rows whose prompt can't take the goal (counted, the first named) instead of
+    /// stopping at the first (`--on-error skip`).
+    pub skip_bad: bool,
 }
 
 /// What `condition` did.
@@ -44,6 +47,63 @@ pub struct ConditionSummary {
     pub rows: u64,
     /// The field that took the goal: the prompt, or a system prompt field beside it.
     pub prompt: String,
+    /// Rows skipped as bad (under [`ConditionSpec::skip_bad`]).
+    pub skipped: u64,
+    /// Skipped rows by reason (`missing_field`, `invalid_json`, ...).
+    pub skipped_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// The first skipped row: where it is and its problem.
+    pub first_skip: Option<String>,
+}
+
+impl ConditionSummary {
+    /// Counts a skipped row, keeping the first one's error.
+    fn skip(&mut self, error: &Error) {
+        self.skipped += 1;
+        if let Error::Row { problem, .. } = error {
+            *self
+                .skipped_by_reason
+                .entry(problem.reason.as_str())
+                .or_default() += 1;
+        }
+        if self.first_skip.is_none() {
+            self.first_skip = Some(error.to_string());
+        }
+    }
+
+    /// Adds the counts of another file's run.
+    pub fn add(&mut self, other: ConditionSummary) {
+        self.rows += other.rows;
+        self.skipped += other.skipped;
+        for (reason, n) in other.skipped_by_reason {
+            *self.skipped_by_reason.entry(reason).or_default() += n;
+        }
+        if self.first_skip.is_none() {
+            self.first_skip = other.first_skip;
+        }
+        if !other.prompt.is_empty() {
+            self.prompt = other.prompt;
+        }
+    }
+
+    /// The skipped rows' reasons and counts, as `missing_field: 2, invalid_json: 1`.
+    pub fn reasons(&self) -> String {
+        let reasons: Vec<String> = self
+            .skipped_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r}: {n}"))
+            .collect();
+        reasons.join(", ")
+    }
+
+    /// The error of a run that skipped every row it read: its output would be empty, which
+    /// is no success. `None` when a row was conditioned, or nothing was read.
+    pub fn nothing_kept(&self) -> Option<Error> {
+        (self.rows == 0 && self.skipped > 0).then(|| Error::NothingKept {
+            rows: self.skipped,
+            reasons: self.reasons(),
+            first: self.first_skip.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// The goal text a spec states: the target on every attribute, on the goal's own scale; a
@@ -156,47 +216,65 @@ pub fn condition(
     let mut out = Vec::new();
     for row in rows {
         let row = row?;
-        let fail = |problem: RowError| Error::Row {
-            location: row.location.clone(),
-            problem,
-        };
-        let line = std::str::from_utf8(&row.data)
-            .map_err(|e| {
-                fail(RowError::row(
-                    Reason::InvalidUtf8,
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                ))
-            })?
-            .trim_end();
-        let object = Object::parse(line).map_err(fail)?;
-        let field = match &field {
-            Some(f) => f,
-            None => field.insert(
-                goal_field(spec, &Shape(&object))
-                    .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?,
-            ),
-        };
-        out.clear();
-        match field {
-            GoalField::Prompt(path) => {
-                let (fact, text) = read_text(line, &object, path).map_err(fail)?;
-                let insert = plan_prompt(&fact, spec, path).map_err(|m| m.at(&row.location))?;
-                let text = text.expect("a checked text is found");
-                let mut edits = [(text.span.clone(), Edit::Goal(&text, Some(insert)))];
-                splice(line, &mut edits, &goal, &mut out);
+        match condition_row(&row, spec, &goal, &mut field, &mut out) {
+            Ok(()) => {
+                emit(&out, &row.location)?;
+                summary.rows += 1;
             }
-            GoalField::System(path) => {
-                let raw = lookup(&object, path).map_err(fail)?;
-                let insert = system_insert(&system_fact(raw), path.as_str()).map_err(fail)?;
-                let mut edits = [system_edit(line, path.as_str(), raw, insert, &goal)];
-                splice(line, &mut edits, &goal, &mut out);
-            }
+            Err(e @ Error::Row { .. }) if spec.skip_bad => summary.skip(&e),
+            Err(e) => return Err(e),
         }
-        emit(&out, &row.location)?;
-        summary.rows += 1;
     }
     summary.prompt = field.map(|f| f.path().to_string()).unwrap_or_default();
     Ok(summary)
+}
+
+/// Puts the goal into one JSON row's prompt, the row written to `out`; the goal field is found
+/// in the first row that is an object.
+fn condition_row(
+    row: &Row,
+    spec: &ConditionSpec,
+    goal: &str,
+    field: &mut Option<GoalField>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let fail = |problem: RowError| Error::Row {
+        location: row.location.clone(),
+        problem,
+    };
+    let line = std::str::from_utf8(&row.data)
+        .map_err(|e| {
+            fail(RowError::row(
+                Reason::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            ))
+        })?
+        .trim_end();
+    let object = Object::parse(line).map_err(fail)?;
+    let field = match field {
+        Some(f) => f,
+        None => field.insert(
+            goal_field(spec, &Shape(&object))
+                .ok_or_else(|| Error::Usage(format!("{}: {NO_PROMPT}", row.location)))?,
+        ),
+    };
+    out.clear();
+    match field {
+        GoalField::Prompt(path) => {
+            let (fact, text) = read_text(line, &object, path).map_err(fail)?;
+            let insert = plan_prompt(&fact, spec, path).map_err(|m| m.at(&row.location))?;
+            let text = text.expect("a checked text is found");
+            let mut edits = [(text.span.clone(), Edit::Goal(&text, Some(insert)))];
+            splice(line, &mut edits, goal, out);
+        }
+        GoalField::System(path) => {
+            let raw = lookup(&object, path).map_err(fail)?;
+            let insert = system_insert(&system_fact(raw), path.as_str()).map_err(fail)?;
+            let mut edits = [system_edit(line, path.as_str(), raw, insert, goal)];
+            splice(line, &mut edits, goal, out);
+        }
+    }
+    Ok(())
 }
 
 /// Puts the goal into the prompts of Arrow record batches of one schema.
@@ -213,8 +291,16 @@ impl BatchConditioner {
         name: &str,
         spec: &ConditionSpec,
     ) -> Result<BatchConditioner> {
-        let field = goal_field(spec, &SchemaShape(schema))
-            .ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
+        let shape = SchemaShape(schema);
+        let field =
+            goal_field(spec, &shape).ok_or_else(|| Error::Usage(format!("{name}: {NO_PROMPT}")))?;
+        // A column no row of which can take the goal (pyarrow types a column of nulls Null).
+        if let Some(Err(what)) = shape.kind(field.path()) {
+            return Err(Error::Usage(format!(
+                "{name}: field {:?} is {what}; expected a string or a message list",
+                field.path().as_str()
+            )));
+        }
         Ok(BatchConditioner {
             field,
             goal: goal_text(spec)?,
@@ -228,13 +314,15 @@ impl BatchConditioner {
     }
 
     /// The batch with the goal in every prompt; `first_row` is its first row's index in the
-    /// file `name`, for the location of a prompt that can't take it.
+    /// file `name`, for the location of a prompt that can't take it. Under
+    /// [`ConditionSpec::skip_bad`], rows whose prompt can't take it are left out of the batch
+    /// and their errors returned beside it (otherwise the first is the error).
     pub fn condition(
         &self,
         batch: &RecordBatch,
         first_row: u64,
         name: &str,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, Vec<Error>)> {
         let arrow = |e: arrow_schema::ArrowError| Error::format(name, e);
         let location = |i: usize| Location {
             file: name.into(),
@@ -250,7 +338,7 @@ impl BatchConditioner {
                         .map(Some)
                         .map_err(|m| m.at(&location(i)))
                 })
-                .collect::<Result<Vec<_>>>()?,
+                .collect::<Vec<_>>(),
             GoalField::System(path) => system_facts_at(batch, path)
                 .map_err(arrow)?
                 .iter()
@@ -263,9 +351,25 @@ impl BatchConditioner {
                             problem,
                         })
                 })
-                .collect::<Result<Vec<_>>>()?,
+                .collect::<Vec<_>>(),
         };
-        put_goal_at(batch, self.field.path(), &self.goal, &inserts).map_err(arrow)
+        if !inserts.iter().any(|i| i.is_err()) {
+            let inserts: Vec<_> = inserts.into_iter().flatten().collect();
+            let batch = put_goal_at(batch, self.field.path(), &self.goal, &inserts);
+            return Ok((batch.map_err(arrow)?, Vec::new()));
+        }
+        let keep: arrow_array::BooleanArray = inserts.iter().map(|i| Some(i.is_ok())).collect();
+        let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+        for insert in inserts {
+            match insert {
+                Ok(insert) => kept.push(insert),
+                Err(e @ Error::Row { .. }) if self.spec.skip_bad => skipped.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        let batch = arrow_select::filter::filter_record_batch(batch, &keep).map_err(arrow)?;
+        let batch = put_goal_at(&batch, self.field.path(), &self.goal, &kept).map_err(arrow)?;
+        Ok((batch, skipped))
     }
 }
 
@@ -283,10 +387,17 @@ pub fn condition_batches(
         prompt: conditioner.prompt().to_string(),
         ..ConditionSummary::default()
     };
+    // The index in the file of the next batch's first row.
+    let mut row = 0;
     for batch in batches {
         let batch = batch?;
-        emit(&conditioner.condition(&batch, summary.rows, name)?)?;
-        summary.rows += batch.num_rows() as u64;
+        let (conditioned, skipped) = conditioner.condition(&batch, row, name)?;
+        emit(&conditioned)?;
+        row += batch.num_rows() as u64;
+        summary.rows += conditioned.num_rows() as u64;
+        for e in &skipped {
+            summary.skip(e);
+        }
     }
     Ok(summary)
 }

@@ -8,7 +8,7 @@ use crate::condition::{
 use crate::fields::FieldPath;
 use crate::io::Format;
 
-use super::common::{GoalArgs, IoArgs};
+use super::common::{GoalArgs, IoArgs, OnErrorArg};
 
 const AFTER_HELP: &str = "\
 At inference the paper asks the model for the top score. Use the same goal options as for
@@ -38,6 +38,12 @@ pub struct Args {
     /// The goal score: max (the top of --scale) or a value, given to every attribute.
     #[arg(long, value_name = "max|VALUE", default_value = "max")]
     target: String,
+
+    /// Rows whose prompt can't take the goal (missing, not text, damaged): fail stops at the
+    /// first with its file, line and field (exit 1); skip leaves them out, counts them and
+    /// names the first.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
+    on_error: OnErrorArg,
 }
 
 /// Runs `raug condition`.
@@ -67,6 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map(|p| FieldPath::parse(p).map_err(|e| usage(format!("--prompt: {e}"))))
             .transpose()?,
         target,
+        skip_bad: args.on_error == OnErrorArg::Skip,
     };
     let sources = args.io.data_sources()?;
     let parquet = sources
@@ -93,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 report(&args.io, &summary, &[]);
                 return Ok(());
             }
+            // Otherwise nothing was written: the general path below writes every column.
         }
     }
     let (summary, notes) = if parquet {
@@ -110,8 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let summary = condition_batches(&schema, batches, file.name(), &spec, |batch| {
                 sink.write_batch(batch)
             })?;
-            total.rows += summary.rows;
-            total.prompt = summary.prompt;
+            total.add(summary);
+        }
+        if let Some(error) = total.nothing_kept() {
+            return Err(error.into());
         }
         sink.finish()?;
         (total, Vec::new())
@@ -127,6 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             });
             drop(progress);
             let summary = summary?;
+            if let Some(error) = summary.nothing_kept() {
+                return Err(error);
+            }
             blocks.into_inner()?.finish()?;
             Ok(summary)
         })?
@@ -143,8 +156,18 @@ fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {
         eprintln!("raug: note: {note}");
     }
     // No row, no field found to name.
+    let skipped = match summary.skipped {
+        0 => String::new(),
+        n => format!(", {n} skipped ({})", summary.reasons()),
+    };
     match summary.prompt.as_str() {
-        "" => eprintln!("raug: {} rows conditioned", summary.rows),
-        field => eprintln!("raug: {} rows conditioned (field {field})", summary.rows),
+        "" => eprintln!("raug: {} rows conditioned{skipped}", summary.rows),
+        field => eprintln!(
+            "raug: {} rows conditioned (field {field}){skipped}",
+            summary.rows
+        ),
+    }
+    if let Some(first) = &summary.first_skip {
+        eprintln!("raug: first skipped row: {first}");
     }
 }

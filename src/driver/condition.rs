@@ -18,9 +18,12 @@ use crate::io::{Format, Output, Source, Target};
 use crate::write::{self, AlignedRowGroup, ColumnEncoding, ParquetOptions, Place};
 
 /// Conditions the Parquet file `source` into the Parquet `output`, the input's codec kept;
-/// `progress`, if given, is told the input bytes done after each row group is written. `None`,
-/// before anything is written, when the prompt column would change type (then every column is
-/// rewritten through [`crate::condition::condition_batches`]).
+/// `progress`, if given, is told the input bytes done after each row group is written. `None`
+/// when the prompt column would change type, or when a row is skipped as bad (its row group's
+/// other columns can't be copied then), with nothing left written: then every column is
+/// rewritten through [`crate::condition::condition_batches`]. Rows to skip are only found
+/// while writing, so writing standard output (or a pipe) under [`ConditionSpec::skip_bad`] is `None` from
+/// the start.
 pub fn condition_parquet(
     source: &Source,
     spec: &ConditionSpec,
@@ -28,6 +31,9 @@ pub fn condition_parquet(
     threads: usize,
     progress: Option<&Progress>,
 ) -> Result<Option<ConditionSummary>> {
+    if spec.skip_bad && !output.staged() {
+        return Ok(None);
+    }
     let input = open(source)?;
     let conditioner = BatchConditioner::new(&input.schema, &input.name, spec)?;
     let prompt_roots = roots(&input.schema, &[conditioner.prompt()]);
@@ -37,7 +43,11 @@ pub fn condition_parquet(
             .project(&prompt_roots)
             .map_err(|e| format_error(&input.name, e))?,
     );
-    let empty = conditioner.condition(&RecordBatch::new_empty(Arc::clone(&projected)), 0, "")?;
+    let (empty, _) = conditioner.condition(
+        &RecordBatch::new_empty(Arc::clone(&projected)),
+        0,
+        &input.name,
+    )?;
     if empty.schema().fields() != projected.fields() {
         return Ok(None);
     }
@@ -65,14 +75,17 @@ pub fn condition_parquet(
     // A few row groups at a time: their rewritten prompts wait in memory to be written in order.
     let window = threads.max(1) * 2;
     for first in (0..groups).step_by(window) {
-        let made: Vec<Result<AlignedRowGroup>> = pool.install(|| {
+        let made: Vec<Result<Option<AlignedRowGroup>>> = pool.install(|| {
             (first..groups.min(first + window))
                 .into_par_iter()
                 .map(|rg| row_group(&input, rg, &conditioner, &prompt_roots, &encoding))
                 .collect()
         });
         for (rg, aligned) in (first..).zip(made) {
-            let mut aligned = aligned?;
+            // A row skipped: the unfinished output is dropped (its temporary file removed).
+            let Some(mut aligned) = aligned? else {
+                return Ok(None);
+            };
             aligned.place = Place { half: 0, unit: rg };
             sink.write_aligned(aligned)?;
             if let Some(progress) = progress {
@@ -88,18 +101,19 @@ pub fn condition_parquet(
     Ok(Some(ConditionSummary {
         rows: input.num_rows(),
         prompt: conditioner.prompt().to_string(),
+        ..ConditionSummary::default()
     }))
 }
 
 /// Conditions one row group: its prompt column read, rewritten and encoded; the other chunks
-/// checked to be readable and left to be copied.
+/// checked to be readable and left to be copied. `None` when a row is skipped as bad.
 fn row_group(
     input: &Input,
     rg: usize,
     conditioner: &BatchConditioner,
     prompt_roots: &[usize],
     encoding: &ColumnEncoding,
-) -> Result<AlignedRowGroup> {
+) -> Result<Option<AlignedRowGroup>> {
     let fail = |e: &dyn std::fmt::Display| format_error(&input.name, e);
     let builder = input.builder()?;
     let metadata = builder.metadata().row_group(rg).clone();
@@ -116,17 +130,20 @@ fn row_group(
     let mut row = input.row_group_starts[rg];
     for batch in reader {
         for piece in pieces(&batch.map_err(|e| fail(&e))?, READ_BYTES) {
-            let conditioned = conditioner.condition(&piece, row, &input.name)?;
+            let (conditioned, skipped) = conditioner.condition(&piece, row, &input.name)?;
+            if !skipped.is_empty() {
+                return Ok(None);
+            }
             encoder.write(&conditioned).map_err(|e| fail(&e))?;
             row += piece.num_rows() as u64;
         }
     }
     check_copied(input, rg, &metadata, prompt_roots)?;
-    Ok(AlignedRowGroup {
+    Ok(Some(AlignedRowGroup {
         path: input.path.clone(),
         sources: (0..metadata.num_columns()).collect(),
         metadata,
         chunks: encoder.finish().map_err(|e| fail(&e))?,
         place: Place::default(),
-    })
+    }))
 }

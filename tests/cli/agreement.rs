@@ -3,6 +3,7 @@
 
 use crate::differential_core::normalize;
 use crate::harness::*;
+use serde_json::{json, Value};
 
 /// H4 rows, the second with a tool-call message whose content is null, the third with an empty
 /// chosen list (a bad row).
@@ -434,6 +435,133 @@ fn condition_keeps_parquet_types() {
             serde_json::json!({"instruction": format!("{goal9}\n\nExplain a hash map."), "id": 7, "notes": "n"}),
             serde_json::json!({"instruction": format!("{goal9}\n\nName a prime."), "id": 8, "notes": null}),
         ]
+    );
+}
+
+#[test]
+fn condition_skips_prompts_that_cant_take_the_goal_alike_from_jsonl_and_parquet() {
+    use std::sync::Arc;
+
+    use arrow_array::{Int32Array, NullArray, RecordBatch, StringArray};
+
+    let wd = Workdir::new();
+    // Rows 3 (null) and 4 (no prompt) can't take the goal; Parquet row groups of 2 rows put
+    // them after a row group the fast path (copying all but the prompt) has already written.
+    let prompts = [Some("p0"), Some("p1"), Some("p2"), None, None, Some("p5")];
+    let mut jsonl = String::new();
+    for (id, prompt) in prompts.iter().enumerate() {
+        jsonl += &match (id, prompt) {
+            (4, _) => format!("{{\"id\": {id}}}\n"),
+            (_, Some(p)) => format!("{{\"prompt\": \"{p}\", \"id\": {id}}}\n"),
+            (_, None) => format!("{{\"prompt\": null, \"id\": {id}}}\n"),
+        };
+    }
+    wd.write("eval.jsonl", &jsonl);
+    let batch = RecordBatch::try_from_iter([
+        ("prompt", Arc::new(StringArray::from(prompts.to_vec())) as _),
+        (
+            "id",
+            Arc::new(Int32Array::from(vec![0, 1, 2, 3, 4, 5])) as _,
+        ),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let file = std::fs::File::create(wd.path("eval.parquet")).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let goal10 = goal(10.0);
+    let expected: Vec<Value> = [0, 1, 2, 5]
+        .iter()
+        .map(|id| json!({"prompt": format!("{goal10}\n\np{id}"), "id": id}))
+        .collect();
+    let summary = |first: &str| {
+        format!(
+            "raug: 4 rows conditioned (field prompt), 2 skipped (missing_field: 2)\n\
+             raug: first skipped row: {first}: field \"prompt\": missing or null\n"
+        )
+    };
+    let skip = ["--on-error", "skip"];
+    let run = wd.run(&[&["condition", "eval.jsonl"][..], &skip].concat());
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (0, &*summary("eval.jsonl:4"))
+    );
+    assert_eq!(rows(&run.stdout), expected);
+    for args in [
+        &["condition", "eval.parquet", "-j", "1", "-o", "out.parquet"][..],
+        &["condition", "eval.parquet", "-o", "out.parquet"],
+    ] {
+        let run = wd.run(&[args, &skip].concat());
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, &*summary("eval.parquet: row 3"))
+        );
+        assert_eq!(parquet_file_rows(&wd, "out.parquet"), expected, "{args:?}");
+        assert_eq!(
+            parquet_batch(&wd, "out.parquet").schema().fields(),
+            batch.schema().fields(),
+            "the types stay"
+        );
+        wd.assert_no_temporary_files();
+    }
+    for output in ["-", "out.jsonl"] {
+        let run = wd.run(&[&["condition", "eval.parquet", "-o", output][..], &skip].concat());
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, &*summary("eval.parquet: row 3"))
+        );
+        let written = match output {
+            "-" => run.stdout.clone(),
+            _ => wd.read(output),
+        };
+        assert_eq!(rows(&written), expected, "{output}");
+    }
+
+    // Without skip the first such row stops the run; a run that skips every row fails too;
+    // neither leaves an output.
+    let run = wd.run(&["condition", "eval.parquet", "-o", "failed.parquet"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: eval.parquet: row 3: field \"prompt\": missing or null\n"
+        )
+    );
+    wd.write("bad.jsonl", "{\"prompt\": 5}\n{\"prompt\": []}\n");
+    let run = wd.run(&[&["condition", "bad.jsonl", "-o", "failed.jsonl"][..], &skip].concat());
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: every one of the 2 rows was rejected (bad_message: 1, wrong_type: 1); \
+             the first: bad.jsonl:1: field \"prompt\": expected a string or a message list, got \
+             number 5; nothing was written\n"
+        )
+    );
+    assert!(!wd.path("failed.parquet").exists() && !wd.path("failed.jsonl").exists());
+    wd.assert_no_temporary_files();
+
+    // A column of nulls (pyarrow types it Null) holds no prompt at all: a usage error.
+    let nulls = RecordBatch::try_from_iter_with_nullable([(
+        "prompt",
+        Arc::new(NullArray::new(2)) as _,
+        true,
+    )])
+    .unwrap();
+    arrow_parquet(&wd, "nulls.parquet", &nulls);
+    let run = wd.run(&["condition", "nulls.parquet", "-o", "n.parquet"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            2,
+            "raug: error: nulls.parquet: field \"prompt\" is a column of type Null; expected a \
+             string or a message list\n"
+        )
     );
 }
 

@@ -1521,6 +1521,7 @@ fn inputs_count_the_bytes_they_read_for_progress_bars() {
         style: None,
         prompt: None,
         target: raug::condition::TargetScore::Max,
+        skip_bad: false,
     };
     let summary = raug::driver::condition_parquet(
         &Source::File(wd.path("rows.parquet")),
