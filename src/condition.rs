@@ -242,7 +242,7 @@ fn condition_row(
         location: row.location.clone(),
         problem,
     };
-    let line = std::str::from_utf8(&row.data)
+    let line = crate::io::utf8(&row.data)
         .map_err(|e| {
             fail(RowError::row(
                 Reason::InvalidUtf8,

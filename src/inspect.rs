@@ -182,7 +182,7 @@ fn judge(rows: &[Row], spec: &Spec, resolved: &Resolved) -> Tally {
     let relabeler = Relabeler::new(spec, resolved);
     let mut scratch = vec![Vec::new(); 3];
     for row in rows {
-        let outcome = match std::str::from_utf8(&row.data) {
+        let outcome = match crate::io::utf8(&row.data) {
             Ok(line) => relabeler.relabel(line, &mut scratch),
             Err(e) => Err(RowError::row(
                 Reason::InvalidUtf8,

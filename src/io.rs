@@ -183,6 +183,15 @@ impl Source {
     }
 }
 
+/// `bytes` as text, checked with SIMD (several times std's speed on the long ASCII rows of this
+/// data); when they aren't UTF-8, std's error, which says where.
+pub fn utf8(bytes: &[u8]) -> std::result::Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(bytes),
+    }
+}
+
 /// Expands a path whose file name has `*` or `?` (quoted, so the shell left it) into the
 /// matching files, sorted; other paths are returned as they are.
 pub fn expand_glob(path: &Path) -> Result<Vec<PathBuf>> {
@@ -790,6 +799,20 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_is_the_text_or_where_it_stops_being_utf8() {
+        let long = format!("{{\"prompt\": \"{}é\"}}", "a".repeat(100));
+        assert_eq!(utf8(long.as_bytes()), Ok(long.as_str()));
+        let mut bad = long.clone().into_bytes();
+        bad[60] = 0xff;
+        assert_eq!(utf8(&bad).map_err(|e| e.valid_up_to()), Err(60));
+        assert_eq!(
+            utf8(b"\xc3"),
+            std::str::from_utf8(b"\xc3"),
+            "a cut character"
+        );
+    }
 
     #[test]
     fn formats_and_compression_from_names() {

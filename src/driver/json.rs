@@ -582,7 +582,7 @@ fn detect_in(
     style: Option<crate::relabel::Style>,
 ) -> Result<Option<Resolved>> {
     for (number, line) in block.rows() {
-        let Ok(text) = std::str::from_utf8(line) else {
+        let Ok(text) = crate::io::utf8(line) else {
             continue;
         };
         if text.trim().is_empty() {
@@ -629,7 +629,7 @@ fn relabel_block(
             continue;
         }
         result.counts.rows_in += 1;
-        let outcome = match std::str::from_utf8(line) {
+        let outcome = match crate::io::utf8(line) {
             Err(e) => Err(RowError::row(
                 Reason::InvalidUtf8,
                 format!("invalid UTF-8 at byte {}", e.valid_up_to()),

@@ -171,7 +171,7 @@ fn read_in<'a>(
     spec: &PairSpec,
     key_path: &FieldPath,
 ) -> std::result::Result<FlatRow<'a>, RowError> {
-    let line = std::str::from_utf8(data).map_err(|_| text_of(data).expect_err("not UTF-8"))?;
+    let line = crate::io::utf8(data).map_err(|_| text_of(data).expect_err("not UTF-8"))?;
     read_line(Text::At(line), spec, key_path)
 }
 

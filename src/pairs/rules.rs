@@ -172,7 +172,7 @@ pub(super) struct RawResponse<'a> {
 
 /// A row's bytes as text, or why they aren't (the problem the other commands report).
 pub(super) fn text_of(data: &[u8]) -> std::result::Result<&str, RowError> {
-    match std::str::from_utf8(data) {
+    match crate::io::utf8(data) {
         Ok(text) => Ok(text.trim_end()),
         Err(e) => Err(parse_row(data).err().unwrap_or_else(|| {
             RowError::row(

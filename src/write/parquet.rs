@@ -348,7 +348,7 @@ impl RowDecoder {
         let Err(problem) = self.decode(row) else {
             return Ok(());
         };
-        let text = std::str::from_utf8(row).unwrap_or_default();
+        let text = crate::io::utf8(row).unwrap_or_default();
         let Ok(object) = Object::parse(text.trim_end()) else {
             return Err(problem);
         };
