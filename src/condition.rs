@@ -85,22 +85,12 @@ impl ConditionSummary {
         }
     }
 
-    /// The skipped rows' reasons and counts, as `missing_field: 2, invalid_json: 1`.
-    pub fn reasons(&self) -> String {
-        let reasons: Vec<String> = self
-            .skipped_by_reason
-            .iter()
-            .map(|(r, n)| format!("{r}: {n}"))
-            .collect();
-        reasons.join(", ")
-    }
-
     /// The error of a run that skipped every row it read: its output would be empty, which
     /// is no success. `None` when a row was conditioned, or nothing was read.
     pub fn nothing_kept(&self) -> Option<Error> {
         (self.rows == 0 && self.skipped > 0).then(|| Error::NothingKept {
             rows: self.skipped,
-            reasons: self.reasons(),
+            reasons: crate::error::reason_counts(&self.skipped_by_reason),
             first: self.first_skip.clone().unwrap_or_default(),
         })
     }

@@ -443,3 +443,10 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Counts of rows by reason, as `missing_field: 2, invalid_json: 1` (in the reasons' order):
+/// how every summary and error states them.
+pub fn reason_counts(counts: &std::collections::BTreeMap<&'static str, u64>) -> String {
+    let counts: Vec<String> = counts.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    counts.join(", ")
+}

@@ -418,12 +418,7 @@ impl Report {
         };
         line("rows", &format!("{} ({outcome})", self.rows));
         if !self.rejected.is_empty() {
-            let reasons: Vec<String> = self
-                .rejected
-                .iter()
-                .map(|(r, n)| format!("{r}: {n}"))
-                .collect();
-            line("rejected", &reasons.join(", "));
+            line("rejected", &crate::error::reason_counts(&self.rejected));
             for first in &self.first_rejected {
                 line("", first);
             }

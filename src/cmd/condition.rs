@@ -158,7 +158,10 @@ fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {
     // No row, no field found to name.
     let skipped = match summary.skipped {
         0 => String::new(),
-        n => format!(", {n} skipped ({})", summary.reasons()),
+        n => format!(
+            ", {n} skipped ({})",
+            crate::error::reason_counts(&summary.skipped_by_reason)
+        ),
     };
     match summary.prompt.as_str() {
         "" => eprintln!("raug: {} rows conditioned{skipped}", summary.rows),

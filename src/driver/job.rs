@@ -180,12 +180,8 @@ impl Summary {
             self.skipped
         );
         if !self.skipped_by_reason.is_empty() {
-            let reasons: Vec<String> = self
-                .skipped_by_reason
-                .iter()
-                .map(|(r, n)| format!("{r}: {n}"))
-                .collect();
-            line.push_str(&format!(" ({})", reasons.join(", ")));
+            let reasons = crate::error::reason_counts(&self.skipped_by_reason);
+            line.push_str(&format!(" ({reasons})"));
         }
         line
     }
@@ -268,17 +264,10 @@ impl Summary {
     /// The error of a run that rejected every row it read: its output would be empty, which is
     /// no success. `None` when a row was kept (or dropped as a tie), or nothing was read.
     pub(crate) fn nothing_kept(&self) -> Option<Error> {
-        (self.rows_in > 0 && self.skipped == self.rows_in).then(|| {
-            let reasons: Vec<String> = self
-                .skipped_by_reason
-                .iter()
-                .map(|(r, n)| format!("{r}: {n}"))
-                .collect();
-            Error::NothingKept {
-                rows: self.rows_in,
-                reasons: reasons.join(", "),
-                first: self.first_skip.clone().unwrap_or_default(),
-            }
+        (self.rows_in > 0 && self.skipped == self.rows_in).then(|| Error::NothingKept {
+            rows: self.rows_in,
+            reasons: crate::error::reason_counts(&self.skipped_by_reason),
+            first: self.first_skip.clone().unwrap_or_default(),
         })
     }
 
