@@ -367,7 +367,7 @@ impl<'s> Relabeler<'s> {
 }
 
 /// A score field's fact: a number (JSON numbers only), what it is instead, or missing.
-fn score_fact(raw: Option<&str>) -> ScoreFact {
+pub(crate) fn score_fact(raw: Option<&str>) -> ScoreFact {
     match raw {
         None | Some("null") => ScoreFact::Missing,
         Some(raw) if matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) => {

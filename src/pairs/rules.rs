@@ -11,6 +11,7 @@ use crate::error::{Error, Location, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::io::Target;
 use crate::json::object::{lookup, Object};
+use crate::plan::ScoreFact;
 
 /// How pairs are picked among a prompt's responses (`--strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,11 +323,10 @@ pub(super) fn text_and_score<'a>(
     let text = lookup(object, &spec.text)?.ok_or_else(|| missing(&spec.text))?;
     let score = lookup(object, &spec.score)?.ok_or_else(|| missing(&spec.score))?;
     let bad = |message: String| RowError::field(Reason::BadScore, spec.score.as_str(), message);
-    let number = matches!(score.as_bytes().first(), Some(b'-' | b'0'..=b'9'));
-    match score.parse::<f64>() {
-        Ok(value) if number && value.is_finite() => Ok((text, value, score)),
-        // JSON has no infinity: a number that parses to one was written past the range.
-        Ok(_) if number => Err(bad(format!("{score} is beyond a 64-bit float's range"))),
+    // A JSON score read as relabel reads it (JSON has no NaN or infinity literal).
+    match crate::json::row::score_fact(Some(score)) {
+        ScoreFact::Number(value) => Ok((text, value, score)),
+        ScoreFact::OutOfRange(_) => Err(bad(format!("{score} is beyond a 64-bit float's range"))),
         _ => Err(bad(format!("expected a number in {what}, got {score}"))),
     }
 }

@@ -803,29 +803,22 @@ fn parquet_shards_pair_natively_as_one_dataset() {
             (json!("r2"), json!("r3"), last)
         );
     }
-    let run = wd.run(
-        &[
-            &["pairs", "i0.parquet", "n1.parquet", "-o", "bad.parquet"],
-            &ARGS[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(run.code, 1);
-    assert_eq!(
-        run.stderr,
-        "raug: error: n1.parquet: row 0: field \"score\": expected a number in the row, got null\n"
-    );
-    let run = wd.run(
-        &[
-            &["pairs", "i0.parquet", "nan1.parquet", "-o", "bad.parquet"],
-            &ARGS[..],
-        ]
-        .concat(),
-    );
-    assert_eq!(run.code, 1);
-    assert_eq!(
-        run.stderr,
-        "raug: error: nan1.parquet: row 0: field \"score\": NaN is not a finite number\n"
-    );
+    for (shard, problem) in [
+        ("n1.parquet", "expected a number in the row, got null"),
+        ("nan1.parquet", "NaN is not a finite number"),
+    ] {
+        let run = wd.run(
+            &[
+                &["pairs", "i0.parquet", shard, "-o", "bad.parquet"],
+                &ARGS[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {shard}: row 0: field \"score\": {problem}\n")
+        );
+    }
     wd.assert_no_temporary_files();
 }
