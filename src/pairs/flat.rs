@@ -335,8 +335,12 @@ pub(super) fn flat(
     if let Some(pairer) = stream {
         return pairer.finish(summary, emit);
     }
-    let partitions = grouping.partitions(spec.memory);
-    // One partition stays in memory; more go to disk.
+    // One partition stays in memory; more go to disk, and two are in memory at once (one
+    // paired while the next is read).
+    let mut partitions = grouping.partitions(spec.memory);
+    if partitions.len() > 1 {
+        partitions = grouping.partitions(spec.memory / 2);
+    }
     let limit = if partitions.len() == 1 { usize::MAX } else { 0 };
     let mut parts: Vec<Spool> = (0..partitions.len())
         .map(|_| Spool::new(limit, &spec.temp))
@@ -391,23 +395,47 @@ fn pair_at_once(
         }
         Ok(())
     };
-    // One buffer holds each partition in turn (its pages touched once, not a row's each time).
-    let mut buffer = Vec::new();
+    // A partition is paired in one buffer while the next is read into the other (each buffer's
+    // pages are touched once, not a row's each time).
+    let (mut buffer, mut next_buffer) = (Vec::new(), Vec::new());
+    let mut parts = parts.into_iter();
+    let mut rows = match parts.next() {
+        Some(part) => part.read_all(&mut buffer)?,
+        None => return Ok(()),
+    };
     let mut made: Vec<Result<GroupPairs>> = Vec::new();
-    for part in parts {
+    loop {
+        let (following, current) = (parts.next(), std::mem::take(&mut rows));
         let before = std::mem::take(&mut made);
-        let (rows, sent) = rayon::join(|| part.read_all(&mut buffer), || send(before));
-        sent?;
-        // A batch of groups is paired (on every worker) while the pairs of the batch before
-        // go out.
-        for groups in group_batches(rows?) {
-            let before = std::mem::take(&mut made);
-            let (next, sent) = rayon::join(
-                || pair_groups(groups, &buffer, spec, key_path),
-                || send(before),
-            );
-            sent?;
-            made = next;
+        let (read, paired) = rayon::join(
+            || {
+                following
+                    .map(|part| part.read_all(&mut next_buffer))
+                    .transpose()
+            },
+            || -> Result<Vec<Result<GroupPairs>>> {
+                let mut made = before;
+                // A batch of groups is paired (on every worker) while the pairs of the batch
+                // before go out.
+                for groups in group_batches(current) {
+                    let before = std::mem::take(&mut made);
+                    let (next, sent) = rayon::join(
+                        || pair_groups(groups, &buffer, spec, key_path),
+                        || send(before),
+                    );
+                    sent?;
+                    made = next;
+                }
+                Ok(made)
+            },
+        );
+        made = paired?;
+        match read? {
+            Some(next) => {
+                rows = next;
+                std::mem::swap(&mut buffer, &mut next_buffer);
+            }
+            None => break,
         }
     }
     send(made)
@@ -837,6 +865,67 @@ struct Spool {
     temp: Target,
 }
 
+/// A spooled row's head, before the row's bytes: its group (4 bytes), whether it is at a line
+/// or a row (1) and which (8), its file's name (4 bytes of length, then the name), and the
+/// row's length (8). [`FIXED`] is what comes before the name.
+struct Head<'a> {
+    g: u32,
+    position: Position,
+    name: &'a [u8],
+}
+
+/// A head's bytes before the name.
+const FIXED: usize = 17;
+
+impl<'a> Head<'a> {
+    fn write(&self, len: usize, to: &mut impl Write) -> std::io::Result<()> {
+        let (kind, at) = match self.position {
+            Position::Line(n) => (0u8, n),
+            Position::Row(n) => (1u8, n),
+        };
+        let mut head = [0u8; FIXED];
+        head[0..4].copy_from_slice(&self.g.to_le_bytes());
+        head[4] = kind;
+        head[5..13].copy_from_slice(&at.to_le_bytes());
+        head[13..17].copy_from_slice(&(self.name.len() as u32).to_le_bytes());
+        to.write_all(&head)?;
+        to.write_all(self.name)?;
+        to.write_all(&(len as u64).to_le_bytes())
+    }
+
+    /// The group, position and name length a head starts with.
+    fn fixed(head: &[u8; FIXED]) -> (u32, Position, usize) {
+        let g = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes"));
+        let at = u64::from_le_bytes(head[5..13].try_into().expect("8 bytes"));
+        let position = if head[4] == 0 {
+            Position::Line(at)
+        } else {
+            Position::Row(at)
+        };
+        let name_len = u32::from_le_bytes(head[13..17].try_into().expect("4 bytes")) as usize;
+        (g, position, name_len)
+    }
+}
+
+/// Files' names as read back from a spool: rows of one file share one.
+#[derive(Default)]
+struct Names(Option<Arc<str>>);
+
+impl Names {
+    fn location(&mut self, name: &[u8], position: Position) -> Location {
+        let file = match &self.0 {
+            Some(known) if known.as_bytes() == name => Arc::clone(known),
+            _ => self.0.insert(String::from_utf8_lossy(name).into()).clone(),
+        };
+        Location { file, position }
+    }
+}
+
+/// A spool that doesn't read back as written.
+fn cut_short() -> Error {
+    Error::io(TEMP, std::io::ErrorKind::UnexpectedEof.into())
+}
+
 impl Spool {
     fn new(limit: usize, temp: &Target) -> Spool {
         Spool {
@@ -867,61 +956,63 @@ impl Spool {
             ));
         }
         let file = self.file.as_mut().expect("made above");
-        let (kind, at) = match location.position {
-            Position::Line(n) => (0u8, n),
-            Position::Row(n) => (1u8, n),
+        let head = Head {
+            g,
+            position: location.position,
+            name: location.file.as_bytes(),
         };
-        let name = location.file.as_bytes();
-        let mut head = Vec::with_capacity(25 + name.len());
-        head.extend_from_slice(&g.to_le_bytes());
-        head.push(kind);
-        head.extend_from_slice(&at.to_le_bytes());
-        head.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        head.extend_from_slice(name);
-        head.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        file.write_all(&head)
+        head.write(data.len(), file)
             .and_then(|()| file.write_all(data))
             .map_err(|e| Error::io(TEMP, e))
     }
 
-    /// Every row, its bytes put one after another in `buffer` (cleared first) and sorted by
-    /// group; a group's rows keep the order they came in.
+    /// Every row, sorted by group (a group's rows keep the order they came in), with its bytes
+    /// in `buffer`, which is cleared first. The spooled file is read into it at once, heads
+    /// and all, and the rows held in memory are put after it.
     fn read_all(self, buffer: &mut Vec<u8>) -> Result<Vec<Held>> {
         buffer.clear();
-        let mut rows = Vec::new();
-        self.each(|g, location, bytes| {
-            let start = buffer.len();
-            match bytes {
-                Bytes::Held(data) => buffer.extend_from_slice(&data),
-                Bytes::Spilled(reader, len) => fill(reader, len, buffer)?,
+        let mut spilled = Vec::new();
+        if let Some(file) = self.file {
+            let io = |e: std::io::Error| Error::io(TEMP, e);
+            let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
+            let len = file.stream_position().map_err(io)?;
+            file.rewind().map_err(io)?;
+            buffer.reserve_exact(len as usize + self.bytes);
+            file.take(len).read_to_end(buffer).map_err(io)?;
+            let mut names = Names::default();
+            let mut at = 0;
+            while at < buffer.len() {
+                let fixed = buffer.get(at..at + FIXED).ok_or_else(cut_short)?;
+                let (g, position, name_len) = Head::fixed(fixed.try_into().expect("FIXED"));
+                let name = at + FIXED..at + FIXED + name_len;
+                let len = buffer.get(name.end..name.end + 8).ok_or_else(cut_short)?;
+                let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+                let row = name.end + 8..name.end + 8 + len;
+                if row.end > buffer.len() {
+                    return Err(cut_short());
+                }
+                spilled.push((g, names.location(&buffer[name], position), row.clone()));
+                at = row.end;
             }
+        }
+        // Held rows came before any spilled.
+        let mut rows = Vec::with_capacity(self.held.len() + spilled.len());
+        for (g, location, data) in self.held {
+            let start = buffer.len();
+            buffer.extend_from_slice(&data);
             rows.push((g, location, start..buffer.len()));
-            Ok(())
-        })?;
+        }
+        rows.append(&mut spilled);
         // Stable: a group's rows keep their input order.
         rows.sort_by_key(|(g, _, _)| *g);
         Ok(rows)
     }
 
-    /// Hands every row over in the order they came.
+    /// Hands every row over in the order they came, a row at a time (a spool can be larger
+    /// than memory).
     fn drain(self, mut to: impl FnMut(u32, Location, Vec<u8>) -> Result<()>) -> Result<()> {
-        self.each(|g, location, bytes| {
-            let data = match bytes {
-                Bytes::Held(data) => data,
-                Bytes::Spilled(reader, len) => {
-                    let mut data = Vec::with_capacity(len as usize);
-                    fill(reader, len, &mut data)?;
-                    data
-                }
-            };
-            to(g, location, data)
-        })
-    }
-
-    /// Hands every row over in the order they came, its bytes held or still to be read.
-    fn each(self, mut to: impl FnMut(u32, Location, Bytes<'_>) -> Result<()>) -> Result<()> {
         for (g, location, data) in self.held {
-            to(g, location, Bytes::Held(data))?;
+            to(g, location, data)?;
         }
         let Some(file) = self.file else {
             return Ok(());
@@ -930,57 +1021,28 @@ impl Spool {
         let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
         file.rewind().map_err(io)?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut head = [0u8; 17];
-        // Rows of one file share its name.
-        let (mut name, mut file_name): (Vec<u8>, Option<Arc<str>>) = (Vec::new(), None);
+        let mut fixed = [0u8; FIXED];
+        let (mut name, mut names) = (Vec::new(), Names::default());
         loop {
-            match reader.read_exact(&mut head[..1]) {
+            match reader.read_exact(&mut fixed[..1]) {
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
                 other => other.map_err(io)?,
             }
-            reader.read_exact(&mut head[1..]).map_err(io)?;
-            let g = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes"));
-            let at = u64::from_le_bytes(head[5..13].try_into().expect("8 bytes"));
-            let position = if head[4] == 0 {
-                Position::Line(at)
-            } else {
-                Position::Row(at)
-            };
-            let name_len = u32::from_le_bytes(head[13..17].try_into().expect("4 bytes")) as usize;
+            reader.read_exact(&mut fixed[1..]).map_err(io)?;
+            let (g, position, name_len) = Head::fixed(&fixed);
             name.resize(name_len, 0);
             reader.read_exact(&mut name).map_err(io)?;
             let mut len = [0u8; 8];
             reader.read_exact(&mut len).map_err(io)?;
             let len = u64::from_le_bytes(len);
-            let file = match &file_name {
-                Some(known) if known.as_bytes() == name => Arc::clone(known),
-                _ => file_name
-                    .insert(String::from_utf8_lossy(&name).into())
-                    .clone(),
-            };
-            let location = Location { file, position };
-            to(g, location, Bytes::Spilled(&mut reader, len))?;
+            let mut data = Vec::with_capacity(len as usize);
+            (&mut reader).take(len).read_to_end(&mut data).map_err(io)?;
+            if data.len() as u64 != len {
+                return Err(cut_short());
+            }
+            to(g, names.location(&name, position), data)?;
         }
     }
-}
-
-/// A row of a spool: the row's bytes held in memory, or the next `len` bytes of a reader.
-enum Bytes<'r> {
-    Held(Vec<u8>),
-    Spilled(&'r mut dyn Read, u64),
-}
-
-/// Appends the next `len` bytes of `reader` (a spool's file) to `to`, without zeroing them first.
-fn fill(reader: &mut dyn Read, len: u64, to: &mut Vec<u8>) -> Result<()> {
-    let start = to.len();
-    reader
-        .take(len)
-        .read_to_end(to)
-        .map_err(|e| Error::io(TEMP, e))?;
-    if (to.len() - start) as u64 != len {
-        return Err(Error::io(TEMP, std::io::ErrorKind::UnexpectedEof.into()));
-    }
-    Ok(())
 }
 
 /// A row kept in a partition: its group, where it came from, and its bytes in the partition's
