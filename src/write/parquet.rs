@@ -914,7 +914,8 @@ impl RowGroups {
                 .file
                 .into_inner()
                 .map_err(fail)?
-                .output
+                .into_output()
+                .map_err(|e| Error::io(name, e))?
                 .ok_or_else(|| arrow_error(name, "the output was taken"));
         }
         // Row groups were written out of order: let the writer make its footer (into nothing),
@@ -962,28 +963,61 @@ impl RowGroups {
     }
 }
 
-/// The file under the Parquet writer: the output, or nothing once `discard` is set.
+/// The file under the Parquet writer: the output, or nothing once `discard` is set. Its first
+/// write (the file's magic number) is held back until more follows, so that a run that fails
+/// before any row group is written leaves nothing behind, not even on standard output.
 struct Body {
     output: Option<Output>,
     discard: bool,
+    /// The first write, until the next (or a flush) lets it out.
+    held: Vec<u8>,
+    started: bool,
+}
+
+impl Body {
+    fn new(output: Output) -> Body {
+        Body {
+            output: Some(output),
+            discard: false,
+            held: Vec::new(),
+            started: false,
+        }
+    }
+
+    /// Writes the held bytes, if they aren't yet.
+    fn release(&mut self) -> std::io::Result<()> {
+        if !self.started {
+            self.started = true;
+            let held = std::mem::take(&mut self.held);
+            if let Some(output) = self.output.as_mut().filter(|_| !self.discard) {
+                std::io::Write::write_all(output, &held)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The output, with everything written to it.
+    fn into_output(mut self) -> std::io::Result<Option<Output>> {
+        self.release()?;
+        Ok(self.output.take())
+    }
 }
 
 impl std::io::Write for Body {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.started && self.held.is_empty() {
+            self.held.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        self.release()?;
         match &mut self.output {
             Some(output) if !self.discard => output.write(buf),
             _ => Ok(buf.len()),
         }
     }
 
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match &mut self.output {
-            Some(output) if !self.discard => output.write_all(buf),
-            _ => Ok(()),
-        }
-    }
-
     fn flush(&mut self) -> std::io::Result<()> {
+        self.release()?;
         match &mut self.output {
             Some(output) if !self.discard => output.flush(),
             _ => Ok(()),
@@ -1031,10 +1065,7 @@ fn open_writer(out: &mut ParquetOut, schema: SchemaRef, name: &str) -> Result<()
     let options = ArrowWriterOptions::new()
         .with_properties(properties.build())
         .with_page_store_factory(Arc::new(stores));
-    let output = Body {
-        output: Some(output),
-        discard: false,
-    };
+    let output = Body::new(output);
     // ArrowWriter sets up the Parquet schema and the ARROW:schema metadata; the row groups are
     // then written by hand.
     let (file, factory) = ArrowWriter::try_new_with_options(output, Arc::clone(&schema), options)

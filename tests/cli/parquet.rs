@@ -359,6 +359,20 @@ fn bad_parquet_rows_fail_or_go_to_rejects() {
         "raug: error: bad.parquet: row 1: field \"score_chosen\": missing or null\n"
     );
     assert!(!wd.path("out.parquet").exists());
+    // Standard output can't be taken back: a run that fails before its first row group writes
+    // nothing there, not even the file's magic number.
+    for order in ["interleaved", "blocks"] {
+        let run = wd.run(&[
+            "relabel",
+            "bad.parquet",
+            "--output-format",
+            "parquet",
+            "--order",
+            order,
+        ]);
+        assert_eq!(run.code, 1);
+        assert_eq!(run.stdout, "", "--order {order}");
+    }
     let run = wd.run(&[
         "relabel",
         "bad.parquet",
