@@ -31,7 +31,8 @@ pub struct IoArgs {
     pub input_format: Option<FormatArg>,
 
     /// Output format; by default from the output's extension (`.jsonl`, `.json`, `.parquet`; `.gz`
-    /// or `.zst` compress JSON), else the input's format. relabel of a folder writes each data
+    /// or `.zst` compress JSON), else JSON Lines (which pipe into `raug relabel -`), or Parquet
+    /// where relabel reads Parquet. relabel of a folder writes each data
     /// file in it, renamed (`a.jsonl.gz` -> `a.parquet`), JSON files written as Parquet all in
     /// one schema; by default each keeps its own.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -176,7 +177,8 @@ impl IoArgs {
         ))
     }
 
-    /// The output format asked for or named by the extension (JSON Lines by default).
+    /// The output format asked for or named by the extension (JSON Lines by default: relabel,
+    /// which writes its input's format, decides its own).
     pub fn output_format(&self) -> Format {
         self.output_format
             .map(Format::from)
