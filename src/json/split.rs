@@ -266,7 +266,11 @@ impl<R: Read> ArrayBlocks<R> {
     fn bad(&self, what: &str) -> io::Error {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{}:{}: {what}", self.name, self.line),
+            ArrayError {
+                name: self.name.clone(),
+                line: self.line,
+                what: what.to_string(),
+            },
         )
     }
 
@@ -357,23 +361,29 @@ impl<R: Read> ArrayBlocks<R> {
                     Some(b'[') => self.state = ArrayState::Before { first: true },
                     _ => return Err(self.bad("expected a JSON array starting with [")),
                 },
-                ArrayState::Before { first } => match self.token()? {
-                    Some(b']') if first => self.state = ArrayState::End,
-                    Some(b) => {
-                        let line = self.line;
-                        let start = block.data.len();
-                        self.element(b, &mut block.data)?;
-                        let end = block.data.len();
-                        block.data.push(b'\n');
-                        block
-                            .elements
-                            .as_mut()
-                            .expect("set above")
-                            .push((line, start..end));
-                        self.state = ArrayState::After;
+                ArrayState::Before { first } => {
+                    match self.token()? {
+                        Some(b']') if first => self.state = ArrayState::End,
+                        Some(b']') => return Err(self.bad(
+                            "a comma before the array's closing ] (JSON allows no trailing comma)",
+                        )),
+                        Some(b',') => return Err(self.bad("expected an array element, found ,")),
+                        Some(b) => {
+                            let line = self.line;
+                            let start = block.data.len();
+                            self.element(b, &mut block.data)?;
+                            let end = block.data.len();
+                            block.data.push(b'\n');
+                            block
+                                .elements
+                                .as_mut()
+                                .expect("set above")
+                                .push((line, start..end));
+                            self.state = ArrayState::After;
+                        }
+                        None => return Err(self.bad("the array ends early (truncated?)")),
                     }
-                    None => return Err(self.bad("the array ends early (truncated?)")),
-                },
+                }
                 ArrayState::After => match self.token()? {
                     Some(b',') => self.state = ArrayState::Before { first: false },
                     Some(b']') => self.state = ArrayState::End,
@@ -399,8 +409,30 @@ impl<R: Read> Iterator for ArrayBlocks<R> {
     }
 }
 
+/// What is wrong in a JSON array, and on which line.
+#[derive(Debug)]
+struct ArrayError {
+    name: String,
+    line: u64,
+    what: String,
+}
+
+impl std::fmt::Display for ArrayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.name, self.line, self.what)
+    }
+}
+
+impl std::error::Error for ArrayError {}
+
 /// Turns a reading error into the library error, keeping our own "file:line: ..." messages.
 pub fn read_error(name: &str, e: io::Error) -> Error {
+    if let Some(array) = e.get_ref().and_then(|e| e.downcast_ref::<ArrayError>()) {
+        return Error::Format {
+            path: format!("{name}:{}", array.line),
+            detail: array.what.clone(),
+        };
+    }
     if e.kind() == io::ErrorKind::InvalidData {
         Error::Format {
             path: name.to_string(),

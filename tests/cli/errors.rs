@@ -97,6 +97,45 @@ fn each_kind_of_damage_has_a_precise_message() {
 }
 
 #[test]
+fn damaged_json_arrays_name_the_file_the_line_and_the_damage() {
+    let wd = Workdir::new();
+    let row = r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+    let cases = [
+        (
+            format!("[\n{row},\n{row},\n]\n"),
+            "4: a comma before the array's closing ] (JSON allows no trailing comma)",
+        ),
+        (
+            format!("[{row},,{row}]"),
+            "1: expected an array element, found ,",
+        ),
+        (
+            format!("[\n{row}\n{row}]"),
+            "3: expected , or ] between array elements",
+        ),
+        (
+            format!("[\n{row},\n{{\"prompt\": "),
+            "3: the array ends early (truncated?)",
+        ),
+        (
+            format!("[{row}] {row}"),
+            "1: unexpected data after the array",
+        ),
+    ];
+    for (text, message) in cases {
+        wd.write("a.json", text.as_bytes());
+        let run = wd.run(&["relabel", "a.json", "-o", "out.jsonl"]);
+        assert_eq!(run.code, 1, "{text}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: a.json:{message}\n"),
+            "{text}"
+        );
+        assert!(!wd.path("out.jsonl").exists(), "{text}");
+    }
+}
+
+#[test]
 fn skip_mode_counts_reasons_and_keeps_rejects_verbatim() {
     let wd = Workdir::new();
     let data = damaged();
