@@ -1582,3 +1582,59 @@ fn parquet_shards_whose_columns_differ_a_little_are_read_as_one_dataset() {
     }
     wd.assert_no_temporary_files();
 }
+
+#[test]
+fn timestamps_in_named_time_zones_are_written_as_json() {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+
+    // pandas writes a tz-aware column as timestamp[us, tz=UTC]; a named zone needs the time
+    // zone database to be written with its offset.
+    let wd = Workdir::new();
+    let at = 1_719_835_200_000_000; // 2024-07-01T12:00:00Z
+    let text = |v: &str| Arc::new(StringArray::from(vec![v])) as arrow_array::ArrayRef;
+    let score = |v: f64| Arc::new(Float64Array::from(vec![v])) as arrow_array::ArrayRef;
+    let zoned =
+        |tz: &str| Arc::new(TimestampMicrosecondArray::from(vec![at]).with_timezone(tz)) as _;
+    let batch = RecordBatch::try_from_iter([
+        ("prompt", text("p")),
+        ("chosen", text("A")),
+        ("rejected", text("B")),
+        ("score_chosen", score(8.0)),
+        ("score_rejected", score(3.0)),
+        ("created", zoned("UTC")),
+        ("local", zoned("America/New_York")),
+    ])
+    .unwrap();
+    arrow_parquet(&wd, "tz.parquet", &batch);
+    let run = wd.run(&[
+        "relabel",
+        "tz.parquet",
+        "-o",
+        "out.jsonl",
+        "--template",
+        "G{score}",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        wd.read("out.jsonl"),
+        concat!(
+            r#"{"prompt":"G8\n\np","chosen":"A","rejected":"B","score_chosen":8.0,"score_rejected":3.0,"created":"2024-07-01T12:00:00Z","local":"2024-07-01T08:00:00-04:00"}"#,
+            "\n",
+            r#"{"prompt":"G3\n\np","chosen":"B","rejected":"A","score_chosen":3.0,"score_rejected":8.0,"created":"2024-07-01T12:00:00Z","local":"2024-07-01T08:00:00-04:00"}"#,
+            "\n"
+        )
+    );
+    // condition reads Parquet as JSON rows.
+    let run = wd.run(&["condition", "tz.parquet", "--template", "G{score}", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        concat!(
+            r#"{"prompt":"G10\n\np","chosen":"A","rejected":"B","score_chosen":8.0,"score_rejected":3.0,"created":"2024-07-01T12:00:00Z","local":"2024-07-01T08:00:00-04:00"}"#,
+            "\n"
+        )
+    );
+}
