@@ -36,9 +36,8 @@ const CHUNK: usize = 256 << 10;
 struct FlatRow<'a> {
     /// The row's input bytes.
     bytes: usize,
-    key: u128,
-    /// The key as the data writes it, for messages.
-    key_text: String,
+    /// The group key as the row writes it.
+    key: Range<usize>,
     line: Text<'a>,
     prompt: Range<usize>,
     text: Range<usize>,
@@ -93,7 +92,6 @@ impl FlatRow<'_> {
         FlatRow {
             bytes: self.bytes,
             key: self.key,
-            key_text: self.key_text,
             line,
             prompt: self.prompt,
             text: self.text,
@@ -115,6 +113,23 @@ impl FlatRow<'_> {
                 .iter()
                 .map(|(name, range)| (name.as_str().into(), self.raw(range)))
                 .collect(),
+        }
+    }
+
+    /// The key as the data writes it, written one way (see [`canonical`]).
+    fn key_text(&self) -> Cow<'_, str> {
+        canonical(self.raw(&self.key))
+    }
+
+    /// The 128 bits that stand for the row's group: its key's, and its prompt's too under
+    /// `--split-by-prompt`. Only the first reading needs them (rows read again know their
+    /// group).
+    fn group_print(&self, spec: &PairSpec) -> u128 {
+        let key = self.key_text();
+        if spec.split_by_prompt {
+            fingerprint(&[key.as_bytes(), canonical(self.raw(&self.prompt)).as_bytes()])
+        } else {
+            fingerprint(&[key.as_bytes()])
         }
     }
 
@@ -210,18 +225,12 @@ fn read_line<'a>(
             context.push((name.to_string(), span(text, value)));
         }
     }
-    let key_text = canonical(key).into_owned();
-    let key = if spec.split_by_prompt {
-        fingerprint(&[key_text.as_bytes(), canonical(prompt).as_bytes()])
-    } else {
-        fingerprint(&[key_text.as_bytes()])
-    };
+    let key = span(text, key);
     let score_text = span(text, score_text);
     let (prompt, text) = (span(text, prompt), span(text, response));
     Ok(FlatRow {
         bytes,
         key,
-        key_text,
         prompt,
         text,
         score,
@@ -530,10 +539,17 @@ fn read_rows(
     rows.into_par_iter()
         .map(|(location, range)| {
             let read = match block {
-                Block::Text(text) => read_line(Text::At(&text[range.clone()]), spec, key_path)
-                    .map(|flat| Seen::of(flat, keep.then_some(|f: FlatRow| f.shared(text, range)))),
+                Block::Text(text) => {
+                    read_line(Text::At(&text[range.clone()]), spec, key_path).map(|flat| {
+                        Seen::of(
+                            flat,
+                            spec,
+                            keep.then_some(|f: FlatRow| f.shared(text, range)),
+                        )
+                    })
+                }
                 Block::Bytes(data) => read_in(&data[range], spec, key_path)
-                    .map(|flat| Seen::of(flat, keep.then_some(FlatRow::into_owned))),
+                    .map(|flat| Seen::of(flat, spec, keep.then_some(FlatRow::into_owned))),
             };
             (location, read)
         })
@@ -544,10 +560,11 @@ impl Seen {
     /// What the first reading needs of `flat`, and the row `keep` makes of it, if any.
     fn of<'a>(
         flat: FlatRow<'a>,
+        spec: &PairSpec,
         keep: Option<impl FnOnce(FlatRow<'a>) -> FlatRow<'static>>,
     ) -> Seen {
         Seen {
-            key: flat.key,
+            key: flat.group_print(spec),
             bytes: flat.bytes,
             print: flat.context_print(),
             row: keep.map(|keep| keep(flat)),
@@ -815,7 +832,7 @@ fn same_prompt(first: &FlatRow, row: &FlatRow, spec: &PairSpec, location: &Locat
             prompt_path.as_str(),
             format!(
                 "the group {} has another prompt in an earlier row; group by the prompt, or --split-by-prompt makes one group per prompt",
-                row.key_text
+                row.key_text()
             ),
         ),
     ))
