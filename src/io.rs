@@ -295,6 +295,10 @@ impl Target {
 /// error when it can't be used, else the error's kind.
 fn without_temp_path(e: io::Error, dir: &Path) -> io::Error {
     match fs::metadata(dir) {
+        Err(folder) if folder.kind() == io::ErrorKind::NotFound => io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the folder {} doesn't exist", dir.display()),
+        ),
         Err(folder) => folder,
         Ok(_) => io::Error::from(e.kind()),
     }

@@ -279,6 +279,13 @@ fn io_faults_name_the_file() {
         );
         assert!(!wd.path("out.jsonl").exists());
     }
+    // An output in a folder that isn't there says which folder.
+    let run = wd.run(&["relabel", "data.jsonl", "-o", "nodir/sub/out.jsonl"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "raug: error: nodir/sub/out.jsonl: the folder nodir/sub doesn't exist\n"
+    );
     let run = wd.run(&["relabel", "data.jsonl", "-o", "/dev/null"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(std::path::Path::new("/dev/null").exists());
