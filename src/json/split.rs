@@ -361,29 +361,25 @@ impl<R: Read> ArrayBlocks<R> {
                     Some(b'[') => self.state = ArrayState::Before { first: true },
                     _ => return Err(self.bad("expected a JSON array starting with [")),
                 },
-                ArrayState::Before { first } => {
-                    match self.token()? {
-                        Some(b']') if first => self.state = ArrayState::End,
-                        Some(b']') => return Err(self.bad(
-                            "a comma before the array's closing ] (JSON allows no trailing comma)",
-                        )),
-                        Some(b',') => return Err(self.bad("expected an array element, found ,")),
-                        Some(b) => {
-                            let line = self.line;
-                            let start = block.data.len();
-                            self.element(b, &mut block.data)?;
-                            let end = block.data.len();
-                            block.data.push(b'\n');
-                            block
-                                .elements
-                                .as_mut()
-                                .expect("set above")
-                                .push((line, start..end));
-                            self.state = ArrayState::After;
-                        }
-                        None => return Err(self.bad("the array ends early (truncated?)")),
+                ArrayState::Before { first } => match self.token()? {
+                    Some(b']') if first => self.state = ArrayState::End,
+                    Some(b']') => return Err(self.bad(TRAILING_COMMA)),
+                    Some(b',') => return Err(self.bad("expected an array element, found ,")),
+                    Some(b) => {
+                        let line = self.line;
+                        let start = block.data.len();
+                        self.element(b, &mut block.data)?;
+                        let end = block.data.len();
+                        block.data.push(b'\n');
+                        block
+                            .elements
+                            .as_mut()
+                            .expect("set above")
+                            .push((line, start..end));
+                        self.state = ArrayState::After;
                     }
-                }
+                    None => return Err(self.bad("the array ends early (truncated?)")),
+                },
                 ArrayState::After => match self.token()? {
                     Some(b',') => self.state = ArrayState::Before { first: false },
                     Some(b']') => self.state = ArrayState::End,
@@ -408,6 +404,9 @@ impl<R: Read> Iterator for ArrayBlocks<R> {
         self.next_block().transpose()
     }
 }
+
+/// A `]` where an array element belongs.
+const TRAILING_COMMA: &str = "a comma before the array's closing ] (JSON allows no trailing comma)";
 
 /// What is wrong in a JSON array, and on which line.
 #[derive(Debug)]
