@@ -495,12 +495,7 @@ impl Work {
                             Ok(d) => {
                                 let _ = cell.set(d);
                             }
-                            Err(e) => {
-                                out.error = Some(Error::format(
-                                    &*self.name,
-                                    format!("no Parquet schema fits the first rows: {e}"),
-                                ))
-                            }
+                            Err(_) => uninferable(&mut out, &block, &self.name, self.on_error),
                         }
                     }
                 }
@@ -748,6 +743,36 @@ fn decode_block(
         }
         drop_rows(out, block, &bad, location);
     }
+}
+
+/// When no row of the first block to make a Parquet schema makes one, each is a bad row for its
+/// own reason ([`RowDecoder::uninferable`]): the first stops the run, or under skip all are
+/// dropped and the next block makes the schema.
+fn uninferable(out: &mut BlockOut, block: &Block, name: &str, on_error: OnError) {
+    let location = |line| Location {
+        file: name.into(),
+        position: Position::Line(line),
+    };
+    let mut bad = Vec::new();
+    for i in 0..out.marks.len() {
+        let Some(records) = (0..out.outs.len())
+            .map(|s| &out.outs[s][out.span(i, s)])
+            .find(|records| !records.is_empty())
+        else {
+            continue;
+        };
+        let record = records.split(|&b| b == b'\n').next().unwrap_or_default();
+        bad.push((i, RowDecoder::uninferable(record)));
+        if on_error == OnError::Fail {
+            let (i, problem) = bad.swap_remove(0);
+            out.error = Some(Error::Row {
+                location: location(out.marks[i].0),
+                problem,
+            });
+            return;
+        }
+    }
+    drop_rows(out, block, &bad, location);
 }
 
 /// Of the `bad` rows, those a wider schema would hold (see [`RowDecoder::widened`]; under

@@ -127,7 +127,13 @@ impl Writer for ParquetWriter {
         if self.out.decoder.is_none() {
             let decoder = match &self.out.options.json_schema {
                 Some(schema) => RowDecoder::with_schema(Arc::clone(schema)),
-                None => RowDecoder::infer(rows).map_err(|e| arrow_error(&self.name, e))?,
+                // No row makes a schema: the first is a bad row for its own reason.
+                None => RowDecoder::infer(rows).map_err(|_| Error::Unwritable {
+                    output: self.name.clone(),
+                    problem: RowDecoder::uninferable(
+                        rows.split(|&b| b == b'\n').next().unwrap_or_default(),
+                    ),
+                })?,
             };
             self.out.decoder = Some(decoder);
         }
@@ -227,6 +233,30 @@ impl RowDecoder {
         Ok(RowDecoder::with_schema(
             infer_schema(rows).map_err(|e| e.to_string())?,
         ))
+    }
+
+    /// Why one JSON row makes no schema alone (when no row of the first makes one, each is a
+    /// bad row for its own reason): the field holding a lone surrogate escape, or what Arrow's
+    /// inference says of it.
+    pub fn uninferable(row: &[u8]) -> RowError {
+        let text = crate::io::utf8(row).unwrap_or_default();
+        if let Some(problem) = Object::parse(text.trim_end())
+            .ok()
+            .and_then(|object| object.lone_surrogate_field(", so Parquet can't hold it"))
+        {
+            return problem;
+        }
+        let why = match arrow_json::reader::infer_json_schema(row, None) {
+            Err(e) if e.to_string().contains("recursion limit exceeded") => {
+                "it nests deeper than the 128 levels Arrow's JSON reader takes".into()
+            }
+            Err(e) => format!("no column type fits it ({e})"),
+            Ok(_) => "no column type fits it".into(),
+        };
+        RowError::row(
+            Reason::Unwritable,
+            format!("can't be written to Parquet: {why}"),
+        )
     }
 
     /// A decoder of rows into `schema` (one [`RowDecoder::widened`] made).

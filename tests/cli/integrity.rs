@@ -1420,6 +1420,99 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
 }
 
 #[test]
+fn rows_that_make_no_parquet_schema_are_named_for_their_own_reason() {
+    // The Parquet schema of JSON input comes from its first rows; when none of them makes one,
+    // each is a bad row: the first names its line and why, not "no schema fits".
+    let wd = Workdir::new();
+    let good = r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+    let lone = r#"{"prompt": "a \ud83d b", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+    let deep = format!(
+        r#"{{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "x": {}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    wd.write("lone.jsonl", format!("{lone}\n"));
+    wd.write("deep.jsonl", format!("{deep}\n"));
+    wd.write("lone_first.jsonl", format!("{lone}\n{good}\n"));
+    let surrogate = "field \"prompt\": holds \\ud83d, half of a UTF-16 surrogate pair without its \
+                     other half: valid JSON, but no Unicode character, so Parquet can't hold it";
+    let nested = "can't be written to Parquet: it nests deeper than the 128 levels Arrow's JSON \
+                  reader takes";
+
+    for (file, why) in [("lone.jsonl", surrogate), ("deep.jsonl", nested)] {
+        for order in ["interleaved", "blocks"] {
+            let run = wd.run(&["relabel", file, "-o", "out.parquet", "--order", order]);
+            assert_eq!(run.code, 1);
+            assert_eq!(run.stderr, format!("raug: error: {file}:1: {why}\n"));
+            let run = wd.run(&[
+                "relabel",
+                file,
+                "-o",
+                "out.parquet",
+                "--order",
+                order,
+                "--on-error",
+                "skip",
+            ]);
+            assert_eq!(run.code, 1);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "raug: error: every one of the 1 rows was rejected (unwritable: 1); the \
+                     first: {file}:1: {why}; nothing was written\n"
+                )
+            );
+            assert!(!wd.path("out.parquet").exists());
+        }
+        let run = wd.run(&["condition", file, "-o", "c.parquet", "--target", "9"]);
+        assert_eq!(run.code, 1);
+        assert_eq!(run.stderr, format!("raug: error: {file}:1: {why}\n"));
+        assert!(!wd.path("c.parquet").exists());
+    }
+    wd.assert_no_temporary_files();
+
+    // Skipped, the bad first row leaves the schema to the next.
+    let run = wd.run(&[
+        "relabel",
+        "lone_first.jsonl",
+        "-o",
+        "out.parquet",
+        "--on-error",
+        "skip",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "raug: 2 rows in, 2 rows out, 0 ties, 1 skipped (unwritable: 1)\n\
+             raug: first skipped row: lone_first.jsonl:1: {surrogate}\n"
+        )
+    );
+    wd.write("good.jsonl", format!("{good}\n"));
+    let expected = wd.run(&["relabel", "good.jsonl", "-q"]);
+    let got: Vec<Value> = parquet_file_rows(&wd, "out.parquet")
+        .into_iter()
+        .map(crate::differential_core::normalize)
+        .collect();
+    assert_rows_eq(&got, &normalize_rows(&expected.stdout));
+
+    // pairs writes its pairs as condition does.
+    let flat = |text: &str, score: u8| {
+        format!(
+            r#"{{"id": 1, "text": "{text}", "score": {score}, "x": {}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        ) + "\n"
+    };
+    wd.write("flat.jsonl", flat("a", 3) + &flat("b", 5));
+    let args = ["--group-by", "id", "--text", "text", "--score", "score"];
+    let run = wd.run(&[&["pairs", "flat.jsonl", "-o", "p.parquet"][..], &args].concat());
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, format!("raug: error: flat.jsonl:1: {nested}\n"));
+    assert!(!wd.path("p.parquet").exists());
+}
+
+#[test]
 fn an_empty_input_is_a_dataset_of_no_rows_for_every_command() {
     // Not bad input: every command succeeds, writes an empty output and says it read nothing.
     let wd = Workdir::new();
