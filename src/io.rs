@@ -49,6 +49,13 @@ impl Format {
     }
 }
 
+/// What raug says of Arrow IPC data (`datasets`' `save_to_disk` files, Feather), which it
+/// doesn't read.
+pub const ARROW_IPC: &str = "raug reads JSON and Parquet, not Arrow IPC (the .arrow files \
+     `datasets`' save_to_disk writes, or Feather): write the dataset as Parquet first, e.g. in \
+     Python `datasets.load_from_disk(FOLDER).to_parquet(\"train.parquet\")` (each split of a \
+     DatasetDict apart), or relabel it in Python with `raug.Relabeler()`";
+
 /// A compression applied to a whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {

@@ -36,7 +36,8 @@ level down (metadata.*).
 as the responses' own turns), so DPOTrainer loads the output as it is.
 
 Parquet is relabeled column by column and keeps its schema and Hugging Face metadata. A folder
-input (a downloaded dataset) is mirrored into -o OUTDIR with the same relative paths and shard names.
+input (a downloaded dataset) is mirrored into -o OUTDIR with the same relative paths and shard names;
+other files (README.md, dataset_info.json) are copied.
 
 Examples:
   raug relabel train.jsonl -o train.raug.jsonl

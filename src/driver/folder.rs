@@ -11,12 +11,46 @@ use crate::io::glob_match;
 use crate::io::{Format, Source, Target};
 use crate::write::{common_json_schema, schema_change};
 
+/// Files in JSON that hold no rows, kept beside the data by `datasets` (a dataset's info,
+/// `save_to_disk`'s state) and by LLaMA-Factory (its dataset registry): copied like a README,
+/// never read as rows.
+const METADATA: [&str; 4] = [
+    "dataset_info.json",
+    "dataset_infos.json",
+    "dataset_dict.json",
+    "state.json",
+];
+
+/// Whether a file of a dataset folder holds rows: a data format's extension, and not one of
+/// the [`METADATA`] files.
+fn is_data(relative: &Path) -> bool {
+    Format::from_path(relative).is_some() && !METADATA.contains(&file_name(relative).as_str())
+}
+
+/// Refuses a folder holding Arrow IPC files among those it would read or mirror (`save_to_disk`
+/// writes its rows so): raug reads none, and a mirror with them copied as they are would pass
+/// for a relabeled dataset.
+fn check_no_arrow_ipc<'a>(root: &Path, files: impl IntoIterator<Item = &'a PathBuf>) -> Result<()> {
+    match files.into_iter().find(|p| {
+        let name = file_name(p).to_ascii_lowercase();
+        name.ends_with(".arrow") || name.ends_with(".feather")
+    }) {
+        Some(ipc) => Err(Error::Format {
+            path: root.join(ipc).display().to_string(),
+            detail: crate::io::ARROW_IPC.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The data files (by extension) under a folder, sorted: what the commands that read a
 /// folder as one dataset (`inspect`, `pairs`, `condition`) read.
 pub fn data_files(root: &Path) -> Result<Vec<PathBuf>> {
-    Ok(walk(root)?
+    let files = walk(root)?;
+    check_no_arrow_ipc(root, &files)?;
+    Ok(files
         .into_iter()
-        .filter(|p| Format::from_path(p).is_some())
+        .filter(|p| is_data(p))
         .map(|p| root.join(p))
         .collect())
 }
@@ -133,15 +167,17 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     let mut summary = Summary::default();
     // Each file and where it goes: its own path, or for a data file relabeled into another
     // format, its name with that format's extension.
-    let files: Vec<(PathBuf, PathBuf, bool)> = walk(root)?
+    let passthrough = |relative: &Path| {
+        job.passthrough
+            .iter()
+            .any(|g| glob_match(g, &file_name(relative)))
+    };
+    let all = walk(root)?;
+    check_no_arrow_ipc(root, all.iter().filter(|p| !passthrough(p)))?;
+    let files: Vec<(PathBuf, PathBuf, bool)> = all
         .into_iter()
         .map(|relative| {
-            let is_data = Format::from_path(&relative).is_some();
-            let passthrough = job
-                .passthrough
-                .iter()
-                .any(|g| glob_match(g, &file_name(&relative)));
-            let relabeled = is_data && !passthrough;
+            let relabeled = is_data(&relative) && !passthrough(&relative);
             let to = match relabeled {
                 true => output_path(&relative, job.output_format),
                 false => relative.clone(),
@@ -170,7 +206,7 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
         }
         if !is_relabeled {
             fs::copy(&from, &to).map_err(|e| Error::io(from.display().to_string(), e))?;
-            if Format::from_path(relative).is_some() {
+            if is_data(relative) {
                 summary.passed_through += 1;
             }
             continue;

@@ -442,8 +442,8 @@ pub fn read_error(name: &str, e: io::Error) -> Error {
     }
 }
 
-/// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16 and Parquet bytes are
-/// named for what they are instead of failing as invalid JSON.
+/// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16, Arrow IPC and Parquet
+/// bytes are named for what they are instead of failing as invalid JSON.
 fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
     if head.starts_with(b"\xEF\xBB\xBF") {
         head.drain(..3);
@@ -456,6 +456,9 @@ fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
         || (head.len() >= 2 && head[0] == 0 && head[1] != 0);
     let detail = if utf16 {
         "the file is UTF-16, and raug reads UTF-8 JSON: convert it first (iconv -f UTF-16 -t UTF-8)"
+    } else if head.starts_with(b"ARROW1") || head.starts_with(b"\xFF\xFF\xFF\xFF") {
+        // The Arrow IPC file magic, or a stream's first message (its continuation marker).
+        crate::io::ARROW_IPC
     } else if head.starts_with(b"PAR1") {
         "these are Parquet bytes, which need a file raug can seek in: pass the file's path (or \
          --input-format parquet with the path)"

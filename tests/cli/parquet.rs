@@ -1638,3 +1638,111 @@ fn timestamps_in_named_time_zones_are_written_as_json() {
         )
     );
 }
+
+#[test]
+fn dataset_folders_copy_their_metadata_and_name_arrow_ipc() {
+    use std::sync::Arc;
+
+    use arrow_array::{RecordBatch, StringArray};
+
+    let wd = Workdir::new();
+    let row = r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3}"#;
+    // A hub folder of a dataset with a loading script (`dataset_infos.json` beside the data) and
+    // a LLaMA-Factory data folder (`dataset_info.json`, its registry): JSON, but not rows.
+    let info = r#"{"default": {"features": {"prompt": {"dtype": "string"}}}}"#;
+    fs::create_dir_all(wd.path("ds/data")).unwrap();
+    fs::create_dir_all(wd.path("saved")).unwrap();
+    wd.write("ds/data/train.jsonl", format!("{row}\n"));
+    wd.write("ds/dataset_infos.json", info);
+    wd.write("ds/dataset_info.json", info);
+    let run = wd.run(&["relabel", "ds", "-o", "out"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "raug: 1 rows in, 2 rows out, 0 ties, 0 skipped\n"
+    );
+    assert_eq!(wd.read("out/dataset_infos.json"), info);
+    assert_eq!(wd.read("out/dataset_info.json"), info);
+    assert_eq!(
+        wd.read("out/data/train.jsonl"),
+        wd.run(&["relabel", "ds/data/train.jsonl", "-q"]).stdout
+    );
+    for command in [
+        &["inspect", "ds"][..],
+        &["condition", "ds", "--target", "9"],
+    ] {
+        let run = wd.run(command);
+        assert_eq!(run.code, 0, "{command:?}: {}", run.stderr);
+    }
+
+    // `datasets`' save_to_disk writes rows as Arrow IPC streams beside JSON state; Feather is
+    // the IPC file format. Named for what they are, from a file, a folder or standard input.
+    let batch =
+        RecordBatch::try_from_iter([("prompt", Arc::new(StringArray::from(vec!["p"])) as _)])
+            .unwrap();
+    let mut stream = arrow_ipc::writer::StreamWriter::try_new(
+        fs::File::create(wd.path("saved/data-00000-of-00001.arrow")).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    stream.write(&batch).unwrap();
+    stream.finish().unwrap();
+    wd.write(
+        "saved/state.json",
+        r#"{"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}"#,
+    );
+    wd.write("saved/dataset_info.json", info);
+    let mut file = arrow_ipc::writer::FileWriter::try_new(
+        fs::File::create(wd.path("t.feather")).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    file.write(&batch).unwrap();
+    file.finish().unwrap();
+    let ipc = "raug reads JSON and Parquet, not Arrow IPC (the .arrow files `datasets`' \
+               save_to_disk writes, or Feather): write the dataset as Parquet first, e.g. in \
+               Python `datasets.load_from_disk(FOLDER).to_parquet(\"train.parquet\")` (each split \
+               of a DatasetDict apart), or relabel it in Python with `raug.Relabeler()`";
+    let shard = "saved/data-00000-of-00001.arrow";
+    for (args, named) in [
+        (&["relabel", "saved", "-o", "out2"][..], shard),
+        (&["inspect", "saved"], shard),
+        (&["condition", "saved", "--target", "9"], shard),
+        (&["relabel", shard, "-o", "x.jsonl"], shard),
+        (&["inspect", shard], shard),
+        (&["relabel", "t.feather"], "t.feather"),
+        (
+            &[
+                "pairs",
+                "t.feather",
+                "--group-by",
+                "p",
+                "--text",
+                "t",
+                "--score",
+                "s",
+            ],
+            "t.feather",
+        ),
+    ] {
+        let run = wd.run(args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert_eq!(
+            run.stderr,
+            format!("raug: error: {named}: {ipc}\n"),
+            "{args:?}"
+        );
+    }
+    let run = wd.run_stdin(&["relabel"], &fs::read(wd.path(shard)).unwrap());
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, format!("raug: error: <stdin>: {ipc}\n"));
+    assert!(!wd.path("out2").exists() && !wd.path("x.jsonl").exists());
+    wd.assert_no_temporary_files();
+    // Passed through, they are copied as any file.
+    let run = wd.run(&["relabel", "saved", "-o", "out3", "--passthrough", "*.arrow"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        fs::read(wd.path(&format!("out3/{}", &shard[6..]))).unwrap(),
+        fs::read(wd.path(shard)).unwrap()
+    );
+}
