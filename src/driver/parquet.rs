@@ -130,6 +130,15 @@ impl Input {
             .max(0) as u64
     }
 
+    /// The file's Parquet schema.
+    pub(super) fn parquet_schema(&self) -> &parquet::schema::types::SchemaDescriptor {
+        self.file
+            .metadata()
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+    }
+
     /// A reader on a file handle of its own (readers on cloned handles share one cursor),
     /// with the footer parsed once in `open`.
     pub(super) fn builder(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
@@ -248,6 +257,17 @@ pub(super) fn relabel(job: &Job) -> Result<Summary> {
     );
     sink.set_schema(Arc::clone(&out_schema))?;
     let encoding = sink.column_encoding();
+    // Chunks are copied only into columns of their own Parquet type.
+    let align: Vec<bool> = align
+        .into_iter()
+        .zip(&inputs)
+        .map(|(align, input)| {
+            align
+                && encoding
+                    .as_ref()
+                    .is_some_and(|e| e.copies_from(input.parquet_schema()))
+        })
+        .collect();
     // The output is encoded on its own thread (Parquet encoding and compression are the heaviest
     // step), so relabeled row groups keep flowing while a row group is compressed.
     let mut writer = WriterThread::start(sink);

@@ -180,6 +180,7 @@ impl Writer for ParquetWriter {
             factory: Arc::clone(&w.factory),
             schema: Arc::clone(&w.schema),
             roots: Arc::clone(&w.roots),
+            parquet: Arc::new(w.file.schema_descr().clone()),
         })
     }
 

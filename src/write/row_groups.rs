@@ -49,9 +49,20 @@ pub struct ColumnEncoding {
     pub(super) schema: SchemaRef,
     /// The top-level column of each leaf column.
     pub(super) roots: Arc<Vec<usize>>,
+    /// The output's Parquet schema.
+    pub(super) parquet: Arc<parquet::schema::types::SchemaDescriptor>,
 }
 
 impl ColumnEncoding {
+    /// Whether the column chunks of a file with the Parquet schema `input` can be copied into
+    /// the output as they are: each leaf column of the same Parquet type and levels as the
+    /// output's. Not so where Arrow reads a column as another type than its file's (Spark's
+    /// INT96 timestamps are read as, and written, INT64).
+    pub fn copies_from(&self, input: &parquet::schema::types::SchemaDescriptor) -> bool {
+        input.num_columns() == self.parquet.num_columns()
+            && (0..input.num_columns()).all(|i| input.column(i) == self.parquet.column(i))
+    }
+
     /// Starts encoding the top-level columns `changed` (schema order) of a row group.
     pub fn encoder(&self, changed: Vec<usize>) -> parquet::errors::Result<AlignedEncoder> {
         let writers = self

@@ -1746,3 +1746,60 @@ fn dataset_folders_copy_their_metadata_and_name_arrow_ipc() {
         fs::read(wd.path(shard)).unwrap()
     );
 }
+
+#[test]
+fn int96_timestamps_are_read_and_written_in_both_orders() {
+    // Spark writes timestamps as INT96 by default; Arrow reads them as timestamp[ns], written
+    // back as INT64. Their chunks can't be copied into the INT64 column (the blocks order and
+    // condition copy the columns they don't change), so such files are rewritten.
+    let wd = Workdir::new();
+    use serde_json::{json, Value};
+
+    let lines = [(8, 3), (7, 2)].map(|(c, r)| {
+        format!(
+            r#"{{"prompt": "p{c}", "chosen": "A", "rejected": "B", "score_chosen": {c}, "score_rejected": {r}}}"#
+        ) + "\n"
+    });
+    let json = wd.write("in.jsonl", lines.concat());
+    let parquet = wd.path("in.parquet");
+    py(&[
+        "int96-parquet",
+        json.to_str().unwrap(),
+        parquet.to_str().unwrap(),
+    ]);
+    let day = |d: u8| json!(format!("2024-01-0{d}T00:00:00"));
+    for (order, days) in [("interleaved", [1, 1, 2, 2]), ("blocks", [1, 2, 1, 2])] {
+        let expected: Vec<Value> = rows(&wd.run(&["relabel", "in.jsonl", "--order", order]).stdout)
+            .into_iter()
+            .zip(days)
+            .map(|(mut row, d)| {
+                row["ts"] = day(d);
+                row
+            })
+            .collect();
+        let _ = fs::remove_file(wd.path("out.parquet"));
+        let run = wd.run(&[
+            "relabel",
+            "in.parquet",
+            "-o",
+            "out.parquet",
+            "--order",
+            order,
+        ]);
+        assert_eq!(run.code, 0, "{order}: {}", run.stderr);
+        assert_rows_eq(&parquet_file_rows(&wd, "out.parquet"), &expected);
+    }
+    let run = wd.run(&[
+        "condition",
+        "in.parquet",
+        "-o",
+        "c.parquet",
+        "--target",
+        "9",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let got = parquet_file_rows(&wd, "c.parquet");
+    assert_eq!(got.len(), 2);
+    assert_eq!((&got[0]["ts"], &got[1]["ts"]), (&day(1), &day(2)));
+    assert_eq!(got[1]["prompt"], json!(format!("{}\n\np7", goal(9.0))));
+}

@@ -54,6 +54,22 @@ def main():
         rows = int(args[2]) if len(args) > 2 else None
         codec = args[3] if len(args) > 3 else "snappy"
         pq.write_table(table, args[1], row_group_size=rows, compression=codec)
+    elif cmd == "int96-parquet":
+        # As Spark writes timestamps by default (and pyarrow when asked): INT96, day i of 2024.
+        import datetime
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = read_jsonl(args[0])
+        table = pa.Table.from_pylist(rows).append_column(
+            "ts",
+            pa.array(
+                [datetime.datetime(2024, 1, 1) + datetime.timedelta(days=i) for i in range(len(rows))],
+                pa.timestamp("ns"),
+            ),
+        )
+        pq.write_table(table, args[1], use_deprecated_int96_timestamps=True)
     elif cmd == "pandas-parquet":
         import pandas as pd
 
