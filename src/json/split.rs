@@ -442,8 +442,16 @@ pub fn read_error(name: &str, e: io::Error) -> Error {
     }
 }
 
-/// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16, Arrow IPC and Parquet
-/// bytes are named for what they are instead of failing as invalid JSON.
+/// Compressions raug doesn't read, by magic number: their name and the command that unpacks them.
+const OTHER_COMPRESSIONS: [(&[u8], &str, &str); 4] = [
+    (b"BZh", "bzip2", "bzcat"),
+    (b"\xFD7zXZ\0", "xz", "xzcat"),
+    (b"\x04\x22\x4D\x18", "lz4", "lz4cat"),
+    (b"PK\x03\x04", "zip", "unzip -p"),
+];
+
+/// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16, other compressions,
+/// Arrow IPC and Parquet bytes are named for what they are instead of failing as invalid JSON.
 fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
     if head.starts_with(b"\xEF\xBB\xBF") {
         head.drain(..3);
@@ -456,6 +464,18 @@ fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
         || (head.len() >= 2 && head[0] == 0 && head[1] != 0);
     let detail = if utf16 {
         "the file is UTF-16, and raug reads UTF-8 JSON: convert it first (iconv -f UTF-16 -t UTF-8)"
+    } else if let Some((kind, unpack)) = OTHER_COMPRESSIONS
+        .iter()
+        .find(|(magic, ..)| head.starts_with(magic))
+        .map(|(_, kind, unpack)| (kind, unpack))
+    {
+        return Err(Error::Format {
+            path: source.name(),
+            detail: format!(
+                "the file is {kind}-compressed, and raug reads gzip and zstd: decompress it \
+                 first (`{unpack} FILE | raug COMMAND -`)"
+            ),
+        });
     } else if head.starts_with(b"ARROW1") || head.starts_with(b"\xFF\xFF\xFF\xFF") {
         // The Arrow IPC file magic, or a stream's first message (its continuation marker).
         crate::io::ARROW_IPC

@@ -236,6 +236,71 @@ fn a_byte_order_mark_is_read_and_utf16_is_named() {
 }
 
 #[test]
+fn compressions_raug_does_not_read_are_named() {
+    // `{"a": 1}` compressed by bzip2, xz, lz4 and zip: named, with the command that unpacks
+    // them, instead of failing as invalid UTF-8.
+    let wd = Workdir::new();
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    for (name, kind, unpack, bytes) in [
+        (
+            "s.jsonl.bz2",
+            "bzip2",
+            "bzcat",
+            concat!(
+                "425a6839314159265359d80ae9c6000003d9800010500020102000000a2000310c08203349191944f177",
+                "245385090d80ae9c60",
+            ),
+        ),
+        (
+            "s.jsonl.xz",
+            "xz",
+            "xzcat",
+            concat!(
+                "fd377a585a000004e6d6b4460200210116000000742fe5a30100087b2261223a20317d0a00000000fce5",
+                "7eac824c5940000121096c18c5d51fb6f37d010000000004595a",
+            ),
+        ),
+        (
+            "s.jsonl.lz4",
+            "lz4",
+            "lz4cat",
+            "04224d186440a7090000807b2261223a20317d0a00000000886cfb4e",
+        ),
+        (
+            "s.zip",
+            "zip",
+            "unzip -p",
+            concat!(
+                "504b03040a0000000000e662815dfaa1475c090000000900000007001c00742e6a736f6e6c5554090003",
+                "30bc0e6b30bc0e6b75780b0001040000000004000000007b2261223a20317d0a504b01021e030a000000",
+                "0000e662815dfaa1475c0900000009000000070018000000000001000000a48100000000742e6a736f6e",
+                "6c555405000330bc0e6b75780b000104000000000400000000504b050600000000010001004d0000004a",
+                "0000000000",
+            ),
+        ),
+    ] {
+        wd.write(name, hex(bytes));
+        let message = format!(
+            "the file is {kind}-compressed, and raug reads gzip and zstd: decompress it first \
+             (`{unpack} FILE | raug COMMAND -`)"
+        );
+        for command in ["relabel", "inspect"] {
+            let run = wd.run(&[command, name]);
+            assert_eq!(run.code, 1, "{command} {name}");
+            assert_eq!(run.stderr, format!("raug: error: {name}: {message}\n"));
+        }
+        let run = wd.run_stdin(&["relabel"], &hex(bytes));
+        assert_eq!(run.code, 1);
+        assert_eq!(run.stderr, format!("raug: error: <stdin>: {message}\n"));
+    }
+}
+
+#[test]
 fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
     let wd = Workdir::new();
     let jsonl = wd.write("in.jsonl", format!("{ROW}\n"));
