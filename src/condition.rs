@@ -57,7 +57,7 @@ pub struct ConditionSummary {
 
 impl ConditionSummary {
     /// Counts a skipped row, keeping the first one's error.
-    fn skip(&mut self, error: &Error) {
+    pub(crate) fn skip(&mut self, error: &Error) {
         self.skipped += 1;
         if let Error::Row { problem, .. } = error {
             *self

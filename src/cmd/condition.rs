@@ -39,9 +39,9 @@ pub struct Args {
     #[arg(long, value_name = "max|VALUE", default_value = "max")]
     target: String,
 
-    /// Rows whose prompt can't take the goal (missing, not text, damaged): fail stops at the
-    /// first with its file, line and field (exit 1); skip leaves them out, counts them and
-    /// names the first.
+    /// Rows whose prompt can't take the goal (missing, not text, damaged), or, JSON written as
+    /// Parquet, that the output can't hold: fail stops at the first with its file, line and
+    /// field (exit 1); skip leaves them out, counts them and names the first.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
     on_error: OnErrorArg,
 }
@@ -130,13 +130,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let inputs = args.io.inputs()?;
         // JSON written as Parquet starts again if a later row needs a wider schema.
         crate::write::with_widening(args.io.can_widen(), |schema| {
-            let mut blocks = crate::write::RowBlocks::new(args.io.row_writer(schema)?);
+            let mut blocks =
+                crate::write::RowBlocks::new(args.io.row_writer(schema)?).skipping(spec.skip_bad);
             let progress = args.io.progress_of(&inputs, true);
             let summary = condition(inputs.rows_ahead()?, &spec, |line, from| {
                 blocks.push(line, from)
             });
             drop(progress);
-            let summary = summary?;
+            let mut summary = summary?;
+            // Rows the output can't hold (JSON written as Parquet), left out under skip.
+            blocks.flush()?;
+            for error in blocks.take_skipped() {
+                summary.rows -= 1;
+                summary.skip(&error);
+            }
             if let Some(error) = summary.nothing_kept() {
                 return Err(error);
             }

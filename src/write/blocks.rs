@@ -20,6 +20,9 @@ pub struct RowBlocks<S: DerefMut<Target = dyn Writer>> {
     rows: Vec<u8>,
     /// Where each row ends in `rows`, and the input row it came from.
     ends: Vec<(usize, Location)>,
+    /// Whether a row the writer can't hold is left out (kept in `skipped`) rather than an error.
+    skip: bool,
+    skipped: Vec<Error>,
 }
 
 impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
@@ -29,7 +32,23 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
             sink,
             rows: Vec::new(),
             ends: Vec::new(),
+            skip: false,
+            skipped: Vec::new(),
         }
+    }
+
+    /// Leaves out the rows the writer can't hold (`--on-error skip`), each kept with its error
+    /// for [`RowBlocks::take_skipped`]; a row a wider schema would hold still stops the writing
+    /// ([`Error::SchemaWidens`]), so that the output can start again with it.
+    pub fn skipping(mut self, skip: bool) -> RowBlocks<S> {
+        self.skip = skip;
+        self
+    }
+
+    /// The rows left out since the last call, in order, with why (a row error at each input
+    /// row). Those rows are not written.
+    pub fn take_skipped(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.skipped)
     }
 
     /// Writes the rows held, then `batch`.
@@ -80,6 +99,9 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
                                 change: change.clone(),
                             }
                             .at_row(location))
+                        }
+                        (Err(e @ Error::Unwritable { .. }), _) if self.skip => {
+                            self.skipped.push(e.at_row(location))
                         }
                         (Err(e), _) => return Err(e.at_row(location)),
                     }

@@ -1456,6 +1456,30 @@ fn a_row_that_only_fails_as_parquet_is_named_by_its_input_line() {
         format!("raug: error: in.jsonl:4: {surrogate}\n")
     );
     assert!(!wd.path("c.parquet").exists());
+    // Under skip, condition leaves them out as relabel does.
+    let run = wd.run(&[
+        "condition",
+        "in.jsonl",
+        "-o",
+        "c.parquet",
+        "--target",
+        "9",
+        "--on-error",
+        "skip",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "raug: 6 rows conditioned (field prompt), 2 skipped (unwritable: 2)\n\
+             raug: first skipped row: in.jsonl:4: {surrogate}\n"
+        )
+    );
+    let metas: Vec<Value> = parquet_file_rows(&wd, "c.parquet")
+        .iter()
+        .map(|r| r["meta"].clone())
+        .collect();
+    assert_eq!(metas, [1.0, 2.0, 3.0, 6.0, 7.0, 8.0].map(|m| json!(m)));
 
     wd.write(
         "flat.jsonl",
@@ -1532,6 +1556,24 @@ fn rows_that_make_no_parquet_schema_are_named_for_their_own_reason() {
         let run = wd.run(&["condition", file, "-o", "c.parquet", "--target", "9"]);
         assert_eq!(run.code, 1);
         assert_eq!(run.stderr, format!("raug: error: {file}:1: {why}\n"));
+        let run = wd.run(&[
+            "condition",
+            file,
+            "-o",
+            "c.parquet",
+            "--target",
+            "9",
+            "--on-error",
+            "skip",
+        ]);
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.stderr,
+            format!(
+                "raug: error: every one of the 1 rows was rejected (unwritable: 1); the \
+                 first: {file}:1: {why}; nothing was written\n"
+            )
+        );
         assert!(!wd.path("c.parquet").exists());
     }
     wd.assert_no_temporary_files();
