@@ -185,6 +185,19 @@ pub enum SpecError {
         /// The `raug pairs` command that would pair them, placeholders in capitals.
         command: String,
     },
+    /// No `chosen` field, and the first row holds one list and nothing else: maybe the rows,
+    /// in a file that is one object (`{"data": [...]}`).
+    #[error(
+        "no field {path:?} in the first row, which holds only the list {list:?}: if those are \
+         the rows, take them out first (`jq -c '.{list}[]' FILE | raug relabel -`), or name the \
+         field with --chosen PATH"
+    )]
+    NoChosenButOneList {
+        /// The chosen field looked for.
+        path: String,
+        /// The row's one field.
+        list: String,
+    },
     /// A field an option names is not in the first row (or the schema).
     #[error("{option} {path}: the first row has no such field")]
     NamedFieldMissing {

@@ -697,7 +697,13 @@ impl Resolved {
                             command,
                         }
                     }
-                    _ => missing(&chosen, "--chosen"),
+                    _ => match one_list(row) {
+                        Some(list) if names.chosen.is_none() => SpecError::NoChosenButOneList {
+                            path: chosen.to_string(),
+                            list,
+                        },
+                        _ => missing(&chosen, "--chosen"),
+                    },
                 });
             }
             (_, None) => return Err(missing(&rejected, "--rejected")),
@@ -1287,6 +1293,16 @@ fn responses_to_pair(row: &dyn RowShape) -> Option<(String, String)> {
             prompt.unwrap_or("PROMPT")
         ),
     ))
+}
+
+/// The row's one field, where it has one and it holds a list.
+fn one_list(row: &dyn RowShape) -> Option<String> {
+    let fields = row.fields();
+    let [field] = fields.as_slice() else {
+        return None;
+    };
+    let path = FieldPath::parse(field).ok()?;
+    matches!(row.kind(&path), Some(Ok(TextKind::Messages))).then(|| field.clone())
 }
 
 /// The first of [`WINNER_PAIRS`] whose two responses the row has.

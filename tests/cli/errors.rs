@@ -246,9 +246,19 @@ fn usage_errors_exit_2_with_a_fix() {
     assert!(run
         .stderr
         .ends_with("name them with --chosen-score PATH --rejected-score PATH, or, for data without scores, give --fixed-scores HI,LO\n"));
+    // A file that is one object holding the rows under a key (what some exporters write).
+    wd.write("wrapped.json", format!(r#"{{"data": [{GOOD}]}}"#));
+    let run = wd.run(&["relabel", "wrapped.json"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "raug: error: wrapped.json:1: no field \"chosen\" in the first row, which holds only the \
+         list \"data\": if those are the rows, take them out first (`jq -c '.data[]' FILE | raug \
+         relabel -`), or name the field with --chosen PATH\n"
+    );
     let run = wd.run(&["relabel", "data.jsonl", "--bogus"]);
     assert_eq!(run.code, 2);
-    assert_eq!(wd.files(), ["data.jsonl", "noscore.jsonl"]);
+    assert_eq!(wd.files(), ["data.jsonl", "noscore.jsonl", "wrapped.json"]);
 }
 
 #[test]
