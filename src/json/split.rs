@@ -462,32 +462,30 @@ fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
         || head.starts_with(b"\xFE\xFF")
         || (head.len() >= 2 && head[0] != 0 && head[1] == 0)
         || (head.len() >= 2 && head[0] == 0 && head[1] != 0);
+    let compression = OTHER_COMPRESSIONS
+        .iter()
+        .find(|(magic, ..)| head.starts_with(magic));
     let detail = if utf16 {
         "the file is UTF-16, and raug reads UTF-8 JSON: convert it first (iconv -f UTF-16 -t UTF-8)"
-    } else if let Some((kind, unpack)) = OTHER_COMPRESSIONS
-        .iter()
-        .find(|(magic, ..)| head.starts_with(magic))
-        .map(|(_, kind, unpack)| (kind, unpack))
-    {
-        return Err(Error::Format {
-            path: source.name(),
-            detail: format!(
-                "the file is {kind}-compressed, and raug reads gzip and zstd: decompress it \
-                 first (`{unpack} FILE | raug COMMAND -`)"
-            ),
-        });
+            .to_string()
+    } else if let Some((_, kind, unpack)) = compression {
+        format!(
+            "the file is {kind}-compressed, and raug reads gzip and zstd: decompress it first \
+             (`{unpack} FILE | raug COMMAND -`)"
+        )
     } else if head.starts_with(b"ARROW1") || head.starts_with(b"\xFF\xFF\xFF\xFF") {
         // The Arrow IPC file magic, or a stream's first message (its continuation marker).
-        crate::io::ARROW_IPC
+        crate::io::ARROW_IPC.to_string()
     } else if head.starts_with(b"PAR1") {
         "these are Parquet bytes, which need a file raug can seek in: pass the file's path (or \
          --input-format parquet with the path)"
+            .to_string()
     } else {
         return Ok(());
     };
     Err(Error::Format {
         path: source.name(),
-        detail: detail.to_string(),
+        detail,
     })
 }
 
