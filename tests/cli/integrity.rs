@@ -1529,21 +1529,19 @@ fn rows_that_make_no_parquet_schema_are_named_for_their_own_reason() {
                   reader takes";
 
     for (file, why) in [("lone.jsonl", surrogate), ("deep.jsonl", nested)] {
-        for order in ["interleaved", "blocks"] {
-            let run = wd.run(&["relabel", file, "-o", "out.parquet", "--order", order]);
-            assert_eq!(run.code, 1);
+        // relabel in both orders, and condition: the row named under fail, every row rejected
+        // under skip, nothing written either way.
+        for (command, out) in [
+            (&["relabel", "--order", "interleaved"][..], "out.parquet"),
+            (&["relabel", "--order", "blocks"], "out.parquet"),
+            (&["condition", "--target", "9"], "c.parquet"),
+        ] {
+            let args = [command, &[file, "-o", out]].concat();
+            let run = wd.run(&args);
+            assert_eq!(run.code, 1, "{args:?}");
             assert_eq!(run.stderr, format!("raug: error: {file}:1: {why}\n"));
-            let run = wd.run(&[
-                "relabel",
-                file,
-                "-o",
-                "out.parquet",
-                "--order",
-                order,
-                "--on-error",
-                "skip",
-            ]);
-            assert_eq!(run.code, 1);
+            let run = wd.run(&[&args[..], &["--on-error", "skip"]].concat());
+            assert_eq!(run.code, 1, "{args:?}");
             assert_eq!(
                 run.stderr,
                 format!(
@@ -1551,30 +1549,8 @@ fn rows_that_make_no_parquet_schema_are_named_for_their_own_reason() {
                      first: {file}:1: {why}; nothing was written\n"
                 )
             );
-            assert!(!wd.path("out.parquet").exists());
+            assert!(!wd.path(out).exists());
         }
-        let run = wd.run(&["condition", file, "-o", "c.parquet", "--target", "9"]);
-        assert_eq!(run.code, 1);
-        assert_eq!(run.stderr, format!("raug: error: {file}:1: {why}\n"));
-        let run = wd.run(&[
-            "condition",
-            file,
-            "-o",
-            "c.parquet",
-            "--target",
-            "9",
-            "--on-error",
-            "skip",
-        ]);
-        assert_eq!(run.code, 1);
-        assert_eq!(
-            run.stderr,
-            format!(
-                "raug: error: every one of the 1 rows was rejected (unwritable: 1); the \
-                 first: {file}:1: {why}; nothing was written\n"
-            )
-        );
-        assert!(!wd.path("c.parquet").exists());
     }
     wd.assert_no_temporary_files();
 
