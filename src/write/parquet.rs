@@ -240,11 +240,7 @@ impl RowDecoder {
     /// bad row for its own reason): the field holding a lone surrogate escape, or what Arrow's
     /// inference says of it.
     pub fn uninferable(row: &[u8]) -> RowError {
-        let text = crate::io::utf8(row).unwrap_or_default();
-        if let Some(problem) = Object::parse(text.trim_end())
-            .ok()
-            .and_then(|object| object.lone_surrogate_field(", so Parquet can't hold it"))
-        {
+        if let Some(problem) = lone_surrogate(row) {
             return problem;
         }
         let why = match arrow_json::reader::infer_json_schema(row, None) {
@@ -379,14 +375,16 @@ impl RowDecoder {
         let Err(problem) = self.decode(row) else {
             return Ok(());
         };
-        let text = crate::io::utf8(row).unwrap_or_default();
-        let Ok(object) = Object::parse(text.trim_end()) else {
-            return Err(problem);
-        };
-        Err(object
-            .lone_surrogate_field(", so Parquet can't hold it")
-            .unwrap_or(problem))
+        Err(lone_surrogate(row).unwrap_or(problem))
     }
+}
+
+/// The field of a JSON row that holds a lone surrogate escape, which Parquet can't hold, if any.
+fn lone_surrogate(row: &[u8]) -> Option<RowError> {
+    let text = crate::io::utf8(row).unwrap_or_default();
+    Object::parse(text.trim_end())
+        .ok()?
+        .lone_surrogate_field(", so Parquet can't hold it")
 }
 
 /// The names of the leaf fields under `fields`, at any depth (inside structs and lists):
