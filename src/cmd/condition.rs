@@ -140,8 +140,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut summary = summary?;
             // Rows the output can't hold (JSON written as Parquet), left out under skip.
             blocks.flush()?;
-            for error in blocks.take_skipped() {
-                summary.rows -= 1;
+            for (error, rows) in blocks.take_skipped() {
+                summary.rows -= rows;
                 summary.skip(&error);
             }
             if let Some(error) = summary.nothing_kept() {

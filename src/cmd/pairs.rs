@@ -89,7 +89,9 @@ pub struct Args {
     messages: bool,
 
     /// Bad rows and responses: fail stops at the first with its file, line and field (exit 1);
-    /// skip counts them and goes on.
+    /// skip counts them by reason, names the first and goes on. Skip also leaves out a row's
+    /// (or a flat group's) pairs that JSON written as Parquet can't hold (a context field of
+    /// another type than the first pairs'). A run that skips every row fails (exit 1).
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
     on_error: OnErrorArg,
 
@@ -176,6 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut out = PairsOut {
                 blocks: RowBlocks::new(again()?),
                 again: staged.then_some(&again),
+                skip: false,
             };
             let dataset = std::sync::Arc::new(ParquetDataset::open(&sources, "pair")?);
             // Flat rows whose groups are apart are read twice: the bar counts bytes read.
@@ -194,6 +197,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let name = files[0].name();
             let summary = pairs_batches(&dataset.schema(), &input, name, &spec, &mut out)?;
             drop(progress);
+            if let Some(error) = summary.nothing_kept() {
+                return Err(error.into());
+            }
             out.blocks.into_inner()?.finish()?;
             (summary, Vec::new())
         }
@@ -203,16 +209,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // JSON written as Parquet starts again if a later row needs a wider schema.
             crate::write::with_widening(args.io.can_widen(), |schema| {
                 let again = || args.io.row_writer(schema.clone());
+                // Under --on-error skip, pairs the Parquet output can't hold are left out.
                 let mut out = PairsOut {
-                    blocks: RowBlocks::new(again()?),
+                    blocks: RowBlocks::new(again()?).skipping(spec.skip_bad),
                     again: staged.then_some(&again),
+                    skip: spec.skip_bad,
                 };
                 // Flat rows whose groups are apart are read twice: the bar counts bytes read.
                 let progress = args.io.progress_of(&inputs, spec.responses.is_some());
                 // Rows are read on --threads workers.
                 let summary = pool.install(|| pairs(&inputs, &spec, &mut out));
                 drop(progress);
-                let summary = summary?;
+                let mut summary = summary?;
+                out.blocks.flush()?;
+                for (error, pairs) in out.blocks.take_skipped() {
+                    summary.pairs -= pairs;
+                    summary.skip(error);
+                }
+                if let Some(error) = summary.nothing_kept() {
+                    return Err(error);
+                }
                 out.blocks.into_inner()?.finish()?;
                 Ok(summary)
             })?
@@ -223,6 +239,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("raug: note: {note}");
         }
         eprintln!("raug: {}", summary.line());
+        if let Some(first) = &summary.first_skip {
+            eprintln!("raug: first skipped row: {first}");
+        }
     }
     Ok(())
 }
@@ -232,6 +251,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 struct PairsOut<'a> {
     blocks: RowBlocks<Box<dyn Writer>>,
     again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
+    /// Whether rows the writer can't hold are left out ([`RowBlocks::skipping`]).
+    skip: bool,
 }
 
 impl PairsOut<'_> {
@@ -239,7 +260,7 @@ impl PairsOut<'_> {
     /// file with it.
     fn start_again(&mut self) -> crate::Result<()> {
         let again = self.again.expect("asked only when it can");
-        self.blocks = RowBlocks::new(again()?);
+        self.blocks = RowBlocks::new(again()?).skipping(self.skip);
         Ok(())
     }
 }

@@ -440,7 +440,7 @@ fn nested(
                     });
                 }
             }
-            Err(_) if spec.skip_bad => summary.skipped += 1,
+            Err(problem) if spec.skip_bad => summary.skip(Error::Row { location, problem }),
             Err(problem) => return Err(Error::Row { location, problem }),
         }
     }
@@ -712,15 +712,16 @@ fn flat(
         for (i, (key, score)) in keys.iter().zip(&scores).enumerate() {
             summary.rows_in += 1;
             if let Err(problem) = score {
+                let error = Error::Row {
+                    location: input.files.at(row + i as u64),
+                    problem: problem.clone(),
+                };
                 if spec.skip_bad {
-                    summary.skipped += 1;
+                    summary.skip(error);
                     groups.push(None);
                     continue;
                 }
-                return Err(Error::Row {
-                    location: input.files.at(row + i as u64),
-                    problem: problem.clone(),
-                });
+                return Err(error);
             }
             match grouping.join(*key, row_bytes(i)) {
                 Joined::Here(g) => groups.push(Some(g)),

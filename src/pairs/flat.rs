@@ -279,7 +279,7 @@ pub(super) fn flat(
         groups: Vec::new(),
         contexts: Vec::new(),
         context_differs: false,
-        skipped: 0,
+        skips: PairSummary::default(),
     };
     // A chunk's rows are read (on every worker) while the chunk before is taken in order.
     let mut taking: Vec<ReadRow> = Vec::new();
@@ -333,7 +333,7 @@ pub(super) fn flat(
         }
     }
     first.take(taking, emit)?;
-    summary.skipped += first.skipped;
+    summary.add_skips(std::mem::take(&mut first.skips));
     let FirstReading {
         grouping,
         stream,
@@ -588,7 +588,8 @@ struct FirstReading<'s> {
     /// no context field is left out of any pair, and pairs made from partitions can go out at
     /// once.
     context_differs: bool,
-    skipped: u64,
+    /// The rows skipped as bad (only the skip counts are used).
+    skips: PairSummary,
 }
 
 impl FirstReading<'_> {
@@ -597,8 +598,8 @@ impl FirstReading<'_> {
         for (location, seen) in rows {
             let seen = match seen {
                 Ok(seen) => seen,
-                Err(_) if self.spec.skip_bad => {
-                    self.skipped += 1;
+                Err(problem) if self.spec.skip_bad => {
+                    self.skips.skip(bad(&location, problem));
                     self.groups.push(LEFT_OUT);
                     continue;
                 }

@@ -54,8 +54,8 @@ pub(super) fn nested(
         });
         let (prompt, responses, context) = match read {
             Ok(read) => read,
-            Err(_) if spec.skip_bad => {
-                summary.skipped += 1;
+            Err(problem) if spec.skip_bad => {
+                summary.skip(bad(&row.location, problem));
                 continue;
             }
             Err(problem) => return Err(bad(&row.location, problem)),

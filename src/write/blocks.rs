@@ -22,7 +22,7 @@ pub struct RowBlocks<S: DerefMut<Target = dyn Writer>> {
     ends: Vec<(usize, Location)>,
     /// Whether a row the writer can't hold is left out (kept in `skipped`) rather than an error.
     skip: bool,
-    skipped: Vec<Error>,
+    skipped: Vec<(Error, u64)>,
 }
 
 impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
@@ -45,9 +45,9 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
         self
     }
 
-    /// The rows left out since the last call, in order, with why (a row error at each input
-    /// row). Those rows are not written.
-    pub fn take_skipped(&mut self) -> Vec<Error> {
+    /// The pushes left out since the last call, in order: why (a row error at the input row
+    /// pushed with it) and how many rows (lines) it held. Those rows are not written.
+    pub fn take_skipped(&mut self) -> Vec<(Error, u64)> {
         std::mem::take(&mut self.skipped)
     }
 
@@ -63,7 +63,8 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
         Ok(self.sink)
     }
 
-    /// Adds a row (newline-terminated) made from the input row at `location`.
+    /// Adds rows made from the input row at `location`: one or more, each newline-terminated,
+    /// written or (under [`RowBlocks::skipping`]) left out together.
     pub fn push(&mut self, row: &[u8], location: &Location) -> Result<()> {
         self.rows.extend_from_slice(row);
         self.ends.push((self.rows.len(), location.clone()));
@@ -101,7 +102,9 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
                             .at_row(location))
                         }
                         (Err(e @ Error::Unwritable { .. }), _) if self.skip => {
-                            self.skipped.push(e.at_row(location))
+                            let rows = &self.rows[start..*end];
+                            let lines = rows.iter().filter(|&&b| b == b'\n').count();
+                            self.skipped.push((e.at_row(location), lines as u64))
                         }
                         (Err(e), _) => return Err(e.at_row(location)),
                     }

@@ -571,7 +571,14 @@ fn bad_rows_skipped_apart_are_counted_once() {
         json!({"prompt": "q", "chosen": "b2", "rejected": "b1", "score_chosen": 7, "score_rejected": 4, "id": 2}),
         json!({"prompt": "p", "chosen": "a3", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 1}),
     ];
-    let summary = "raug: 6 rows in, 2 prompts, 2 pairs out, 0 prompts without a pair (one response or all tied), 2 skipped\n";
+    // Counted by reason, the first in input order named.
+    let summary = |file: &str| {
+        format!(
+            "raug: 6 rows in, 2 prompts, 2 pairs out, 0 prompts without a pair (one response or \
+             all tied), 2 skipped (bad_score: 1, invalid_json: 1)\n\
+             raug: first skipped row: {file}:3: invalid JSON: expected ident at column 2\n"
+        )
+    };
     // `--skip-bad` is the old name of `--on-error skip`.
     for (memory, skip) in [
         ("64", &["--on-error", "skip"][..]),
@@ -579,12 +586,16 @@ fn bad_rows_skipped_apart_are_counted_once() {
     ] {
         let args = [skip, &["--memory-bytes", memory][..], &ARGS[..]].concat();
         let run = wd.run(&[&["pairs", "skip.jsonl"][..], &args].concat());
-        assert_eq!((run.code, run.stderr.as_str()), (0, summary), "{memory}");
+        assert_eq!(
+            (run.code, run.stderr),
+            (0, summary("skip.jsonl")),
+            "{memory}"
+        );
         assert_eq!(rows(&run.stdout), expected, "{memory}");
         let run = wd.run_stdin(&[&["pairs"][..], &args].concat(), text.as_bytes());
         assert_eq!(
-            (run.code, run.stderr.as_str()),
-            (0, summary),
+            (run.code, run.stderr),
+            (0, summary("<stdin>")),
             "stdin {memory}"
         );
         assert_eq!(rows(&run.stdout), expected, "stdin {memory}");
@@ -820,5 +831,131 @@ fn parquet_shards_pair_natively_as_one_dataset() {
             format!("raug: error: {shard}: row 0: field \"score\": {problem}\n")
         );
     }
+    wd.assert_no_temporary_files();
+}
+
+#[test]
+fn pairs_parquet_cant_hold_are_left_out_under_skip() {
+    let wd = Workdir::new();
+    // Flat rows, JSON written as Parquet: group 2's context field `src` is a boolean where the
+    // first rows' is a string, so none of its pairs can be written.
+    let flat = [
+        r#"{"id": 1, "prompt": "p", "response": "a1", "score": 1, "src": "s1"}"#,
+        r#"{"id": 1, "prompt": "p", "response": "a2", "score": 5, "src": "s1"}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b1", "score": 4, "src": true}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b2", "score": 7, "src": true}"#,
+        r#"{"id": 2, "prompt": "q", "response": "b3", "score": 2, "src": true}"#,
+        r#"{"id": 3, "prompt": "r", "response": "c1", "score": 3, "src": "s3"}"#,
+        r#"{"id": 3, "prompt": "r", "response": "c2", "score": 2, "src": "s3"}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("flat.jsonl", &flat);
+    let conflict = "field \"src\": can't be written to Parquet: expected string got true (the \
+                    Parquet schema comes from the output's first rows)";
+    let args = |input: &'static str, extra: &[&'static str]| {
+        [&["pairs", input, "-o", "out.parquet"][..], &ARGS, extra].concat()
+    };
+    let run = wd.run(&args("flat.jsonl", &[]));
+    assert_eq!(
+        (run.code, run.stderr),
+        (1, format!("raug: error: flat.jsonl:3: {conflict}\n"))
+    );
+    assert!(!wd.path("out.parquet").exists());
+    wd.assert_no_temporary_files();
+
+    // Under skip the group's pairs (one, or three under --strategy all) are left out together,
+    // the group counted once; the others' pairs (one each) are written.
+    for strategy in ["best-worst", "all"] {
+        let run = wd.run(&args(
+            "flat.jsonl",
+            &["--on-error", "skip", "--strategy", strategy],
+        ));
+        assert_eq!(
+            (run.code, run.stderr),
+            (
+                0,
+                format!(
+                    "raug: 7 rows in, 3 prompts, 2 pairs out, 0 prompts without a pair \
+                     (one response or all tied), 1 skipped (unwritable: 1)\n\
+                     raug: first skipped row: flat.jsonl:3: {conflict}\n"
+                )
+            ),
+            "{strategy}"
+        );
+        assert_eq!(
+            parquet_file_rows(&wd, "out.parquet"),
+            [
+                json!({"prompt": "p", "chosen": "a2", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "id": 1, "src": "s1"}),
+                json!({"prompt": "r", "chosen": "c1", "rejected": "c2", "score_chosen": 3, "score_rejected": 2, "id": 3, "src": "s3"}),
+            ],
+            "{strategy}"
+        );
+    }
+
+    // Nested rows: each row's pairs are left out with the row.
+    let nested = [
+        r#"{"prompt": "p", "answers": [{"text": "a1", "s": 1}, {"text": "a2", "s": 5}], "src": "s1"}"#,
+        r#"{"prompt": "q", "answers": [{"text": "b1", "s": 4}, {"text": "b2", "s": 7}], "src": 5}"#,
+        r#"{"prompt": "r", "answers": [{"text": "c1", "s": 3}, {"text": "c2", "s": 2}], "src": "s3"}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    wd.write("nested.jsonl", &nested);
+    let nested_args = [
+        "pairs",
+        "nested.jsonl",
+        "-o",
+        "out.parquet",
+        "--responses",
+        "answers",
+        "--text",
+        "text",
+        "--score",
+        "s",
+        "--on-error",
+        "skip",
+    ];
+    let run = wd.run(&nested_args);
+    assert_eq!(
+        (run.code, run.stderr),
+        (
+            0,
+            "raug: 3 rows in, 3 prompts, 2 pairs out, 0 prompts without a pair (one response or \
+             all tied), 1 skipped (unwritable: 1)\n\
+             raug: first skipped row: nested.jsonl:2: field \"src\": can't be written to \
+             Parquet: expected string got 5 (the Parquet schema comes from the output's first \
+             rows)\n"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        parquet_file_rows(&wd, "out.parquet"),
+        [
+            json!({"prompt": "p", "chosen": "a2", "rejected": "a1", "score_chosen": 5, "score_rejected": 1, "s_chosen": 5, "s_rejected": 1, "src": "s1"}),
+            json!({"prompt": "r", "chosen": "c1", "rejected": "c2", "score_chosen": 3, "score_rejected": 2, "s_chosen": 3, "s_rejected": 2, "src": "s3"}),
+        ]
+    );
+
+    // A run that skips every row it reads is no success: exit 1, nothing written.
+    wd.write(
+        "bad.jsonl",
+        "{\"prompt\": \"p\", \"answers\": 5}\n{\"prompt\": \"q\", \"answers\": [{\"text\": \"b\", \"s\": \"x\"}]}\n",
+    );
+    std::fs::remove_file(wd.path("out.parquet")).unwrap();
+    let mut bad_args = nested_args;
+    bad_args[1] = "bad.jsonl";
+    let run = wd.run(&bad_args);
+    assert_eq!(
+        (run.code, run.stderr),
+        (
+            1,
+            "raug: error: every one of the 2 rows was rejected (bad_score: 1, wrong_type: 1); \
+             the first: bad.jsonl:1: field \"answers\": expected a list of responses; nothing \
+             was written\n"
+                .to_string()
+        )
+    );
+    assert!(!wd.path("out.parquet").exists());
     wd.assert_no_temporary_files();
 }
