@@ -193,6 +193,24 @@ impl IoArgs {
         Ok(self.row_writer(None)?)
     }
 
+    /// Opens `--stats FILE` (a temporary file until [`write_stats`] commits it), after checking
+    /// that it is neither an input nor the output: a bad path fails before a row is read.
+    pub fn open_stats(
+        &self,
+        stats: Option<&std::path::Path>,
+    ) -> anyhow::Result<Option<crate::io::Output>> {
+        let Some(path) = stats else { return Ok(None) };
+        let stats = Target::File(path.to_path_buf());
+        crate::io::check_distinct(
+            &self.data_sources()?,
+            &[("the output", &self.target()), ("--stats", &stats)],
+        )?;
+        Ok(Some(crate::io::Output::create(
+            &stats,
+            crate::io::Compression::None,
+        )?))
+    }
+
     /// Checks the output against the inputs (not one of them) and its format (compression
     /// only for JSON).
     pub fn check_output(&self) -> anyhow::Result<()> {
@@ -654,4 +672,18 @@ pub enum OnErrorArg {
     Fail,
     /// Skip bad rows and count them.
     Skip,
+}
+
+/// Writes a command's summary to `--stats`' file (see [`IoArgs::open_stats`]) as pretty JSON.
+pub fn write_stats(
+    out: Option<crate::io::Output>,
+    summary: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let Some(mut out) = out else { return Ok(()) };
+    let mut json = serde_json::to_vec_pretty(summary)
+        .map_err(|e| crate::Error::Internal(format!("serializing the summary: {e}")))?;
+    json.push(b'\n');
+    out.write_bytes(&json)?;
+    out.finish()?;
+    Ok(())
 }

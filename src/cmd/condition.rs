@@ -1,5 +1,6 @@
 //! `raug condition`: eval-time goals for prompt-only data.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::condition::{
@@ -8,7 +9,7 @@ use crate::condition::{
 use crate::fields::FieldPath;
 use crate::io::Format;
 
-use super::common::{GoalArgs, IoArgs, OnErrorArg};
+use super::common::{write_stats, GoalArgs, IoArgs, OnErrorArg};
 
 const AFTER_HELP: &str = "\
 At inference the paper asks the model for the top score. Use the same goal options as for
@@ -44,10 +45,23 @@ pub struct Args {
     /// field (exit 1); skip leaves them out, counts them and names the first.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
     on_error: OnErrorArg,
+
+    /// Write the summary as JSON here (rows conditioned, skipped by reason), for CI.
+    #[arg(long, value_name = "FILE", help_heading = "Errors")]
+    stats: Option<PathBuf>,
 }
 
 /// Runs `raug condition`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let stats = args.io.open_stats(args.stats.as_deref())?;
+    let (summary, notes) = conditioned(&args)?;
+    write_stats(stats, &summary)?;
+    report(&args.io, &summary, &notes);
+    Ok(())
+}
+
+/// Conditions the rows; what it did, and notes for the user.
+fn conditioned(args: &Args) -> anyhow::Result<(ConditionSummary, Vec<String>)> {
     let usage = |m: String| anyhow::Error::from(crate::Error::Usage(m));
     let target = match args.target.as_str() {
         "max" => TargetScore::Max,
@@ -97,8 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 bar.finish_and_clear();
             }
             if let Some(summary) = done? {
-                report(&args.io, &summary, &[]);
-                return Ok(());
+                return Ok((summary, Vec::new()));
             }
             // Otherwise nothing was written: the general path below writes every column.
         }
@@ -151,8 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(summary)
         })?
     };
-    report(&args.io, &summary, &notes);
-    Ok(())
+    Ok((summary, notes))
 }
 
 fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {

@@ -1,5 +1,7 @@
 //! `raug pairs`: preference pairs from several scored responses per prompt.
 
+use std::path::PathBuf;
+
 use crate::error::Location;
 use crate::fields::FieldPath;
 use crate::io::Format;
@@ -9,7 +11,7 @@ use crate::pairs::{
 use crate::rows::{ParquetDataset, RowGroups};
 use crate::write::{RowBlocks, Writer};
 
-use super::common::{IoArgs, OnErrorArg};
+use super::common::{write_stats, IoArgs, OnErrorArg};
 
 const AFTER_HELP: &str = "\
 Nested data has one row per prompt with a list of responses:
@@ -95,6 +97,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail, help_heading = "Errors")]
     on_error: OnErrorArg,
 
+    /// Write the summary as JSON here (rows in, prompts, pairs out, skipped by reason), for CI.
+    #[arg(long, value_name = "FILE", help_heading = "Errors")]
+    stats: Option<PathBuf>,
+
     /// The same as --on-error skip (its name before --on-error).
     #[arg(long, hide = true)]
     skip_bad: bool,
@@ -164,6 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         temp: args.io.target(),
         memory: args.memory_bytes.unwrap_or(crate::pairs::MEMORY),
     };
+    let stats = args.io.open_stats(args.stats.as_deref())?;
     let sources = args.io.data_sources()?;
     let parquet = sources
         .iter()
@@ -234,6 +241,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })?
         }
     };
+    write_stats(stats, &summary)?;
     if !args.io.quiet {
         for note in &notes {
             eprintln!("raug: note: {note}");

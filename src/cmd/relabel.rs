@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::ValueEnum;
 
-use super::common::{usage, FieldArgs, GoalArgs, IoArgs, OnErrorArg};
+use super::common::{usage, write_stats, FieldArgs, GoalArgs, IoArgs, OnErrorArg};
 use crate::driver::{self, Job, OnError, ParquetCompression, Summary};
 use crate::fields::FieldNames;
 use crate::io::{Compression, Output, Target};
@@ -337,16 +336,6 @@ pub fn execute(args: Args) -> anyhow::Result<Summary> {
         bar.finish_and_clear();
     }
     let summary = result?;
-    if let Some(stats) = stats {
-        write_stats(stats, &summary)?;
-    }
+    write_stats(stats, &summary)?;
     Ok(summary)
-}
-
-fn write_stats(mut out: Output, summary: &Summary) -> anyhow::Result<()> {
-    let mut json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
-    json.push(b'\n');
-    out.write_bytes(&json)?;
-    out.finish()?;
-    Ok(())
 }

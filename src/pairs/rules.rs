@@ -76,7 +76,8 @@ pub struct PairSummary {
     pub skipped: u64,
     /// Skipped rows by reason (`missing_field`, `bad_score`, `unwritable`, ...).
     pub skipped_by_reason: std::collections::BTreeMap<&'static str, u64>,
-    /// The first skipped row: where it is and its problem.
+    /// The first skipped row: where it is and its problem (printed, not in `--stats`).
+    #[serde(skip)]
     pub first_skip: Option<String>,
 }
 

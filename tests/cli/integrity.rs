@@ -110,7 +110,7 @@ fn every_path_a_command_writes_is_checked_before_a_byte_is_read() {
     wd.write("data.jsonl", row);
     wd.write("out.jsonl", "old\n");
     let skip = ["--on-error", "skip"];
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &[
                 "relabel",
@@ -156,6 +156,32 @@ fn every_path_a_command_writes_is_checked_before_a_byte_is_read() {
         ),
         (
             &[
+                "condition",
+                "data.jsonl",
+                "-o",
+                "o2.jsonl",
+                "--stats",
+                "o2.jsonl",
+            ],
+            "the output and --stats are both o2.jsonl",
+        ),
+        (
+            &[
+                "pairs",
+                "data.jsonl",
+                "--group-by",
+                "prompt",
+                "--text",
+                "chosen",
+                "--score",
+                "score_chosen",
+                "--stats",
+                "data.jsonl",
+            ],
+            "--stats data.jsonl is also an input; write to another file",
+        ),
+        (
+            &[
                 "pairs",
                 "data.jsonl",
                 "--group-by",
@@ -196,6 +222,77 @@ fn every_path_a_command_writes_is_checked_before_a_byte_is_read() {
         assert!(!wd.path("o2.jsonl").exists());
         assert!(!wd.path("r.jsonl").exists());
     }
+    wd.assert_no_temporary_files();
+}
+
+#[test]
+fn pairs_and_condition_write_stats_as_relabel_does() {
+    let wd = Workdir::new();
+    wd.write(
+        "flat.jsonl",
+        "{\"id\": 1, \"response\": \"a\", \"score\": 1}\n\
+         {\"id\": 1, \"response\": \"b\", \"score\": 4}\n\
+         {\"id\": 2, \"response\": \"c\", \"score\": \"x\"}\n\
+         {\"id\": 3, \"response\": \"d\", \"score\": 2}\n",
+    );
+    let run = wd.run(&[
+        "pairs",
+        "flat.jsonl",
+        "--group-by",
+        "id",
+        "--text",
+        "response",
+        "--score",
+        "score",
+        "--on-error",
+        "skip",
+        "-o",
+        "pairs.jsonl",
+        "--stats",
+        "pairs.stats.json",
+        "-q",
+    ]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let stats: Value = serde_json::from_str(&wd.read("pairs.stats.json")).unwrap();
+    assert_eq!(
+        stats,
+        json!({"rows_in": 4, "prompts": 2, "pairs": 1, "no_pair": 1, "skipped": 1,
+               "skipped_by_reason": {"bad_score": 1}})
+    );
+
+    wd.write(
+        "eval.jsonl",
+        "{\"instruction\": \"Say hi.\"}\n{\"instruction\": 5}\n",
+    );
+    let run = wd.run(&[
+        "condition",
+        "eval.jsonl",
+        "--on-error",
+        "skip",
+        "-o",
+        "eval.goal.jsonl",
+        "--stats",
+        "eval.stats.json",
+        "-q",
+    ]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    let stats: Value = serde_json::from_str(&wd.read("eval.stats.json")).unwrap();
+    assert_eq!(
+        stats,
+        json!({"rows": 1, "prompt": "instruction", "skipped": 1,
+               "skipped_by_reason": {"wrong_type": 1}})
+    );
+    // A failed run writes no stats.
+    let run = wd.run(&[
+        "condition",
+        "eval.jsonl",
+        "-o",
+        "eval2.jsonl",
+        "--stats",
+        "eval2.stats.json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!wd.path("eval2.stats.json").exists());
     wd.assert_no_temporary_files();
 }
 
