@@ -366,6 +366,24 @@ pub trait RowShape {
     fn object_fields(&self) -> Vec<String>;
     /// Every field at the top level and one level down (`metadata.chosen_model`), in order.
     fn fields(&self) -> Vec<String>;
+    /// The top-level fields holding a number, in order (for hints; none by default).
+    fn numbers(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The fields of a list's items (objects) that hold text, and those that hold a number, as
+    /// the first item (or the schema) shows them (for hints; `None` by default).
+    fn item_fields(&self, _list: &FieldPath) -> Option<ItemFields> {
+        None
+    }
+}
+
+/// The fields of a list's items, by what they hold: see [`RowShape::item_fields`].
+#[derive(Debug, Default)]
+pub struct ItemFields {
+    /// Fields holding a string.
+    pub texts: Vec<String>,
+    /// Fields holding a number.
+    pub numbers: Vec<String>,
 }
 
 /// A ShareGPT or OpenAI row seen as TRL's conversational layout, as the adapter makes it.
@@ -1278,9 +1296,20 @@ fn responses_to_pair(row: &dyn RowShape) -> Option<(String, String)> {
             Some(other) => format!(" --prompt {other}"),
             None => " --prompt PROMPT".to_string(),
         };
+        let path = FieldPath::parse(list).expect("a plain name");
+        let items = row.item_fields(&path).unwrap_or_default();
+        let is_text =
+            |name: &str| RESPONSE_FIELDS.contains(&name) || ["text", "content"].contains(&name);
+        let text = match items.texts.iter().find(|t| is_text(t)) {
+            Some(text) => text.clone(),
+            None => one_of("TEXT", &items.texts, "text"),
+        };
         return Some((
             format!("the row holds a list of responses ({list:?})"),
-            format!("raug pairs INPUT --responses {list}{prompt} --text TEXT --score SCORE"),
+            format!(
+                "raug pairs INPUT --responses {list}{prompt} --text {text} --score {}",
+                score_field(&items.numbers)
+            ),
         ));
     }
     let text = RESPONSE_FIELDS
@@ -1289,10 +1318,50 @@ fn responses_to_pair(row: &dyn RowShape) -> Option<(String, String)> {
     Some((
         format!("each row holds one response ({text:?})"),
         format!(
-            "raug pairs INPUT --group-by {} --text {text} --score SCORE",
-            prompt.unwrap_or("PROMPT")
+            "raug pairs INPUT --group-by {} --text {text} --score {}",
+            prompt.unwrap_or("PROMPT"),
+            score_field(&row.numbers())
         ),
     ))
+}
+
+/// The `--score` of a hint among the fields holding a number: the one whose name says score,
+/// rating or reward, else the one number that isn't an id, else a placeholder naming them.
+fn score_field(numbers: &[String]) -> String {
+    let says = |words: &[&str], name: &str| {
+        let name = name.to_ascii_lowercase();
+        words.iter().any(|w| name.contains(w))
+    };
+    let scores: Vec<String> = numbers
+        .iter()
+        .filter(|n| says(&["score", "rating", "reward"], n))
+        .cloned()
+        .collect();
+    if let [score] = scores.as_slice() {
+        return score.clone();
+    }
+    let candidates = match scores.is_empty() {
+        true => numbers
+            .iter()
+            .filter(|n| *n != "id" && !n.ends_with("_id"))
+            .cloned()
+            .collect(),
+        false => scores,
+    };
+    one_of("SCORE", &candidates, "number")
+}
+
+/// A hint's placeholder: the one candidate, else the placeholder and the candidates to pick
+/// from (`SCORE (a number field: a, b or c)`).
+fn one_of(placeholder: &str, candidates: &[String], kind: &str) -> String {
+    match candidates {
+        [] => placeholder.to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!(
+            "{placeholder} (a {kind} field: {} or {last})",
+            init.join(", ")
+        ),
+    }
 }
 
 /// The row's one field, where it has one and it holds a list.

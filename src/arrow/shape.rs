@@ -3,7 +3,7 @@
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::error::SpecError;
-use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
+use crate::fields::{FieldNames, FieldPath, ItemFields, Resolved, RowShape};
 use crate::relabel::{Style, TextKind};
 
 /// A schema seen through the [`RowShape`] detection needs.
@@ -58,6 +58,28 @@ impl RowShape for SchemaShape<'_> {
             .collect()
     }
 
+    fn numbers(&self) -> Vec<String> {
+        numbers_of(self.0.fields())
+    }
+
+    fn item_fields(&self, list: &FieldPath) -> Option<ItemFields> {
+        let (DataType::List(item) | DataType::LargeList(item)) = self.field(list)?.data_type()
+        else {
+            return None;
+        };
+        let DataType::Struct(children) = item.data_type() else {
+            return None;
+        };
+        Some(ItemFields {
+            texts: children
+                .iter()
+                .filter(|c| kind(c.data_type()) == Ok(TextKind::Text))
+                .map(|c| c.name().clone())
+                .collect(),
+            numbers: numbers_of(children),
+        })
+    }
+
     fn fields(&self) -> Vec<String> {
         let mut fields = Vec::new();
         for field in self.0.fields() {
@@ -72,6 +94,15 @@ impl RowShape for SchemaShape<'_> {
         }
         fields
     }
+}
+
+/// The fields of a numeric type, in order.
+fn numbers_of(fields: &arrow_schema::Fields) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|f| f.data_type().is_numeric())
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 /// Detects the layout and fields from a schema. A score column of another type than a number

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use crate::error::{RowError, SpecError};
-use crate::fields::{FieldNames, FieldPath, Resolved, RowShape};
+use crate::fields::{FieldNames, FieldPath, ItemFields, Resolved, RowShape};
 use crate::json::object::{describe, lookup, lookup_first, spaced_colon, span, Object, Row};
 use crate::json::text::{kind_of, read_text_with, ReadList, Text};
 use crate::plan::{
@@ -41,6 +41,24 @@ impl RowShape for Shape<'_, '_> {
             .collect()
     }
 
+    fn numbers(&self) -> Vec<String> {
+        numbers_of(self.0)
+    }
+
+    fn item_fields(&self, list: &FieldPath) -> Option<ItemFields> {
+        let raw = lookup_first(self.0, list).ok()??;
+        let first = *crate::json::object::items(raw).ok()?.first()?;
+        let item = Object::parse(first).ok()?;
+        Some(ItemFields {
+            texts: item
+                .entries()
+                .filter(|(_, v)| v.starts_with('"'))
+                .map(|(k, _)| k.to_string())
+                .collect(),
+            numbers: numbers_of(&item),
+        })
+    }
+
     fn fields(&self) -> Vec<String> {
         let mut fields = Vec::new();
         for (key, value) in self.0.entries() {
@@ -53,6 +71,15 @@ impl RowShape for Shape<'_, '_> {
         }
         fields
     }
+}
+
+/// An object's fields holding a number, in order.
+fn numbers_of(object: &Object) -> Vec<String> {
+    object
+        .entries()
+        .filter(|(_, v)| v.starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 /// Detects the dataset's shape from one line: `Ok(None)` when the line is not a JSON object (the

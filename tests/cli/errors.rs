@@ -415,7 +415,8 @@ fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
             "llm-thankfulness-claude__nvidia_HelpSteer_sample.jsonl",
             "hs",
             "each row holds one response (\"response\"), make pairs of them first: raug pairs \
-             INPUT --group-by prompt --text response --score SCORE",
+             INPUT --group-by prompt --text response --score SCORE (a number field: helpfulness, \
+             correctness, coherence, complexity or verbosity)",
             &[
                 "--group-by",
                 "prompt",
@@ -430,7 +431,7 @@ fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
             "llm-thankfulness-claude__HuggingFaceH4_stack-exchange-preferences_sample.jsonl",
             "se",
             "the row holds a list of responses (\"answers\"), make pairs of them first: raug \
-             pairs INPUT --responses answers --prompt question --text TEXT --score SCORE",
+             pairs INPUT --responses answers --prompt question --text text --score pm_score",
             &[
                 "--responses",
                 "answers",
@@ -467,17 +468,30 @@ fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
         let run = wd.run(&[&["relabel", "p.jsonl", "-q", "-o", "out.jsonl"][..], scale].concat());
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
-    // Another prompt field's name, or none.
+    // Another prompt field's name, or none; the text and score fields where the row says
+    // which, else the candidates.
     for (row, hint) in [
         (
             r#"{"instruction": "q", "output": "a", "rating": 3}"#,
             "each row holds one response (\"output\"), make pairs of them first: raug pairs \
-             INPUT --group-by instruction --text output --score SCORE",
+             INPUT --group-by instruction --text output --score rating",
+        ),
+        (
+            r#"{"id": 7, "prompt": "q", "response": "a", "a": 1, "b": 2.5}"#,
+            "each row holds one response (\"response\"), make pairs of them first: raug pairs \
+             INPUT --group-by prompt --text response --score SCORE (a number field: a or b)",
         ),
         (
             r#"{"id": 1, "completions": [{"text": "a", "rating": 3}]}"#,
             "the row holds a list of responses (\"completions\"), make pairs of them first: \
-             raug pairs INPUT --responses completions --prompt PROMPT --text TEXT --score SCORE",
+             raug pairs INPUT --responses completions --prompt PROMPT --text text --score rating",
+        ),
+        (
+            r#"{"completions": [{"model": "m", "says": "a", "said": "b", "overall_score": 3, "fine-grained_score": 2.5}]}"#,
+            "the row holds a list of responses (\"completions\"), make pairs of them first: \
+             raug pairs INPUT --responses completions --prompt PROMPT --text TEXT (a text field: \
+             model, says or said) --score SCORE (a number field: overall_score or \
+             fine-grained_score)",
         ),
     ] {
         wd.write("small.jsonl", format!("{row}\n"));
