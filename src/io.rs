@@ -117,10 +117,12 @@ pub enum Source {
 }
 
 impl Source {
-    /// The name used in messages.
+    /// The name used in messages (`<stdin>` for standard input, and for its copy: see
+    /// [`copy_stdin`]).
     pub fn name(&self) -> String {
         match self {
             Source::Stdin => "<stdin>".to_string(),
+            Source::File(path) if STDIN_COPY.get() == Some(path) => "<stdin>".to_string(),
             Source::File(path) => path.display().to_string(),
         }
     }
@@ -374,6 +376,49 @@ pub fn remove_pending() {
             }
         }
     }
+}
+
+/// Where [`copy_stdin`] copied standard input.
+static STDIN_COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Whether standard input starts with Parquet's magic number (`PAR1`), looked at without taking
+/// it from the input: what comes first stays to be read.
+pub fn stdin_is_parquet() -> Result<bool> {
+    use std::io::BufRead;
+    let mut stdin = io::stdin().lock();
+    let head = stdin.fill_buf().map_err(|e| Error::io("<stdin>", e))?;
+    Ok(head.starts_with(b"PAR1"))
+}
+
+/// Copies standard input into a temporary file in `dir` (the output's folder; else the temp
+/// folder) and returns it as a source named `<stdin>`: Parquet is read by seeking to its footer
+/// and to each row group, which a pipe can't do. Once per process (a second call returns the
+/// copy); the file is removed by [`remove_pending`], when the process ends or is stopped.
+pub fn copy_stdin(dir: Option<&Path>) -> Result<Source> {
+    if let Some(path) = STDIN_COPY.get() {
+        return Ok(Source::File(path.clone()));
+    }
+    let folder = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    remove_stale(&folder, "stdin");
+    let mut temp = make_pending(
+        || {
+            tempfile::Builder::new()
+                .prefix(&temp_prefix("stdin"))
+                .suffix(".raug-tmp")
+                .tempfile_in(&folder)
+        },
+        |temp| temp.path(),
+    )
+    .map_err(|e| Error::io("a copy of <stdin>", without_temp_path(e, &folder)))?;
+    let copied =
+        io::copy(&mut io::stdin().lock(), temp.as_file_mut()).map_err(|e| Error::io("<stdin>", e));
+    // Removed by remove_pending from here on, whatever happens.
+    let path = temp
+        .into_temp_path()
+        .keep()
+        .map_err(|e| Error::io("a copy of <stdin>", e.error))?;
+    copied?;
+    Ok(Source::File(STDIN_COPY.get_or_init(|| path).clone()))
 }
 
 /// Makes a temporary file or staging folder with `make` and registers its path (`path_of`) for

@@ -2,7 +2,7 @@
 //! bar and summary they drive.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
@@ -14,9 +14,10 @@ use crate::io::{Format, Source, Target};
 /// Input and output options, flattened into each data command.
 #[derive(Debug, clap::Args)]
 pub struct IoArgs {
-    /// Input files or one dataset folder; `-` or nothing reads standard input. JSON compression
-    /// (gzip, zstd) is detected. relabel mirrors a folder into an output folder, shard by shard;
-    /// the other commands read its data files as one dataset.
+    /// Input files or one dataset folder; `-` or nothing reads standard input (Parquet there is
+    /// copied to a temporary file beside the output first, since reading it seeks). JSON
+    /// compression (gzip, zstd) is detected. relabel mirrors a folder into an output folder,
+    /// shard by shard; the other commands read its data files as one dataset.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -103,6 +104,31 @@ impl IoArgs {
                     .to_string(),
             )
             .into());
+        }
+        // Parquet on standard input is read from a copy, since reading it seeks.
+        let parquet = || -> anyhow::Result<bool> {
+            Ok(match self.input_format {
+                Some(format) => Format::from(format) == Format::Parquet,
+                None => crate::io::stdin_is_parquet()?,
+            })
+        };
+        if sources.contains(&Source::Stdin) && parquet()? {
+            let dir = match self.target() {
+                Target::File(path) => Some(
+                    crate::io::folder_of(&path)
+                        .unwrap_or(Path::new("."))
+                        .to_path_buf(),
+                ),
+                Target::Stdout => None,
+            };
+            let copy = crate::io::copy_stdin(dir.as_deref())?;
+            return Ok(sources
+                .into_iter()
+                .map(|s| match s {
+                    Source::Stdin => copy.clone(),
+                    file => file,
+                })
+                .collect());
         }
         Ok(sources)
     }

@@ -65,10 +65,14 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> u8 {
             return u8::try_from(e.exit_code()).unwrap_or(Exit::Usage as u8);
         }
     };
-    match run(cli) {
+    let code = match run(cli) {
         Ok(()) => Exit::Ok as u8,
         Err(err) => report(&err) as u8,
-    }
+    };
+    // What is left of the run's temporary files: a copy of standard input (outputs are
+    // committed or removed by now).
+    crate::io::remove_pending();
+    code
 }
 
 /// Runs the chosen subcommand.

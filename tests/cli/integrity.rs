@@ -413,13 +413,58 @@ fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_rows_eq(&rows(&run.stdout), &rows(&expected.stdout));
-    // Standard input can't be sought in: say so.
-    let run = wd.run_stdin(&["relabel"], &std::fs::read(&parquet).unwrap());
-    assert_eq!(run.code, 1);
+    // Parquet on standard input is read from a copy (reading Parquet seeks, which a pipe
+    // can't): beside the output, or in the temp folder for standard output, removed after.
+    let bytes = std::fs::read(&parquet).unwrap();
+    std::fs::create_dir(wd.path("tmp")).unwrap();
+    let stdin_run = |args: &[&str], input: &[u8]| -> Run {
+        let mut child = wd
+            .command(args)
+            .env("TMPDIR", wd.path("tmp"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        child.wait_with_output().unwrap().into()
+    };
+    let run = stdin_run(&["relabel", "-q", "--output-format", "jsonl"], &bytes);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), &rows(&expected.stdout));
+    assert_eq!(std::fs::read_dir(wd.path("tmp")).unwrap().count(), 0);
+    for input in [&["-"][..], &["-", "--input-format", "parquet"], &[]] {
+        let args = [&["relabel", "-o", "out.parquet", "-q"][..], input].concat();
+        let run = stdin_run(&args, &bytes);
+        assert_eq!(run.code, 0, "{input:?}: {}", run.stderr);
+        assert_rows_eq(
+            &parquet_file_rows(&wd, "out.parquet"),
+            &rows(&expected.stdout),
+        );
+        wd.assert_no_temporary_files();
+    }
+    // Its rows are named `<stdin>`: the output relabeled again.
+    let relabeled = std::fs::read(wd.path("out.parquet")).unwrap();
+    let run = stdin_run(&["relabel", "-o", "again.parquet"], &relabeled);
     assert_eq!(
-        run.stderr,
-        "raug: error: <stdin>: these are Parquet bytes, which need a file raug can seek in: pass the file's path (or --input-format parquet with the path)\n"
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: <stdin>: row 0: field \"prompt\": already begins with the goal text \
+             (relabeled before?); --force relabels it again\n"
+        )
     );
+    assert!(!wd.path("again.parquet").exists());
+    wd.assert_no_temporary_files();
+    // The other commands read it the same way.
+    let run = stdin_run(&["inspect", "--json"], &bytes);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (&report["file"], &report["format"], &report["rows"]),
+        (&json!("<stdin>"), &json!("Parquet"), &json!(1))
+    );
+    assert_eq!(std::fs::read_dir(wd.path("tmp")).unwrap().count(), 0);
     // A name that promises compression the bytes don't have.
     wd.write("plain.jsonl.zst", format!("{ROW}\n"));
     wd.write("plain.jsonl.gz", format!("{ROW}\n"));
