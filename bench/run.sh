@@ -108,6 +108,9 @@ frame.to_parquet(sys.argv[2], index=False)" "$P" "$data/uf.cat.parquet" "$data/u
 fi
 measure "raug-catparquet-interleaved" $raug relabel "$data/uf.cat.parquet" -o "$out/r.parquet" -q
 measure "raug-oneparquet-interleaved" $raug relabel "$data/uf.one.parquet" -o "$out/r.parquet" -q
+# One row group of every row, as pandas and polars write files of up to a million rows.
+measure "raug-oneparquet" $raug relabel "$data/uf.one.parquet" -o "$out/r.parquet" --order blocks -q
+measure "polars-oneparquet" "$py" bench/peers.py polars "$data/uf.one.parquet" "$out/p.parquet"
 # Replacing an existing output (synced before the rename) against writing a new one.
 measure "raug-jsonl-replace" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl --order blocks -q"
 measure "raug-jsonl-replace-interleaved" sh -c "cp $data/uf.jsonl $out/r.jsonl && sync $out/r.jsonl && exec $raug relabel $J -o $out/r.jsonl -q"
@@ -182,6 +185,10 @@ if "raug-strparquet" in r:
 if "raug-catparquet-interleaved" in r and "raug-oneparquet-interleaved" in r:
     (w, m), (w1, m1) = r["raug-catparquet-interleaved"], r["raug-oneparquet-interleaved"]
     print(f"- pandas categoricals (prompt, prompt_id) in one row group, interleaved: {w:.2f} s, {m:.0f} MiB; as plain strings {w1:.2f} s, {m1:.0f} MiB ({w / w1:.2f}x)")
+if "raug-oneparquet" in r:
+    for name in ["raug-oneparquet", "raug-oneparquet-interleaved"]:
+        w, m = r[name]
+        print(f"- {name} (one row group of every row): {w:.2f} s, {m:.0f} MiB; / polars {ratio(name, 'polars-oneparquet'):.2f}")
 if "raug-jsonl-replace" in r and "cp-sync" in r:
     w = r["raug-jsonl-replace"][0] - r["cp-sync"][0]
     print(f"- replacing an existing JSONL output: {w:.2f} s against {r['raug-jsonl'][0]:.2f} s for a new one ({w / r['raug-jsonl'][0]:.2f}x; goal <= 1.3x)")

@@ -11,6 +11,7 @@ use arrow_array::{RecordBatch, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression as Codec;
+use rayon::prelude::*;
 
 use super::job::{output_format, Job, OnError, Permits, Summary};
 use super::order::{ArrowSpill, Replay, Spills};
@@ -667,29 +668,43 @@ fn aligned_row_group(
         Err(e) => return Some(failed(format_error(&input.name, e))),
     };
     let mut unit = Unit::default();
-    for batch in reader {
-        for piece in pieces(&batch.ok()?, batch_bytes.min(READ_BYTES)) {
-            let out = relabeler.relabel(&piece).ok()?;
-            if !out.bad.is_empty() || out.ties_dropped > 0 {
-                return None;
-            }
-            unit.rows_in += piece.num_rows() as u64;
-            unit.ties += out.ties;
-            unit.kept += out.kept;
-            for (h, batches) in out.batches.into_iter().enumerate() {
-                for batch in batches {
-                    let written = batch
-                        .project(&positions[h])
-                        .map_err(parquet::errors::ParquetError::from)
-                        .and_then(|batch| encoders[h].write(&batch));
-                    if let Err(e) = written {
-                        return Some(failed(format_error(&input.name, e)));
-                    }
+    // The halves are encoded at once, and the copied chunks checked beside, where a worker is
+    // free: a file of one row group (pandas and polars write up to a million rows in one)
+    // would otherwise be one worker's work.
+    let relabeled = || -> Option<parquet::errors::Result<()>> {
+        for batch in reader {
+            for piece in pieces(&batch.ok()?, batch_bytes.min(READ_BYTES)) {
+                let out = relabeler.relabel(&piece).ok()?;
+                if !out.bad.is_empty() || out.ties_dropped > 0 {
+                    return None;
+                }
+                unit.rows_in += piece.num_rows() as u64;
+                unit.ties += out.ties;
+                unit.kept += out.kept;
+                let written = encoders
+                    .par_iter_mut()
+                    .zip(out.batches)
+                    .zip(&positions)
+                    .try_for_each(|((encoder, batches), positions)| {
+                        batches
+                            .iter()
+                            .try_for_each(|batch| encoder.write(&batch.project(positions)?))
+                    });
+                if written.is_err() {
+                    return Some(written);
                 }
             }
         }
+        Some(Ok(()))
+    };
+    let (checked, relabeled) = rayon::join(
+        || check_copied(input, rg, &metadata, &read_roots),
+        relabeled,
+    );
+    if let Err(e) = relabeled? {
+        return Some(failed(format_error(&input.name, e)));
     }
-    if let Err(e) = check_copied(input, rg, &metadata, &read_roots) {
+    if let Err(e) = checked {
         return Some(failed(e));
     }
     let chunks = encoders
