@@ -105,14 +105,16 @@ impl IoArgs {
             )
             .into());
         }
-        // Parquet on standard input is read from a copy, since reading it seeks.
+        // Parquet on standard input is read from a copy, since reading it seeks. (Named twice,
+        // it is left for the paths' check to refuse.)
         let parquet = || -> anyhow::Result<bool> {
             Ok(match self.input_format {
                 Some(format) => Format::from(format) == Format::Parquet,
                 None => crate::io::stdin_is_parquet()?,
             })
         };
-        if sources.contains(&Source::Stdin) && parquet()? {
+        let stdin = sources.iter().filter(|s| **s == Source::Stdin).count();
+        if stdin == 1 && parquet()? {
             let dir = match self.target() {
                 Target::File(path) => Some(
                     crate::io::folder_of(&path)
