@@ -31,6 +31,27 @@ impl FieldPath {
         })
     }
 
+    /// A field whose name holds dots, as one key rather than a path: pandas' `json_normalize`,
+    /// `datasets`' `flatten()` and Spark name a flattened column `metadata.score_chosen`.
+    pub fn literal(name: &str) -> FieldPath {
+        FieldPath {
+            text: name.to_string(),
+            parts: vec![name.to_string()],
+        }
+    }
+
+    /// The field this path means in `row`: itself where the row has it, else the top-level
+    /// field of that very name (a flattened column), if there is one.
+    pub fn in_row(self, row: &dyn RowShape) -> FieldPath {
+        if self.parts.len() > 1 && !row.has(&self) {
+            let literal = FieldPath::literal(&self.text);
+            if row.has(&literal) {
+                return literal;
+            }
+        }
+        self
+    }
+
     /// The path as the user wrote it.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -82,6 +103,33 @@ pub struct FieldNames {
     pub to: Option<Target>,
     /// Two unordered responses and which one wins (`--a-wins-when`, ...).
     pub winner: Option<WinnerNames>,
+}
+
+impl FieldNames {
+    /// The names as `row` has them: a dotted name of a flattened column is that column (see
+    /// [`FieldPath::in_row`]).
+    fn in_row(&self, row: &dyn RowShape) -> FieldNames {
+        let one = |p: &Option<FieldPath>| p.clone().map(|p| p.in_row(row));
+        let two = |(c, r): &(FieldPath, FieldPath)| (c.clone().in_row(row), r.clone().in_row(row));
+        FieldNames {
+            prompt: one(&self.prompt),
+            chosen: one(&self.chosen),
+            rejected: one(&self.rejected),
+            chosen_score: one(&self.chosen_score),
+            rejected_score: one(&self.rejected_score),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|a| Attribute {
+                    name: a.name.clone(),
+                    paths: a.paths.as_ref().map(two),
+                })
+                .collect(),
+            swap: self.swap.iter().map(two).collect(),
+            no_swap: self.no_swap.iter().map(|p| p.clone().in_row(row)).collect(),
+            ..self.clone()
+        }
+    }
 }
 
 /// Two unordered responses and the conditions saying which wins, as the user gave them.
@@ -654,6 +702,7 @@ impl Resolved {
         names: &FieldNames,
         style: Option<Style>,
     ) -> Result<Resolved, SpecError> {
+        let names = &names.in_row(row);
         if let Some(given) = &names.winner {
             return Resolved::detect_winner(row, names, given, style);
         }
@@ -1159,7 +1208,7 @@ impl Resolved {
             let (Ok(c), Ok(r)) = (FieldPath::parse(field), FieldPath::parse(&other)) else {
                 continue;
             };
-            pairs.push((c, r));
+            pairs.push((c.in_row(row), r.in_row(row)));
         }
         for (c, r) in &names.swap {
             for path in [c, r] {
@@ -1462,10 +1511,19 @@ fn find_pair(
 ) -> Option<(FieldPath, FieldPath)> {
     let mut parents = vec![String::new()];
     parents.extend(row.object_fields().into_iter().map(|p| p + "."));
+    // Flattened columns (`metadata.score_chosen` at the top level) stand for an object.
+    for field in row.fields() {
+        if let Some((parent, _)) = field.rsplit_once('.') {
+            let parent = format!("{parent}.");
+            if !parents.contains(&parent) && row.has(&FieldPath::literal(&field)) {
+                parents.push(parent);
+            }
+        }
+    }
     for parent in &parents {
         for (c, r) in candidates.clone() {
-            let c = FieldPath::parse(&format!("{parent}{c}")).ok()?;
-            let r = FieldPath::parse(&format!("{parent}{r}")).ok()?;
+            let c = FieldPath::parse(&format!("{parent}{c}")).ok()?.in_row(row);
+            let r = FieldPath::parse(&format!("{parent}{r}")).ok()?.in_row(row);
             if row.has(&c) && row.has(&r) {
                 return Some((c, r));
             }

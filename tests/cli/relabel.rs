@@ -112,6 +112,75 @@ fn real_standard_strings_with_nested_scores() {
     }
 }
 
+#[test]
+fn flattened_columns_are_the_fields_they_flatten() {
+    if !real_data_present() {
+        return;
+    }
+    // pandas' json_normalize, datasets' flatten() and Spark name a nested field's column
+    // `metadata.rating_chosen`: the Argilla rows' metadata (source, ratings, models) so
+    // flattened relabel as the nested rows do, the models trading places, from JSON Lines and
+    // from Parquet.
+    let wd = Workdir::new();
+    let flatten = |row: &Value| -> Value {
+        let mut flat = serde_json::Map::new();
+        for (key, value) in row.as_object().unwrap() {
+            match value.as_object() {
+                Some(inner) => {
+                    for (k, v) in inner {
+                        flat.insert(format!("{key}.{k}"), v.clone());
+                    }
+                }
+                None => {
+                    flat.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        Value::Object(flat)
+    };
+    let input = fs::read_to_string(real(ARGILLA)).unwrap();
+    let flat: String = rows(&input)
+        .iter()
+        .take(200)
+        .map(|r| flatten(r).to_string() + "\n")
+        .collect();
+    jsonl_and_parquet(&wd, "flat", &flat);
+    let nested: String = input.lines().take(200).map(|l| format!("{l}\n")).collect();
+    wd.write("nested.jsonl", &nested);
+    let run = wd.run(&["relabel", "nested.jsonl", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: Vec<Value> = rows(&run.stdout).iter().map(flatten).collect();
+    // The goal-rejected rows hold the other model.
+    assert_eq!(
+        expected[1]["metadata.chosen_model"],
+        rows(&nested)[0]["metadata"]["rejected_model"]
+    );
+    for input in ["flat.jsonl", "flat.parquet"] {
+        let run = wd.run(&["relabel", input, "-q", "--output-format", "jsonl"]);
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_rows_eq(&rows(&run.stdout), &expected);
+        let run = wd.run(&["inspect", input, "--json"]);
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            report["layout"],
+            json!("layout standard (explicit prompt), scores metadata.rating_chosen/metadata.rating_rejected, style prefix, also swaps metadata.chosen_model/metadata.rejected_model"),
+            "{input}"
+        );
+    }
+    // Named, they are found the same way.
+    let run = wd.run(&[
+        "relabel",
+        "flat.jsonl",
+        "-q",
+        "--chosen-score",
+        "metadata.rating_chosen",
+        "--rejected-score",
+        "metadata.rating_rejected",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_rows_eq(&rows(&run.stdout), &expected);
+}
+
 /// Rewrites the real H4 rows into another layout (compact JSON, as TRL's exports are).
 fn derive(input: &str, f: impl Fn(&Value) -> Value) -> String {
     rows(input)
