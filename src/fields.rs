@@ -1375,7 +1375,8 @@ fn responses_to_pair(row: &dyn RowShape) -> Option<(String, String)> {
 }
 
 /// The `--score` of a hint among the fields holding a number: the one whose name says score,
-/// rating or reward, else the one number that isn't an id, else a placeholder naming them.
+/// rating or reward, else the one number that isn't an id (a rank with `--lower-is-better`),
+/// else a placeholder naming them.
 fn score_field(numbers: &[String]) -> String {
     let says = |words: &[&str], name: &str| {
         let name = name.to_ascii_lowercase();
@@ -1389,7 +1390,7 @@ fn score_field(numbers: &[String]) -> String {
     if let [score] = scores.as_slice() {
         return score.clone();
     }
-    let candidates = match scores.is_empty() {
+    let candidates: Vec<String> = match scores.is_empty() {
         true => numbers
             .iter()
             .filter(|n| *n != "id" && !n.ends_with("_id"))
@@ -1397,7 +1398,10 @@ fn score_field(numbers: &[String]) -> String {
             .collect(),
         false => scores,
     };
-    one_of("SCORE", &candidates, "number")
+    match candidates.as_slice() {
+        [rank] if says(&["rank"], rank) => format!("{rank} --lower-is-better"),
+        _ => one_of("SCORE", &candidates, "number"),
+    }
 }
 
 /// A hint's placeholder: the one candidate, else the placeholder and the candidates to pick

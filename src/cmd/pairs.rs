@@ -62,9 +62,16 @@ pub struct Args {
     #[arg(long, value_name = "FIELD", help_heading = "Fields")]
     text: String,
 
-    /// The score field responses are ranked by.
+    /// The score field responses are ranked by (the higher the better, unless
+    /// --lower-is-better).
     #[arg(long, value_name = "FIELD", help_heading = "Fields")]
     score: String,
+
+    /// Lower scores are better, as ranks are (Nectar's `rank`, 1 the best): the chosen response
+    /// is the lower-scored. The pairs keep the raw scores; relabel them with --from-scale HI-LO
+    /// (e.g. --from-scale 7-1) so that the best states the top of the goal's scale.
+    #[arg(long, help_heading = "Pairing")]
+    lower_is_better: bool,
 
     /// best-worst: the best against the worst; best-random: the best against a random other
     /// (UltraFeedback's binarization, reproducible with --seed); all: every pair whose score gap
@@ -162,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             StrategyArg::BestRandom => Strategy::BestRandom,
             StrategyArg::All => Strategy::All,
         },
+        lower_is_better: args.lower_is_better,
         seed: args.seed,
         min_gap: args.min_gap,
         messages: args.messages,

@@ -41,6 +41,8 @@ pub struct PairSpec {
     pub score: FieldPath,
     /// The pairing strategy.
     pub strategy: Strategy,
+    /// Lower scores are better (ranks, 1 the best): the chosen response is the lower-scored.
+    pub lower_is_better: bool,
     /// The seed of `best-random`.
     pub seed: u64,
     /// The smallest score gap of a pair under `all` (pairs always differ in score).
@@ -154,6 +156,15 @@ pub(super) fn splitmix64(mut x: u64) -> u64 {
 /// representations. `group` seeds `best-random` so each prompt's draw depends only on the seed
 /// and its position.
 pub(super) fn choose(scores: &[f64], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
+    if spec.lower_is_better {
+        let flipped: Vec<f64> = scores.iter().map(|s| -s).collect();
+        return choose_higher(&flipped, spec, group);
+    }
+    choose_higher(scores, spec, group)
+}
+
+/// [`choose`] where higher scores are better.
+fn choose_higher(scores: &[f64], spec: &PairSpec, group: u64) -> Vec<(usize, usize)> {
     if scores.len() < 2 {
         return Vec::new();
     }
@@ -468,6 +479,7 @@ mod tests {
             text: FieldPath::parse("text").unwrap(),
             score: FieldPath::parse("score").unwrap(),
             strategy,
+            lower_is_better: false,
             seed: 7,
             min_gap: 0.0,
             messages: false,

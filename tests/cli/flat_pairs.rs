@@ -959,3 +959,105 @@ fn pairs_parquet_cant_hold_are_left_out_under_skip() {
     assert!(!wd.path("out.parquet").exists());
     wd.assert_no_temporary_files();
 }
+
+#[test]
+fn ranks_pair_the_lowest_first_with_lower_is_better() {
+    let wd = Workdir::new();
+    // Nectar's shape: a list of answers ranked 1 (the best) to N.
+    let nested = concat!(
+        r#"{"prompt": "Name a fruit.", "answers": [{"answer": "Apple.", "model": "m1", "rank": 1.0}, {"answer": "A fruit.", "model": "m2", "rank": 2.0}, {"answer": "No.", "model": "m3", "rank": 3.0}], "turns": 1}"#,
+        "\n",
+        r#"{"prompt": "Say hi.", "answers": [{"answer": "Hmm.", "model": "m4", "rank": 2.0}, {"answer": "Hi!", "model": "m5", "rank": 1.0}], "turns": 1}"#,
+        "\n"
+    );
+    jsonl_and_parquet(&wd, "nectar", nested);
+    // A response's numbers come along as X_chosen/X_rejected.
+    let pair = |prompt: &str, c: &str, r: &str, (sc, sr): (f64, f64)| {
+        json!({"prompt": prompt, "chosen": c, "rejected": r, "score_chosen": sc,
+               "score_rejected": sr, "rank_chosen": sc, "rank_rejected": sr, "turns": 1})
+    };
+    let best_worst = vec![
+        pair("Name a fruit.", "Apple.", "No.", (1.0, 3.0)),
+        pair("Say hi.", "Hi!", "Hmm.", (1.0, 2.0)),
+    ];
+    let all = vec![
+        pair("Name a fruit.", "Apple.", "A fruit.", (1.0, 2.0)),
+        pair("Name a fruit.", "Apple.", "No.", (1.0, 3.0)),
+        pair("Name a fruit.", "A fruit.", "No.", (2.0, 3.0)),
+        pair("Say hi.", "Hi!", "Hmm.", (1.0, 2.0)),
+    ];
+    let nested_args = [
+        "--responses",
+        "answers",
+        "--text",
+        "answer",
+        "--score",
+        "rank",
+    ];
+    for input in ["nectar.jsonl", "nectar.parquet"] {
+        for (strategy, expected) in [("best-worst", &best_worst), ("all", &all)] {
+            let args = [
+                &[
+                    "pairs",
+                    input,
+                    "-q",
+                    "--output-format",
+                    "jsonl",
+                    "--lower-is-better",
+                ][..],
+                &nested_args,
+                &["--strategy", strategy],
+            ]
+            .concat();
+            let run = wd.run(&args);
+            assert_eq!(run.code, 0, "{input} {strategy}: {}", run.stderr);
+            assert_rows_eq(&rows(&run.stdout), expected);
+        }
+    }
+    // Without it the worst would be chosen; relabel's hint says so.
+    let run = wd.run(&[&["pairs", "nectar.jsonl", "-q"][..], &nested_args].concat());
+    assert_eq!(rows(&run.stdout)[0]["chosen"], "No.");
+    let run = wd.run(&["relabel", "nectar.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.ends_with(
+            "raug pairs INPUT --responses answers --text answer --score rank --lower-is-better\n"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // Flat rows, one per ranked response.
+    let flat = [
+        r#"{"id": 1, "prompt": "p", "response": "a", "rank": 3}"#,
+        r#"{"id": 1, "prompt": "p", "response": "b", "rank": 1}"#,
+        r#"{"id": 1, "prompt": "p", "response": "c", "rank": 2}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    jsonl_and_parquet(&wd, "flat", &flat);
+    for input in ["flat.jsonl", "flat.parquet"] {
+        let run = wd.run(&[
+            "pairs",
+            input,
+            "-q",
+            "--output-format",
+            "jsonl",
+            "--group-by",
+            "id",
+            "--text",
+            "response",
+            "--score",
+            "rank",
+            "--lower-is-better",
+        ]);
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_rows_eq(
+            &rows(&run.stdout),
+            &[
+                json!({"prompt": "p", "chosen": "b", "rejected": "a", "score_chosen": 1,
+                     "score_rejected": 3, "rank_chosen": 1, "rank_rejected": 3, "id": 1}),
+            ],
+        );
+    }
+}
