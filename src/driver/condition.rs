@@ -132,17 +132,28 @@ fn row_group(
         .encoder(prompt_roots.to_vec())
         .map_err(|e| fail(&e))?;
     let mut row = input.row_group_starts[rg];
-    for batch in reader {
-        for piece in pieces(&batch.map_err(|e| fail(&e))?, READ_BYTES) {
-            let (conditioned, skipped) = conditioner.condition(&piece, row, &input.name)?;
-            if !skipped.is_empty() {
-                return Ok(None);
+    // The other columns are checked beside (most of the reading: the prompt is a small part).
+    let conditioned = || -> Result<bool> {
+        for batch in reader {
+            for piece in pieces(&batch.map_err(|e| fail(&e))?, READ_BYTES) {
+                let (conditioned, skipped) = conditioner.condition(&piece, row, &input.name)?;
+                if !skipped.is_empty() {
+                    return Ok(false);
+                }
+                encoder.write(&conditioned).map_err(|e| fail(&e))?;
+                row += piece.num_rows() as u64;
             }
-            encoder.write(&conditioned).map_err(|e| fail(&e))?;
-            row += piece.num_rows() as u64;
         }
+        Ok(true)
+    };
+    let (checked, conditioned) = rayon::join(
+        || check_copied(input, rg, &metadata, prompt_roots),
+        conditioned,
+    );
+    if !conditioned? {
+        return Ok(None);
     }
-    check_copied(input, rg, &metadata, prompt_roots)?;
+    checked?;
     Ok(Some(AlignedRowGroup {
         path: input.path.clone(),
         sources: (0..metadata.num_columns()).collect(),

@@ -790,32 +790,38 @@ pub(super) fn check_copied(
     read_roots: &[usize],
 ) -> Result<()> {
     use parquet::column::page::PageReader;
-    let file = Arc::new(File::open(&input.path).map_err(|e| Error::io(&input.name, e))?);
     let descr = metadata.schema_descr();
     let rows = usize::try_from(metadata.num_rows()).unwrap_or(usize::MAX);
-    for (leaf, column) in metadata.columns().iter().enumerate() {
-        if read_roots.contains(&descr.get_column_root_idx(leaf)) {
-            continue;
-        }
-        let damaged = |e: parquet::errors::ParquetError| {
-            format_error(
-                &input.name,
-                format!(
-                    "row group {rg}, column {}: {e}",
-                    column.column_path().string()
-                ),
+    // A column at a time on the free workers (a file of one row group is otherwise checked on
+    // one thread), each with a file of its own: handles cloned from one share its cursor.
+    let copied: Vec<usize> = (0..metadata.num_columns())
+        .filter(|&leaf| !read_roots.contains(&descr.get_column_root_idx(leaf)))
+        .collect();
+    // Every column is checked, and the first damaged one in column order named, whichever
+    // thread finds it first.
+    let checked: Vec<Result<()>> = copied
+        .into_par_iter()
+        .map(|leaf| {
+            let column = metadata.column(leaf);
+            let file = Arc::new(File::open(&input.path).map_err(|e| Error::io(&input.name, e))?);
+            let damaged = |e: parquet::errors::ParquetError| {
+                format_error(
+                    &input.name,
+                    format!(
+                        "row group {rg}, column {}: {e}",
+                        column.column_path().string()
+                    ),
+                )
+            };
+            let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
+                file, column, rows, None,
             )
-        };
-        let mut pages = parquet::file::serialized_reader::SerializedPageReader::new(
-            Arc::clone(&file),
-            column,
-            rows,
-            None,
-        )
-        .map_err(damaged)?;
-        while pages.get_next_page().map_err(damaged)?.is_some() {}
-    }
-    Ok(())
+            .map_err(damaged)?;
+            while pages.get_next_page().map_err(damaged)?.is_some() {}
+            Ok(())
+        })
+        .collect();
+    checked.into_iter().collect()
 }
 
 /// A unit that stopped on an error.
