@@ -54,6 +54,9 @@ pub struct ConditionSummary {
     /// The first skipped row: where it is and its problem (printed, not in `--stats`).
     #[serde(skip)]
     pub first_skip: Option<String>,
+    /// Where the first skipped row is.
+    #[serde(skip)]
+    pub(crate) first_at: Option<crate::error::Location>,
 }
 
 impl ConditionSummary {
@@ -66,9 +69,7 @@ impl ConditionSummary {
                 .entry(problem.reason.as_str())
                 .or_default() += 1;
         }
-        if self.first_skip.is_none() {
-            self.first_skip = Some(error.to_string());
-        }
+        crate::error::keep_first(&mut self.first_skip, &mut self.first_at, error);
     }
 
     /// Adds the counts of another file's run.
@@ -80,6 +81,7 @@ impl ConditionSummary {
         }
         if self.first_skip.is_none() {
             self.first_skip = other.first_skip;
+            self.first_at = other.first_at;
         }
         if !other.prompt.is_empty() {
             self.prompt = other.prompt;

@@ -303,6 +303,34 @@ pub enum Position {
     Row(u64),
 }
 
+impl Location {
+    /// Whether this row comes before `other` in the same file.
+    pub fn before(&self, other: &Location) -> bool {
+        let at = |p: Position| match p {
+            Position::Line(n) | Position::Row(n) => n,
+        };
+        self.file == other.file && at(self.position) < at(other.position)
+    }
+}
+
+/// Keeps `error` as a run's first skipped row (its message in `first`, its place in `at`) when
+/// none is kept yet, or when it lies before the kept one in the same file: a row the writer
+/// can't hold is found when its block is written, after later rows the reading skipped.
+pub(crate) fn keep_first(first: &mut Option<String>, at: &mut Option<Location>, error: &Error) {
+    let location = match error {
+        Error::Row { location, .. } => Some(location),
+        _ => None,
+    };
+    let earlier = match (location, at.as_ref()) {
+        (Some(location), Some(kept)) => location.before(kept),
+        _ => false,
+    };
+    if first.is_none() || earlier {
+        *first = Some(error.to_string());
+        *at = location.cloned();
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {

@@ -81,6 +81,9 @@ pub struct PairSummary {
     /// The first skipped row: where it is and its problem (printed, not in `--stats`).
     #[serde(skip)]
     pub first_skip: Option<String>,
+    /// Where the first skipped row is.
+    #[serde(skip)]
+    pub(crate) first_at: Option<crate::error::Location>,
 }
 
 impl PairSummary {
@@ -108,9 +111,7 @@ impl PairSummary {
                 .entry(problem.reason.as_str())
                 .or_default() += 1;
         }
-        if self.first_skip.is_none() {
-            self.first_skip = Some(error.to_string());
-        }
+        crate::error::keep_first(&mut self.first_skip, &mut self.first_at, &error);
     }
 
     /// Adds the skips counted apart (by a reading of the rows) to these.
@@ -121,6 +122,7 @@ impl PairSummary {
         }
         if self.first_skip.is_none() {
             self.first_skip = other.first_skip;
+            self.first_at = other.first_at;
         }
     }
 

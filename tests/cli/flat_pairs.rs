@@ -893,11 +893,13 @@ fn pairs_parquet_cant_hold_are_left_out_under_skip() {
         );
     }
 
-    // Nested rows: each row's pairs are left out with the row.
+    // Nested rows: each row's pairs are left out with the row. Line 4's lone surrogate is
+    // skipped as it is read, before line 2's pair reaches the writer: line 2 is named first.
     let nested = [
         r#"{"prompt": "p", "answers": [{"text": "a1", "s": 1}, {"text": "a2", "s": 5}], "src": "s1"}"#,
         r#"{"prompt": "q", "answers": [{"text": "b1", "s": 4}, {"text": "b2", "s": 7}], "src": 5}"#,
         r#"{"prompt": "r", "answers": [{"text": "c1", "s": 3}, {"text": "c2", "s": 2}], "src": "s3"}"#,
+        r#"{"prompt": "s", "answers": [{"text": "\ud800", "s": 3}, {"text": "d2", "s": 2}], "src": "s4"}"#,
     ]
     .map(|l| format!("{l}\n"))
     .concat();
@@ -921,8 +923,8 @@ fn pairs_parquet_cant_hold_are_left_out_under_skip() {
         (run.code, run.stderr),
         (
             0,
-            "raug: 3 rows in, 3 prompts, 2 pairs out, 0 prompts without a pair (one response or \
-             all tied), 1 skipped (unwritable: 1)\n\
+            "raug: 4 rows in, 3 prompts, 2 pairs out, 0 prompts without a pair (one response or \
+             all tied), 2 skipped (unwritable: 2)\n\
              raug: first skipped row: nested.jsonl:2: field \"src\": can't be written to \
              Parquet: expected string got 5 (the Parquet schema comes from the output's first \
              rows)\n"
