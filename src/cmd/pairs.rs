@@ -18,6 +18,8 @@ Nested data has one row per prompt with a list of responses:
   raug pairs stack_exchange.jsonl --prompt question --responses answers --text text --score pm_score
   raug pairs ultrafeedback_raw.jsonl --prompt instruction --responses completions \\
       --text response --score overall_score --strategy best-random --seed 42
+Ranks, 1 the best (Nectar), with --lower-is-better; relabel their pairs with --from-scale 7-1:
+  raug pairs nectar.parquet --responses answers --text answer --score rank --lower-is-better
 Flat data has one row per response; rows with the same --group-by value are one prompt:
   raug pairs helpsteer.jsonl --group-by prompt --text response --score helpfulness --strategy all
 Flat data whose groups' rows are next to each other (sorted or written group by group) streams
