@@ -381,6 +381,11 @@ pub fn remove_pending() {
 /// Where [`copy_stdin`] copied standard input.
 static STDIN_COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
+/// Whether standard input was copied (see [`copy_stdin`]): asked again, it would look empty.
+pub fn stdin_copied() -> bool {
+    STDIN_COPY.get().is_some()
+}
+
 /// Whether standard input starts with Parquet's magic number (`PAR1`), looked at without taking
 /// it from the input: what comes first stays to be read.
 pub fn stdin_is_parquet() -> Result<bool> {

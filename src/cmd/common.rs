@@ -105,10 +105,12 @@ impl IoArgs {
             )
             .into());
         }
-        // Parquet on standard input is read from a copy, since reading it seeks. (Named twice,
-        // it is left for the paths' check to refuse.)
+        // Parquet on standard input is read from a copy, since reading it seeks; made at the
+        // first call, and the sources of every later one. (Named twice, standard input is left
+        // for the paths' check to refuse.)
         let parquet = || -> anyhow::Result<bool> {
             Ok(match self.input_format {
+                _ if crate::io::stdin_copied() => true,
                 Some(format) => Format::from(format) == Format::Parquet,
                 None => crate::io::stdin_is_parquet()?,
             })

@@ -463,7 +463,33 @@ fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
     );
     assert!(!wd.path("again.parquet").exists());
     wd.assert_no_temporary_files();
-    // The other commands read it the same way.
+    // The other commands read it the same way, the copy made once however often they ask
+    // for their inputs (pairs with --stats asks twice).
+    let run = stdin_run(
+        &[
+            "pairs",
+            "--group-by",
+            "prompt",
+            "--text",
+            "chosen",
+            "--score",
+            "score_chosen",
+            "-o",
+            "pairs.jsonl",
+            "--stats",
+            "pairs.json",
+        ],
+        &bytes,
+    );
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            0,
+            "raug: 1 rows in, 1 prompts, 0 pairs out, 1 prompts without a pair (one response or \
+             all tied), 0 skipped\n"
+        )
+    );
+    wd.assert_no_temporary_files();
     let run = stdin_run(&["inspect", "--json"], &bytes);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
