@@ -120,7 +120,8 @@ fn goal_text(spec: &ConditionSpec) -> Result<String> {
 /// `question` (axolotl-intel, GSM8K) the row has, else a `context` message list (see
 /// [`context_prompt`]).
 fn prompt_field(spec: &ConditionSpec, row: &dyn RowShape) -> Option<FieldPath> {
-    spec.prompt.clone().or_else(|| {
+    // A named path may be a flattened column's name (see [`FieldPath::in_row`]).
+    spec.prompt.clone().map(|p| p.in_row(row)).or_else(|| {
         ["prompt", "instruction", "question"]
             .into_iter()
             .map(|k| FieldPath::parse(k).expect("valid"))

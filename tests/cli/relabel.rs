@@ -179,6 +179,22 @@ fn flattened_columns_are_the_fields_they_flatten() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_rows_eq(&rows(&run.stdout), &expected);
+    // condition --prompt names a flattened column as well.
+    jsonl_and_parquet(
+        &wd,
+        "eval",
+        "{\"id\": 1, \"task.instruction\": \"Say hi.\"}\n",
+    );
+    for input in ["eval.jsonl", "eval.parquet"] {
+        let args = ["condition", input, "-q", "--output-format", "jsonl"];
+        let run = wd.run(&[&args[..], &["--prompt", "task.instruction"]].concat());
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+        assert_eq!(
+            rows(&run.stdout),
+            [json!({"id": 1, "task.instruction": format!("{}\n\nSay hi.", goal(10.0))})],
+            "{input}"
+        );
+    }
 }
 
 /// Rewrites the real H4 rows into another layout (compact JSON, as TRL's exports are).
