@@ -6,7 +6,7 @@ use serde::Serialize;
 use arrow_array::RecordBatch;
 
 use crate::arrow::{put_goal_at, system_facts_at, text_facts_at, SchemaShape};
-use crate::error::{Error, Location, Position, Reason, Result, RowError, SpecError};
+use crate::error::{Error, Location, Position, Reason, Result, RowError, Skips, SpecError};
 use crate::fields::{context_prompt, system_field, FieldPath, RowShape, LAYOUTS};
 use crate::json::object::{lookup, Object};
 use crate::json::row::{escape, splice, system_edit, system_fact, Edit, Shape};
@@ -48,41 +48,15 @@ pub struct ConditionSummary {
     /// The field that took the goal: the prompt, or a system prompt field beside it.
     pub prompt: String,
     /// Rows skipped as bad (under [`ConditionSpec::skip_bad`]).
-    pub skipped: u64,
-    /// Skipped rows by reason (`missing_field`, `invalid_json`, ...).
-    pub skipped_by_reason: std::collections::BTreeMap<&'static str, u64>,
-    /// The first skipped row: where it is and its problem (printed, not in `--stats`).
-    #[serde(skip)]
-    pub first_skip: Option<String>,
-    /// Where the first skipped row is.
-    #[serde(skip)]
-    pub(crate) first_at: Option<crate::error::Location>,
+    #[serde(flatten)]
+    pub skips: Skips,
 }
 
 impl ConditionSummary {
-    /// Counts a skipped row, keeping the first one's error.
-    pub(crate) fn skip(&mut self, error: &Error) {
-        self.skipped += 1;
-        if let Error::Row { problem, .. } = error {
-            *self
-                .skipped_by_reason
-                .entry(problem.reason.as_str())
-                .or_default() += 1;
-        }
-        crate::error::keep_first(&mut self.first_skip, &mut self.first_at, error);
-    }
-
     /// Adds the counts of another file's run.
     pub fn add(&mut self, other: ConditionSummary) {
         self.rows += other.rows;
-        self.skipped += other.skipped;
-        for (reason, n) in other.skipped_by_reason {
-            *self.skipped_by_reason.entry(reason).or_default() += n;
-        }
-        if self.first_skip.is_none() {
-            self.first_skip = other.first_skip;
-            self.first_at = other.first_at;
-        }
+        self.skips.add(other.skips);
         if !other.prompt.is_empty() {
             self.prompt = other.prompt;
         }
@@ -91,11 +65,8 @@ impl ConditionSummary {
     /// The error of a run that skipped every row it read: its output would be empty, which
     /// is no success. `None` when a row was conditioned, or nothing was read.
     pub fn nothing_kept(&self) -> Option<Error> {
-        (self.rows == 0 && self.skipped > 0).then(|| Error::NothingKept {
-            rows: self.skipped,
-            reasons: crate::error::reason_counts(&self.skipped_by_reason),
-            first: self.first_skip.clone().unwrap_or_default(),
-        })
+        (self.rows == 0 && self.skips.skipped > 0)
+            .then(|| self.skips.nothing_kept(self.skips.skipped))
     }
 }
 
@@ -215,7 +186,7 @@ pub fn condition(
                 emit(&out, &row.location)?;
                 summary.rows += 1;
             }
-            Err(e @ Error::Row { .. }) if spec.skip_bad => summary.skip(&e),
+            Err(e @ Error::Row { .. }) if spec.skip_bad => summary.skips.skip(&e),
             Err(e) => return Err(e),
         }
     }
@@ -390,7 +361,7 @@ pub fn condition_batches(
         row += batch.num_rows() as u64;
         summary.rows += conditioned.num_rows() as u64;
         for e in &skipped {
-            summary.skip(e);
+            summary.skips.skip(e);
         }
     }
     Ok(summary)

@@ -313,21 +313,86 @@ impl Location {
     }
 }
 
-/// Keeps `error` as a run's first skipped row (its message in `first`, its place in `at`) when
-/// none is kept yet, or when it lies before the kept one in the same file: a row the writer
-/// can't hold is found when its block is written, after later rows the reading skipped.
-pub(crate) fn keep_first(first: &mut Option<String>, at: &mut Option<Location>, error: &Error) {
-    let location = match error {
-        Error::Row { location, .. } => Some(location),
-        _ => None,
-    };
-    let earlier = match (location, at.as_ref()) {
-        (Some(location), Some(kept)) => location.before(kept),
-        _ => false,
-    };
-    if first.is_none() || earlier {
-        *first = Some(error.to_string());
-        *at = location.cloned();
+/// The rows a command skipped as bad (`--on-error skip`): how many, by reason, and the first
+/// (printed, not in `--stats`). Shared by the summaries of `condition` and `pairs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Skips {
+    /// Rows skipped.
+    pub skipped: u64,
+    /// Skipped rows by reason (`missing_field`, `bad_score`, `unwritable`, ...).
+    pub skipped_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// The first skipped row: where it is and its problem.
+    #[serde(skip)]
+    pub first_skip: Option<String>,
+    /// Where the first skipped row is.
+    #[serde(skip)]
+    first_at: Option<Location>,
+}
+
+impl Skips {
+    /// Counts a skipped row (an [`Error::Row`]). Its error is kept as the first when none is
+    /// kept yet, or when it lies before the kept one in the same file: a row the writer can't
+    /// hold is found when its block is written, after later rows the reading skipped.
+    pub(crate) fn skip(&mut self, error: &Error) {
+        self.skipped += 1;
+        let location = match error {
+            Error::Row { location, problem } => {
+                *self
+                    .skipped_by_reason
+                    .entry(problem.reason.as_str())
+                    .or_default() += 1;
+                Some(location)
+            }
+            _ => None,
+        };
+        let earlier = match (location, &self.first_at) {
+            (Some(location), Some(kept)) => location.before(kept),
+            _ => false,
+        };
+        if self.first_skip.is_none() || earlier {
+            self.first_skip = Some(error.to_string());
+            self.first_at = location.cloned();
+        }
+    }
+
+    /// Counts rows left out because the writer can't hold them (as the writer's row blocks
+    /// hand them back: each push with its error and its row count), each push as one skipped
+    /// row; returns how many output rows they held.
+    pub(crate) fn left_out(&mut self, pushes: Vec<(Error, u64)>) -> u64 {
+        pushes
+            .into_iter()
+            .map(|(error, rows)| {
+                self.skip(&error);
+                rows
+            })
+            .sum()
+    }
+
+    /// Adds skips counted apart (another file, another reading); the first stays the first.
+    pub(crate) fn add(&mut self, other: Skips) {
+        self.skipped += other.skipped;
+        for (reason, n) in other.skipped_by_reason {
+            *self.skipped_by_reason.entry(reason).or_default() += n;
+        }
+        if self.first_skip.is_none() {
+            self.first_skip = other.first_skip;
+            self.first_at = other.first_at;
+        }
+    }
+
+    /// The counts by reason, as every summary states them ([`reason_counts`]).
+    pub fn reasons(&self) -> String {
+        reason_counts(&self.skipped_by_reason)
+    }
+
+    /// The error of a run of `rows` rows that skipped rows and kept nothing: an empty output is
+    /// no success.
+    pub fn nothing_kept(&self, rows: u64) -> Error {
+        Error::NothingKept {
+            rows,
+            reasons: self.reasons(),
+            first: self.first_skip.clone().unwrap_or_default(),
+        }
     }
 }
 

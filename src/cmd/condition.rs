@@ -152,11 +152,7 @@ fn conditioned(args: &Args) -> anyhow::Result<(ConditionSummary, Vec<String>)> {
             drop(progress);
             let mut summary = summary?;
             // Rows the output can't hold (JSON written as Parquet), left out under skip.
-            blocks.flush()?;
-            for (error, rows) in blocks.take_skipped() {
-                summary.rows -= rows;
-                summary.skip(&error);
-            }
+            summary.rows -= summary.skips.left_out(blocks.take_skipped()?);
             if let Some(error) = summary.nothing_kept() {
                 return Err(error);
             }
@@ -175,12 +171,9 @@ fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {
         eprintln!("raug: note: {note}");
     }
     // No row, no field found to name.
-    let skipped = match summary.skipped {
+    let skipped = match summary.skips.skipped {
         0 => String::new(),
-        n => format!(
-            ", {n} skipped ({})",
-            crate::error::reason_counts(&summary.skipped_by_reason)
-        ),
+        n => format!(", {n} skipped ({})", summary.skips.reasons()),
     };
     match summary.prompt.as_str() {
         "" => eprintln!("raug: {} rows conditioned{skipped}", summary.rows),
@@ -189,7 +182,7 @@ fn report(io: &IoArgs, summary: &ConditionSummary, notes: &[String]) {
             summary.rows
         ),
     }
-    if let Some(first) = &summary.first_skip {
+    if let Some(first) = &summary.skips.first_skip {
         eprintln!("raug: first skipped row: {first}");
     }
 }

@@ -195,7 +195,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut out = PairsOut {
                 blocks: RowBlocks::new(again()?),
                 again: staged.then_some(&again),
-                skip: false,
             };
             let dataset = std::sync::Arc::new(ParquetDataset::open(&sources, "pair")?);
             // Flat rows whose groups are apart are read twice: the bar counts bytes read.
@@ -230,7 +229,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let mut out = PairsOut {
                     blocks: RowBlocks::new(again()?).skipping(spec.skip_bad),
                     again: staged.then_some(&again),
-                    skip: spec.skip_bad,
                 };
                 // Flat rows whose groups are apart are read twice: the bar counts bytes read.
                 let progress = args.io.progress_of(&inputs, spec.responses.is_some());
@@ -238,11 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let summary = pool.install(|| pairs(&inputs, &spec, &mut out));
                 drop(progress);
                 let mut summary = summary?;
-                out.blocks.flush()?;
-                for (error, pairs) in out.blocks.take_skipped() {
-                    summary.pairs -= pairs;
-                    summary.skip(error);
-                }
+                summary.pairs -= summary.skips.left_out(out.blocks.take_skipped()?);
                 if let Some(error) = summary.nothing_kept() {
                     return Err(error);
                 }
@@ -257,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("raug: note: {note}");
         }
         eprintln!("raug: {}", summary.line());
-        if let Some(first) = &summary.first_skip {
+        if let Some(first) = &summary.skips.first_skip {
             eprintln!("raug: first skipped row: {first}");
         }
     }
@@ -269,8 +263,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 struct PairsOut<'a> {
     blocks: RowBlocks<Box<dyn Writer>>,
     again: Option<&'a (dyn Fn() -> crate::Result<Box<dyn Writer>> + Sync)>,
-    /// Whether rows the writer can't hold are left out ([`RowBlocks::skipping`]).
-    skip: bool,
 }
 
 impl PairsOut<'_> {
@@ -278,7 +270,8 @@ impl PairsOut<'_> {
     /// file with it.
     fn start_again(&mut self) -> crate::Result<()> {
         let again = self.again.expect("asked only when it can");
-        self.blocks = RowBlocks::new(again()?).skipping(self.skip);
+        let skip = self.blocks.is_skipping();
+        self.blocks = RowBlocks::new(again()?).skipping(skip);
         Ok(())
     }
 }

@@ -440,7 +440,7 @@ fn nested(
                     });
                 }
             }
-            Err(problem) if spec.skip_bad => summary.skip(Error::Row { location, problem }),
+            Err(problem) if spec.skip_bad => summary.skips.skip(&Error::Row { location, problem }),
             Err(problem) => return Err(Error::Row { location, problem }),
         }
     }
@@ -717,7 +717,7 @@ fn flat(
                     problem: problem.clone(),
                 };
                 if spec.skip_bad {
-                    summary.skip(error);
+                    summary.skips.skip(&error);
                     groups.push(None);
                     continue;
                 }

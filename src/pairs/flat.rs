@@ -18,7 +18,7 @@ use super::rules::{
     bad, choose, is_number, object_of, pair_line, pandas_index, text_and_score, text_of, PairSink,
     PairSpec, PairSummary, RawResponse, PROMPT,
 };
-use crate::error::{Error, Location, Position, Reason, Result, RowError};
+use crate::error::{Error, Location, Position, Reason, Result, RowError, Skips};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
 use crate::json::object::{lookup, same_value, span, Object};
@@ -279,7 +279,7 @@ pub(super) fn flat(
         groups: Vec::new(),
         contexts: Vec::new(),
         context_differs: false,
-        skips: PairSummary::default(),
+        skips: Skips::default(),
     };
     // A chunk's rows are read (on every worker) while the chunk before is taken in order.
     let mut taking: Vec<ReadRow> = Vec::new();
@@ -333,7 +333,7 @@ pub(super) fn flat(
         }
     }
     first.take(taking, emit)?;
-    summary.add_skips(std::mem::take(&mut first.skips));
+    summary.skips.add(std::mem::take(&mut first.skips));
     let FirstReading {
         grouping,
         stream,
@@ -588,8 +588,8 @@ struct FirstReading<'s> {
     /// no context field is left out of any pair, and pairs made from partitions can go out at
     /// once.
     context_differs: bool,
-    /// The rows skipped as bad (only the skip counts are used).
-    skips: PairSummary,
+    /// The rows skipped as bad.
+    skips: Skips,
 }
 
 impl FirstReading<'_> {
@@ -599,7 +599,7 @@ impl FirstReading<'_> {
             let seen = match seen {
                 Ok(seen) => seen,
                 Err(problem) if self.spec.skip_bad => {
-                    self.skips.skip(bad(&location, problem));
+                    self.skips.skip(&bad(&location, problem));
                     self.groups.push(LEFT_OUT);
                     continue;
                 }

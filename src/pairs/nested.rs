@@ -55,7 +55,7 @@ pub(super) fn nested(
         let (prompt, responses, context) = match read {
             Ok(read) => read,
             Err(problem) if spec.skip_bad => {
-                summary.skip(bad(&row.location, problem));
+                summary.skips.skip(&bad(&row.location, problem));
                 continue;
             }
             Err(problem) => return Err(bad(&row.location, problem)),

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{Error, Location, Reason, Result, RowError};
+use crate::error::{Error, Location, Reason, Result, RowError, Skips};
 use crate::fields::FieldPath;
 use crate::io::Target;
 use crate::json::object::{lookup, Object};
@@ -75,66 +75,29 @@ pub struct PairSummary {
     /// Prompts with fewer than two responses, or all tied: no pair.
     pub no_pair: u64,
     /// Bad rows or responses skipped, and rows whose pairs the output can't hold.
-    pub skipped: u64,
-    /// Skipped rows by reason (`missing_field`, `bad_score`, `unwritable`, ...).
-    pub skipped_by_reason: std::collections::BTreeMap<&'static str, u64>,
-    /// The first skipped row: where it is and its problem (printed, not in `--stats`).
-    #[serde(skip)]
-    pub first_skip: Option<String>,
-    /// Where the first skipped row is.
-    #[serde(skip)]
-    pub(crate) first_at: Option<crate::error::Location>,
+    #[serde(flatten)]
+    pub skips: Skips,
 }
 
 impl PairSummary {
     /// The one-line summary.
     pub fn line(&self) -> String {
-        let reasons = match self.skipped {
+        let reasons = match self.skips.skipped {
             0 => String::new(),
-            _ => format!(
-                " ({})",
-                crate::error::reason_counts(&self.skipped_by_reason)
-            ),
+            _ => format!(" ({})", self.skips.reasons()),
         };
         format!(
             "{} rows in, {} prompts, {} pairs out, {} prompts without a pair (one response or all tied), {} skipped{reasons}",
-            self.rows_in, self.prompts, self.pairs, self.no_pair, self.skipped
+            self.rows_in, self.prompts, self.pairs, self.no_pair, self.skips.skipped
         )
-    }
-
-    /// Counts a skipped row (an [`Error::Row`]), keeping the first one's error.
-    pub(crate) fn skip(&mut self, error: Error) {
-        self.skipped += 1;
-        if let Error::Row { problem, .. } = &error {
-            *self
-                .skipped_by_reason
-                .entry(problem.reason.as_str())
-                .or_default() += 1;
-        }
-        crate::error::keep_first(&mut self.first_skip, &mut self.first_at, &error);
-    }
-
-    /// Adds the skips counted apart (by a reading of the rows) to these.
-    pub(crate) fn add_skips(&mut self, other: PairSummary) {
-        self.skipped += other.skipped;
-        for (reason, n) in other.skipped_by_reason {
-            *self.skipped_by_reason.entry(reason).or_default() += n;
-        }
-        if self.first_skip.is_none() {
-            self.first_skip = other.first_skip;
-            self.first_at = other.first_at;
-        }
     }
 
     /// The error of a run that skipped rows and made no pair of the rest (no prompt went
     /// without a pair for want of responses either): its output would be empty, which is no
     /// success. `None` otherwise.
     pub fn nothing_kept(&self) -> Option<Error> {
-        (self.pairs == 0 && self.no_pair == 0 && self.skipped > 0).then(|| Error::NothingKept {
-            rows: self.rows_in,
-            reasons: crate::error::reason_counts(&self.skipped_by_reason),
-            first: self.first_skip.clone().unwrap_or_default(),
-        })
+        (self.pairs == 0 && self.no_pair == 0 && self.skips.skipped > 0)
+            .then(|| self.skips.nothing_kept(self.rows_in))
     }
 }
 

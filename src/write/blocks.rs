@@ -45,10 +45,17 @@ impl<S: DerefMut<Target = dyn Writer>> RowBlocks<S> {
         self
     }
 
-    /// The pushes left out since the last call, in order: why (a row error at the input row
-    /// pushed with it) and how many rows (lines) it held. Those rows are not written.
-    pub fn take_skipped(&mut self) -> Vec<(Error, u64)> {
-        std::mem::take(&mut self.skipped)
+    /// Whether rows the writer can't hold are left out ([`RowBlocks::skipping`]).
+    pub fn is_skipping(&self) -> bool {
+        self.skip
+    }
+
+    /// Writes the rows held, and returns the pushes left out since the last call, in order:
+    /// why (a row error at the input row pushed with it) and how many rows (lines) each held.
+    /// Those rows are not written.
+    pub fn take_skipped(&mut self) -> Result<Vec<(Error, u64)>> {
+        self.flush()?;
+        Ok(std::mem::take(&mut self.skipped))
     }
 
     /// Writes the rows held, then `batch`.
