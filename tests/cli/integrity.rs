@@ -235,27 +235,23 @@ fn pairs_and_condition_write_stats_as_relabel_does() {
          {\"id\": 2, \"response\": \"c\", \"score\": \"x\"}\n\
          {\"id\": 3, \"response\": \"d\", \"score\": 2}\n",
     );
-    let run = wd.run(&[
+    // A run with --on-error skip and --stats, quiet and successful: the stats it wrote.
+    let stats_of = |args: &[&str]| -> Value {
+        let extra = ["--on-error", "skip", "--stats", "stats.json", "-q"];
+        let run = wd.run(&[args, &extra[..]].concat());
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{args:?}");
+        serde_json::from_str(&wd.read("stats.json")).unwrap()
+    };
+    let args = [
         "pairs",
         "flat.jsonl",
         "--group-by",
         "id",
         "--text",
         "response",
-        "--score",
-        "score",
-        "--on-error",
-        "skip",
-        "-o",
-        "pairs.jsonl",
-        "--stats",
-        "pairs.stats.json",
-        "-q",
-    ]);
-    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
-    let stats: Value = serde_json::from_str(&wd.read("pairs.stats.json")).unwrap();
+    ];
     assert_eq!(
-        stats,
+        stats_of(&[&args[..], &["--score", "score", "-o", "pairs.jsonl"]].concat()),
         json!({"rows_in": 4, "prompts": 2, "pairs": 1, "no_pair": 1, "skipped": 1,
                "skipped_by_reason": {"bad_score": 1}})
     );
@@ -264,21 +260,8 @@ fn pairs_and_condition_write_stats_as_relabel_does() {
         "eval.jsonl",
         "{\"instruction\": \"Say hi.\"}\n{\"instruction\": 5}\n",
     );
-    let run = wd.run(&[
-        "condition",
-        "eval.jsonl",
-        "--on-error",
-        "skip",
-        "-o",
-        "eval.goal.jsonl",
-        "--stats",
-        "eval.stats.json",
-        "-q",
-    ]);
-    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
-    let stats: Value = serde_json::from_str(&wd.read("eval.stats.json")).unwrap();
     assert_eq!(
-        stats,
+        stats_of(&["condition", "eval.jsonl", "-o", "eval.goal.jsonl"]),
         json!({"rows": 1, "prompt": "instruction", "skipped": 1,
                "skipped_by_reason": {"wrong_type": 1}})
     );
