@@ -17,7 +17,7 @@ use arrow_select::take::take;
 
 use super::group::{fingerprint, spool_bytes, Grouping, Joined, LEFT_OUT};
 use super::rules::{choose, pandas_index, PairSpec, PairSummary, PROMPT};
-use crate::arrow::column;
+use crate::arrow::{column, SchemaShape};
 use crate::error::{Error, Location, Position, Reason, Result, RowError};
 use crate::fields::FieldPath;
 use crate::rows::Batches;
@@ -273,6 +273,7 @@ pub fn pairs_batches(
     sink: &mut dyn BatchSink,
 ) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
+    let spec = &spec.in_row(&SchemaShape(schema));
     if spec.responses.is_none() {
         let spec = &spec.with_flat_prompt(schema.field_with_name(PROMPT).is_ok());
         flat(schema, input, name, spec, &mut summary, sink)?;

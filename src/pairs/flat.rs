@@ -22,6 +22,7 @@ use crate::error::{Error, Location, Position, Reason, Result, RowError, Skips};
 use crate::fields::FieldPath;
 use crate::io::{spill_file, Target};
 use crate::json::object::{lookup, same_value, span, Object};
+use crate::json::row::Shape;
 use crate::rows::Inputs;
 
 const TEMP: &str = "temporary file of pairs";
@@ -252,22 +253,29 @@ pub(super) fn flat(
     summary: &mut PairSummary,
     emit: Emit,
 ) -> Result<()> {
-    let key_path = spec.group_by.as_ref().ok_or_else(|| {
-        Error::Usage(
+    if spec.group_by.is_none() {
+        return Err(Error::Usage(
             "name the responses: --responses PATH (nested) or --group-by PATH (flat)".to_string(),
-        )
-    })?;
+        ));
+    }
     let mut blocks = source.row_blocks_ahead()?.peekable();
-    // The prompt field, unless named, as the first row that is an object says.
-    let has_prompt = match blocks.peek() {
+    // The named fields, and the prompt field unless named, as the first row that is an object
+    // says.
+    let first = match blocks.peek() {
         Some(Ok(block)) => block.rows().find_map(|(_, data)| {
-            Object::parse(std::str::from_utf8(data).ok()?)
-                .ok()
-                .map(|o| o.get(PROMPT).is_some())
+            let object = Object::parse(std::str::from_utf8(data).ok()?).ok()?;
+            Some((spec.in_row(&Shape(&object)), object.get(PROMPT).is_some()))
         }),
         _ => None,
     };
-    let spec = &spec.with_flat_prompt(has_prompt.unwrap_or(false));
+    let spec = &match first {
+        Some((spec, has_prompt)) => spec.with_flat_prompt(has_prompt),
+        None => spec.clone(),
+    };
+    let key_path = spec
+        .group_by
+        .as_ref()
+        .expect("checked above, kept by in_row");
     // Standard input can't be read twice: its rows are kept in case the groups aren't together.
     let mut tee = (!source.rereadable()).then(|| Spool::new(spec.memory as usize, &spec.temp));
     let mut first = FirstReading {

@@ -21,10 +21,10 @@ use crate::rows::Inputs;
 /// it in `ThreadPool::install` to bound them), `sink` called from one of them.
 pub fn pairs(source: &Inputs, spec: &PairSpec, sink: &mut dyn PairSink) -> Result<PairSummary> {
     let mut summary = PairSummary::default();
-    let Some(list_path) = &spec.responses else {
+    if spec.responses.is_none() {
         flat::flat(source, spec, &mut summary, sink)?;
         return Ok(summary);
-    };
-    nested::nested(source, spec, list_path, &mut summary, sink)?;
+    }
+    nested::nested(source, spec, &mut summary, sink)?;
     Ok(summary)
 }

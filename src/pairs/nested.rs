@@ -6,22 +6,36 @@ use super::rules::{
 };
 use crate::error::{Reason, Result, RowError};
 use crate::fields::FieldPath;
-use crate::json::object::{items, lookup};
+use crate::json::object::{items, lookup, Object};
+use crate::json::row::Shape;
 use crate::rows::Inputs;
 
-/// Pairs each row's list of responses (`list_path`), writing the pairs to `sink`.
+/// Pairs each row's list of responses (`--responses`), writing the pairs to `sink`.
 pub(super) fn nested(
     source: &Inputs,
     spec: &PairSpec,
-    list_path: &FieldPath,
     summary: &mut PairSummary,
     sink: &mut dyn PairSink,
 ) -> Result<()> {
+    let mut rows = source.rows_ahead()?.peekable();
+    // The named fields as the first row has them.
+    let first = match rows.peek() {
+        Some(Ok(row)) => text_of(&row.data)
+            .ok()
+            .and_then(|text| Object::parse(text).ok())
+            .map(|object| spec.in_row(&Shape(&object))),
+        _ => None,
+    };
+    let spec = &first.unwrap_or_else(|| spec.clone());
+    let list_path = spec
+        .responses
+        .as_ref()
+        .expect("nested pairs name their list");
     let prompt_path = spec
         .prompt
         .clone()
         .unwrap_or_else(|| FieldPath::parse("prompt").expect("valid"));
-    for row in source.rows_ahead()? {
+    for row in rows {
         let row = row?;
         summary.rows_in += 1;
         let read = text_of(&row.data).and_then(|text| {

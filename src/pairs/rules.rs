@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Location, Reason, Result, RowError, Skips};
-use crate::fields::FieldPath;
+use crate::fields::{FieldPath, RowShape};
 use crate::io::Target;
 use crate::json::object::{lookup, Object};
 use crate::plan::ScoreFact;
@@ -226,6 +226,23 @@ pub(super) fn object_of(text: &str) -> std::result::Result<Object<'_>, RowError>
 pub(super) const PROMPT: &str = "prompt";
 
 impl PairSpec {
+    /// The spec with each path the user named read as `row` has it (see
+    /// [`FieldPath::in_row`]): a dotted name the row lacks as a path is the top-level field of
+    /// that name, as pandas' `json_normalize`, `datasets`' `flatten()` and Spark name flattened
+    /// fields. Flat rows' text and score are fields of the row; nested responses' are not.
+    pub(super) fn in_row(&self, row: &dyn RowShape) -> PairSpec {
+        let at = |path: &Option<FieldPath>| path.clone().map(|p| p.in_row(row));
+        let mut spec = self.clone();
+        spec.prompt = at(&self.prompt);
+        spec.responses = at(&self.responses);
+        spec.group_by = at(&self.group_by);
+        if self.responses.is_none() {
+            spec.text = self.text.clone().in_row(row);
+            spec.score = self.score.clone().in_row(row);
+        }
+        spec
+    }
+
     /// The spec with flat rows' prompt field settled: `--prompt` when given, else [`PROMPT`]
     /// when `has_prompt` says the rows have such a field (and don't group by it), else the
     /// group key. A group key that merely numbers the prompts (`prompt_id`) must not stand in

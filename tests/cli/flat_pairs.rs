@@ -1063,3 +1063,71 @@ fn ranks_pair_the_lowest_first_with_lower_is_better() {
         );
     }
 }
+
+#[test]
+fn flattened_names_name_the_fields_they_flatten() {
+    // Columns named with dots, as pandas' json_normalize, datasets' flatten() and Spark name
+    // flattened fields: the options name them as relabel's do, from JSON Lines and Parquet.
+    let wd = Workdir::new();
+    let flat = [
+        r#"{"meta.id": 1, "meta.prompt": "p", "answer.text": "a", "answer.rating": 3}"#,
+        r#"{"meta.id": 1, "meta.prompt": "p", "answer.text": "b", "answer.rating": 1}"#,
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    jsonl_and_parquet(&wd, "flat", &flat);
+    let nested = concat!(
+        r#"{"meta.prompt": "q", "data.answers": [{"text": "c", "rating": 2}, {"text": "d", "rating": 5}], "turns": 1}"#,
+        "\n"
+    );
+    jsonl_and_parquet(&wd, "nested", nested);
+    let flat_args = [
+        "--group-by",
+        "meta.id",
+        "--prompt",
+        "meta.prompt",
+        "--text",
+        "answer.text",
+        "--score",
+        "answer.rating",
+    ];
+    let nested_args = [
+        "--responses",
+        "data.answers",
+        "--prompt",
+        "meta.prompt",
+        "--text",
+        "text",
+        "--score",
+        "rating",
+    ];
+    let cases = [
+        (
+            "flat",
+            &flat_args,
+            json!({"prompt": "p", "chosen": "a", "rejected": "b", "score_chosen": 3,
+                   "score_rejected": 1, "answer.rating_chosen": 3, "answer.rating_rejected": 1,
+                   "meta.id": 1}),
+        ),
+        (
+            "nested",
+            &nested_args,
+            json!({"prompt": "q", "chosen": "d", "rejected": "c", "score_chosen": 5,
+                   "score_rejected": 2, "rating_chosen": 5, "rating_rejected": 2, "turns": 1}),
+        ),
+    ];
+    for (stem, args, expected) in cases {
+        for ext in ["jsonl", "parquet"] {
+            let input = format!("{stem}.{ext}");
+            let run = wd.run(
+                &[
+                    &["pairs", &input, "-q", "--output-format", "jsonl"][..],
+                    args,
+                ]
+                .concat(),
+            );
+            assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+            assert_rows_eq(&rows(&run.stdout), std::slice::from_ref(&expected));
+        }
+    }
+}
