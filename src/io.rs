@@ -105,6 +105,33 @@ impl Compression {
             Compression::None
         }
     }
+
+    /// What a user is told of Parquet found inside this compression (`name` the source): raug
+    /// reads Parquet as written, seeking to its footer and row groups, and Parquet compresses
+    /// its own pages, so the file is to be decompressed first, with the command that does it.
+    pub fn parquet_inside(self, name: &str, stdin: bool) -> String {
+        let (file, pipe) = match self {
+            Compression::Zstd => (format!("zstd -d {name}"), "zstd -dc FILE"),
+            _ => (format!("gunzip -k {name}"), "gunzip -c FILE"),
+        };
+        let (what, it, how) = if stdin {
+            ("these are", "them", format!("`{pipe} | raug COMMAND -`"))
+        } else {
+            ("the file holds", "it", format!("`{file}`"))
+        };
+        format!(
+            "{what} {}-compressed Parquet bytes, and raug reads Parquet as it is written \
+             (Parquet compresses its own pages): decompress {it} first ({how})",
+            self.name()
+        )
+    }
+}
+
+/// The compression whose magic number starts the file at `path`; `None` where it can't be read.
+pub fn compression_of(path: &Path) -> Compression {
+    File::open(path)
+        .and_then(|mut file| read_head(&mut file, 4))
+        .map_or(Compression::None, |head| Compression::sniff(&head))
 }
 
 /// Where rows come from.
@@ -121,9 +148,16 @@ impl Source {
     /// [`copy_stdin`]).
     pub fn name(&self) -> String {
         match self {
-            Source::Stdin => "<stdin>".to_string(),
-            Source::File(path) if STDIN_COPY.get() == Some(path) => "<stdin>".to_string(),
-            Source::File(path) => path.display().to_string(),
+            Source::File(path) if !self.is_stdin() => path.display().to_string(),
+            _ => "<stdin>".to_string(),
+        }
+    }
+
+    /// Whether the source is standard input, or its copy.
+    pub fn is_stdin(&self) -> bool {
+        match self {
+            Source::Stdin => true,
+            Source::File(path) => STDIN_COPY.get() == Some(path),
         }
     }
 
@@ -146,6 +180,14 @@ impl Source {
 
     /// Opens the source, decompressing by magic number; `counter` counts the raw bytes read.
     pub fn open(&self, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>> {
+        Ok(self.open_sniffed(counter)?.0)
+    }
+
+    /// [`Source::open`], and the compression its first bytes named.
+    pub fn open_sniffed(
+        &self,
+        counter: Arc<AtomicU64>,
+    ) -> Result<(Box<dyn Read + Send>, Compression)> {
         let raw: Box<dyn Read + Send> = match self {
             Source::Stdin => Box::new(io::stdin()),
             Source::File(path) => {
@@ -180,7 +222,7 @@ impl Source {
             }
         }
         let stream = io::Cursor::new(head).chain(counted);
-        Ok(match compression {
+        let reader: Box<dyn Read + Send> = match compression {
             Compression::None => Box::new(stream),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
                 io::BufReader::with_capacity(256 * 1024, stream),
@@ -188,7 +230,8 @@ impl Source {
             Compression::Zstd => {
                 Box::new(zstd::Decoder::new(stream).map_err(|e| Error::io(self.name(), e))?)
             }
-        })
+        };
+        Ok((reader, compression))
     }
 }
 

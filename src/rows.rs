@@ -10,7 +10,7 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{Error, Location, Position, Result};
-use crate::io::{Format, Source};
+use crate::io::{Compression, Format, Source};
 use crate::json::split::{blocks_of, read_error, Block, BufferPool};
 
 /// One input row: where it is and its bytes (a JSON object, unless the input is damaged).
@@ -288,8 +288,12 @@ impl RowGroups {
         };
         let name = source.name();
         let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-        let mut metadata = ArrowReaderMetadata::load(&file, Default::default())
-            .map_err(|e| Error::unreadable_parquet(&name, e))?;
+        let mut metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| {
+            match crate::io::compression_of(path) {
+                Compression::None => Error::unreadable_parquet(&name, e),
+                inside => Error::format(&name, inside.parquet_inside(&name, source.is_stdin())),
+            }
+        })?;
         // pyarrow records how it cut the file's pages (`content_defined_chunking`, written by
         // `datasets`) among the file's key-value metadata, and parquet-rs reads it into the
         // schema's; raug writes no such pages, so the setting is not carried over (pyarrow

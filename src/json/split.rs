@@ -451,8 +451,9 @@ const OTHER_COMPRESSIONS: [(&[u8], &str, &str); 4] = [
 ];
 
 /// A UTF-8 byte-order mark (Windows tools write one) is dropped; UTF-16, other compressions,
-/// Arrow IPC and Parquet bytes are named for what they are instead of failing as invalid JSON.
-fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
+/// Arrow IPC and Parquet bytes (inside the compression `around` them) are named for what they
+/// are instead of failing as invalid JSON.
+fn check_encoding(head: &mut Vec<u8>, source: &Source, around: Compression) -> Result<()> {
     if head.starts_with(b"\xEF\xBB\xBF") {
         head.drain(..3);
         // The mark may have hidden that only whitespace follows; the readers take it as is.
@@ -477,9 +478,13 @@ fn check_encoding(head: &mut Vec<u8>, source: &Source) -> Result<()> {
         // The Arrow IPC file magic, or a stream's first message (its continuation marker).
         crate::io::ARROW_IPC.to_string()
     } else if head.starts_with(b"PAR1") {
-        "these are Parquet bytes, which need a file raug can seek in: pass the file's path (or \
-         --input-format parquet with the path)"
-            .to_string()
+        if around != Compression::None {
+            around.parquet_inside(&source.name(), source.is_stdin())
+        } else {
+            // Standard input whose first read brought too few bytes to tell.
+            "these are Parquet bytes, read as JSON: name them with --input-format parquet"
+                .to_string()
+        }
     } else {
         return Ok(());
     };
@@ -497,7 +502,7 @@ pub fn blocks_of(
     counter: Arc<AtomicU64>,
     buffers: &BufferPool,
 ) -> Result<Box<dyn Iterator<Item = io::Result<Block>> + Send>> {
-    let mut reader = source.open(counter)?;
+    let (mut reader, compression) = source.open_sniffed(counter)?;
     let mut head = Vec::new();
     // Read until the first non-whitespace byte (or the end).
     loop {
@@ -508,7 +513,7 @@ pub fn blocks_of(
             break;
         }
     }
-    check_encoding(&mut head, source)?;
+    check_encoding(&mut head, source, compression)?;
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
     Ok(if first == Some(b'[') {
         Box::new(ArrayBlocks::new(reader, head, block_size, &source.name()))
@@ -551,7 +556,7 @@ pub fn shard_blocks(
             Ok(None)
         };
     }
-    check_encoding(&mut head, source)?;
+    check_encoding(&mut head, source, Compression::None)?;
     let range = shard.range(total);
     let local = range.start.saturating_sub(base)..range.end.saturating_sub(base).min(size);
     let span = line_span(&mut file, size, local).map_err(|e| read_error(&name, e))?;
@@ -646,6 +651,29 @@ fn newlines_before(file: &mut File, end: u64) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parquet_bytes_read_as_json_say_how_to_read_them() {
+        // Standard input whose first read was too short to show Parquet's magic number, and
+        // Parquet found inside compression.
+        let message = |around| {
+            let mut head = b"PAR1\x15\x04".to_vec();
+            match check_encoding(&mut head, &Source::Stdin, around) {
+                Err(Error::Format { detail, .. }) => detail,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            message(Compression::None),
+            "these are Parquet bytes, read as JSON: name them with --input-format parquet"
+        );
+        assert_eq!(
+            message(Compression::Zstd),
+            "these are zstd-compressed Parquet bytes, and raug reads Parquet as it is written \
+             (Parquet compresses its own pages): decompress them first (`zstd -dc FILE | raug \
+             COMMAND -`)"
+        );
+    }
 
     #[test]
     fn the_pool_reuses_block_sized_buffers_and_frees_huge_ones() {

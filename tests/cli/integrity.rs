@@ -495,6 +495,47 @@ fn parquet_bytes_are_parquet_whatever_the_name_and_compression_is_checked() {
             format!("raug: error: {name}: named .{ext} but not {codec}-compressed (its first bytes are not the {codec} magic number)\n")
         );
     }
+    // Parquet compressed as a whole (`gzip train.parquet`) is named, with the command that
+    // undoes it, whatever the name and on standard input too, by every command.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&bytes[..], 1).unwrap();
+    let tail = "-compressed Parquet bytes, and raug reads Parquet as it is written (Parquet \
+                compresses its own pages): decompress";
+    for (name, data, codec, undo) in [
+        ("in.parquet.gz", &gz, "gzip", "gunzip -k in.parquet.gz"),
+        ("in.gz", &gz, "gzip", "gunzip -k in.gz"),
+        ("in.parquet.zst", &zst, "zstd", "zstd -d in.parquet.zst"),
+    ] {
+        wd.write(name, data);
+        let expected =
+            format!("raug: error: {name}: the file holds {codec}{tail} it first (`{undo}`)\n");
+        for command in [&["relabel"][..], &["condition"], &["inspect"]] {
+            let run = wd.run(&[command, &[name, "-o", "out.jsonl"][..]].concat());
+            assert_eq!(
+                (run.code, run.stderr.as_str()),
+                (1, expected.as_str()),
+                "{command:?}"
+            );
+        }
+    }
+    for input in [&[][..], &["--input-format", "parquet"]] {
+        let run = stdin_run(&[&["relabel", "-o", "out.jsonl"][..], input].concat(), &gz);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (
+                1,
+                format!(
+                    "raug: error: <stdin>: these are gzip{tail} them first (`gunzip -c FILE | \
+                     raug COMMAND -`)\n"
+                )
+                .as_str()
+            ),
+            "{input:?}"
+        );
+    }
+    wd.assert_no_temporary_files();
 }
 
 #[test]
