@@ -32,10 +32,32 @@ impl<'a> Object<'a> {
                     Reason::NotAnObject,
                     format!("expected a JSON object, got {}", describe(raw.get())),
                 )),
-                Err(e) => Err(json_error(text, &e)),
+                Err(e) => Err(json_error(&e)),
             };
         }
-        serde_json::from_str::<Object>(text).map_err(|e| json_error(text, &e))
+        serde_json::from_str::<Object>(text).or_else(|e| match stand_ins(text) {
+            // NaN, Infinity and -Infinity, as Python's json.dumps writes float('nan') and
+            // pyarrow, pandas and Python read them back: JSON has no such numbers, but a field
+            // holding one passes through as written, and a score holding one is a bad score.
+            Some(standing) => Object::from_stand_ins(text, &standing),
+            None => Err(json_error(&e)),
+        })
+    }
+
+    /// The object of `text` read from `standing`, the same text with each non-finite literal
+    /// replaced by a number as long (see [`stand_ins`]): each value is the original's bytes.
+    fn from_stand_ins(text: &'a str, standing: &str) -> Result<Object<'a>, RowError> {
+        let object = serde_json::from_str::<Object>(standing).map_err(|e| json_error(&e))?;
+        let original = |part: &str| {
+            let at = span(standing, part);
+            &text[at]
+        };
+        let entries = object
+            .entries
+            .iter()
+            .map(|(key, value)| (Cow::Owned(key.to_string()), original(value)))
+            .collect();
+        Ok(Object { entries })
     }
 
     /// The raw value of a key, if present (the first one when a key repeats).
@@ -449,25 +471,14 @@ pub fn describe(raw: &str) -> String {
     }
 }
 
-/// Turns a serde_json error on one row into a row error: the column, and a plain word for NaN.
-fn json_error(text: &str, err: &serde_json::Error) -> RowError {
+/// Turns a serde_json error on one row into a row error, with its column.
+fn json_error(err: &serde_json::Error) -> RowError {
     let column = err.column();
     let message = err.to_string();
     let message = match message.rfind(" at line ") {
         Some(at) => &message[..at],
         None => &message,
     };
-    // serde_json reports column 1-based, pointing at the byte it choked on (or one past).
-    let offset = nth_char_offset(text, column.saturating_sub(1));
-    for word in ["NaN", "-Infinity", "Infinity"] {
-        if let Some(found) = find_near(text, offset, word) {
-            let detail = format!("{word} is not a JSON number (column {})", found + 1);
-            return match key_before(&text[..found]) {
-                Some(key) => RowError::field(Reason::BadScore, &key, detail),
-                None => RowError::row(Reason::BadScore, detail),
-            };
-        }
-    }
     if err.is_eof() {
         return RowError::row(
             Reason::InvalidJson,
@@ -480,39 +491,70 @@ fn json_error(text: &str, err: &serde_json::Error) -> RowError {
     )
 }
 
-/// Byte offset of the n-th character (serde_json counts columns in bytes, so this clamps).
-fn nth_char_offset(text: &str, n: usize) -> usize {
-    let mut n = n.min(text.len());
-    while !text.is_char_boundary(n) {
-        n -= 1;
+/// The non-finite literals some JSON writers emit, each with a number of its length that
+/// stands in for it while the text is parsed.
+const NON_FINITE: [(&[u8], &[u8]); 2] = [(b"NaN", b"0.0"), (b"Infinity", b"1.000000")];
+
+/// `text` with every `NaN`, `Infinity` and `-Infinity` outside strings replaced by a number of
+/// the same length, so a parse of it finds every value where the original has it; `None` when
+/// there is none.
+fn stand_ins(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    // Rows without either letter (most of them) are done at memory speed.
+    memchr::memchr2(b'N', b'I', bytes)?;
+    let mut out = bytes.to_vec();
+    let (mut i, mut in_string, mut found) = (0, false, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'N' | b'I' if !in_string => {
+                if let Some((word, number)) = NON_FINITE
+                    .iter()
+                    .find(|(word, _)| bytes[i..].starts_with(word))
+                {
+                    out[i..i + word.len()].copy_from_slice(number);
+                    i += word.len();
+                    found = true;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    n
+    // Only ASCII bytes outside strings were replaced by ASCII bytes.
+    found.then(|| String::from_utf8(out).expect("still UTF-8"))
 }
 
-/// Finds `word` starting at, or shortly before, `offset` (serde_json may point past its start).
-fn find_near(text: &str, offset: usize, word: &str) -> Option<usize> {
-    let from = offset.saturating_sub(word.len() + 1);
-    let mut from = from.min(text.len());
-    while !text.is_char_boundary(from) {
-        from -= 1;
+/// The value of a non-finite literal (`NaN`, `Infinity`, `-Infinity`), which some JSON writers
+/// emit; `None` for anything else.
+pub fn non_finite(raw: &str) -> Option<f64> {
+    match raw {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
     }
-    let to = (offset + word.len()).min(text.len());
-    let mut to = to;
-    while !text.is_char_boundary(to) {
-        to += 1;
-    }
-    text[from..to].find(word).map(|i| from + i)
-}
-
-/// The key whose value starts right after `before` (`... "score": ` -> `score`).
-fn key_before(before: &str) -> Option<String> {
-    let rest = before.trim_end().strip_suffix(':')?.trim_end();
-    let rest = rest.strip_suffix('"')?;
-    let start = rest.rfind('"')?;
-    Some(rest[start + 1..].to_string())
 }
 
 impl Object<'_> {
+    /// The first field holding `NaN`, `Infinity` or `-Infinity` (at any depth), as a bad row
+    /// ([`Reason::Unwritable`]): Arrow's JSON reader takes none, so no Parquet output of JSON
+    /// rows can hold it.
+    pub fn non_finite_field(&self) -> Option<RowError> {
+        self.entries().find_map(|(key, value)| {
+            stand_ins(value).map(|_| {
+                RowError::field(
+                    Reason::Unwritable,
+                    key,
+                    "holds NaN or an infinity, which JSON has no number for and Arrow's JSON \
+                     reader doesn't take, so Parquet can't hold it",
+                )
+            })
+        })
+    }
+
     /// The first field holding a lone surrogate escape, as a bad row ([`Reason::Unwritable`]);
     /// `then` ends the detail with what can't hold it.
     pub fn lone_surrogate_field(&self, then: &str) -> Option<RowError> {
@@ -762,17 +804,51 @@ mod tests {
             e.to_string(),
             "invalid JSON: the row ends early (truncated?) at column 27"
         );
-        let e = Object::parse(r#"{"score_chosen": NaN, "x": 1}"#).unwrap_err();
-        assert_eq!(e.reason, Reason::BadScore);
+        // A stand-in for a non-finite literal doesn't hide damage elsewhere in the row.
+        let e = Object::parse(r#"{"s": NaN, "x": tru}"#).unwrap_err();
+        assert_eq!(e.reason, Reason::InvalidJson);
+        assert_eq!(e.to_string(), "invalid JSON: expected ident at column 20");
+        let e = Object::parse(r#"{"s": NaNa}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "field \"score_chosen\": NaN is not a JSON number (column 18)"
+            "invalid JSON: expected `,` or `}` at column 10"
         );
-        let e = Object::parse(r#"{"s": -Infinity}"#).unwrap_err();
+    }
+
+    #[test]
+    fn non_finite_literals_are_values_as_written() {
+        // As Python's json.dumps writes float('nan') and the infinities, and pyarrow and pandas
+        // read them: each value is the original's bytes; strings are left alone.
+        let line = r#"{"a": NaN, "b\"NaN": "Infinity \" NaN", "m": {"r": -Infinity, "l": [Infinity, 1]}, "z": 2}"#;
+        let obj = Object::parse(line).unwrap();
+        let entries: Vec<(&str, &str)> = obj.entries().collect();
         assert_eq!(
-            e.to_string(),
-            "field \"s\": -Infinity is not a JSON number (column 7)"
+            entries,
+            [
+                ("a", "NaN"),
+                ("b\"NaN", r#""Infinity \" NaN""#),
+                ("m", r#"{"r": -Infinity, "l": [Infinity, 1]}"#),
+                ("z", "2"),
+            ]
         );
+        for (_, raw) in &entries {
+            assert_eq!(&line[span(line, raw)], *raw);
+        }
+        let path = FieldPath::parse("m.r").unwrap();
+        assert_eq!(lookup(&obj, &path).unwrap(), Some("-Infinity"));
+        assert_eq!(non_finite("-Infinity"), Some(f64::NEG_INFINITY));
+        assert!(non_finite("NaN").unwrap().is_nan());
+        assert_eq!(non_finite("1e999"), None);
+        // Which field holds one, for outputs that can't.
+        let problem = obj.non_finite_field().unwrap();
+        assert_eq!(
+            (problem.reason, problem.field.as_deref()),
+            (Reason::Unwritable, Some("a"))
+        );
+        assert!(Object::parse(r#"{"s": "NaN"}"#)
+            .unwrap()
+            .non_finite_field()
+            .is_none());
     }
 
     #[test]

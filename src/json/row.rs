@@ -9,7 +9,9 @@ use std::rc::Rc;
 
 use crate::error::{RowError, SpecError};
 use crate::fields::{FieldNames, FieldPath, ItemFields, Resolved, RowShape};
-use crate::json::object::{describe, lookup, lookup_first, spaced_colon, span, Object, Row};
+use crate::json::object::{
+    describe, lookup, lookup_first, non_finite, spaced_colon, span, Object, Row,
+};
 use crate::json::text::{kind_of, read_text_with, ReadList, Text};
 use crate::plan::{
     Arrangement, Facts, Insert, LedByGoal, OutRecord, Plan, Planner, ScoreFact, SystemFact,
@@ -395,6 +397,10 @@ impl<'s> Relabeler<'s> {
 
 /// A score field's fact: a number (JSON numbers only), what it is instead, or missing.
 pub(crate) fn score_fact(raw: Option<&str>) -> ScoreFact {
+    // NaN and the infinities some writers emit: numbers, but no goal (as Arrow's are).
+    if let Some(value) = raw.and_then(non_finite) {
+        return ScoreFact::Number(value);
+    }
     match raw {
         None | Some("null") => ScoreFact::Missing,
         Some(raw) if matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) => {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::error::{Error, Location, Reason, Result, RowError, Skips};
 use crate::fields::{FieldPath, RowShape};
 use crate::io::Target;
-use crate::json::object::{lookup, Object};
+use crate::json::object::{lookup, non_finite, Object};
 use crate::plan::ScoreFact;
 
 /// How pairs are picked among a prompt's responses (`--strategy`).
@@ -266,9 +266,9 @@ pub(crate) fn pandas_index(name: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Whether a raw JSON value is a number.
+/// Whether a raw JSON value is a number (NaN and the infinities some writers emit included).
 pub(super) fn is_number(raw: &str) -> bool {
-    matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+    matches!(raw.as_bytes().first(), Some(b'-' | b'0'..=b'9')) || non_finite(raw).is_some()
 }
 
 /// The JSON line of a pair: prompt, chosen, rejected, their scores, each numeric field of the
@@ -366,7 +366,8 @@ pub(super) fn text_and_score<'a>(
     let bad = |message: String| RowError::field(Reason::BadScore, spec.score.as_str(), message);
     // A JSON score read as relabel reads it (JSON has no NaN or infinity literal).
     match crate::json::row::score_fact(Some(score)) {
-        ScoreFact::Number(value) => Ok((text, value, score)),
+        ScoreFact::Number(value) if value.is_finite() => Ok((text, value, score)),
+        ScoreFact::Number(value) => Err(bad(format!("{value} is not a finite number"))),
         ScoreFact::OutOfRange(_) => Err(bad(format!("{score} is beyond a 64-bit float's range"))),
         _ => Err(bad(format!("expected a number in {what}, got {score}"))),
     }

@@ -240,7 +240,7 @@ impl RowDecoder {
     /// bad row for its own reason): the field holding a lone surrogate escape, or what Arrow's
     /// inference says of it.
     pub fn uninferable(row: &[u8]) -> RowError {
-        if let Some(problem) = lone_surrogate(row) {
+        if let Some(problem) = unholdable(row) {
             return problem;
         }
         let why = match arrow_json::reader::infer_json_schema(row, None) {
@@ -375,16 +375,18 @@ impl RowDecoder {
         let Err(problem) = self.decode(row) else {
             return Ok(());
         };
-        Err(lone_surrogate(row).unwrap_or(problem))
+        Err(unholdable(row).unwrap_or(problem))
     }
 }
 
-/// The field of a JSON row that holds a lone surrogate escape, which Parquet can't hold, if any.
-fn lone_surrogate(row: &[u8]) -> Option<RowError> {
+/// The field of a JSON row that holds a value Parquet can't hold, if any: a lone surrogate
+/// escape, or NaN or an infinity.
+fn unholdable(row: &[u8]) -> Option<RowError> {
     let text = crate::io::utf8(row).unwrap_or_default();
-    Object::parse(text.trim_end())
-        .ok()?
+    let object = Object::parse(text.trim_end()).ok()?;
+    object
         .lone_surrogate_field(", so Parquet can't hold it")
+        .or_else(|| object.non_finite_field())
 }
 
 /// The names of the leaf fields under `fields`, at any depth (inside structs and lists):

@@ -57,10 +57,7 @@ fn each_kind_of_damage_has_a_precise_message() {
             2,
             "field \"score_chosen\": expected a number, got string \"eight\"",
         ),
-        (
-            3,
-            "field \"score_chosen\": NaN is not a JSON number (column 65)",
-        ),
+        (3, "field \"score_chosen\": NaN is not a finite number"),
         (
             4,
             "invalid JSON: the row ends early (truncated?) at column 66",
@@ -505,4 +502,118 @@ fn rows_of_responses_without_a_pair_are_pointed_to_raug_pairs() {
             )
         );
     }
+}
+
+#[test]
+fn non_finite_literals_pass_through_and_are_bad_scores_as_in_parquet() {
+    // Python's json.dumps writes float('nan') as NaN, and pyarrow, pandas and `datasets` read
+    // it back: JSON has no such number, but a field holding one passes through as written, and
+    // a score holding one is a bad score, as Parquet's NaN is.
+    let wd = Workdir::new();
+    let text = concat!(
+        r#"{"prompt": "p", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "tox": NaN, "m": {"r": -Infinity, "s": "NaN"}}"#,
+        "\n",
+        r#"{"prompt": "q", "chosen": "A", "rejected": "B", "score_chosen": NaN, "score_rejected": 3, "tox": 0.5, "m": {"r": 1.0, "s": "x"}}"#,
+        "\n",
+        r#"{"prompt": "r", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": -Infinity, "tox": 0.5, "m": {"r": 1.0, "s": "x"}}"#,
+        "\n",
+    );
+    jsonl_and_parquet(&wd, "nan", text);
+    let args = ["--template", "G{score}", "--on-error", "skip"];
+    let run = wd.run(&[&["relabel", "nan.jsonl"][..], &args].concat());
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            0,
+            concat!(
+                r#"{"prompt": "G8\n\np", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "tox": NaN, "m": {"r": -Infinity, "s": "NaN"}}"#,
+                "\n",
+                r#"{"prompt": "G3\n\np", "chosen": "B", "rejected": "A", "score_chosen": 3, "score_rejected": 8, "tox": NaN, "m": {"r": -Infinity, "s": "NaN"}}"#,
+                "\n",
+            ),
+            "raug: 3 rows in, 2 rows out, 0 ties, 2 skipped (bad_score: 2)\n\
+             raug: first skipped row: nan.jsonl:2: field \"score_chosen\": NaN is not a finite number\n"
+        )
+    );
+    // The same rules on the same rows from Parquet (NaN a float there).
+    for (input, at) in [
+        ("nan.jsonl", "nan.jsonl:3"),
+        ("nan.parquet", "nan.parquet: row 2"),
+    ] {
+        let run = wd.run(&["relabel", input, "--template", "G{score}"]);
+        assert_eq!(run.code, 1, "{input}");
+        let second = wd.run(&["inspect", input]);
+        assert!(
+            second.stdout.contains(&format!(
+                "{at}: field \"score_rejected\": -inf is not a finite number"
+            )),
+            "{input}: {}",
+            second.stdout
+        );
+    }
+    // condition passes them through; pairs carries a response's as written, and refuses one
+    // as its score, as from Parquet.
+    let run = wd.run(&["condition", "nan.jsonl", "--template", "G{score}", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        r#"{"prompt": "G10\n\np", "chosen": "A", "rejected": "B", "score_chosen": 8, "score_rejected": 3, "tox": NaN, "m": {"r": -Infinity, "s": "NaN"}}"#
+    );
+    let flat = concat!(
+        r#"{"id": 1, "prompt": "p", "response": "a", "score": 3, "len": NaN}"#,
+        "\n",
+        r#"{"id": 1, "prompt": "p", "response": "b", "score": 1, "len": Infinity}"#,
+        "\n",
+        r#"{"id": 2, "prompt": "q", "response": "c", "score": NaN, "len": 1}"#,
+        "\n",
+    );
+    jsonl_and_parquet(&wd, "flat", flat);
+    let pairs = ["--group-by", "id", "--text", "response", "--score", "score"];
+    for (input, at) in [
+        ("flat.jsonl", "flat.jsonl:3"),
+        ("flat.parquet", "flat.parquet: row 2"),
+    ] {
+        let run = wd.run(&[&["pairs", input][..], &pairs].concat());
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (
+                1,
+                format!("raug: error: {at}: field \"score\": NaN is not a finite number\n")
+                    .as_str()
+            )
+        );
+    }
+    let run = wd.run(
+        &[
+            &["pairs", "flat.jsonl", "-q", "--on-error", "skip"][..],
+            &pairs,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        run.stdout,
+        concat!(
+            r#"{"prompt":"p","chosen":"a","rejected":"b","score_chosen":3,"score_rejected":1,"#,
+            r#""len_chosen":NaN,"len_rejected":Infinity,"id":1}"#,
+            "\n"
+        )
+    );
+    // Parquet written from such JSON can't hold them: the field is named.
+    wd.write("first.jsonl", format!("{}\n", text.lines().next().unwrap()));
+    let run = wd.run(&[
+        "relabel",
+        "first.jsonl",
+        "-o",
+        "out.parquet",
+        "--template",
+        "G{score}",
+    ]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: first.jsonl:1: field \"tox\": holds NaN or an infinity, which JSON has no \
+             number for and Arrow's JSON reader doesn't take, so Parquet can't hold it\n"
+        )
+    );
 }
