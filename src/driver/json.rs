@@ -486,9 +486,10 @@ impl Work {
                 self.on_error,
             );
             if let Some(cell) = &self.decoder {
-                if out.error.is_none() && cell.get().is_none() {
+                if cell.get().is_none() {
                     // Every stream's rows: in blocks order the goal-rejected half's scores are
-                    // the other field's (integers in one, fractions in the other).
+                    // the other field's (integers in one, fractions in the other). Under fail,
+                    // those before a bad row too: one of them may be the first bad row.
                     let rows = out.outs.concat();
                     if !rows.is_empty() {
                         match RowDecoder::infer(&rows) {
@@ -689,6 +690,22 @@ fn decode_block(
     on_error: OnError,
     widen: bool,
 ) {
+    if let Some(Error::Row { .. }) = out.error {
+        // The run stops at a bad row (under fail); a row before it that the output can't hold,
+        // however wide its schema grew, is the first bad row.
+        let bad = bad_rows(out, decoder, OnError::Fail);
+        if let Some((i, problem)) = bad.first() {
+            if fixable(out, decoder, &bad, OnError::Fail).0.is_none() {
+                out.error = Some(Error::Row {
+                    location: Location {
+                        file: name.into(),
+                        position: Position::Line(out.marks[*i].0),
+                    },
+                    problem: problem.clone(),
+                });
+            }
+        }
+    }
     if out.error.is_some() {
         return;
     }

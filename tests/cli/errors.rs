@@ -598,11 +598,11 @@ fn non_finite_literals_pass_through_and_are_bad_scores_as_in_parquet() {
             "\n"
         )
     );
-    // Parquet written from such JSON can't hold them: the field is named.
-    wd.write("first.jsonl", format!("{}\n", text.lines().next().unwrap()));
+    // Parquet written from such JSON can't hold them: the field is named, in the first row
+    // (though the reading finds row 2 bad first).
     let run = wd.run(&[
         "relabel",
-        "first.jsonl",
+        "nan.jsonl",
         "-o",
         "out.parquet",
         "--template",
@@ -612,8 +612,65 @@ fn non_finite_literals_pass_through_and_are_bad_scores_as_in_parquet() {
         (run.code, run.stderr.as_str()),
         (
             1,
-            "raug: error: first.jsonl:1: field \"tox\": holds NaN or an infinity, which JSON has no \
+            "raug: error: nan.jsonl:1: field \"tox\": holds NaN or an infinity, which JSON has no \
              number for and Arrow's JSON reader doesn't take, so Parquet can't hold it\n"
         )
     );
+}
+
+#[test]
+fn a_row_parquet_output_cant_hold_is_named_before_a_later_bad_row() {
+    // The output finds the first row bad only when it decodes it, after the reading found the
+    // later one: under fail, the first in input order is named.
+    let wd = Workdir::new();
+    let row = |i: usize, score: &str, k: &str| {
+        format!(
+            r#"{{"prompt": "p{i}", "chosen": "A", "rejected": "B", "score_chosen": {score}, "score_rejected": 3, "k": {k}}}"#
+        )
+    };
+    wd.write(
+        "data.jsonl",
+        [row(1, "8", "1"), row(2, "8", r#""s""#), row(3, "null", "1")].join("\n"),
+    );
+    let run = wd.run(&["relabel", "data.jsonl", "-o", "out.parquet"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: data.jsonl:2: field \"k\": can't be written to Parquet: failed to parse \
+             \"s\" as Int64 (the Parquet schema comes from the output's first rows)\n"
+        )
+    );
+    // A row a wider schema holds is no bad row: the later one is. The first block, which
+    // makes the schema (k an integer), is the first row alone: blocks are read 64 KiB at a
+    // time and cut at the last newline, the second row's ending past 128 KiB.
+    let padded =
+        |i: usize, k: &str, pad: usize| row(i, "8", k).replace(&format!("p{i}"), &"p".repeat(pad));
+    wd.write(
+        "data.jsonl",
+        [
+            padded(1, "1", 100_000),
+            padded(2, "1", 40_000),
+            row(3, "8", "1.5"),
+            row(4, "null", "1"),
+            String::new(),
+        ]
+        .join("\n"),
+    );
+    let run = wd.run(&[
+        "relabel",
+        "data.jsonl",
+        "-o",
+        "out.parquet",
+        "--block-size",
+        "1000",
+    ]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            1,
+            "raug: error: data.jsonl:4: field \"score_chosen\": missing or null\n"
+        )
+    );
+    assert_eq!(wd.files(), ["data.jsonl"]);
 }
