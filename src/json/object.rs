@@ -372,8 +372,21 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// The items of a JSON array, each as its raw text.
 pub fn items(text: &str) -> Result<Vec<&str>, serde_json::Error> {
-    let items: Vec<&RawValue> = serde_json::from_str(text)?;
-    Ok(items.into_iter().map(RawValue::get).collect())
+    match serde_json::from_str::<Vec<&RawValue>>(text) {
+        Ok(items) => Ok(items.into_iter().map(RawValue::get).collect()),
+        // NaN and the infinities, as in an object (see [`Object::parse`]): each item is the
+        // original's bytes.
+        Err(e) => {
+            let Some(standing) = stand_ins(text) else {
+                return Err(e);
+            };
+            let items: Vec<&RawValue> = serde_json::from_str(&standing)?;
+            Ok(items
+                .into_iter()
+                .map(|raw| &text[span(&standing, raw.get())])
+                .collect())
+        }
+    }
 }
 
 /// Finds the raw value at `path`; `Ok(None)` when a key is absent, an error when a parent is
@@ -836,6 +849,11 @@ mod tests {
         }
         let path = FieldPath::parse("m.r").unwrap();
         assert_eq!(lookup(&obj, &path).unwrap(), Some("-Infinity"));
+        let list = obj
+            .get("m")
+            .map(|m| Object::parse(m).unwrap().get("l").unwrap());
+        assert_eq!(items(list.unwrap()).unwrap(), ["Infinity", "1"]);
+        assert!(items("[NaN, tru]").is_err());
         assert_eq!(non_finite("-Infinity"), Some(f64::NEG_INFINITY));
         assert!(non_finite("NaN").unwrap().is_nan());
         assert_eq!(non_finite("1e999"), None);

@@ -551,6 +551,25 @@ fn non_finite_literals_pass_through_and_are_bad_scores_as_in_parquet() {
             second.stdout
         );
     }
+    // Inside a message list too.
+    wd.write(
+        "messages.jsonl",
+        concat!(
+            r#"{"prompt": "hi", "chosen": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "A", "logp": NaN}], "#,
+            r#""rejected": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "B", "logp": -Infinity}], "score_chosen": 8, "score_rejected": 3}"#,
+            "\n"
+        ),
+    );
+    let run = wd.run(&["relabel", "messages.jsonl", "--template", "G{score}", "-q"]);
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        concat!(
+            r#"{"prompt": "hi", "chosen": [{"role": "system", "content": "G8"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "A", "logp": NaN}], "#,
+            r#""rejected": [{"role": "system", "content": "G8"}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "B", "logp": -Infinity}], "score_chosen": 8, "score_rejected": 3}"#,
+        ),
+        "{}",
+        run.stderr
+    );
     // condition passes them through; pairs carries a response's as written, and refuses one
     // as its score, as from Parquet.
     let run = wd.run(&["condition", "nan.jsonl", "--template", "G{score}", "-q"]);
