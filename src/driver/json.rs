@@ -690,6 +690,10 @@ fn decode_block(
     on_error: OnError,
     widen: bool,
 ) {
+    let location = |line| Location {
+        file: name.into(),
+        position: Position::Line(line),
+    };
     if let Some(Error::Row { .. }) = out.error {
         // The run stops at a bad row (under fail); a row before it that the output can't hold,
         // however wide its schema grew, is the first bad row.
@@ -697,10 +701,7 @@ fn decode_block(
         if let Some((i, problem)) = bad.first() {
             if fixable(out, decoder, &bad, OnError::Fail).0.is_none() {
                 out.error = Some(Error::Row {
-                    location: Location {
-                        file: name.into(),
-                        position: Position::Line(out.marks[*i].0),
-                    },
+                    location: location(out.marks[*i].0),
                     problem: problem.clone(),
                 });
             }
@@ -721,10 +722,6 @@ fn decode_block(
                 return;
             }
             Err(e) => e,
-        };
-        let location = |line| Location {
-            file: name.into(),
-            position: Position::Line(line),
         };
         let bad = match attempt {
             // Every bad row when a wider schema may hold some.

@@ -48,14 +48,10 @@ impl<'a> Object<'a> {
     /// replaced by a number as long (see [`stand_ins`]): each value is the original's bytes.
     fn from_stand_ins(text: &'a str, standing: &str) -> Result<Object<'a>, RowError> {
         let object = serde_json::from_str::<Object>(standing).map_err(|e| json_error(&e))?;
-        let original = |part: &str| {
-            let at = span(standing, part);
-            &text[at]
-        };
         let entries = object
             .entries
             .iter()
-            .map(|(key, value)| (Cow::Owned(key.to_string()), original(value)))
+            .map(|(key, value)| (Cow::Owned(key.to_string()), original(text, standing, value)))
             .collect();
         Ok(Object { entries })
     }
@@ -383,7 +379,7 @@ pub fn items(text: &str) -> Result<Vec<&str>, serde_json::Error> {
             let items: Vec<&RawValue> = serde_json::from_str(&standing)?;
             Ok(items
                 .into_iter()
-                .map(|raw| &text[span(&standing, raw.get())])
+                .map(|raw| original(text, &standing, raw.get()))
                 .collect())
         }
     }
@@ -538,6 +534,11 @@ fn stand_ins(text: &str) -> Option<String> {
     }
     // Only ASCII bytes outside strings were replaced by ASCII bytes.
     found.then(|| String::from_utf8(out).expect("still UTF-8"))
+}
+
+/// The bytes of `text` where `part` lies in `standing`, its [`stand_ins`] copy.
+fn original<'a>(text: &'a str, standing: &str, part: &str) -> &'a str {
+    &text[span(standing, part)]
 }
 
 /// The value of a non-finite literal (`NaN`, `Infinity`, `-Infinity`), which some JSON writers
